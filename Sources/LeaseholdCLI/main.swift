@@ -1,0 +1,1 @@
+print("leasehold: not yet implemented")

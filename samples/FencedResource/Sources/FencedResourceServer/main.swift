@@ -1,0 +1,1 @@
+print("fenced-resource: not yet implemented")

@@ -1,0 +1,1 @@
+print("fencing-demo: not yet implemented")
