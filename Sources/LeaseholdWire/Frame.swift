@@ -1,0 +1,104 @@
+import CLeaseholdProto
+import CProtobufC
+import LeaseholdCore
+public import NIOCore
+
+/// One unit on the wire: `leasehold.v1.Frame` (SPEC.md §2), without its 4-byte length prefix.
+public struct Frame: Hashable, Sendable {
+    /// Per-frame flags.
+    public struct Flags: OptionSet, Hashable, Sendable {
+        public var rawValue: UInt32
+        public init(rawValue: UInt32) { self.rawValue = rawValue }
+        /// The client cancels the call named by ``Frame/callID``.
+        public static let cancel = Flags(rawValue: 1)
+    }
+
+    /// Chosen by the client, unique among its open calls; `0` is connection-level.
+    public var callID: UInt64
+    /// The method, on a call's first frame only, such as `leasehold.v1.Leasehold/Acquire`; empty otherwise.
+    public var method: String
+    /// One encoded request, response or stream item; empty when the frame carries none.
+    public var payload: ByteBuffer
+    /// Present on the last server frame of a call.
+    public var status: Status?
+    public var flags: Flags
+    /// The call's deadline, on its first frame only.
+    public var timeout: Duration?
+
+    /// Creates a frame.
+    public init(
+        callID: UInt64, method: String = "", payload: ByteBuffer = ByteBuffer(), status: Status? = nil,
+        flags: Flags = [], timeout: Duration? = nil
+    ) {
+        self.callID = callID
+        self.method = method
+        self.payload = payload
+        self.status = status
+        self.flags = flags
+        self.timeout = timeout
+    }
+
+    /// A client's request to cancel `callID`.
+    public static func cancel(callID: UInt64) -> Frame { Frame(callID: callID, flags: .cancel) }
+
+    /// Decodes a frame from `buffer`'s readable bytes (the length prefix already removed).
+    /// - Throws: ``MalformedMessage`` when the bytes are not a `Frame`.
+    public init(decoding buffer: ByteBuffer) throws {
+        self = try unpack(
+            buffer, name: "leasehold.v1.Frame", unpack: { leasehold__v1__frame__unpack(nil, $0, $1) },
+            free: { leasehold__v1__frame__free_unpacked($0, nil) }
+        ) { c in
+            var payload = ByteBuffer()
+            if let data = c.payload.data, c.payload.len > 0 {
+                payload = ByteBuffer(bytes: UnsafeRawBufferPointer(start: data, count: c.payload.len))
+            }
+            return Frame(
+                callID: c.call_id, method: String(protobufC: c.method), payload: payload,
+                status: c.status.map { Status(c: $0.pointee) }, flags: Flags(rawValue: c.flags),
+                timeout: c.timeout_ms > 0 ? Duration(wireMilliseconds: c.timeout_ms) : nil)
+        }
+    }
+
+    /// Appends the encoded frame (without length prefix) to `buffer`.
+    public func encode(into buffer: inout ByteBuffer) {
+        var c = Leasehold__V1__Frame()
+        leasehold__v1__frame__init(&c)
+        c.call_id = self.callID
+        c.flags = self.flags.rawValue
+        c.timeout_ms = self.timeout?.wireMilliseconds ?? 0
+        withCArena { arena in
+            c.status = self.status.map { status in
+                let value = status.c(arena)
+                return arena.object { $0.initialize(to: value) }
+            }
+            if !self.method.isEmpty { c.method = arena.string(self.method) }
+            self.payload.withUnsafeReadableBytes { payload in
+                // protobuf-c only reads the payload while packing; no copy is made before that.
+                c.payload = ProtobufCBinaryData(
+                    len: payload.count,
+                    data: UnsafeMutablePointer(mutating: payload.baseAddress?.assumingMemoryBound(to: UInt8.self)))
+                pack(&c, into: &buffer, size: leasehold__v1__frame__get_packed_size, pack: leasehold__v1__frame__pack)
+            }
+        }
+    }
+
+    /// Appends the 4-byte big-endian length and the encoded frame to `buffer`.
+    public func encodeWithLengthPrefix(into buffer: inout ByteBuffer) {
+        let start = buffer.writerIndex
+        buffer.writeInteger(UInt32(0))
+        self.encode(into: &buffer)
+        buffer.setInteger(UInt32(buffer.writerIndex - start - 4), at: start)
+    }
+}
+
+extension Frame: CustomStringConvertible {
+    public var description: String {
+        var parts = ["call \(self.callID)"]
+        if !self.method.isEmpty { parts.append(self.method) }
+        if self.payload.readableBytes > 0 { parts.append("\(self.payload.readableBytes) bytes") }
+        if let status = self.status { parts.append("status \(status.code)") }
+        if self.flags.contains(.cancel) { parts.append("CANCEL") }
+        if let timeout = self.timeout { parts.append("timeout \(timeout)") }
+        return "Frame(\(parts.joined(separator: ", ")))"
+    }
+}

@@ -1,0 +1,121 @@
+import CLeaseholdProto
+import CProtobufC
+import Foundation
+import NIOCore
+
+/// Holds the C memory (strings, byte arrays, pointer arrays) that one message conversion lends to protobuf-c.
+///
+/// Everything allocated through an arena is freed when ``withCArena(_:)`` returns, so C structs built with it
+/// must not escape that closure.
+final class CArena {
+    private var allocations: [UnsafeMutableRawPointer] = []
+
+    /// A NUL-terminated copy of `string`.
+    func string(_ string: String) -> UnsafeMutablePointer<CChar> {
+        let copy = strdup(string)!
+        self.allocations.append(UnsafeMutableRawPointer(copy))
+        return copy
+    }
+
+    /// A copy of `bytes` as protobuf-c's `bytes` value.
+    func bytes(_ bytes: [UInt8]) -> ProtobufCBinaryData {
+        guard !bytes.isEmpty else { return ProtobufCBinaryData(len: 0, data: nil) }
+        let memory = UnsafeMutablePointer<UInt8>.allocate(capacity: bytes.count)
+        memory.initialize(from: bytes, count: bytes.count)
+        self.allocations.append(UnsafeMutableRawPointer(memory))
+        return ProtobufCBinaryData(len: bytes.count, data: memory)
+    }
+
+    /// A copy of a buffer's readable bytes as protobuf-c's `bytes` value.
+    func bytes(_ buffer: ByteBuffer) -> ProtobufCBinaryData {
+        self.bytes(Array(buffer.readableBytesView))
+    }
+
+    /// A C struct initialised by `initialise` and owned by the arena.
+    func object<T>(_ initialise: (UnsafeMutablePointer<T>) -> Void) -> UnsafeMutablePointer<T> {
+        let memory = UnsafeMutablePointer<T>.allocate(capacity: 1)
+        initialise(memory)
+        self.allocations.append(UnsafeMutableRawPointer(memory))
+        return memory
+    }
+
+    /// An array of `count` pointers, for `repeated` fields.
+    func pointers<T>(count: Int) -> UnsafeMutablePointer<UnsafeMutablePointer<T>?> {
+        let memory = UnsafeMutablePointer<UnsafeMutablePointer<T>?>.allocate(capacity: max(count, 1))
+        memory.initialize(repeating: nil, count: max(count, 1))
+        self.allocations.append(UnsafeMutableRawPointer(memory))
+        return memory
+    }
+
+    deinit {
+        for allocation in self.allocations { free(allocation) }
+    }
+}
+
+/// Runs `body` with an arena whose allocations are freed when it returns.
+@inline(__always)
+func withCArena<R>(_ body: (CArena) throws -> R) rethrows -> R {
+    let arena = CArena()
+    return try withExtendedLifetime(arena) { try body(arena) }
+}
+
+/// Packs a protobuf-c message with its generated `get_packed_size` and `pack` functions.
+@inline(__always)
+func pack<M>(
+    _ message: inout M, into buffer: inout ByteBuffer,
+    size: (UnsafePointer<M>) -> Int, pack: (UnsafePointer<M>, UnsafeMutablePointer<UInt8>) -> Int
+) {
+    withUnsafePointer(to: &message) { pointer in
+        let length = size(pointer)
+        guard length > 0 else { return }
+        buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: length) { out in
+            pack(pointer, out.baseAddress!.assumingMemoryBound(to: UInt8.self))
+        }
+    }
+}
+
+/// Unpacks a buffer's readable bytes with a generated `unpack` function, hands the C struct to `read`, and frees it.
+/// - Throws: ``MalformedMessage`` when protobuf-c refuses the bytes.
+@inline(__always)
+func unpack<M, R>(
+    _ buffer: ByteBuffer, name: String,
+    unpack: (Int, UnsafePointer<UInt8>) -> UnsafeMutablePointer<M>?,
+    free: (UnsafeMutablePointer<M>) -> Void,
+    read: (M) throws -> R
+) throws -> R {
+    let message: UnsafeMutablePointer<M>? = buffer.withUnsafeReadableBytes { bytes in
+        // protobuf-c wants a non-null pointer even for an empty message.
+        var empty: UInt8 = 0
+        guard let base = bytes.baseAddress, bytes.count > 0 else {
+            return withUnsafePointer(to: &empty) { unpack(0, $0) }
+        }
+        return unpack(bytes.count, base.assumingMemoryBound(to: UInt8.self))
+    }
+    guard let message else { throw MalformedMessage(messageName: name) }
+    defer { free(message) }
+    return try read(message.pointee)
+}
+
+extension String {
+    /// A Swift string from a protobuf-c string field; `NULL` is the empty string.
+    init(protobufC pointer: UnsafePointer<CChar>?) {
+        if let pointer { self = String(cString: pointer) } else { self = "" }
+    }
+}
+
+extension Array where Element == UInt8 {
+    /// A copy of a protobuf-c `bytes` field.
+    init(protobufC data: ProtobufCBinaryData) {
+        if let bytes = data.data, data.len > 0 {
+            self = Array(UnsafeBufferPointer(start: bytes, count: data.len))
+        } else {
+            self = []
+        }
+    }
+}
+
+/// Reads the `count` elements of a protobuf-c `repeated` message field.
+func repeated<T, R>(_ pointer: UnsafeMutablePointer<UnsafeMutablePointer<T>?>?, count: Int, _ read: (T) -> R) -> [R] {
+    guard let pointer, count > 0 else { return [] }
+    return (0..<count).compactMap { index in pointer[index].map { read($0.pointee) } }
+}
