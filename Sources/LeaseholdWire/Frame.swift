@@ -67,10 +67,7 @@ public struct Frame: Hashable, Sendable {
         c.flags = self.flags.rawValue
         c.timeout_ms = self.timeout?.wireMilliseconds ?? 0
         withCArena { arena in
-            c.status = self.status.map { status in
-                let value = status.c(arena)
-                return arena.object { $0.initialize(to: value) }
-            }
+            c.status = self.status?.cPointer(arena)
             if !self.method.isEmpty { c.method = arena.string(self.method) }
             self.payload.withUnsafeReadableBytes { payload in
                 // protobuf-c only reads the payload while packing; no copy is made before that.

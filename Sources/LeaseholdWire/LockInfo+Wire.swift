@@ -1,25 +1,20 @@
 import CLeaseholdProto
-import CProtobufC
 public import LeaseholdCore
 public import NIOCore
 
-extension LockInfo: WireMessage {
+extension LockInfo: WireMessage, CBridgedMessage {
+    /// `leasehold.v1.LockInfo`.
     public static let protobufName = "leasehold.v1.LockInfo"
+    static let cFunctions = CMessageFunctions(
+        leasehold__v1__lock_info__init, leasehold__v1__lock_info__get_packed_size, leasehold__v1__lock_info__pack,
+        leasehold__v1__lock_info__unpack, leasehold__v1__lock_info__free_unpacked)
 
-    public init(decoding buffer: ByteBuffer) throws {
-        self = try unpack(
-            buffer, name: Self.protobufName, unpack: { leasehold__v1__lock_info__unpack(nil, $0, $1) },
-            free: { leasehold__v1__lock_info__free_unpacked($0, nil) }, read: LockInfo.init(c:))
-    }
+    /// Decodes a `leasehold.v1.LockInfo`.
+    /// - Throws: ``MalformedMessage`` when the bytes are not one.
+    public init(decoding buffer: ByteBuffer) throws { try self.init(unpacking: buffer) }
 
-    public func encode(into buffer: inout ByteBuffer) {
-        withCArena { arena in
-            var c = self.c(arena)
-            pack(
-                &c, into: &buffer, size: leasehold__v1__lock_info__get_packed_size,
-                pack: leasehold__v1__lock_info__pack)
-        }
-    }
+    /// Appends the encoded message to `buffer`.
+    public func encode(into buffer: inout ByteBuffer) { self.pack(into: &buffer) }
 
     init(c: Leasehold__V1__LockInfo) {
         self.init(
@@ -28,26 +23,12 @@ extension LockInfo: WireMessage {
             sessionTTL: Duration(wireMilliseconds: c.session_ttl_ms))
     }
 
-    func c(_ arena: CArena) -> Leasehold__V1__LockInfo {
-        var c = Leasehold__V1__LockInfo()
-        leasehold__v1__lock_info__init(&c)
+    func fill(_ c: inout Leasehold__V1__LockInfo, arena: CArena) {
         c.key = arena.string(self.key)
         c.session_id = self.sessionID.rawValue
         c.fencing_token = self.fencingToken
         c.owner = arena.string(self.owner)
         c.acquired_at_ms = self.acquiredAt.millisecondsSince1970
         c.session_ttl_ms = self.sessionTTL.wireMilliseconds
-        return c
-    }
-
-    /// A pointer to a C copy owned by `arena`, for message fields.
-    func cPointer(_ arena: CArena) -> UnsafeMutablePointer<Leasehold__V1__LockInfo> {
-        let value = self.c(arena)
-        return arena.object { $0.initialize(to: value) }
-    }
-
-    /// Reads an optional message field.
-    static func from(_ pointer: UnsafeMutablePointer<Leasehold__V1__LockInfo>?) -> LockInfo? {
-        pointer.map { LockInfo(c: $0.pointee) }
     }
 }

@@ -47,6 +47,22 @@ final class CArena {
         return memory
     }
 
+    /// C copies of `strings`, for a `repeated string` field: assign to its `n_…` count and its pointer together.
+    func strings(_ strings: [String]) -> (Int, UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) {
+        guard !strings.isEmpty else { return (0, nil) }
+        let array: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?> = self.pointers(count: strings.count)
+        for (index, string) in strings.enumerated() { array[index] = self.string(string) }
+        return (strings.count, array)
+    }
+
+    /// C copies of `messages`, for a `repeated` message field: assign to its `n_…` count and its pointer together.
+    func messages<M: CBridgedMessage>(_ messages: [M]) -> (Int, UnsafeMutablePointer<UnsafeMutablePointer<M.CMessage>?>?) {
+        guard !messages.isEmpty else { return (0, nil) }
+        let array: UnsafeMutablePointer<UnsafeMutablePointer<M.CMessage>?> = self.pointers(count: messages.count)
+        for (index, message) in messages.enumerated() { array[index] = message.cPointer(self) }
+        return (messages.count, array)
+    }
+
     deinit {
         for allocation in self.allocations { free(allocation) }
     }
@@ -114,8 +130,24 @@ extension Array where Element == UInt8 {
     }
 }
 
+extension Bool {
+    /// A Swift `Bool` from a protobuf-c `bool` field (an `int`).
+    init(protobufC value: protobuf_c_boolean) { self = value != 0 }
+
+    /// The value of a protobuf-c `bool` field.
+    var protobufC: protobuf_c_boolean { self ? 1 : 0 }
+}
+
 /// Reads the `count` elements of a protobuf-c `repeated` message field.
-func repeated<T, R>(_ pointer: UnsafeMutablePointer<UnsafeMutablePointer<T>?>?, count: Int, _ read: (T) -> R) -> [R] {
+func repeated<T, R>(
+    _ pointer: UnsafeMutablePointer<UnsafeMutablePointer<T>?>?, count: Int, _ read: (T) throws -> R
+) rethrows -> [R] {
     guard let pointer, count > 0 else { return [] }
-    return (0..<count).compactMap { index in pointer[index].map { read($0.pointee) } }
+    return try (0..<count).compactMap { index in try pointer[index].map { try read($0.pointee) } }
+}
+
+/// Reads the `count` elements of a protobuf-c `repeated string` field.
+func repeated(_ pointer: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?, count: Int) -> [String] {
+    guard let pointer, count > 0 else { return [] }
+    return (0..<count).map { String(protobufC: pointer[$0]) }
 }
