@@ -1,0 +1,245 @@
+import CLeaseholdProto
+public import LeaseholdCore
+public import NIOCore
+
+/// Takes a lock, or queues for it: `leasehold.v1.AcquireRequest`.
+public struct AcquireRequest: Hashable, Sendable {
+    /// The session that will hold the lock.
+    public var sessionID: SessionID
+    /// The key to lock.
+    public var key: String
+    /// How long to wait in the key's queue; ``Duration/zero`` is a try-lock that fails at once with `LOCK_HELD`.
+    public var wait: Duration
+
+    /// Creates a request.
+    /// - Parameters:
+    ///   - sessionID: The session that will hold the lock.
+    ///   - key: The key to lock.
+    ///   - wait: How long to wait; ``Duration/zero`` for a try-lock. Travels as whole milliseconds.
+    public init(sessionID: SessionID, key: String, wait: Duration = .zero) {
+        self.sessionID = sessionID
+        self.key = key
+        self.wait = wait
+    }
+}
+
+/// The grant: `leasehold.v1.AcquireResponse`.
+public struct AcquireResponse: Hashable, Sendable {
+    /// The granted lock with its fencing token; `nil` only when the peer left the field out.
+    public var lock: LockInfo?
+
+    /// Creates a response.
+    /// - Parameter lock: The granted lock.
+    public init(lock: LockInfo?) { self.lock = lock }
+}
+
+/// Releases a held lock: `leasehold.v1.ReleaseRequest`.
+public struct ReleaseRequest: Hashable, Sendable {
+    /// The holding session.
+    public var sessionID: SessionID
+    /// The locked key.
+    public var key: String
+    /// The token of the grant being released.
+    public var fencingToken: UInt64
+
+    /// Creates a request.
+    /// - Parameters:
+    ///   - sessionID: The holding session.
+    ///   - key: The locked key.
+    ///   - fencingToken: The grant's token.
+    public init(sessionID: SessionID, key: String, fencingToken: UInt64) {
+        self.sessionID = sessionID
+        self.key = key
+        self.fencingToken = fencingToken
+    }
+}
+
+/// The answer to ``ReleaseRequest``: `leasehold.v1.ReleaseResponse`.
+public struct ReleaseResponse: Hashable, Sendable {
+    /// The revision of the release.
+    public var revision: UInt64
+
+    /// Creates a response.
+    /// - Parameter revision: The revision of the release.
+    public init(revision: UInt64) { self.revision = revision }
+}
+
+/// Releases whoever holds a key; needs the `admin` role: `leasehold.v1.ForceReleaseRequest`.
+public struct ForceReleaseRequest: Hashable, Sendable {
+    /// The key to release.
+    public var key: String
+    /// Why, for the audit trail.
+    public var reason: String
+
+    /// Creates a request.
+    /// - Parameters:
+    ///   - key: The key to release.
+    ///   - reason: Why.
+    public init(key: String, reason: String = "") {
+        self.key = key
+        self.reason = reason
+    }
+}
+
+/// The answer to ``ForceReleaseRequest``: `leasehold.v1.ForceReleaseResponse`.
+public struct ForceReleaseResponse: Hashable, Sendable {
+    /// The lock that was released.
+    public var released: LockInfo?
+    /// The revision of the force-release.
+    public var revision: UInt64
+
+    /// Creates a response.
+    /// - Parameters:
+    ///   - released: The lock that was released.
+    ///   - revision: The revision of the force-release.
+    public init(released: LockInfo?, revision: UInt64) {
+        self.released = released
+        self.revision = revision
+    }
+}
+
+// MARK: - Wire
+
+extension AcquireRequest: WireMessage, CBridgedMessage {
+    /// `leasehold.v1.AcquireRequest`.
+    public static let protobufName = "leasehold.v1.AcquireRequest"
+    static let cFunctions = CMessageFunctions(
+        leasehold__v1__acquire_request__init, leasehold__v1__acquire_request__get_packed_size,
+        leasehold__v1__acquire_request__pack, leasehold__v1__acquire_request__unpack,
+        leasehold__v1__acquire_request__free_unpacked)
+
+    /// Decodes the message.
+    /// - Throws: ``MalformedMessage`` when the bytes are not one.
+    public init(decoding buffer: ByteBuffer) throws { try self.init(unpacking: buffer) }
+
+    /// Appends the encoded message to `buffer`.
+    public func encode(into buffer: inout ByteBuffer) { self.pack(into: &buffer) }
+
+    init(c: Leasehold__V1__AcquireRequest) {
+        self.init(
+            sessionID: SessionID(c.session_id), key: String(protobufC: c.key),
+            wait: Duration(wireMilliseconds: c.wait_timeout_ms))
+    }
+
+    func fill(_ c: inout Leasehold__V1__AcquireRequest, arena: CArena) {
+        c.session_id = self.sessionID.rawValue
+        c.key = arena.string(self.key)
+        c.wait_timeout_ms = self.wait.wireMilliseconds
+    }
+}
+
+extension AcquireResponse: WireMessage, CBridgedMessage {
+    /// `leasehold.v1.AcquireResponse`.
+    public static let protobufName = "leasehold.v1.AcquireResponse"
+    static let cFunctions = CMessageFunctions(
+        leasehold__v1__acquire_response__init, leasehold__v1__acquire_response__get_packed_size,
+        leasehold__v1__acquire_response__pack, leasehold__v1__acquire_response__unpack,
+        leasehold__v1__acquire_response__free_unpacked)
+
+    /// Decodes the message.
+    /// - Throws: ``MalformedMessage`` when the bytes are not one.
+    public init(decoding buffer: ByteBuffer) throws { try self.init(unpacking: buffer) }
+
+    /// Appends the encoded message to `buffer`.
+    public func encode(into buffer: inout ByteBuffer) { self.pack(into: &buffer) }
+
+    init(c: Leasehold__V1__AcquireResponse) throws { self.init(lock: try LockInfo.from(c.lock)) }
+
+    func fill(_ c: inout Leasehold__V1__AcquireResponse, arena: CArena) { c.lock = self.lock?.cPointer(arena) }
+}
+
+extension ReleaseRequest: WireMessage, CBridgedMessage {
+    /// `leasehold.v1.ReleaseRequest`.
+    public static let protobufName = "leasehold.v1.ReleaseRequest"
+    static let cFunctions = CMessageFunctions(
+        leasehold__v1__release_request__init, leasehold__v1__release_request__get_packed_size,
+        leasehold__v1__release_request__pack, leasehold__v1__release_request__unpack,
+        leasehold__v1__release_request__free_unpacked)
+
+    /// Decodes the message.
+    /// - Throws: ``MalformedMessage`` when the bytes are not one.
+    public init(decoding buffer: ByteBuffer) throws { try self.init(unpacking: buffer) }
+
+    /// Appends the encoded message to `buffer`.
+    public func encode(into buffer: inout ByteBuffer) { self.pack(into: &buffer) }
+
+    init(c: Leasehold__V1__ReleaseRequest) {
+        self.init(sessionID: SessionID(c.session_id), key: String(protobufC: c.key), fencingToken: c.fencing_token)
+    }
+
+    func fill(_ c: inout Leasehold__V1__ReleaseRequest, arena: CArena) {
+        c.session_id = self.sessionID.rawValue
+        c.key = arena.string(self.key)
+        c.fencing_token = self.fencingToken
+    }
+}
+
+extension ReleaseResponse: WireMessage, CBridgedMessage {
+    /// `leasehold.v1.ReleaseResponse`.
+    public static let protobufName = "leasehold.v1.ReleaseResponse"
+    static let cFunctions = CMessageFunctions(
+        leasehold__v1__release_response__init, leasehold__v1__release_response__get_packed_size,
+        leasehold__v1__release_response__pack, leasehold__v1__release_response__unpack,
+        leasehold__v1__release_response__free_unpacked)
+
+    /// Decodes the message.
+    /// - Throws: ``MalformedMessage`` when the bytes are not one.
+    public init(decoding buffer: ByteBuffer) throws { try self.init(unpacking: buffer) }
+
+    /// Appends the encoded message to `buffer`.
+    public func encode(into buffer: inout ByteBuffer) { self.pack(into: &buffer) }
+
+    init(c: Leasehold__V1__ReleaseResponse) { self.init(revision: c.revision) }
+
+    func fill(_ c: inout Leasehold__V1__ReleaseResponse, arena: CArena) { c.revision = self.revision }
+}
+
+extension ForceReleaseRequest: WireMessage, CBridgedMessage {
+    /// `leasehold.v1.ForceReleaseRequest`.
+    public static let protobufName = "leasehold.v1.ForceReleaseRequest"
+    static let cFunctions = CMessageFunctions(
+        leasehold__v1__force_release_request__init, leasehold__v1__force_release_request__get_packed_size,
+        leasehold__v1__force_release_request__pack, leasehold__v1__force_release_request__unpack,
+        leasehold__v1__force_release_request__free_unpacked)
+
+    /// Decodes the message.
+    /// - Throws: ``MalformedMessage`` when the bytes are not one.
+    public init(decoding buffer: ByteBuffer) throws { try self.init(unpacking: buffer) }
+
+    /// Appends the encoded message to `buffer`.
+    public func encode(into buffer: inout ByteBuffer) { self.pack(into: &buffer) }
+
+    init(c: Leasehold__V1__ForceReleaseRequest) {
+        self.init(key: String(protobufC: c.key), reason: String(protobufC: c.reason))
+    }
+
+    func fill(_ c: inout Leasehold__V1__ForceReleaseRequest, arena: CArena) {
+        c.key = arena.string(self.key)
+        c.reason = arena.string(self.reason)
+    }
+}
+
+extension ForceReleaseResponse: WireMessage, CBridgedMessage {
+    /// `leasehold.v1.ForceReleaseResponse`.
+    public static let protobufName = "leasehold.v1.ForceReleaseResponse"
+    static let cFunctions = CMessageFunctions(
+        leasehold__v1__force_release_response__init, leasehold__v1__force_release_response__get_packed_size,
+        leasehold__v1__force_release_response__pack, leasehold__v1__force_release_response__unpack,
+        leasehold__v1__force_release_response__free_unpacked)
+
+    /// Decodes the message.
+    /// - Throws: ``MalformedMessage`` when the bytes are not one.
+    public init(decoding buffer: ByteBuffer) throws { try self.init(unpacking: buffer) }
+
+    /// Appends the encoded message to `buffer`.
+    public func encode(into buffer: inout ByteBuffer) { self.pack(into: &buffer) }
+
+    init(c: Leasehold__V1__ForceReleaseResponse) throws {
+        self.init(released: try LockInfo.from(c.released), revision: c.revision)
+    }
+
+    func fill(_ c: inout Leasehold__V1__ForceReleaseResponse, arena: CArena) {
+        c.released = self.released?.cPointer(arena)
+        c.revision = self.revision
+    }
+}
