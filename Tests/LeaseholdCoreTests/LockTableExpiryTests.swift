@@ -1,0 +1,177 @@
+import LeaseholdCore
+import Testing
+
+@Suite("LockTable expiry, lock delay and force-release")
+struct LockTableExpiryTests {
+    @Test("expiry releases the locks, hands them over, and fails the session's own waits")
+    func expiryHandsOver() {
+        var table = LockTable()
+        let alice = table.open(ttl: .seconds(5), owner: "alice")
+        let bob = table.open(ttl: .seconds(60), owner: "bob")
+        let carol = table.open(ttl: .seconds(60), owner: "carol")
+        let aliceLock = table.acquire(key: "k1", session: alice, wait: .zero, now: at(0)).0.lock!
+        _ = table.acquire(key: "k2", session: bob, wait: .zero, now: at(0))
+        let aliceWait = table.acquire(key: "k2", session: alice, wait: .seconds(30), now: at(0)).0.waiter!
+        let carolWait = table.acquire(key: "k1", session: carol, wait: .seconds(30), now: at(0)).0.waiter!
+
+        let effects = table.expire(now: at(5_000))
+
+        let expired = Event(
+            revision: 3, kind: .expired, key: "k1", sessionID: alice, fencingToken: aliceLock.fencingToken,
+            owner: "alice", at: at(5_000).wall
+        )
+        let carolLock = LockInfo(
+            key: "k1", sessionID: carol, fencingToken: 4, owner: "carol", acquiredAt: at(5_000).wall,
+            sessionTTL: .seconds(60)
+        )
+        let acquired = Event(
+            revision: 4, kind: .acquired, key: "k1", sessionID: carol, fencingToken: 4, owner: "carol",
+            at: at(5_000).wall
+        )
+        #expect(
+            effects == [
+                .persist(.event(expired)), .persist(.event(acquired)), .grant(carolWait, carolLock),
+                .fail(aliceWait, .sessionExpired), .persist(.removeSession(alice)),
+            ]
+        )
+        #expect(table.describe(key: "k2").queue.isEmpty)
+        #expect(table.describe(key: "k1").holder == carolLock)
+    }
+
+    @Test("things due at once are handled in time order: an expiry before a timeout hands the lock over")
+    func timeOrder() {
+        var table = LockTable()
+        let alice = table.open(ttl: .seconds(5))
+        let bob = table.open(ttl: .seconds(60))
+        _ = table.acquire(key: "k", session: alice, wait: .zero, now: at(0))
+        let bobWait = table.acquire(key: "k", session: bob, wait: .seconds(6), now: at(0)).0.waiter!
+        // Both the expiry (5 s) and the wait timeout (6 s) are due at 7 s; the expiry came first.
+        let effects = table.expire(now: at(7_000))
+        #expect(effects.grants == [bobWait])
+        #expect(effects.failures.isEmpty)
+        #expect(table.describe(key: "k").holder?.sessionID == bob)
+    }
+
+    @Test("lock delay: try-locks see no holder, waiters are granted only when it ends")
+    func lockDelay() throws {
+        var table = LockTable(configuration: .init(lockDelay: .seconds(5)))
+        let alice = table.open(ttl: .seconds(5))
+        let bob = table.open(ttl: .seconds(60))
+        let carol = table.open(ttl: .seconds(60))
+        _ = table.acquire(key: "k", session: alice, wait: .zero, now: at(0))
+        let bobWait = table.acquire(key: "k", session: bob, wait: .seconds(30), now: at(1_000)).0.waiter!
+
+        let expiry = table.expire(now: at(5_000))
+        #expect(expiry.events.map(\.kind) == [.expired])
+        #expect(expiry.grants.isEmpty)
+        #expect(table.describe(key: "k").holder == nil)
+        #expect(table.acquire(key: "k", session: carol, wait: .zero, now: at(6_000)) == (.held(by: nil, delayedUntil: at(10_000)), []))
+        let carolWait = table.acquire(key: "k", session: carol, wait: .seconds(30), now: at(6_000)).0.waiter!
+        #expect(table.describe(key: "k").queue.map(\.sessionID) == [bob, carol])
+        #expect(try #require(table.nextDeadline) <= at(10_000))
+        #expect(table.expire(now: at(9_999)).isEmpty)
+
+        let end = table.expire(now: at(10_000))
+        #expect(end.grants == [bobWait])
+        let bobToken = try #require(table.describe(key: "k").holder?.fencingToken)
+
+        // A clean release starts no delay.
+        let release = table.release(key: "k", session: bob, fencingToken: bobToken, now: at(11_000)).1
+        #expect(release.grants == [carolWait])
+    }
+
+    @Test("a finished lock delay that expire(now:) has not seen yet does not block an acquire, and FIFO holds")
+    func lateDelayEnd() {
+        var table = LockTable(configuration: .init(lockDelay: .seconds(1)))
+        let alice = table.open(ttl: .seconds(60))
+        let bob = table.open(ttl: .seconds(60))
+        let carol = table.open(ttl: .seconds(60))
+        _ = table.acquire(key: "k", session: alice, wait: .zero, now: at(0))
+        _ = table.forceRelease(key: "k", now: at(0))
+        let bobWait = table.acquire(key: "k", session: bob, wait: .seconds(30), now: at(10)).0.waiter!
+        // The delay ended at 1 s; bob queued first, so he gets the key and carol sees it held.
+        let (outcome, effects) = table.acquire(key: "k", session: carol, wait: .zero, now: at(2_000))
+        #expect(effects.grants == [bobWait])
+        #expect(outcome == .held(by: table.describe(key: "k").holder, delayedUntil: nil))
+        #expect(table.describe(key: "k").holder?.sessionID == bob)
+        // A lone free key after its delay is granted straight away.
+        _ = table.forceRelease(key: "k", now: at(3_000))
+        #expect(table.acquire(key: "k", session: carol, wait: .zero, now: at(4_000)).0.lock?.sessionID == carol)
+    }
+
+    @Test("force-release ends the lock, not the session, and the next grant has a higher token")
+    func forceRelease() {
+        var table = LockTable()
+        let alice = table.open(owner: "alice")
+        let bob = table.open(owner: "bob")
+        let lock = table.acquire(key: "k", session: alice, wait: .zero, now: at(0)).0.lock!
+        let bobWait = table.acquire(key: "k", session: bob, wait: .seconds(10), now: at(0)).0.waiter!
+
+        let (outcome, effects) = table.forceRelease(key: "k", now: at(100))
+
+        #expect(outcome == .released(lock, revision: 2))
+        let event = Event(
+            revision: 2, kind: .forceReleased, key: "k", sessionID: alice, fencingToken: lock.fencingToken,
+            owner: "alice", at: at(100).wall
+        )
+        #expect(effects.first == .persist(.event(event)))
+        #expect(effects.grants == [bobWait])
+        let next = table.describe(key: "k").holder!
+        #expect(next.sessionID == bob && next.fencingToken > lock.fencingToken)
+        #expect(table.keepAlive(alice, now: at(200)) == .alive(ttl: .seconds(10), expiresIn: .seconds(10)))
+        #expect(table.session(alice, now: at(200))?.locks == [])
+        #expect(table.release(key: "k", session: alice, fencingToken: lock.fencingToken, now: at(200)).0 == .notHolder)
+        #expect(table.forceRelease(key: "free", now: at(300)) == (.notFound, []))
+    }
+
+    @Test("force-release starts the lock delay")
+    func forceReleaseDelay() {
+        var table = LockTable(configuration: .init(lockDelay: .seconds(2)))
+        let alice = table.open()
+        let bob = table.open()
+        _ = table.acquire(key: "k", session: alice, wait: .zero, now: at(0))
+        let effects = table.forceRelease(key: "k", now: at(1_000)).1
+        #expect(effects.events.map(\.kind) == [.forceReleased])
+        #expect(table.acquire(key: "k", session: bob, wait: .zero, now: at(2_999)).0 == .held(by: nil, delayedUntil: at(3_000)))
+        #expect(table.acquire(key: "k", session: bob, wait: .zero, now: at(3_000)).0.lock?.sessionID == bob)
+    }
+
+    @Test("close starts no lock delay")
+    func closeNoDelay() {
+        var table = LockTable(configuration: .init(lockDelay: .seconds(2)))
+        let alice = table.open()
+        let bob = table.open()
+        _ = table.acquire(key: "k", session: alice, wait: .zero, now: at(0))
+        _ = table.closeSession(alice, now: at(10))
+        #expect(table.acquire(key: "k", session: bob, wait: .zero, now: at(10)).0.lock?.sessionID == bob)
+    }
+
+    @Test("nextDeadline is never later than the earliest session expiry, wait timeout or delay end")
+    func nextDeadline() {
+        var table = LockTable(configuration: .init(lockDelay: .seconds(3)))
+        #expect(table.nextDeadline == nil)
+        let alice = table.open(ttl: .seconds(10), now: at(0))
+        let bob = table.open(ttl: .seconds(20), now: at(0))
+        #expect(table.nextDeadline == at(10_000))
+        _ = table.acquire(key: "k", session: alice, wait: .zero, now: at(0))
+        _ = table.acquire(key: "k", session: bob, wait: .seconds(4), now: at(1_000))
+        #expect(table.nextDeadline == at(5_000))
+        _ = table.keepAlive(alice, now: at(6_000))  // now 16 s; the heap still says 10 s: early is fine
+        #expect(table.expire(now: at(5_000)) == [.fail(WaiterID(rawValue: 1), .timedOut)])
+        #expect(table.nextDeadline! <= at(16_000))
+        #expect(table.expire(now: at(10_000)).isEmpty)
+        #expect(table.nextDeadline == at(16_000))
+        _ = table.acquire(key: "k", session: bob, wait: .seconds(30), now: at(10_000))
+        let effects = table.expire(now: at(16_000))
+        #expect(effects.events.map(\.kind) == [.expired])
+        #expect(table.nextDeadline == at(19_000))  // the delay ends before bob's session (20 s)
+        #expect(table.expire(now: at(19_000)).grants.count == 1)
+        #expect(table.nextDeadline == at(20_000))
+        _ = table.closeSession(bob, now: at(19_500))
+        #expect(table.expire(now: at(20_000)).isEmpty)
+        // Bob's second wait (deadline 40 s) was granted; its heap entry is stale and only wakes the timer early.
+        #expect(table.nextDeadline == at(40_000))
+        #expect(table.expire(now: at(40_000)).isEmpty)
+        #expect(table.nextDeadline == nil)
+    }
+}
