@@ -45,13 +45,13 @@ struct LockTableAcquireTests {
     }
 
     @Test("three waiters are granted in FIFO order")
-    func fifo() {
+    func fifo() throws {
         var table = LockTable()
         let holder = table.open()
         let sessions = (0..<3).map { _ in table.open() }
-        var token = table.acquire(key: "k", session: holder, wait: .zero, now: at(0)).0.lock!.fencingToken
-        let waiters = sessions.enumerated().map { index, session in
-            table.acquire(key: "k", session: session, wait: .seconds(30), now: at(Int64(index + 1))).0.waiter!
+        var token = try #require(table.acquire(key: "k", session: holder, wait: .zero, now: at(0)).0.lock).fencingToken
+        let waiters = try sessions.enumerated().map { index, session in
+            try #require(table.acquire(key: "k", session: session, wait: .seconds(30), now: at(Int64(index + 1))).0.waiter)
         }
         #expect(table.describe(key: "k").queue.map(\.sessionID) == sessions)
         #expect(table.describe(key: "k").queue.map(\.waitingSince.millisecondsSince1970) == [1, 2, 3])
@@ -74,14 +74,14 @@ struct LockTableAcquireTests {
     }
 
     @Test("a wait that times out leaves the queue intact for the others")
-    func waitTimeout() {
+    func waitTimeout() throws {
         var table = LockTable()
         let holder = table.open(ttl: .seconds(60))
         let (b, c, d) = (table.open(ttl: .seconds(60)), table.open(ttl: .seconds(60)), table.open(ttl: .seconds(60)))
-        let token = table.acquire(key: "k", session: holder, wait: .zero, now: at(0)).0.lock!.fencingToken
-        let waitB = table.acquire(key: "k", session: b, wait: .seconds(10), now: at(0)).0.waiter!
-        let waitC = table.acquire(key: "k", session: c, wait: .seconds(1), now: at(0)).0.waiter!
-        let waitD = table.acquire(key: "k", session: d, wait: .seconds(10), now: at(0)).0.waiter!
+        let token = try #require(table.acquire(key: "k", session: holder, wait: .zero, now: at(0)).0.lock).fencingToken
+        let waitB = try #require(table.acquire(key: "k", session: b, wait: .seconds(10), now: at(0)).0.waiter)
+        let waitC = try #require(table.acquire(key: "k", session: c, wait: .seconds(1), now: at(0)).0.waiter)
+        let waitD = try #require(table.acquire(key: "k", session: d, wait: .seconds(10), now: at(0)).0.waiter)
         #expect(table.nextDeadline == at(1_000))
         #expect(table.expire(now: at(999)).isEmpty)
         #expect(table.expire(now: at(1_000)) == [.fail(waitC, .timedOut)])
@@ -95,11 +95,11 @@ struct LockTableAcquireTests {
     }
 
     @Test("release with a wrong token, by a non-holder or of a free key answers notHolder")
-    func notHolder() {
+    func notHolder() throws {
         var table = LockTable()
         let alice = table.open()
         let bob = table.open()
-        let token = table.acquire(key: "k", session: alice, wait: .zero, now: at(0)).0.lock!.fencingToken
+        let token = try #require(table.acquire(key: "k", session: alice, wait: .zero, now: at(0)).0.lock).fencingToken
         #expect(table.release(key: "k", session: alice, fencingToken: token + 1, now: at(1)) == (.notHolder, []))
         #expect(table.release(key: "k", session: bob, fencingToken: token, now: at(1)) == (.notHolder, []))
         #expect(table.release(key: "free", session: alice, fencingToken: token, now: at(1)) == (.notHolder, []))
@@ -109,14 +109,14 @@ struct LockTableAcquireTests {
     }
 
     @Test("a repeated wait of the same session takes over the old one's place, which is cancelled")
-    func supersededWait() {
+    func supersededWait() throws {
         var table = LockTable()
         let (holder, b, c) = (table.open(), table.open(), table.open())
-        let token = table.acquire(key: "k", session: holder, wait: .zero, now: at(0)).0.lock!.fencingToken
-        let oldB = table.acquire(key: "k", session: b, wait: .seconds(1), now: at(0)).0.waiter!
-        let waitC = table.acquire(key: "k", session: c, wait: .seconds(5), now: at(1)).0.waiter!
+        let token = try #require(table.acquire(key: "k", session: holder, wait: .zero, now: at(0)).0.lock).fencingToken
+        let oldB = try #require(table.acquire(key: "k", session: b, wait: .seconds(1), now: at(0)).0.waiter)
+        let waitC = try #require(table.acquire(key: "k", session: c, wait: .seconds(5), now: at(1)).0.waiter)
         let (outcome, effects) = table.acquire(key: "k", session: b, wait: .seconds(5), now: at(2))
-        let newB = outcome.waiter!
+        let newB = try #require(outcome.waiter)
         #expect(newB != oldB)
         #expect(effects == [.fail(oldB, .cancelled)])
         #expect(table.describe(key: "k").queue.map(\.sessionID) == [b, c])
@@ -175,12 +175,12 @@ struct LockTableAcquireTests {
     }
 
     @Test("cancelWait takes a waiter out of its queue without a failure effect")
-    func cancelWait() {
+    func cancelWait() throws {
         var table = LockTable()
         let (holder, b, c) = (table.open(), table.open(), table.open())
-        let token = table.acquire(key: "k", session: holder, wait: .zero, now: at(0)).0.lock!.fencingToken
-        let waitB = table.acquire(key: "k", session: b, wait: .seconds(5), now: at(0)).0.waiter!
-        let waitC = table.acquire(key: "k", session: c, wait: .seconds(5), now: at(0)).0.waiter!
+        let token = try #require(table.acquire(key: "k", session: holder, wait: .zero, now: at(0)).0.lock).fencingToken
+        let waitB = try #require(table.acquire(key: "k", session: b, wait: .seconds(5), now: at(0)).0.waiter)
+        let waitC = try #require(table.acquire(key: "k", session: c, wait: .seconds(5), now: at(0)).0.waiter)
         #expect(table.cancelWait(waitB).isEmpty)
         #expect(table.cancelWait(waitB).isEmpty)
         #expect(table.describe(key: "k").queue.map(\.sessionID) == [c])
@@ -189,12 +189,12 @@ struct LockTableAcquireTests {
     }
 
     @Test("describe, validate and list answer from the current state")
-    func queries() {
+    func queries() throws {
         var table = LockTable()
         let (alice, bob) = (table.open(owner: "alice"), table.open(owner: "bob"))
-        let lockB = table.acquire(key: "jobs/b", session: alice, wait: .zero, now: at(0)).0.lock!
-        let lockA = table.acquire(key: "jobs/a", session: bob, wait: .zero, now: at(0)).0.lock!
-        let lockX = table.acquire(key: "other", session: bob, wait: .zero, now: at(0)).0.lock!
+        let lockB = try #require(table.acquire(key: "jobs/b", session: alice, wait: .zero, now: at(0)).0.lock)
+        let lockA = try #require(table.acquire(key: "jobs/a", session: bob, wait: .zero, now: at(0)).0.lock)
+        let lockX = try #require(table.acquire(key: "other", session: bob, wait: .zero, now: at(0)).0.lock)
         _ = table.acquire(key: "jobs/b", session: bob, wait: .seconds(9), now: at(7))
 
         #expect(

@@ -4,15 +4,15 @@ import Testing
 @Suite("LockTable expiry, lock delay and force-release")
 struct LockTableExpiryTests {
     @Test("expiry releases the locks, hands them over, and fails the session's own waits")
-    func expiryHandsOver() {
+    func expiryHandsOver() throws {
         var table = LockTable()
         let alice = table.open(ttl: .seconds(5), owner: "alice")
         let bob = table.open(ttl: .seconds(60), owner: "bob")
         let carol = table.open(ttl: .seconds(60), owner: "carol")
-        let aliceLock = table.acquire(key: "k1", session: alice, wait: .zero, now: at(0)).0.lock!
+        let aliceLock = try #require(table.acquire(key: "k1", session: alice, wait: .zero, now: at(0)).0.lock)
         _ = table.acquire(key: "k2", session: bob, wait: .zero, now: at(0))
-        let aliceWait = table.acquire(key: "k2", session: alice, wait: .seconds(30), now: at(0)).0.waiter!
-        let carolWait = table.acquire(key: "k1", session: carol, wait: .seconds(30), now: at(0)).0.waiter!
+        let aliceWait = try #require(table.acquire(key: "k2", session: alice, wait: .seconds(30), now: at(0)).0.waiter)
+        let carolWait = try #require(table.acquire(key: "k1", session: carol, wait: .seconds(30), now: at(0)).0.waiter)
 
         let effects = table.expire(now: at(5_000))
 
@@ -39,12 +39,12 @@ struct LockTableExpiryTests {
     }
 
     @Test("things due at once are handled in time order: an expiry before a timeout hands the lock over")
-    func timeOrder() {
+    func timeOrder() throws {
         var table = LockTable()
         let alice = table.open(ttl: .seconds(5))
         let bob = table.open(ttl: .seconds(60))
         _ = table.acquire(key: "k", session: alice, wait: .zero, now: at(0))
-        let bobWait = table.acquire(key: "k", session: bob, wait: .seconds(6), now: at(0)).0.waiter!
+        let bobWait = try #require(table.acquire(key: "k", session: bob, wait: .seconds(6), now: at(0)).0.waiter)
         // Both the expiry (5 s) and the wait timeout (6 s) are due at 7 s; the expiry came first.
         let effects = table.expire(now: at(7_000))
         #expect(effects.grants == [bobWait])
@@ -59,14 +59,14 @@ struct LockTableExpiryTests {
         let bob = table.open(ttl: .seconds(60))
         let carol = table.open(ttl: .seconds(60))
         _ = table.acquire(key: "k", session: alice, wait: .zero, now: at(0))
-        let bobWait = table.acquire(key: "k", session: bob, wait: .seconds(30), now: at(1_000)).0.waiter!
+        let bobWait = try #require(table.acquire(key: "k", session: bob, wait: .seconds(30), now: at(1_000)).0.waiter)
 
         let expiry = table.expire(now: at(5_000))
         #expect(expiry.events.map(\.kind) == [.expired])
         #expect(expiry.grants.isEmpty)
         #expect(table.describe(key: "k").holder == nil)
         #expect(table.acquire(key: "k", session: carol, wait: .zero, now: at(6_000)) == (.held(by: nil, delayedUntil: at(10_000)), []))
-        let carolWait = table.acquire(key: "k", session: carol, wait: .seconds(30), now: at(6_000)).0.waiter!
+        let carolWait = try #require(table.acquire(key: "k", session: carol, wait: .seconds(30), now: at(6_000)).0.waiter)
         #expect(table.describe(key: "k").queue.map(\.sessionID) == [bob, carol])
         #expect(try #require(table.nextDeadline) <= at(10_000))
         #expect(table.expire(now: at(9_999)).isEmpty)
@@ -81,14 +81,14 @@ struct LockTableExpiryTests {
     }
 
     @Test("a finished lock delay that expire(now:) has not seen yet does not block an acquire, and FIFO holds")
-    func lateDelayEnd() {
+    func lateDelayEnd() throws {
         var table = LockTable(configuration: .init(lockDelay: .seconds(1)))
         let alice = table.open(ttl: .seconds(60))
         let bob = table.open(ttl: .seconds(60))
         let carol = table.open(ttl: .seconds(60))
         _ = table.acquire(key: "k", session: alice, wait: .zero, now: at(0))
         _ = table.forceRelease(key: "k", now: at(0))
-        let bobWait = table.acquire(key: "k", session: bob, wait: .seconds(30), now: at(10)).0.waiter!
+        let bobWait = try #require(table.acquire(key: "k", session: bob, wait: .seconds(30), now: at(10)).0.waiter)
         // The delay ended at 1 s; bob queued first, so he gets the key and carol sees it held.
         let (outcome, effects) = table.acquire(key: "k", session: carol, wait: .zero, now: at(2_000))
         #expect(effects.grants == [bobWait])
@@ -100,12 +100,12 @@ struct LockTableExpiryTests {
     }
 
     @Test("force-release ends the lock, not the session, and the next grant has a higher token")
-    func forceRelease() {
+    func forceRelease() throws {
         var table = LockTable()
         let alice = table.open(owner: "alice")
         let bob = table.open(owner: "bob")
-        let lock = table.acquire(key: "k", session: alice, wait: .zero, now: at(0)).0.lock!
-        let bobWait = table.acquire(key: "k", session: bob, wait: .seconds(10), now: at(0)).0.waiter!
+        let lock = try #require(table.acquire(key: "k", session: alice, wait: .zero, now: at(0)).0.lock)
+        let bobWait = try #require(table.acquire(key: "k", session: bob, wait: .seconds(10), now: at(0)).0.waiter)
 
         let (outcome, effects) = table.forceRelease(key: "k", now: at(100))
 
@@ -116,7 +116,7 @@ struct LockTableExpiryTests {
         )
         #expect(effects.first == .persist(.event(event)))
         #expect(effects.grants == [bobWait])
-        let next = table.describe(key: "k").holder!
+        let next = try #require(table.describe(key: "k").holder)
         #expect(next.sessionID == bob && next.fencingToken > lock.fencingToken)
         #expect(table.keepAlive(alice, now: at(200)) == .alive(ttl: .seconds(10), expiresIn: .seconds(10)))
         #expect(table.session(alice, now: at(200))?.locks == [])
@@ -147,7 +147,7 @@ struct LockTableExpiryTests {
     }
 
     @Test("nextDeadline is never later than the earliest session expiry, wait timeout or delay end")
-    func nextDeadline() {
+    func nextDeadline() throws {
         var table = LockTable(configuration: .init(lockDelay: .seconds(3)))
         #expect(table.nextDeadline == nil)
         let alice = table.open(ttl: .seconds(10), now: at(0))
@@ -158,7 +158,7 @@ struct LockTableExpiryTests {
         #expect(table.nextDeadline == at(5_000))
         _ = table.keepAlive(alice, now: at(6_000))  // now 16 s; the heap still says 10 s: early is fine
         #expect(table.expire(now: at(5_000)) == [.fail(WaiterID(rawValue: 1), .timedOut)])
-        #expect(table.nextDeadline! <= at(16_000))
+        #expect(try #require(table.nextDeadline) <= at(16_000))
         #expect(table.expire(now: at(10_000)).isEmpty)
         #expect(table.nextDeadline == at(16_000))
         _ = table.acquire(key: "k", session: bob, wait: .seconds(30), now: at(10_000))

@@ -20,11 +20,13 @@ struct LockTableRestoreTests {
         run(bobEffects)
         guard case .opened(let bobInfo) = bobOpened else { throw Failure("not opened: \(bobOpened)") }
         let bob = bobInfo.id
-        let (lockA, effectsA) = table.acquire(key: "a", session: alice.id, wait: .zero, now: at(0))
+        let (acquiredA, effectsA) = table.acquire(key: "a", session: alice.id, wait: .zero, now: at(0))
         run(effectsA)
-        let (lockB, effectsB) = table.acquire(key: "b", session: alice.id, wait: .zero, now: at(0))
+        let lockA = try #require(acquiredA.lock)
+        let (acquiredB, effectsB) = table.acquire(key: "b", session: alice.id, wait: .zero, now: at(0))
         run(effectsB)
-        run(table.release(key: "b", session: alice.id, fencingToken: lockB.lock!.fencingToken, now: at(1)).1)
+        let lockB = try #require(acquiredB.lock)
+        run(table.release(key: "b", session: alice.id, fencingToken: lockB.fencingToken, now: at(1)).1)
         _ = table.acquire(key: "c", session: bob, wait: .zero, now: at(1))  // never persisted: lost in the crash
 
         // The server was down for 100 s, past every old deadline.
@@ -33,14 +35,15 @@ struct LockTableRestoreTests {
         #expect(restored.revision == 3)
         #expect(restored.sessionCount == 2)
         #expect(restored.session(bob, now: at(100_000))?.locks == [])
-        #expect(restored.list(prefix: "") == [lockA.lock!])
+        #expect(restored.list(prefix: "") == [lockA])
         #expect(restored.expire(now: at(104_999)).isEmpty)
         #expect(restored.expire(now: at(105_000)) == [.persist(.removeSession(bob))])
         #expect(restored.expire(now: at(109_999)).isEmpty)
         #expect(restored.resumeSession(alice.id, secretHash: secret(3), now: at(109_999)) != .expired)
         let next = restored.open(now: at(110_000))
         #expect(next == SessionID(3))
-        let lockC = restored.acquire(key: "c", session: next, wait: .zero, now: at(110_000)).0.lock!
+        let acquiredC = restored.acquire(key: "c", session: next, wait: .zero, now: at(110_000)).0.lock
+        let lockC = try #require(acquiredC)
         #expect(lockC.fencingToken == 4)
         #expect(restored.expire(now: at(119_999)).events.map(\.key) == ["a"])
     }

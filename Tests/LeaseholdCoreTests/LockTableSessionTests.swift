@@ -109,7 +109,7 @@ struct LockTableSessionTests {
     }
 
     @Test("close releases every lock with one event each, fails the session's waits, then removes it")
-    func close() {
+    func close() throws {
         var table = LockTable()
         let alice = table.open(owner: "alice")
         let bob = table.open(owner: "bob")
@@ -127,7 +127,7 @@ struct LockTableSessionTests {
         #expect(events.map(\.kind) == [.released, .released, .acquired, .released])
         #expect(events.map(\.revision) == Array(before + 1...before + 4))
         #expect(effects.grants == [bobWaiter].compactMap { $0 })
-        #expect(effects.failures == [.fail(waiter!, .sessionClosed)])
+        #expect(effects.failures == [.fail(try #require(waiter), .sessionClosed)])
         #expect(effects.last == .persist(.removeSession(alice)))
         #expect(table.revision == before + 4)
         #expect(table.describe(key: "z").queue.isEmpty)
