@@ -34,7 +34,11 @@ extension LockTable {
                     continue
                 }
                 self.endSession(
-                    entry.id, releasingAs: .expired, failingWaitsWith: .sessionExpired, now: now, into: &effects
+                    entry.id,
+                    releasingAs: .expired,
+                    failingWaitsWith: .sessionExpired,
+                    now: now,
+                    into: &effects
                 )
             case .wait:
                 let entry = self.waitDeadlines.popMin()!
@@ -53,27 +57,32 @@ extension LockTable {
     /// than the next real event, which costs the caller a wake-up with nothing to do, but it is never later.
     /// After ``expire(now:)`` it is later than `now`.
     public var nextDeadline: Instant? {
-        [self.delayDeadlines.min?.deadline, self.sessionDeadlines.min?.deadline, self.waitDeadlines.min?.deadline]
-            .compactMap { $0 }
-            .min()
+        func earlier(_ lhs: Instant?, _ rhs: Instant?) -> Instant? {
+            guard let lhs, let rhs else { return lhs ?? rhs }
+            return min(lhs, rhs)
+        }
+        return earlier(
+            earlier(self.delayDeadlines.min?.deadline, self.sessionDeadlines.min?.deadline),
+            self.waitDeadlines.min?.deadline
+        )
     }
 
-    private enum Due: Int, Comparable {
+    /// The three kinds of deadline, in the order they go when due at the same instant.
+    private enum Due {
         case delay, session, wait
-        static func < (lhs: Due, rhs: Due) -> Bool { lhs.rawValue < rhs.rawValue }
     }
 
-    /// Which heap holds the earliest entry due at `now`; ties go to the lower ``Due``.
+    /// Which heap holds the earliest entry due at `now`; ties go in ``Due``'s order.
     private func nextDue(now: Instant) -> Due? {
         var best: (deadline: Instant, due: Due)?
-        let candidates: [(Instant?, Due)] = [
-            (self.delayDeadlines.min?.deadline, .delay),
-            (self.sessionDeadlines.min?.deadline, .session),
-            (self.waitDeadlines.min?.deadline, .wait),
-        ]
-        for case (let deadline?, let due) in candidates where deadline <= now {
-            if best == nil || deadline < best!.deadline { best = (deadline, due) }
+        func consider(_ deadline: Instant?, _ due: Due) {
+            guard let deadline, deadline <= now else { return }
+            if let current = best, current.deadline <= deadline { return }  // earlier, or as early and first
+            best = (deadline, due)
         }
+        consider(self.delayDeadlines.min?.deadline, .delay)
+        consider(self.sessionDeadlines.min?.deadline, .session)
+        consider(self.waitDeadlines.min?.deadline, .wait)
         return best?.due
     }
 }

@@ -9,7 +9,8 @@ extension LockTable {
         let queue = (self.queues[key]?.live(isLive: { self.waiters[$0] != nil }) ?? []).map { id in
             let waiter = self.waiters[id]!
             return WaiterInfo(
-                sessionID: waiter.session, owner: self.sessions[waiter.session]!.record.owner,
+                sessionID: waiter.session,
+                owner: self.sessions[waiter.session]!.record.owner,
                 waitingSince: waiter.since
             )
         }

@@ -77,7 +77,11 @@ extension LockTable {
         guard let session = self.sessions[id], session.deadline > now else { return (.notFound, []) }
         var effects: [Effect] = []
         let released = self.endSession(
-            id, releasingAs: .released, failingWaitsWith: .sessionClosed, now: now, into: &effects
+            id,
+            releasingAs: .released,
+            failingWaitsWith: .sessionClosed,
+            now: now,
+            into: &effects
         )
         self.compactHeapsIfNeeded()
         return (.closed(released: released), effects)
@@ -98,8 +102,11 @@ extension LockTable {
 
     func info(of session: SessionState, now: Instant) -> SessionInfo {
         SessionInfo(
-            id: session.id, ttl: session.record.ttl, expiresIn: max(.zero, session.deadline - now),
-            owner: session.record.owner, name: session.record.name,
+            id: session.id,
+            ttl: session.record.ttl,
+            expiresIn: max(.zero, session.deadline - now),
+            owner: session.record.owner,
+            name: session.record.name,
             locks: session.held.sorted().map { self.locks[$0]! }
         )
     }

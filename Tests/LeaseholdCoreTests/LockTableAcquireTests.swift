@@ -9,12 +9,21 @@ struct LockTableAcquireTests {
         let session = table.open(owner: "alice", now: at(0))
         let (outcome, effects) = table.acquire(key: "jobs/1", session: session, wait: .zero, now: at(5))
         let lock = LockInfo(
-            key: "jobs/1", sessionID: session, fencingToken: 1, owner: "alice",
-            acquiredAt: WallTime(millisecondsSince1970: 5), sessionTTL: .seconds(10)
+            key: "jobs/1",
+            sessionID: session,
+            fencingToken: 1,
+            owner: "alice",
+            acquiredAt: WallTime(millisecondsSince1970: 5),
+            sessionTTL: .seconds(10)
         )
         #expect(outcome == .granted(lock))
         let event = Event(
-            revision: 1, kind: .acquired, key: "jobs/1", sessionID: session, fencingToken: 1, owner: "alice",
+            revision: 1,
+            kind: .acquired,
+            key: "jobs/1",
+            sessionID: session,
+            fencingToken: 1,
+            owner: "alice",
             at: WallTime(millisecondsSince1970: 5)
         )
         #expect(effects == [.persist(.event(event))])
@@ -51,7 +60,9 @@ struct LockTableAcquireTests {
         let sessions = (0..<3).map { _ in table.open() }
         var token = try #require(table.acquire(key: "k", session: holder, wait: .zero, now: at(0)).0.lock).fencingToken
         let waiters = try sessions.enumerated().map { index, session in
-            try #require(table.acquire(key: "k", session: session, wait: .seconds(30), now: at(Int64(index + 1))).0.waiter)
+            try #require(
+                table.acquire(key: "k", session: session, wait: .seconds(30), now: at(Int64(index + 1))).0.waiter
+            )
         }
         #expect(table.describe(key: "k").queue.map(\.sessionID) == sessions)
         #expect(table.describe(key: "k").queue.map(\.waitingSince.millisecondsSince1970) == [1, 2, 3])
@@ -103,7 +114,9 @@ struct LockTableAcquireTests {
         #expect(table.release(key: "k", session: alice, fencingToken: token + 1, now: at(1)) == (.notHolder, []))
         #expect(table.release(key: "k", session: bob, fencingToken: token, now: at(1)) == (.notHolder, []))
         #expect(table.release(key: "free", session: alice, fencingToken: token, now: at(1)) == (.notHolder, []))
-        #expect(table.release(key: "k", session: SessionID(9), fencingToken: token, now: at(1)) == (.sessionNotFound, []))
+        #expect(
+            table.release(key: "k", session: SessionID(9), fencingToken: token, now: at(1)) == (.sessionNotFound, [])
+        )
         #expect(table.revision == 1)
         #expect(table.release(key: "k", session: alice, fencingToken: token, now: at(1)).0 == .released(revision: 2))
     }
@@ -200,7 +213,8 @@ struct LockTableAcquireTests {
         #expect(
             table.describe(key: "jobs/b")
                 == .init(
-                    holder: lockB, queue: [WaiterInfo(sessionID: bob, owner: "bob", waitingSince: at(7).wall)],
+                    holder: lockB,
+                    queue: [WaiterInfo(sessionID: bob, owner: "bob", waitingSince: at(7).wall)],
                     revision: 3
                 )
         )

@@ -17,15 +17,29 @@ struct LockTableExpiryTests {
         let effects = table.expire(now: at(5_000))
 
         let expired = Event(
-            revision: 3, kind: .expired, key: "k1", sessionID: alice, fencingToken: aliceLock.fencingToken,
-            owner: "alice", at: at(5_000).wall
+            revision: 3,
+            kind: .expired,
+            key: "k1",
+            sessionID: alice,
+            fencingToken: aliceLock.fencingToken,
+            owner: "alice",
+            at: at(5_000).wall
         )
         let carolLock = LockInfo(
-            key: "k1", sessionID: carol, fencingToken: 4, owner: "carol", acquiredAt: at(5_000).wall,
+            key: "k1",
+            sessionID: carol,
+            fencingToken: 4,
+            owner: "carol",
+            acquiredAt: at(5_000).wall,
             sessionTTL: .seconds(60)
         )
         let acquired = Event(
-            revision: 4, kind: .acquired, key: "k1", sessionID: carol, fencingToken: 4, owner: "carol",
+            revision: 4,
+            kind: .acquired,
+            key: "k1",
+            sessionID: carol,
+            fencingToken: 4,
+            owner: "carol",
             at: at(5_000).wall
         )
         #expect(
@@ -65,8 +79,14 @@ struct LockTableExpiryTests {
         #expect(expiry.events.map(\.kind) == [.expired])
         #expect(expiry.grants.isEmpty)
         #expect(table.describe(key: "k").holder == nil)
-        #expect(table.acquire(key: "k", session: carol, wait: .zero, now: at(6_000)) == (.held(by: nil, delayedUntil: at(10_000)), []))
-        let carolWait = try #require(table.acquire(key: "k", session: carol, wait: .seconds(30), now: at(6_000)).0.waiter)
+        #expect(
+            table.acquire(key: "k", session: carol, wait: .zero, now: at(6_000)) == (
+                .held(by: nil, delayedUntil: at(10_000)), []
+            )
+        )
+        let carolWait = try #require(
+            table.acquire(key: "k", session: carol, wait: .seconds(30), now: at(6_000)).0.waiter
+        )
         #expect(table.describe(key: "k").queue.map(\.sessionID) == [bob, carol])
         #expect(try #require(table.nextDeadline) <= at(10_000))
         #expect(table.expire(now: at(9_999)).isEmpty)
@@ -111,8 +131,13 @@ struct LockTableExpiryTests {
 
         #expect(outcome == .released(lock, revision: 2))
         let event = Event(
-            revision: 2, kind: .forceReleased, key: "k", sessionID: alice, fencingToken: lock.fencingToken,
-            owner: "alice", at: at(100).wall
+            revision: 2,
+            kind: .forceReleased,
+            key: "k",
+            sessionID: alice,
+            fencingToken: lock.fencingToken,
+            owner: "alice",
+            at: at(100).wall
         )
         #expect(effects.first == .persist(.event(event)))
         #expect(effects.grants == [bobWait])
@@ -132,7 +157,10 @@ struct LockTableExpiryTests {
         _ = table.acquire(key: "k", session: alice, wait: .zero, now: at(0))
         let effects = table.forceRelease(key: "k", now: at(1_000)).1
         #expect(effects.events.map(\.kind) == [.forceReleased])
-        #expect(table.acquire(key: "k", session: bob, wait: .zero, now: at(2_999)).0 == .held(by: nil, delayedUntil: at(3_000)))
+        #expect(
+            table.acquire(key: "k", session: bob, wait: .zero, now: at(2_999)).0
+                == .held(by: nil, delayedUntil: at(3_000))
+        )
         #expect(table.acquire(key: "k", session: bob, wait: .zero, now: at(3_000)).0.lock?.sessionID == bob)
     }
 

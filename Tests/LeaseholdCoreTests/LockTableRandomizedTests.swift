@@ -38,7 +38,9 @@ private struct Simulation {
     }
 
     enum WaitEnd: Hashable {
-        case granted, failed(LockTable.WaitFailure), cancelledByCaller, lostInRestart
+        case granted
+        case failed(LockTable.WaitFailure)
+        case cancelledByCaller, lostInRestart
     }
 
     struct Coverage: CustomStringConvertible {
@@ -78,7 +80,9 @@ private struct Simulation {
         self.seed = seed
         self.rng = SplitMix64(seed: seed &* 0x2545_F491_4F6C_DD1D &+ 1)
         self.configuration = LockTable.Configuration(
-            maxSessions: 10, maxWaitersPerKey: 3, lockDelay: seed % 2 == 0 ? .zero : .milliseconds(700)
+            maxSessions: 10,
+            maxWaitersPerKey: 3,
+            lockDelay: seed % 2 == 0 ? .zero : .milliseconds(700)
         )
         self.table = LockTable(configuration: self.configuration)
     }
@@ -128,7 +132,11 @@ private struct Simulation {
         let ttl = self.rng.pick([Duration.zero, .seconds(1), .seconds(2), .seconds(3), .seconds(5), .milliseconds(500)])
         let secret = (0..<4).map { _ in UInt8(truncatingIfNeeded: self.rng.next()) }
         let (outcome, effects) = self.table.openSession(
-            ttl: ttl, secretHash: secret, owner: "o\(self.rng.below(3))", name: "s", now: self.now
+            ttl: ttl,
+            secretHash: secret,
+            owner: "o\(self.rng.below(3))",
+            name: "s",
+            now: self.now
         )
         self.log.append("open ttl \(ttl) -> \(outcome)")
         switch outcome {
@@ -182,7 +190,9 @@ private struct Simulation {
         if session.secret != secret { return try self.check(outcome == .wrongSecret, "resume wrong secret") }
         if session.deadline <= self.now { return try self.check(outcome == .expired, "resume past deadline") }
         guard case .resumed(let info) = outcome else { return try self.check(false, "resume failed") }
-        let held = self.holders.values.filter { $0.sessionID == id }.sorted { Array($0.key.utf8).lexicographicallyPrecedes($1.key.utf8) }
+        let held = self.holders.values.filter { $0.sessionID == id }.sorted {
+            Array($0.key.utf8).lexicographicallyPrecedes($1.key.utf8)
+        }
         try self.check(info.locks == held && info.expiresIn == session.ttl, "resume info \(info)")
         self.sessions[id]!.deadline = self.now + session.ttl
     }
@@ -199,7 +209,8 @@ private struct Simulation {
         try self.apply(effects)
         try self.check(effects.last == .persist(.removeSession(id)), "close ends with the removal")
         try self.check(
-            effects.events.filter { $0.sessionID == id }.allSatisfy { $0.kind == .released }, "close events"
+            effects.events.filter { $0.sessionID == id }.allSatisfy { $0.kind == .released },
+            "close events"
         )
     }
 
@@ -375,7 +386,10 @@ private struct Simulation {
                 try self.check(!self.holders.values.contains { $0.sessionID == id }, "removed \(id) still holds")
                 try self.check(!self.waiters.values.contains { $0.session == id }, "removed \(id) still waits")
             case .persist(.event(let event)):
-                try self.check(event.revision == self.lastRevision + 1, "event revision \(event.revision) after \(self.lastRevision)")
+                try self.check(
+                    event.revision == self.lastRevision + 1,
+                    "event revision \(event.revision) after \(self.lastRevision)"
+                )
                 try self.check(event.at == self.now.wall, "event time")
                 self.lastRevision = event.revision
                 if event.kind == .acquired {
@@ -390,8 +404,12 @@ private struct Simulation {
                     try self.check(session != nil, "granted to unknown session \(event.sessionID)")
                     self.highestToken = event.fencingToken
                     self.holders[event.key] = LockInfo(
-                        key: event.key, sessionID: event.sessionID, fencingToken: event.fencingToken,
-                        owner: event.owner, acquiredAt: event.at, sessionTTL: session!.ttl
+                        key: event.key,
+                        sessionID: event.sessionID,
+                        fencingToken: event.fencingToken,
+                        owner: event.owner,
+                        acquiredAt: event.at,
+                        sessionTTL: session!.ttl
                     )
                 } else {
                     let lock = self.holders.removeValue(forKey: event.key)
@@ -448,10 +466,16 @@ private struct Simulation {
     // MARK: - Invariants
 
     func checkInvariants() throws {
-        try self.check(self.table.revision == self.lastRevision, "revision \(self.table.revision) != \(self.lastRevision)")
+        try self.check(
+            self.table.revision == self.lastRevision,
+            "revision \(self.table.revision) != \(self.lastRevision)"
+        )
         let listed = self.table.list(prefix: "")
         try self.check(Dictionary(uniqueKeysWithValues: listed.map { ($0.key, $0) }) == self.holders, "holders differ")
-        try self.check(listed.map(\.key) == listed.map(\.key).sorted { Array($0.utf8).lexicographicallyPrecedes($1.utf8) }, "list order")
+        try self.check(
+            listed.map(\.key) == listed.map(\.key).sorted { Array($0.utf8).lexicographicallyPrecedes($1.utf8) },
+            "list order"
+        )
         for lock in listed {
             try self.check(self.sessions[lock.sessionID] != nil, "holder \(lock.sessionID) of \(lock.key) is gone")
             let info = self.table.session(lock.sessionID, now: self.now)
@@ -469,11 +493,15 @@ private struct Simulation {
             }
         }
         // nextDeadline is never later than anything still pending.
-        let pending = self.sessions.values.map(\.deadline) + self.waiters.values.map(\.deadline)
+        let pending =
+            self.sessions.values.map(\.deadline) + self.waiters.values.map(\.deadline)
             + self.delayEnds.values.filter { $0 > self.now }
         if let earliest = pending.min() {
             let next = self.table.nextDeadline
-            try self.check(next != nil && next! <= earliest, "nextDeadline \(String(describing: next)) after \(earliest)")
+            try self.check(
+                next != nil && next! <= earliest,
+                "nextDeadline \(String(describing: next)) after \(earliest)"
+            )
         }
         // Restoring from what was persisted gives the same holders and revision.
         let restored = LockTable(restoring: self.database.state, configuration: self.configuration, now: self.now)

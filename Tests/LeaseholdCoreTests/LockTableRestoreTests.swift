@@ -10,12 +10,20 @@ struct LockTableRestoreTests {
         func run(_ effects: [LockTable.Effect]) { database.apply(effects) }
 
         let (opened, openEffects) = table.openSession(
-            ttl: .seconds(10), secretHash: secret(3), owner: "alice", name: "w", now: at(0)
+            ttl: .seconds(10),
+            secretHash: secret(3),
+            owner: "alice",
+            name: "w",
+            now: at(0)
         )
         run(openEffects)
         guard case .opened(let alice) = opened else { throw Failure("not opened: \(opened)") }
         let (bobOpened, bobEffects) = table.openSession(
-            ttl: .seconds(5), secretHash: secret(4), owner: "bob", name: "w", now: at(0)
+            ttl: .seconds(5),
+            secretHash: secret(4),
+            owner: "bob",
+            name: "w",
+            now: at(0)
         )
         run(bobEffects)
         guard case .opened(let bobInfo) = bobOpened else { throw Failure("not opened: \(bobOpened)") }
@@ -52,7 +60,11 @@ struct LockTableRestoreTests {
     func neverBack() {
         let record = SessionRecord(id: SessionID(9), secretHash: [], ttl: .seconds(10), owner: "o", name: "n")
         let lock = LockInfo(
-            key: "k", sessionID: SessionID(9), fencingToken: 50, owner: "o", acquiredAt: at(0).wall,
+            key: "k",
+            sessionID: SessionID(9),
+            fencingToken: 50,
+            owner: "o",
+            acquiredAt: at(0).wall,
             sessionTTL: .seconds(10)
         )
         var table = LockTable(

@@ -17,11 +17,20 @@ struct LockTableSessionTests {
     func ttlRange(requested: Duration, granted: Duration?) {
         var table = LockTable()
         let (outcome, effects) = table.openSession(
-            ttl: requested, secretHash: secret(1), owner: "alice", name: "n", now: at(0)
+            ttl: requested,
+            secretHash: secret(1),
+            owner: "alice",
+            name: "n",
+            now: at(0)
         )
         if let granted {
             let expected = LockTable.SessionInfo(
-                id: SessionID(1), ttl: granted, expiresIn: granted, owner: "alice", name: "n", locks: []
+                id: SessionID(1),
+                ttl: granted,
+                expiresIn: granted,
+                owner: "alice",
+                name: "n",
+                locks: []
             )
             #expect(outcome == .opened(expected))
             let record = SessionRecord(id: SessionID(1), secretHash: secret(1), ttl: granted, owner: "alice", name: "n")
@@ -54,8 +63,13 @@ struct LockTableSessionTests {
         #expect(table.expire(now: at(19_998)).isEmpty)
         let effects = table.expire(now: at(19_999))
         let expired = Event(
-            revision: 2, kind: .expired, key: "jobs/1", sessionID: session, fencingToken: lock?.fencingToken ?? 0,
-            owner: "alice", at: WallTime(millisecondsSince1970: 19_999)
+            revision: 2,
+            kind: .expired,
+            key: "jobs/1",
+            sessionID: session,
+            fencingToken: lock?.fencingToken ?? 0,
+            owner: "alice",
+            at: WallTime(millisecondsSince1970: 19_999)
         )
         #expect(effects == [.persist(.event(expired)), .persist(.removeSession(session))])
         #expect(table.sessionCount == 0)
@@ -100,7 +114,11 @@ struct LockTableSessionTests {
         #expect(table.resumeSession(session, secretHash: secret(7) + [0], now: at(5_000)) == .wrongSecret)
         #expect(table.resumeSession(SessionID(42), secretHash: secret(7), now: at(5_000)) == .notFound)
         let expected = LockTable.SessionInfo(
-            id: session, ttl: .seconds(10), expiresIn: .seconds(10), owner: "bob", name: "test",
+            id: session,
+            ttl: .seconds(10),
+            expiresIn: .seconds(10),
+            owner: "bob",
+            name: "test",
             locks: [other, lock].compactMap { $0 }
         )
         #expect(table.resumeSession(session, secretHash: secret(7), now: at(5_000)) == .resumed(expected))

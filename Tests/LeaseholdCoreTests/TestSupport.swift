@@ -87,8 +87,12 @@ struct ModelDatabase {
             self.revision = max(self.revision, event.revision)
             if event.kind == .acquired {
                 self.locks[event.key] = LockInfo(
-                    key: event.key, sessionID: event.sessionID, fencingToken: event.fencingToken, owner: event.owner,
-                    acquiredAt: event.at, sessionTTL: self.sessions[event.sessionID]?.ttl ?? .zero
+                    key: event.key,
+                    sessionID: event.sessionID,
+                    fencingToken: event.fencingToken,
+                    owner: event.owner,
+                    acquiredAt: event.at,
+                    sessionTTL: self.sessions[event.sessionID]?.ttl ?? .zero
                 )
             } else {
                 self.locks[event.key] = nil
@@ -99,7 +103,8 @@ struct ModelDatabase {
     /// What the store's `load()` would return.
     var state: PersistedState {
         PersistedState(
-            revision: self.revision, lastSessionID: self.lastSessionID,
+            revision: self.revision,
+            lastSessionID: self.lastSessionID,
             sessions: self.sessions.values.sorted { $0.id < $1.id },
             locks: self.locks.values.sorted { $0.fencingToken < $1.fencingToken }
         )

@@ -15,8 +15,13 @@ extension LockTable {
     ) -> UInt64 {
         self.revision += 1
         let event = Event(
-            revision: self.revision, kind: kind, key: lock.key, sessionID: lock.sessionID,
-            fencingToken: lock.fencingToken, owner: lock.owner, at: now.wall
+            revision: self.revision,
+            kind: kind,
+            key: lock.key,
+            sessionID: lock.sessionID,
+            fencingToken: lock.fencingToken,
+            owner: lock.owner,
+            at: now.wall
         )
         effects.append(.persist(.event(event)))
         return self.revision
@@ -26,12 +31,23 @@ extension LockTable {
 
     /// Grants a free, grantable key to a live session: a new token, an `acquired` event.
     /// - Returns: The new lock.
-    mutating func grant(_ key: LockKey, to sessionID: SessionID, now: Instant, into effects: inout [Effect]) -> LockInfo {
+    mutating func grant(
+        _ key: LockKey,
+        to sessionID: SessionID,
+        now: Instant,
+        into effects: inout [Effect]
+    ) -> LockInfo {
         precondition(self.locks[key] == nil, "granting held key \(key)")
-        guard let session = self.sessions[sessionID] else { preconditionFailure("granting to gone session \(sessionID)") }
+        guard let session = self.sessions[sessionID] else {
+            preconditionFailure("granting to gone session \(sessionID)")
+        }
         let lock = LockInfo(
-            key: key.string, sessionID: sessionID, fencingToken: self.revision + 1, owner: session.record.owner,
-            acquiredAt: now.wall, sessionTTL: session.record.ttl
+            key: key.string,
+            sessionID: sessionID,
+            fencingToken: self.revision + 1,
+            owner: session.record.owner,
+            acquiredAt: now.wall,
+            sessionTTL: session.record.ttl
         )
         let revision = self.recordEvent(.acquired, about: lock, at: now, into: &effects)
         precondition(revision == lock.fencingToken)
@@ -184,7 +200,9 @@ extension LockTable {
     mutating func compactHeapsIfNeeded() {
         if self.sessionDeadlines.count > 2 * self.sessions.count + 64 {
             for id in self.sessions.keys { self.sessions[id]!.heapDeadline = self.sessions[id]!.deadline }
-            self.sessionDeadlines = MinHeap(self.sessions.values.map { DeadlineEntry(deadline: $0.deadline, id: $0.id) })
+            self.sessionDeadlines = MinHeap(
+                self.sessions.values.map { DeadlineEntry(deadline: $0.deadline, id: $0.id) }
+            )
         }
         if self.waitDeadlines.count > 2 * self.waiters.count + 64 {
             self.waitDeadlines = MinHeap(self.waiters.values.map { DeadlineEntry(deadline: $0.deadline, id: $0.id) })
