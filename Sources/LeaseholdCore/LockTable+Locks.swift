@@ -27,6 +27,7 @@ extension LockTable {
         wait: Duration,
         now: Instant
     ) -> (AcquireOutcome, [Effect]) {
+        defer { self.compactHeapsIfNeeded() }
         if let reason = self.invalidKeyReason(key) { return (.invalidKey(reason), []) }
         guard let session = self.sessions[sessionID] else { return (.sessionNotFound, []) }
         guard session.deadline > now else { return (.sessionExpired, []) }
@@ -51,7 +52,6 @@ extension LockTable {
         if let old = self.sessions[sessionID]!.waits[key] {
             let id = self.supersede(old, deadline: now + wait)
             effects.append(.fail(old, .cancelled))
-            self.compactHeapsIfNeeded()
             return (.enqueued(id), effects)
         }
         guard (self.queues[key]?.liveCount ?? 0) < self.configuration.maxWaitersPerKey else {
@@ -80,6 +80,7 @@ extension LockTable {
         guard let lock = self.locks[key], lock.sessionID == sessionID, lock.fencingToken == fencingToken else {
             return (.notHolder, [])
         }
+        defer { self.compactHeapsIfNeeded() }
         var effects: [Effect] = []
         let revision = self.releaseLock(key, as: .released, now: now, into: &effects)
         return (.released(revision: revision), effects)
@@ -95,6 +96,7 @@ extension LockTable {
     public mutating func forceRelease(key: String, now: Instant) -> (ForceReleaseOutcome, [Effect]) {
         let key = LockKey(key)
         guard let lock = self.locks[key] else { return (.notFound, []) }
+        defer { self.compactHeapsIfNeeded() }
         var effects: [Effect] = []
         let revision = self.releaseLock(key, as: .forceReleased, now: now, into: &effects)
         return (.released(lock, revision: revision), effects)

@@ -203,3 +203,70 @@ struct LockTableExpiryTests {
         #expect(table.nextDeadline == nil)
     }
 }
+
+@Suite("LockTable deadline heaps")
+struct LockTableHeapTests {
+    @Test("sessions expire on time after the expiry heap drops the entries of closed sessions")
+    func sessionHeapCompaction() {
+        var table = LockTable()
+        let sessions = (0..<200).map { _ in table.open(ttl: .seconds(300), now: at(0)) }
+        #expect(table.keepAlive(sessions[0], now: at(100_000)) == .alive(ttl: .seconds(300), expiresIn: .seconds(300)))
+        for id in sessions.dropFirst(2) { _ = table.closeSession(id, now: at(100_000)) }
+        #expect(table.sessionCount == 2)
+        #expect(table.expire(now: at(299_999)).isEmpty)
+        #expect(table.expire(now: at(300_000)) == [.persist(.removeSession(sessions[1]))])
+        #expect(table.expire(now: at(399_999)).isEmpty)
+        #expect(table.expire(now: at(400_000)) == [.persist(.removeSession(sessions[0]))])
+        #expect(table.nextDeadline == nil)
+    }
+
+    @Test("waits time out on time after the wait heap drops the entries of cancelled and granted waits")
+    func waitHeapCompaction() throws {
+        var table = LockTable(configuration: .init(maxWaitersPerKey: 1_000))
+        let holder = table.open(ttl: .seconds(300), now: at(0))
+        var token = try #require(table.acquire(key: "k", session: holder, wait: .zero, now: at(0)).0.lock).fencingToken
+        let sessions = (0..<300).map { _ in table.open(ttl: .seconds(300), now: at(0)) }
+        var waiters: [WaiterID] = []
+        for (index, session) in sessions.enumerated() {
+            let wait = Duration.seconds(index == 299 ? 100 : 200)
+            waiters.append(try #require(table.acquire(key: "k", session: session, wait: wait, now: at(0)).0.waiter))
+        }
+        for waiter in waiters[10..<290] { _ = table.cancelWait(waiter) }
+        // Hand the lock down the first ten waiters: their wait entries go stale too.
+        var releasing = holder
+        for (session, waiter) in zip(sessions, waiters).prefix(10) {
+            let effects = table.release(key: "k", session: releasing, fencingToken: token, now: at(1_000)).1
+            #expect(effects.grants == [waiter])
+            token = try #require(table.describe(key: "k").holder?.fencingToken)
+            releasing = session
+        }
+        #expect(table.waiterCount == 10)
+        #expect(table.expire(now: at(99_999)).isEmpty)
+        #expect(table.expire(now: at(100_000)) == [.fail(waiters[299], .timedOut)])
+        #expect(table.expire(now: at(199_999)).isEmpty)
+        let timeouts = table.expire(now: at(200_000))
+        #expect(timeouts == waiters[290..<299].map { .fail($0, .timedOut) })
+        #expect(table.waiterCount == 0)
+    }
+
+    @Test("lock delays end on time after the delay heap drops the entries of delays ended early")
+    func delayHeapCompaction() throws {
+        var table = LockTable(configuration: .init(lockDelay: .seconds(1)))
+        let alice = table.open(ttl: .seconds(300), now: at(0))
+        let bob = table.open(ttl: .seconds(300), now: at(0))
+        for index in 0..<100 {
+            _ = table.acquire(key: "k\(index)", session: alice, wait: .zero, now: at(0))
+            _ = table.forceRelease(key: "k\(index)", now: at(0))
+        }
+        _ = table.acquire(key: "z", session: alice, wait: .zero, now: at(1_500))
+        _ = table.forceRelease(key: "z", now: at(1_500))
+        let waiter = try #require(table.acquire(key: "z", session: bob, wait: .seconds(30), now: at(1_500)).0.waiter)
+        // Each acquire ends its key's delay before expire(now:) sees it, leaving a stale heap entry; z's delay runs on.
+        for index in 0..<100 {
+            #expect(table.acquire(key: "k\(index)", session: bob, wait: .zero, now: at(2_000)).0.lock != nil)
+        }
+        #expect(try #require(table.nextDeadline) <= at(2_500))
+        #expect(table.expire(now: at(2_499)).isEmpty)
+        #expect(table.expire(now: at(2_500)).grants == [waiter])
+    }
+}

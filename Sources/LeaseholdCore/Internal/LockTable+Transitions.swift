@@ -195,8 +195,9 @@ extension LockTable {
 
     // MARK: - Heap hygiene
 
-    /// Rebuilds a heap once its stale entries outnumber the live ones, so that closed sessions and cancelled
-    /// waits cannot grow memory without bound. Amortised O(1) per removal.
+    /// Rebuilds a heap once its stale entries outnumber the live ones, so that closed sessions and waits that
+    /// ended early (granted, cancelled, superseded) cannot grow memory without bound. Amortised O(1) per removal;
+    /// every public transition that can leave stale entries calls it last.
     mutating func compactHeapsIfNeeded() {
         if self.sessionDeadlines.count > 2 * self.sessions.count + 64 {
             for id in self.sessions.keys { self.sessions[id]!.heapDeadline = self.sessions[id]!.deadline }
