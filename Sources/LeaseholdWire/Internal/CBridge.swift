@@ -56,7 +56,9 @@ final class CArena {
     }
 
     /// C copies of `messages`, for a `repeated` message field: assign to its `n_…` count and its pointer together.
-    func messages<M: CBridgedMessage>(_ messages: [M]) -> (Int, UnsafeMutablePointer<UnsafeMutablePointer<M.CMessage>?>?) {
+    func messages<M: CBridgedMessage>(
+        _ messages: [M]
+    ) -> (Int, UnsafeMutablePointer<UnsafeMutablePointer<M.CMessage>?>?) {
         guard !messages.isEmpty else { return (0, nil) }
         let array: UnsafeMutablePointer<UnsafeMutablePointer<M.CMessage>?> = self.pointers(count: messages.count)
         for (index, message) in messages.enumerated() { array[index] = message.cPointer(self) }
