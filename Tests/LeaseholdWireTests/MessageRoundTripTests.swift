@@ -65,8 +65,8 @@ struct MessageRoundTripTests {
     @Test("bytes fields keep NUL bytes; strings are C strings and end at an embedded NUL")
     func embeddedNUL() throws {
         #expect(try roundTrip(ResumeSessionRequest(sessionID: SessionID(1), secret: [0, 1, 0])).secret == [0, 1, 0])
-        // protobuf-c's `char *` cannot carry a NUL: both the encoder (strdup) and the decoder stop at it. SPEC
-        // forbids NUL in keys, so callers must validate keys before they reach the wire.
+        // protobuf-c's `char *` cannot carry a NUL: the encoder (strdup) and the decoder both stop at it, and the
+        // decoder cannot tell. SPEC forbids NUL in keys, so the client must refuse such keys before encoding.
         #expect(try roundTrip(DescribeRequest(key: "a\u{0}b")).key == "a")
         let wire = ProtoBytes().bytes(1, [0x61, 0x00, 0x62])
         #expect(try DescribeRequest(decoding: ByteBuffer(bytes: wire.bytes)).key == "a")
@@ -100,8 +100,34 @@ struct GoldenBytesTests {
             try Event(decoding: ByteBuffer(bytes: event.bytes))
         }
         let watch = ProtoBytes().message(1, Fixtures.goldenEventWire).message(1, event).varint(2, 7)
-        #expect(throws: MalformedMessage(messageName: Event.protobufName)) {
+        #expect(throws: MalformedMessage(messageName: WatchResponse.protobufName)) {
             try WatchResponse(decoding: ByteBuffer(bytes: watch.bytes))
+        }
+    }
+
+    @Test(
+        "a string field that is not UTF-8 fails the whole message instead of being repaired",
+        arguments: [
+            GoldenCase(DescribeRequest(key: ""), ProtoBytes().bytes(1, [0x6B, 0xFF])),
+            GoldenCase(
+                HelloResponse(serverVersion: "", serverID: "", maxFrameBytes: 0, principal: ""),
+                ProtoBytes().string(6, "admin").bytes(6, [0xC3, 0x28])),
+            GoldenCase(AcquireResponse(lock: nil), ProtoBytes().message(1, ProtoBytes().bytes(4, [0xED, 0xA0, 0x80]))),
+            GoldenCase(WatchResponse(revision: 0), ProtoBytes().message(1, ProtoBytes().varint(2, 1).bytes(3, [0x80]))),
+            GoldenCase(FencedReadRequest(resource: ""), ProtoBytes().bytes(1, [0xF8, 0x88, 0x80, 0x80, 0x80])),
+        ])
+    func invalidUTF8(_ golden: GoldenCase) {
+        // `golden.message` only names the type; the bytes are the point.
+        #expect(throws: MalformedMessage(messageName: type(of: golden.message).protobufName)) {
+            try type(of: golden.message).init(decoding: ByteBuffer(bytes: golden.wire.bytes))
+        }
+    }
+
+    @Test("a Frame whose method is not UTF-8 is malformed")
+    func invalidUTF8Method() {
+        let wire = ProtoBytes().varint(1, 1).bytes(2, [0x61, 0xFE])
+        #expect(throws: MalformedMessage(messageName: "leasehold.v1.Frame")) {
+            try Frame(decoding: ByteBuffer(bytes: wire.bytes))
         }
     }
 
