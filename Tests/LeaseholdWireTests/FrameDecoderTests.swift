@@ -89,6 +89,20 @@ struct FrameDecoderTests {
         }
     }
 
+    @Test("what FrameEncoder writes, FrameDecoder reads back", arguments: FrameTests.frames)
+    func encoderToDecoder(_ frame: Frame) throws {
+        let channel = EmbeddedChannel()
+        try channel.pipeline.syncOperations.addHandlers([
+            MessageToByteHandler(FrameEncoder()), ByteToMessageHandler(FrameDecoder()),
+        ])
+        try channel.writeOutbound(frame)
+        let bytes = try #require(try channel.readOutbound(as: ByteBuffer.self))
+        #expect(bytes == frame.prefixed)
+        try channel.writeInbound(bytes)
+        #expect(try channel.readInbound(as: Frame.self) == frame)
+        #expect(try channel.finish().isClean)
+    }
+
     @Test("an empty frame (length 0) decodes as call 0 with nothing set")
     func emptyFrame() throws {
         var decoder = FrameDecoder()
