@@ -22,7 +22,7 @@ extension Event: WireMessage, CBridgedMessage {
         guard let kind = UInt8(exactly: c.type.rawValue).flatMap(Kind.init(rawValue:)) else {
             throw MalformedMessage(messageName: Self.protobufName)
         }
-        self.init(
+        try self.init(
             revision: c.revision, kind: kind, key: String(protobufC: c.key), sessionID: SessionID(c.session_id),
             fencingToken: c.fencing_token, owner: String(protobufC: c.owner),
             at: WallTime(millisecondsSince1970: c.at_ms))

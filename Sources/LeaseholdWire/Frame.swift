@@ -52,9 +52,9 @@ public struct Frame: Hashable, Sendable {
             if let data = c.payload.data, c.payload.len > 0 {
                 payload = ByteBuffer(bytes: UnsafeRawBufferPointer(start: data, count: c.payload.len))
             }
-            return Frame(
+            return try Frame(
                 callID: c.call_id, method: String(protobufC: c.method), payload: payload,
-                status: c.status.map { Status(c: $0.pointee) }, flags: Flags(rawValue: c.flags),
+                status: Status.from(c.status), flags: Flags(rawValue: c.flags),
                 timeout: c.timeout_ms > 0 ? Duration(wireMilliseconds: c.timeout_ms) : nil)
         }
     }

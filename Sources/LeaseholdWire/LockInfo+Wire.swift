@@ -16,8 +16,8 @@ extension LockInfo: WireMessage, CBridgedMessage {
     /// Appends the encoded message to `buffer`.
     public func encode(into buffer: inout ByteBuffer) { self.pack(into: &buffer) }
 
-    init(c: Leasehold__V1__LockInfo) {
-        self.init(
+    init(c: Leasehold__V1__LockInfo) throws {
+        try self.init(
             key: String(protobufC: c.key), sessionID: SessionID(c.session_id), fencingToken: c.fencing_token,
             owner: String(protobufC: c.owner), acquiredAt: WallTime(millisecondsSince1970: c.acquired_at_ms),
             sessionTTL: Duration(wireMilliseconds: c.session_ttl_ms))

@@ -16,10 +16,10 @@ extension Status: WireMessage, CBridgedMessage {
     /// Appends the encoded message to `buffer`.
     public func encode(into buffer: inout ByteBuffer) { self.pack(into: &buffer) }
 
-    init(c: Leasehold__V1__Status) {
-        self.init(
+    init(c: Leasehold__V1__Status) throws {
+        try self.init(
             code: LeaseholdError.Code(rawValue: Int32(bitPattern: c.code.rawValue)),
-            message: String(protobufC: c.message), holder: c.holder.map { LockInfo(c: $0.pointee) },
+            message: String(protobufC: c.message), holder: LockInfo.from(c.holder),
             highestToken: c.highest_token, compactRevision: c.compact_revision)
     }
 

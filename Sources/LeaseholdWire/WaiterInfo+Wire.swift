@@ -16,8 +16,8 @@ extension WaiterInfo: WireMessage, CBridgedMessage {
     /// Appends the encoded message to `buffer`.
     public func encode(into buffer: inout ByteBuffer) { self.pack(into: &buffer) }
 
-    init(c: Leasehold__V1__Waiter) {
-        self.init(
+    init(c: Leasehold__V1__Waiter) throws {
+        try self.init(
             sessionID: SessionID(c.session_id), owner: String(protobufC: c.owner),
             waitingSince: WallTime(millisecondsSince1970: c.waiting_since_ms))
     }

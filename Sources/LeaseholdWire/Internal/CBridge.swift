@@ -56,7 +56,9 @@ final class CArena {
     }
 
     /// C copies of `messages`, for a `repeated` message field: assign to its `n_…` count and its pointer together.
-    func messages<M: CBridgedMessage>(_ messages: [M]) -> (Int, UnsafeMutablePointer<UnsafeMutablePointer<M.CMessage>?>?) {
+    func messages<M: CBridgedMessage>(
+        _ messages: [M]
+    ) -> (Int, UnsafeMutablePointer<UnsafeMutablePointer<M.CMessage>?>?) {
         guard !messages.isEmpty else { return (0, nil) }
         let array: UnsafeMutablePointer<UnsafeMutablePointer<M.CMessage>?> = self.pointers(count: messages.count)
         for (index, message) in messages.enumerated() { array[index] = message.cPointer(self) }
@@ -91,7 +93,7 @@ func pack<M>(
 }
 
 /// Unpacks a buffer's readable bytes with a generated `unpack` function, hands the C struct to `read`, and frees it.
-/// - Throws: ``MalformedMessage`` when protobuf-c refuses the bytes.
+/// - Throws: ``MalformedMessage`` named `name` when protobuf-c refuses the bytes or `read` throws.
 @inline(__always)
 func unpack<M, R>(
     _ buffer: ByteBuffer, name: String,
@@ -109,13 +111,31 @@ func unpack<M, R>(
     }
     guard let message else { throw MalformedMessage(messageName: name) }
     defer { free(message) }
-    return try read(message.pointee)
+    do {
+        return try read(message.pointee)
+    } catch {
+        // A field protobuf-c accepted but Swift cannot represent: the message as a whole is malformed.
+        throw MalformedMessage(messageName: name)
+    }
 }
+
+/// A protobuf-c `string` field whose bytes are not UTF-8; decoding turns it into ``MalformedMessage``.
+struct InvalidUTF8: Error {}
 
 extension String {
     /// A Swift string from a protobuf-c string field; `NULL` is the empty string.
-    init(protobufC pointer: UnsafePointer<CChar>?) {
-        if let pointer { self = String(cString: pointer) } else { self = "" }
+    ///
+    /// protobuf-c 1.4 does not check proto3's rule that strings are UTF-8. Repairing them (as `String(cString:)`
+    /// would) could make two different wire keys one Swift key, so invalid bytes fail the whole message instead.
+    /// A NUL inside the field still ends the string: a `char *` cannot tell.
+    /// - Throws: ``InvalidUTF8``.
+    init(protobufC pointer: UnsafePointer<CChar>?) throws {
+        guard let pointer else {
+            self = ""
+            return
+        }
+        guard let string = String(validatingCString: pointer) else { throw InvalidUTF8() }
+        self = string
     }
 }
 
@@ -147,7 +167,8 @@ func repeated<T, R>(
 }
 
 /// Reads the `count` elements of a protobuf-c `repeated string` field.
-func repeated(_ pointer: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?, count: Int) -> [String] {
+/// - Throws: ``InvalidUTF8``.
+func repeated(_ pointer: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?, count: Int) throws -> [String] {
     guard let pointer, count > 0 else { return [] }
-    return (0..<count).map { String(protobufC: pointer[$0]) }
+    return try (0..<count).map { try String(protobufC: pointer[$0]) }
 }

@@ -7,19 +7,23 @@ import NIOCore
 ///
 /// Going through the typed functions keeps every descriptor address on the C side (STYLE.md §8).
 struct CMessageFunctions<C>: Sendable {
-    let initialize: @Sendable (UnsafeMutablePointer<C>) -> Void
-    let packedSize: @Sendable (UnsafePointer<C>) -> Int
-    let pack: @Sendable (UnsafePointer<C>, UnsafeMutablePointer<UInt8>) -> Int
-    let unpack: @Sendable (UnsafeMutablePointer<ProtobufCAllocator>?, Int, UnsafePointer<UInt8>) -> UnsafeMutablePointer<C>?
-    let free: @Sendable (UnsafeMutablePointer<C>, UnsafeMutablePointer<ProtobufCAllocator>?) -> Void
+    typealias Initialize = @Sendable (UnsafeMutablePointer<C>) -> Void
+    typealias PackedSize = @Sendable (UnsafePointer<C>) -> Int
+    typealias Pack = @Sendable (UnsafePointer<C>, UnsafeMutablePointer<UInt8>) -> Int
+    typealias Allocator = UnsafeMutablePointer<ProtobufCAllocator>
+    typealias Unpack = @Sendable (Allocator?, Int, UnsafePointer<UInt8>) -> UnsafeMutablePointer<C>?
+    typealias Free = @Sendable (UnsafeMutablePointer<C>, Allocator?) -> Void
 
+    let initialize: Initialize
+    let packedSize: PackedSize
+    let pack: Pack
+    let unpack: Unpack
+    let free: Free
+
+    /// Collects the functions, in the order the generated header declares them.
     init(
-        _ initialize: @escaping @Sendable (UnsafeMutablePointer<C>) -> Void,
-        _ packedSize: @escaping @Sendable (UnsafePointer<C>) -> Int,
-        _ pack: @escaping @Sendable (UnsafePointer<C>, UnsafeMutablePointer<UInt8>) -> Int,
-        _ unpack: @escaping @Sendable (UnsafeMutablePointer<ProtobufCAllocator>?, Int, UnsafePointer<UInt8>)
-            -> UnsafeMutablePointer<C>?,
-        _ free: @escaping @Sendable (UnsafeMutablePointer<C>, UnsafeMutablePointer<ProtobufCAllocator>?) -> Void
+        _ initialize: @escaping Initialize, _ packedSize: @escaping PackedSize, _ pack: @escaping Pack,
+        _ unpack: @escaping Unpack, _ free: @escaping Free
     ) {
         self.initialize = initialize
         self.packedSize = packedSize

@@ -91,8 +91,8 @@ extension FencedWriteRequest: WireMessage, CBridgedMessage {
     /// Appends the encoded message to `buffer`.
     public func encode(into buffer: inout ByteBuffer) { self.pack(into: &buffer) }
 
-    init(c: Fencedresource__V1__WriteRequest) {
-        self.init(
+    init(c: Fencedresource__V1__WriteRequest) throws {
+        try self.init(
             resource: String(protobufC: c.resource), fencingToken: c.fencing_token, data: [UInt8](protobufC: c.data),
             lockKey: String(protobufC: c.lock_key))
     }
@@ -143,7 +143,7 @@ extension FencedReadRequest: WireMessage, CBridgedMessage {
     /// Appends the encoded message to `buffer`.
     public func encode(into buffer: inout ByteBuffer) { self.pack(into: &buffer) }
 
-    init(c: Fencedresource__V1__ReadRequest) { self.init(resource: String(protobufC: c.resource)) }
+    init(c: Fencedresource__V1__ReadRequest) throws { try self.init(resource: String(protobufC: c.resource)) }
 
     func fill(_ c: inout Fencedresource__V1__ReadRequest, arena: CArena) { c.resource = arena.string(self.resource) }
 }

@@ -77,8 +77,8 @@ extension HelloRequest: WireMessage, CBridgedMessage {
     /// Appends the encoded message to `buffer`.
     public func encode(into buffer: inout ByteBuffer) { self.pack(into: &buffer) }
 
-    init(c: Leasehold__V1__HelloRequest) {
-        self.init(
+    init(c: Leasehold__V1__HelloRequest) throws {
+        try self.init(
             protocolVersion: c.protocol_version, clientName: String(protobufC: c.client_name),
             token: String(protobufC: c.token))
     }
@@ -105,8 +105,8 @@ extension HelloResponse: WireMessage, CBridgedMessage {
     /// Appends the encoded message to `buffer`.
     public func encode(into buffer: inout ByteBuffer) { self.pack(into: &buffer) }
 
-    init(c: Leasehold__V1__HelloResponse) {
-        self.init(
+    init(c: Leasehold__V1__HelloResponse) throws {
+        try self.init(
             serverVersion: String(protobufC: c.server_version), serverID: String(protobufC: c.server_id),
             protocolVersion: c.protocol_version, maxFrameBytes: c.max_frame_bytes,
             principal: String(protobufC: c.principal), roles: repeated(c.roles, count: c.n_roles))

@@ -115,8 +115,8 @@ extension AcquireRequest: WireMessage, CBridgedMessage {
     /// Appends the encoded message to `buffer`.
     public func encode(into buffer: inout ByteBuffer) { self.pack(into: &buffer) }
 
-    init(c: Leasehold__V1__AcquireRequest) {
-        self.init(
+    init(c: Leasehold__V1__AcquireRequest) throws {
+        try self.init(
             sessionID: SessionID(c.session_id), key: String(protobufC: c.key),
             wait: Duration(wireMilliseconds: c.wait_timeout_ms))
     }
@@ -143,7 +143,7 @@ extension AcquireResponse: WireMessage, CBridgedMessage {
     /// Appends the encoded message to `buffer`.
     public func encode(into buffer: inout ByteBuffer) { self.pack(into: &buffer) }
 
-    init(c: Leasehold__V1__AcquireResponse) throws { self.init(lock: try LockInfo.from(c.lock)) }
+    init(c: Leasehold__V1__AcquireResponse) throws { try self.init(lock: LockInfo.from(c.lock)) }
 
     func fill(_ c: inout Leasehold__V1__AcquireResponse, arena: CArena) { c.lock = self.lock?.cPointer(arena) }
 }
@@ -163,8 +163,8 @@ extension ReleaseRequest: WireMessage, CBridgedMessage {
     /// Appends the encoded message to `buffer`.
     public func encode(into buffer: inout ByteBuffer) { self.pack(into: &buffer) }
 
-    init(c: Leasehold__V1__ReleaseRequest) {
-        self.init(sessionID: SessionID(c.session_id), key: String(protobufC: c.key), fencingToken: c.fencing_token)
+    init(c: Leasehold__V1__ReleaseRequest) throws {
+        try self.init(sessionID: SessionID(c.session_id), key: String(protobufC: c.key), fencingToken: c.fencing_token)
     }
 
     func fill(_ c: inout Leasehold__V1__ReleaseRequest, arena: CArena) {
@@ -209,8 +209,8 @@ extension ForceReleaseRequest: WireMessage, CBridgedMessage {
     /// Appends the encoded message to `buffer`.
     public func encode(into buffer: inout ByteBuffer) { self.pack(into: &buffer) }
 
-    init(c: Leasehold__V1__ForceReleaseRequest) {
-        self.init(key: String(protobufC: c.key), reason: String(protobufC: c.reason))
+    init(c: Leasehold__V1__ForceReleaseRequest) throws {
+        try self.init(key: String(protobufC: c.key), reason: String(protobufC: c.reason))
     }
 
     func fill(_ c: inout Leasehold__V1__ForceReleaseRequest, arena: CArena) {
@@ -235,7 +235,7 @@ extension ForceReleaseResponse: WireMessage, CBridgedMessage {
     public func encode(into buffer: inout ByteBuffer) { self.pack(into: &buffer) }
 
     init(c: Leasehold__V1__ForceReleaseResponse) throws {
-        self.init(released: try LockInfo.from(c.released), revision: c.revision)
+        try self.init(released: LockInfo.from(c.released), revision: c.revision)
     }
 
     func fill(_ c: inout Leasehold__V1__ForceReleaseResponse, arena: CArena) {

@@ -130,7 +130,7 @@ extension DescribeRequest: WireMessage, CBridgedMessage {
     /// Appends the encoded message to `buffer`.
     public func encode(into buffer: inout ByteBuffer) { self.pack(into: &buffer) }
 
-    init(c: Leasehold__V1__DescribeRequest) { self.init(key: String(protobufC: c.key)) }
+    init(c: Leasehold__V1__DescribeRequest) throws { try self.init(key: String(protobufC: c.key)) }
 
     func fill(_ c: inout Leasehold__V1__DescribeRequest, arena: CArena) { c.key = arena.string(self.key) }
 }
@@ -151,8 +151,8 @@ extension DescribeResponse: WireMessage, CBridgedMessage {
     public func encode(into buffer: inout ByteBuffer) { self.pack(into: &buffer) }
 
     init(c: Leasehold__V1__DescribeResponse) throws {
-        self.init(
-            held: Bool(protobufC: c.held), lock: try LockInfo.from(c.lock), waiters: c.waiters,
+        try self.init(
+            held: Bool(protobufC: c.held), lock: LockInfo.from(c.lock), waiters: c.waiters,
             queue: repeated(c.queue, count: c.n_queue, WaiterInfo.init(c:)), revision: c.revision)
     }
 
@@ -180,8 +180,8 @@ extension ValidateRequest: WireMessage, CBridgedMessage {
     /// Appends the encoded message to `buffer`.
     public func encode(into buffer: inout ByteBuffer) { self.pack(into: &buffer) }
 
-    init(c: Leasehold__V1__ValidateRequest) {
-        self.init(key: String(protobufC: c.key), fencingToken: c.fencing_token)
+    init(c: Leasehold__V1__ValidateRequest) throws {
+        try self.init(key: String(protobufC: c.key), fencingToken: c.fencing_token)
     }
 
     func fill(_ c: inout Leasehold__V1__ValidateRequest, arena: CArena) {
@@ -206,7 +206,7 @@ extension ValidateResponse: WireMessage, CBridgedMessage {
     public func encode(into buffer: inout ByteBuffer) { self.pack(into: &buffer) }
 
     init(c: Leasehold__V1__ValidateResponse) throws {
-        self.init(valid: Bool(protobufC: c.valid), lock: try LockInfo.from(c.lock), revision: c.revision)
+        try self.init(valid: Bool(protobufC: c.valid), lock: LockInfo.from(c.lock), revision: c.revision)
     }
 
     func fill(_ c: inout Leasehold__V1__ValidateResponse, arena: CArena) {
@@ -231,7 +231,7 @@ extension ListRequest: WireMessage, CBridgedMessage {
     /// Appends the encoded message to `buffer`.
     public func encode(into buffer: inout ByteBuffer) { self.pack(into: &buffer) }
 
-    init(c: Leasehold__V1__ListRequest) { self.init(prefix: String(protobufC: c.prefix), limit: c.limit) }
+    init(c: Leasehold__V1__ListRequest) throws { try self.init(prefix: String(protobufC: c.prefix), limit: c.limit) }
 
     func fill(_ c: inout Leasehold__V1__ListRequest, arena: CArena) {
         c.prefix = arena.string(self.prefix)
@@ -254,8 +254,8 @@ extension ListResponse: WireMessage, CBridgedMessage {
     /// Appends the encoded message to `buffer`.
     public func encode(into buffer: inout ByteBuffer) { self.pack(into: &buffer) }
 
-    init(c: Leasehold__V1__ListResponse) {
-        self.init(locks: repeated(c.locks, count: c.n_locks, LockInfo.init(c:)), revision: c.revision)
+    init(c: Leasehold__V1__ListResponse) throws {
+        try self.init(locks: repeated(c.locks, count: c.n_locks, LockInfo.init(c:)), revision: c.revision)
     }
 
     func fill(_ c: inout Leasehold__V1__ListResponse, arena: CArena) {

@@ -136,8 +136,8 @@ extension OpenSessionRequest: WireMessage, CBridgedMessage {
     /// Appends the encoded message to `buffer`.
     public func encode(into buffer: inout ByteBuffer) { self.pack(into: &buffer) }
 
-    init(c: Leasehold__V1__OpenSessionRequest) {
-        self.init(ttl: Duration(wireMilliseconds: c.ttl_ms), name: String(protobufC: c.name))
+    init(c: Leasehold__V1__OpenSessionRequest) throws {
+        try self.init(ttl: Duration(wireMilliseconds: c.ttl_ms), name: String(protobufC: c.name))
     }
 
     func fill(_ c: inout Leasehold__V1__OpenSessionRequest, arena: CArena) {
@@ -186,8 +186,8 @@ extension SessionInfo: WireMessage, CBridgedMessage {
     /// Appends the encoded message to `buffer`.
     public func encode(into buffer: inout ByteBuffer) { self.pack(into: &buffer) }
 
-    init(c: Leasehold__V1__SessionInfo) {
-        self.init(
+    init(c: Leasehold__V1__SessionInfo) throws {
+        try self.init(
             sessionID: SessionID(c.session_id), secret: [UInt8](protobufC: c.secret),
             ttl: Duration(wireMilliseconds: c.ttl_ms), expiresIn: Duration(wireMilliseconds: c.expires_in_ms),
             owner: String(protobufC: c.owner), locks: repeated(c.locks, count: c.n_locks, LockInfo.init(c:)))

@@ -53,8 +53,8 @@ extension WatchRequest: WireMessage, CBridgedMessage {
     /// Appends the encoded message to `buffer`.
     public func encode(into buffer: inout ByteBuffer) { self.pack(into: &buffer) }
 
-    init(c: Leasehold__V1__WatchRequest) {
-        self.init(prefix: String(protobufC: c.prefix), startRevision: c.start_revision)
+    init(c: Leasehold__V1__WatchRequest) throws {
+        try self.init(prefix: String(protobufC: c.prefix), startRevision: c.start_revision)
     }
 
     func fill(_ c: inout Leasehold__V1__WatchRequest, arena: CArena) {
@@ -79,7 +79,7 @@ extension WatchResponse: WireMessage, CBridgedMessage {
     public func encode(into buffer: inout ByteBuffer) { self.pack(into: &buffer) }
 
     init(c: Leasehold__V1__WatchResponse) throws {
-        self.init(events: try repeated(c.events, count: c.n_events, Event.init(c:)), revision: c.revision)
+        try self.init(events: repeated(c.events, count: c.n_events, Event.init(c:)), revision: c.revision)
     }
 
     func fill(_ c: inout Leasehold__V1__WatchResponse, arena: CArena) {
