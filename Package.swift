@@ -74,7 +74,7 @@ let targets: [Target] = [
     ),
     .testTarget(
         name: "LeaseholdRPCTests",
-        dependencies: ["LeaseholdRPC", "LeaseholdTestSupport", .product(name: "NIOEmbedded", package: "swift-nio")],
+        dependencies: ["LeaseholdRPC", .product(name: "NIOEmbedded", package: "swift-nio")],
         swiftSettings: swiftSettings
     ),
 
@@ -89,8 +89,9 @@ let targets: [Target] = [
     .target(
         name: "LeaseholdServer",
         dependencies: [
-            "LeaseholdCore", "LeaseholdStore", "LeaseholdRPC", logging, nioCore, nioPosix,
+            "LeaseholdCore", "LeaseholdStore", "LeaseholdRPC", "LeaseholdWire", logging, nioCore, nioPosix,
             .product(name: "NIOHTTP1", package: "swift-nio"),
+            .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "Metrics", package: "swift-metrics"),
             .product(name: "Prometheus", package: "swift-prometheus"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -1,0 +1,131 @@
+import LeaseholdWire
+import NIOCore
+
+/// The client's end of a connection: matches server frames to open calls by call_id.
+///
+/// Confined to the connection's event loop; ``RPCConnection`` reaches it through `NIOLoopBound`.
+final class ClientConnectionHandler: ChannelInboundHandler {
+    typealias InboundIn = Frame
+    typealias OutboundOut = Frame
+
+    enum Pending {
+        case unary(EventLoopPromise<ByteBuffer>, Scheduled<Void>?)
+        case stream(StreamReceiver)
+    }
+
+    /// Where a stream's items and its end go.
+    struct StreamReceiver: Sendable {
+        /// Takes one item; returns `false` if the item does not decode, which ends the call.
+        var item: @Sendable (ByteBuffer) -> Bool
+        /// Ends the stream: `nil` for `OK`.
+        var end: @Sendable ((any Error)?) -> Void
+    }
+
+    private var pending: [UInt64: Pending] = [:]
+    private var context: ChannelHandlerContext?
+    private var flushScheduled = false
+    /// Set once the connection has ended; later calls fail with it.
+    private var endedWith: LeaseholdError?
+
+    func handlerAdded(context: ChannelHandlerContext) { self.context = context }
+    func handlerRemoved(context: ChannelHandlerContext) { self.context = nil }
+
+    // MARK: - Calls
+
+    /// Registers a call and sends its first frame.
+    func start(_ frame: Frame, _ pending: Pending) {
+        if let error = self.endedWith ?? (self.context == nil ? Self.closedError : nil) {
+            Self.fail(pending, with: error)
+            return
+        }
+        self.pending[frame.callID] = pending
+        self.write(frame)
+    }
+
+    /// Gives up on a call: fails it locally and tells the server with CANCEL.
+    func cancel(callID: UInt64, error: any Error) {
+        guard let pending = self.pending.removeValue(forKey: callID) else { return }
+        Self.fail(pending, with: error)
+        if self.context != nil, self.endedWith == nil { self.write(.cancel(callID: callID)) }
+    }
+
+    private func write(_ frame: Frame) {
+        guard let context = self.context else { return }
+        context.write(Self.wrapOutboundOut(frame), promise: nil)
+        guard !self.flushScheduled else { return }
+        self.flushScheduled = true
+        context.eventLoop.assumeIsolated().execute {
+            self.flushScheduled = false
+            self.context?.flush()
+        }
+    }
+
+    // MARK: - Inbound
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let frame = Self.unwrapInboundIn(data)
+        if frame.callID == 0 {
+            if let error = frame.status?.error { self.end(with: error) }
+            return
+        }
+        guard let pending = self.pending[frame.callID] else { return }  // cancelled or unknown: drop
+        switch pending {
+        case .unary(let promise, let timeout):
+            guard let status = frame.status else { return }
+            self.pending.removeValue(forKey: frame.callID)
+            timeout?.cancel()
+            if let error = status.error {
+                promise.fail(error)
+            } else {
+                promise.succeed(frame.payload)
+            }
+        case .stream(let receiver):
+            if frame.payload.readableBytes > 0 || frame.status == nil, !receiver.item(frame.payload) {
+                self.cancel(callID: frame.callID, error: MalformedMessage(messageName: "stream item"))
+                return
+            }
+            if let status = frame.status {
+                self.pending.removeValue(forKey: frame.callID)
+                receiver.end(status.error)
+            }
+        }
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        self.end(with: Self.closedError)
+        context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        let message: String
+        switch error {
+        case let error as FrameTooLarge: message = "server sent a frame of \(error.length) bytes"
+        case let error as MalformedMessage: message = "server sent bytes that are not a \(error.messageName)"
+        default: message = "connection error: \(error)"
+        }
+        self.end(with: LeaseholdError(code: .unavailable, message: message, cause: error))
+        context.close(promise: nil)
+    }
+
+    private func end(with error: LeaseholdError) {
+        if self.endedWith == nil { self.endedWith = error }
+        let pending = self.pending
+        self.pending.removeAll()
+        for entry in pending.values { Self.fail(entry, with: error) }
+    }
+
+    private static let closedError = LeaseholdError(code: .unavailable, message: "connection closed")
+
+    private static func fail(_ pending: Pending, with error: any Error) {
+        switch pending {
+        case .unary(let promise, let timeout):
+            timeout?.cancel()
+            promise.fail(error)
+        case .stream(let receiver):
+            receiver.end(error)
+        }
+    }
+}
+
+@available(*, unavailable)
+extension ClientConnectionHandler: Sendable {}

@@ -1,0 +1,306 @@
+import LeaseholdWire
+import Logging
+import NIOCore
+
+/// Serves the calls of one connection: call_id multiplexing, `Hello`, CANCEL, deadlines, and backpressure.
+///
+/// Confined to the connection's event loop. Each call runs in its own task, so that a waiting `Acquire` never
+/// delays a `KeepAlive` on the same connection; results hop back to the loop, and writes made in one loop tick
+/// share one flush.
+final class ServerConnectionHandler: ChannelDuplexHandler {
+    typealias InboundIn = Frame
+    typealias OutboundIn = Frame
+    typealias OutboundOut = Frame
+
+    /// Server-wide settings and the method table, shared by every connection.
+    struct Shared: Sendable {
+        var methods: [String: RPCMethod]
+        var authenticator: Authenticator
+        var hello: @Sendable (Principal) -> HelloResponse
+        var limits: RPCServer.Limits
+        var logger: Logger
+    }
+
+    /// A request to end every call with `UNAVAILABLE` and close the connection, sent on shutdown.
+    struct Shutdown {}
+
+    private struct OpenCall {
+        var task: Task<Void, Never>?
+        var deadline: Scheduled<Void>?
+        var sink: RPCStreamSink
+        /// Bytes of this call's stream items written but not yet on the socket.
+        var bufferedBytes = 0
+    }
+
+    private let shared: Shared
+    private let connectionID: ConnectionID
+    private var logger: Logger
+    private var principal: Principal?
+    private var calls: [UInt64: OpenCall] = [:]
+    private var context: ChannelHandlerContext?
+    private var flushScheduled = false
+    private var readPending = false
+    private var closing = false
+
+    init(shared: Shared, connectionID: ConnectionID) {
+        self.shared = shared
+        self.connectionID = connectionID
+        self.logger = shared.logger
+        self.logger[metadataKey: "connection"] = "\(connectionID.rawValue)"
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) { self.context = context }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        self.endAllCalls()
+        self.context = nil
+    }
+
+    // MARK: - Inbound
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let frame = Self.unwrapInboundIn(data)
+        guard !self.closing else { return }
+        if frame.flags.contains(.cancel) {
+            self.cancel(callID: frame.callID)
+        } else if frame.callID == 0 {
+            return  // connection-level frames from clients carry nothing we act on
+        } else if self.calls[frame.callID] != nil {
+            self.closeConnection(
+                context: context, status: Status(code: .invalidArgument, message: "call_id \(frame.callID) is already open"))
+        } else {
+            self.open(frame, context: context)
+        }
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        self.endAllCalls()
+        context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        switch error {
+        case let error as FrameTooLarge:
+            self.closeConnection(
+                context: context,
+                status: Status(
+                    code: .frameTooLarge,
+                    message: "frame of \(error.length) bytes exceeds max_frame_bytes \(error.maximum)"))
+        case let error as MalformedMessage:
+            self.closeConnection(
+                context: context, status: Status(code: .invalidArgument, message: "frame does not decode as \(error.messageName)"))
+        default:
+            self.logger.debug("connection error", metadata: ["error": "\(error)"])
+            self.endAllCalls()
+            context.close(promise: nil)
+        }
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if event is Shutdown {
+            for callID in Array(self.calls.keys) {
+                self.finish(callID: callID, status: Status(code: .unavailable, message: "server is shutting down"))
+            }
+            self.closing = true
+            let goodbye = Frame(callID: 0, status: Status(code: .unavailable, message: "server is shutting down"))
+            context.writeAndFlush(Self.wrapOutboundOut(goodbye)).assumeIsolated().whenComplete { _ in
+                context.close(promise: nil)
+            }
+        } else {
+            context.fireUserInboundEventTriggered(event)
+        }
+    }
+
+    // MARK: - Backpressure
+
+    func read(context: ChannelHandlerContext) {
+        // A peer that does not read its responses stops being read from: its requests wait in the kernel.
+        if context.channel.isWritable {
+            context.read()
+        } else {
+            self.readPending = true
+        }
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if context.channel.isWritable, self.readPending {
+            self.readPending = false
+            context.read()
+        }
+        context.fireChannelWritabilityChanged()
+    }
+
+    // MARK: - Calls
+
+    private func open(_ frame: Frame, context: ChannelHandlerContext) {
+        let callID = frame.callID
+        if frame.method == LeaseholdMethod.hello {
+            self.hello(frame)
+            return
+        }
+        guard let principal = self.principal else {
+            self.reply(callID: callID, status: Status(code: .unauthenticated, message: "call Hello first"))
+            return
+        }
+        guard let method = self.shared.methods[frame.method] else {
+            let message = frame.method.isEmpty ? "first frame of a call has no method" : "unknown method \(frame.method)"
+            self.reply(callID: callID, status: Status(code: .unimplemented, message: message))
+            return
+        }
+        guard self.calls.count < self.shared.limits.maxConcurrentCallsPerConnection else {
+            self.reply(
+                callID: callID,
+                status: Status(
+                    code: .resourceExhausted,
+                    message: "more than \(self.shared.limits.maxConcurrentCallsPerConnection) calls open on one connection"))
+            return
+        }
+
+        let loop = context.eventLoop
+        let bound = NIOLoopBound(self, eventLoop: loop)
+        let sink = RPCStreamSink { payload in
+            loop.execute { bound.value.writeStreamItem(callID: callID, payload: payload) }
+        }
+        var callLogger = self.logger
+        callLogger[metadataKey: "call"] = "\(callID)"
+        callLogger[metadataKey: "method"] = "\(frame.method)"
+        let rpcContext = RPCContext(principal: principal, connectionID: self.connectionID, callID: callID, logger: callLogger)
+
+        var call = OpenCall(sink: sink)
+        if let timeout = frame.timeout {
+            call.deadline = loop.scheduleTask(in: TimeAmount(timeout)) {
+                bound.value.finish(callID: callID, status: Status(code: .deadlineExceeded, message: "deadline of \(timeout) exceeded"))
+            }
+        }
+        self.calls[callID] = call
+        let handler = method.handler
+        let payload = frame.payload
+        self.calls[callID]?.task = Task {
+            let result: Result<ByteBuffer, any Error>
+            do {
+                result = .success(try await handler(payload, rpcContext, sink))
+            } catch {
+                result = .failure(error)
+            }
+            loop.execute { bound.value.complete(callID: callID, result: result) }
+        }
+    }
+
+    private func hello(_ frame: Frame) {
+        let status: Status
+        var payload = ByteBuffer()
+        do {
+            let request = try HelloRequest(decoding: frame.payload)
+            if request.protocolVersion != LeaseholdMethod.protocolVersion {
+                status = Status(
+                    code: .unsupportedProtocol,
+                    message: "protocol version \(request.protocolVersion) is not supported; this server speaks \(LeaseholdMethod.protocolVersion)")
+            } else if let principal = self.shared.authenticator.authenticate(token: request.token) {
+                self.principal = principal
+                self.logger[metadataKey: "principal"] = "\(principal.name)"
+                payload = self.shared.hello(principal).encoded()
+                status = .ok
+            } else {
+                status = Status(code: .unauthenticated, message: request.token.isEmpty ? "a token is required" : "unknown token")
+            }
+        } catch {
+            status = Status(code: .invalidArgument, message: "Hello request does not decode")
+        }
+        self.reply(callID: frame.callID, payload: payload, status: status)
+    }
+
+    private func cancel(callID: UInt64) {
+        self.finish(callID: callID, status: Status(code: .cancelled, message: "cancelled by the client"))
+    }
+
+    /// A call's handler returned.
+    private func complete(callID: UInt64, result: Result<ByteBuffer, any Error>) {
+        switch result {
+        case .success(let payload):
+            self.finish(callID: callID, payload: payload, status: .ok)
+        case .failure(let error):
+            self.finish(callID: callID, status: Self.status(for: error))
+        }
+    }
+
+    /// Ends an open call with its last frame; does nothing if it has already ended.
+    private func finish(callID: UInt64, payload: ByteBuffer = ByteBuffer(), status: Status) {
+        guard let call = self.calls.removeValue(forKey: callID) else { return }
+        call.sink.close()
+        call.deadline?.cancel()
+        if status.code != .ok { call.task?.cancel() }
+        self.reply(callID: callID, payload: payload, status: status)
+    }
+
+    private func writeStreamItem(callID: UInt64, payload: ByteBuffer) {
+        guard let context = self.context, self.calls[callID] != nil else { return }
+        let size = payload.readableBytes + 16
+        self.calls[callID]!.bufferedBytes += size
+        if self.calls[callID]!.bufferedBytes > self.shared.limits.maxBufferedBytesPerStream {
+            self.finish(
+                callID: callID,
+                status: Status(
+                    code: .resourceExhausted,
+                    message: "the client is not reading: more than \(self.shared.limits.maxBufferedBytesPerStream) bytes buffered for this stream"))
+            return
+        }
+        let promise = context.eventLoop.makePromise(of: Void.self)
+        promise.futureResult.hop(to: context.eventLoop).assumeIsolated().whenComplete { [weak self] _ in
+            guard let self, self.calls[callID] != nil else { return }
+            self.calls[callID]!.bufferedBytes -= size
+        }
+        context.write(Self.wrapOutboundOut(Frame(callID: callID, payload: payload)), promise: promise)
+        self.scheduleFlush()
+    }
+
+    private func reply(callID: UInt64, payload: ByteBuffer = ByteBuffer(), status: Status) {
+        guard let context = self.context else { return }
+        context.write(Self.wrapOutboundOut(Frame(callID: callID, payload: payload, status: status)), promise: nil)
+        self.scheduleFlush()
+    }
+
+    private func scheduleFlush() {
+        guard !self.flushScheduled, let context = self.context else { return }
+        self.flushScheduled = true
+        context.eventLoop.assumeIsolated().execute {
+            self.flushScheduled = false
+            self.context?.flush()
+        }
+    }
+
+    private func closeConnection(context: ChannelHandlerContext, status: Status) {
+        guard !self.closing else { return }
+        self.closing = true
+        self.logger.debug("closing connection", metadata: ["status": "\(status.code)", "reason": "\(status.message)"])
+        self.endAllCalls()
+        context.writeAndFlush(Self.wrapOutboundOut(Frame(callID: 0, status: status))).assumeIsolated().whenComplete { _ in
+            context.close(promise: nil)
+        }
+    }
+
+    private func endAllCalls() {
+        for call in self.calls.values {
+            call.sink.close()
+            call.deadline?.cancel()
+            call.task?.cancel()
+        }
+        self.calls.removeAll()
+    }
+
+    /// The status a call ends with when its handler throws `error`.
+    static func status(for error: any Error) -> Status {
+        switch error {
+        case let error as LeaseholdError:
+            return error.status
+        case is CancellationError:
+            return Status(code: .cancelled, message: "cancelled")
+        case let error as MalformedMessage:
+            return Status(code: .invalidArgument, message: "request does not decode as \(error.messageName)")
+        default:
+            return Status(code: .internal, message: "\(error)")
+        }
+    }
+}
+
+@available(*, unavailable)
+extension ServerConnectionHandler: Sendable {}

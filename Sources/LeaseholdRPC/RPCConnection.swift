@@ -1,0 +1,156 @@
+public import LeaseholdWire
+import Logging
+public import NIOCore
+public import NIOPosix
+import Synchronization
+
+/// A client connection to any server on the RPC layer: many concurrent calls over one TCP connection.
+///
+/// ```swift
+/// let connection = try await RPCConnection.connect(host: "127.0.0.1", port: 7420, hello: HelloRequest(
+///     protocolVersion: 1, clientName: "worker-7", token: ""))
+/// let info: DescribeResponse = try await connection.unary(LeaseholdMethod.describe, DescribeRequest(key: "jobs/1"))
+/// ```
+public final class RPCConnection: Sendable {
+    /// The server's answer to `Hello`.
+    public let hello: HelloResponse
+    private let channel: any Channel
+    private let handler: NIOLoopBound<ClientConnectionHandler>
+    private let nextCallID = Atomic<UInt64>(1)
+
+    private init(channel: any Channel, handler: NIOLoopBound<ClientConnectionHandler>, hello: HelloResponse) {
+        self.channel = channel
+        self.handler = handler
+        self.hello = hello
+    }
+
+    /// Connects and says `Hello`.
+    /// - Parameters:
+    ///   - host: The server's host name or address.
+    ///   - port: The server's port.
+    ///   - hello: The `Hello` to send, with the bearer token if the server needs one.
+    ///   - connectTimeout: How long to wait for TCP and for the `Hello` answer.
+    ///   - maxFrameBytes: The largest frame accepted from the server.
+    ///   - group: The event loops for I/O.
+    /// - Returns: A connection whose `Hello` succeeded.
+    /// - Throws: ``LeaseholdError`` with `UNAVAILABLE` when the server cannot be reached, or the `Hello` error
+    ///   (`UNAUTHENTICATED`, `UNSUPPORTED_PROTOCOL`).
+    public static func connect(
+        host: String, port: Int, hello: HelloRequest, connectTimeout: Duration = .seconds(5),
+        maxFrameBytes: Int = 16 << 20, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
+    ) async throws -> RPCConnection {
+        let channel: any Channel
+        do {
+            channel = try await ClientBootstrap(group: group)
+                .channelOption(.socketOption(.tcp_nodelay), value: 1)
+                .connectTimeout(TimeAmount(connectTimeout))
+                .channelInitializer { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        let sync = channel.pipeline.syncOperations
+                        try sync.addHandler(ByteToMessageHandler(FrameDecoder(maximumFrameLength: maxFrameBytes)))
+                        try sync.addHandler(MessageToByteHandler(FrameEncoder()))
+                        try sync.addHandler(ClientConnectionHandler())
+                    }
+                }
+                .connect(host: host, port: port)
+                .get()
+        } catch {
+            throw LeaseholdError(code: .unavailable, message: "cannot connect to \(host):\(port): \(error)", cause: error)
+        }
+        let handler = try await channel.eventLoop.submit {
+            NIOLoopBound(try channel.pipeline.syncOperations.handler(type: ClientConnectionHandler.self), eventLoop: channel.eventLoop)
+        }.get()
+        let connection = RPCConnection(
+            channel: channel, handler: handler,
+            hello: HelloResponse(serverVersion: "", serverID: "", protocolVersion: 0, maxFrameBytes: 0, principal: "", roles: []))
+        do {
+            let response: HelloResponse = try await connection.unary(LeaseholdMethod.hello, hello, timeout: connectTimeout)
+            return RPCConnection(channel: channel, handler: handler, hello: response)
+        } catch {
+            try? await channel.close()
+            throw error
+        }
+    }
+
+    /// Makes a unary call.
+    /// - Parameters:
+    ///   - method: The full method name.
+    ///   - request: The request.
+    ///   - timeout: The call's deadline, sent to the server and also enforced here, so that a server that stops
+    ///     answering cannot hold the caller.
+    /// - Returns: The decoded response.
+    /// - Throws: ``LeaseholdError`` with the server's status, `DEADLINE_EXCEEDED`, or `UNAVAILABLE` when the
+    ///   connection ends; `CancellationError` when the calling task is cancelled (the server is sent CANCEL).
+    public func unary<Request: WireMessage, Response: WireMessage>(
+        _ method: String, _ request: Request, as: Response.Type = Response.self, timeout: Duration? = nil
+    ) async throws -> Response {
+        let callID = self.nextCallID.wrappingAdd(1, ordering: .relaxed).oldValue
+        let frame = Frame(callID: callID, method: method, payload: request.encoded(), timeout: timeout)
+        let loop = self.channel.eventLoop
+        let promise = loop.makePromise(of: ByteBuffer.self)
+        let handler = self.handler
+        let payload = try await withTaskCancellationHandler {
+            loop.execute {
+                let deadline = timeout.map { timeout in
+                    loop.assumeIsolated().scheduleTask(in: TimeAmount(timeout)) {
+                        handler.value.cancel(
+                            callID: callID,
+                            error: LeaseholdError(code: .deadlineExceeded, message: "no answer within \(timeout)"))
+                    }
+                }
+                handler.value.start(frame, .unary(promise, deadline))
+            }
+            return try await promise.futureResult.get()
+        } onCancel: {
+            loop.execute { handler.value.cancel(callID: callID, error: CancellationError()) }
+        }
+        return try Response(decoding: payload)
+    }
+
+    /// Opens a server stream.
+    /// - Parameters:
+    ///   - method: The full method name.
+    ///   - request: The request.
+    /// - Returns: The stream's items; it finishes when the server ends the call with `OK` and throws
+    ///   ``LeaseholdError`` otherwise. Dropping the iterator cancels the call on the server.
+    public func serverStream<Request: WireMessage, Response: WireMessage>(
+        _ method: String, _ request: Request, as: Response.Type = Response.self
+    ) -> AsyncThrowingStream<Response, any Error> {
+        let callID = self.nextCallID.wrappingAdd(1, ordering: .relaxed).oldValue
+        let frame = Frame(callID: callID, method: method, payload: request.encoded())
+        let loop = self.channel.eventLoop
+        let handler = self.handler
+        let (responses, continuation) = AsyncThrowingStream.makeStream(of: Response.self)
+        continuation.onTermination = { _ in
+            loop.execute { handler.value.cancel(callID: callID, error: CancellationError()) }
+        }
+        let receiver = ClientConnectionHandler.StreamReceiver(
+            item: { payload in
+                guard let response = try? Response(decoding: payload) else { return false }
+                continuation.yield(response)
+                return true
+            },
+            end: { error in continuation.finish(throwing: error) })
+        loop.execute { handler.value.start(frame, .stream(receiver)) }
+        return responses
+    }
+
+    /// Whether the TCP connection is still open.
+    public var isActive: Bool { self.channel.isActive }
+
+    /// Completes when the connection closes, for whatever reason.
+    public var closeFuture: EventLoopFuture<Void> { self.channel.closeFuture }
+
+    /// Closes the connection; open calls fail with `UNAVAILABLE`.
+    public func close() async {
+        try? await self.channel.close()
+    }
+}
+
+extension TimeAmount {
+    /// A NIO time amount from a Swift duration, rounded down to whole nanoseconds.
+    init(_ duration: Duration) {
+        let (seconds, attoseconds) = duration.components
+        self = .nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
+    }
+}

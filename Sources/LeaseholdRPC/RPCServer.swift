@@ -1,0 +1,167 @@
+import LeaseholdWire
+public import Logging
+public import NIOCore
+public import NIOPosix
+import Synchronization
+
+/// Serves ``RPCService``s over TCP: length-prefixed `leasehold.v1.Frame`s, many concurrent calls per connection.
+///
+/// `Hello` belongs to this layer: every server built on it answers `leasehold.v1.Leasehold/Hello` and refuses other
+/// calls before it (SPEC.md §3).
+///
+/// ```swift
+/// let server = RPCServer(configuration: .init(host: "127.0.0.1", port: 0), services: [myService], logger: logger)
+/// let address = try await server.start()
+/// // …
+/// await server.stop()
+/// ```
+public final class RPCServer: Sendable {
+    /// Bounds that keep one client from exhausting the server.
+    public struct Limits: Sendable {
+        /// The largest frame accepted (`max_frame_bytes`).
+        public var maxFrameBytes: Int = 1 << 20
+        /// Calls open at once on one connection; more get `RESOURCE_EXHAUSTED`.
+        public var maxConcurrentCallsPerConnection: Int = 10_000
+        /// Bytes of one stream's items the server buffers for a client that does not read; past it the stream
+        /// ends with `RESOURCE_EXHAUSTED`.
+        public var maxBufferedBytesPerStream: Int = 1 << 20
+        /// The connection's outbound buffer above which the server stops reading that connection's requests.
+        public var writeBufferHighWatermark: Int = 256 << 10
+        public init() {}
+    }
+
+    /// What the server listens on and how it describes itself.
+    public struct Configuration: Sendable {
+        public var host: String
+        public var port: Int
+        public var limits = Limits()
+        public var authenticator: Authenticator = .anonymous
+        /// Sent in `HelloResponse.server_version`.
+        public var serverVersion: String = "0.1.0"
+        /// Sent in `HelloResponse.server_id`.
+        public var serverID: String = "leasehold"
+
+        public init(host: String, port: Int) {
+            self.host = host
+            self.port = port
+        }
+    }
+
+    private struct State {
+        var serverChannel: (any Channel)?
+        var connections: [ConnectionID: any Channel] = [:]
+        var nextConnectionID: UInt64 = 1
+        var stopped = false
+    }
+
+    private let configuration: Configuration
+    private let shared: ServerConnectionHandler.Shared
+    private let group: any EventLoopGroup
+    private let logger: Logger
+    private let state = Mutex(State())
+
+    /// Creates a server; nothing listens until ``start()``.
+    /// - Parameters:
+    ///   - configuration: Address, limits and authentication.
+    ///   - services: The services to serve; method names must be unique.
+    ///   - logger: Where the server logs.
+    ///   - group: The event loops for I/O.
+    public init(
+        configuration: Configuration, services: [any RPCService], logger: Logger,
+        group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
+    ) {
+        var methods: [String: RPCMethod] = [:]
+        for service in services {
+            for method in service.methods {
+                precondition(methods[method.name] == nil, "method \(method.name) registered twice")
+                methods[method.name] = method
+            }
+        }
+        self.configuration = configuration
+        self.group = group
+        self.logger = logger
+        let limits = configuration.limits
+        self.shared = ServerConnectionHandler.Shared(
+            methods: methods, authenticator: configuration.authenticator,
+            hello: { principal in
+                HelloResponse(
+                    serverVersion: configuration.serverVersion, serverID: configuration.serverID,
+                    protocolVersion: LeaseholdMethod.protocolVersion, maxFrameBytes: UInt32(limits.maxFrameBytes),
+                    principal: principal.name, roles: principal.roles.sorted())
+            }, limits: limits, logger: logger)
+    }
+
+    /// Binds the listening socket and starts accepting connections.
+    /// - Returns: The bound address (useful with port 0).
+    /// - Throws: When the address cannot be bound.
+    @discardableResult
+    public func start() async throws -> SocketAddress {
+        let limits = self.configuration.limits
+        let channel = try await ServerBootstrap(group: self.group)
+            .serverChannelOption(.backlog, value: 256)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .childChannelOption(
+                .writeBufferWaterMark,
+                value: .init(low: limits.writeBufferHighWatermark / 2, high: limits.writeBufferHighWatermark)
+            )
+            .childChannelInitializer { [self] channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try self.setUpConnection(channel)
+                }
+            }
+            .bind(host: self.configuration.host, port: self.configuration.port)
+            .get()
+        self.state.withLock { $0.serverChannel = channel }
+        let address = channel.localAddress!
+        self.logger.info("listening", metadata: ["address": "\(address)"])
+        return address
+    }
+
+    /// The bound address, once started.
+    public var localAddress: SocketAddress? { self.state.withLock { $0.serverChannel?.localAddress } }
+
+    /// Stops accepting, ends every open call with `UNAVAILABLE`, and closes every connection.
+    public func stop() async {
+        let (serverChannel, connections) = self.state.withLock { state in
+            state.stopped = true
+            return (state.serverChannel, Array(state.connections.values))
+        }
+        try? await serverChannel?.close()
+        for connection in connections {
+            connection.pipeline.fireUserInboundEventTriggered(ServerConnectionHandler.Shutdown())
+        }
+        for connection in connections {
+            let closed = connection.closeFuture
+            // A peer that does not read must not hold shutdown up forever.
+            let timeout = connection.eventLoop.scheduleTask(in: .seconds(2)) { connection.close(promise: nil) }
+            try? await closed.get()
+            timeout.cancel()
+        }
+        self.logger.info("stopped")
+    }
+
+    /// The number of open connections.
+    public var connectionCount: Int { self.state.withLock { $0.connections.count } }
+
+    private func setUpConnection(_ channel: any Channel) throws {
+        let id: ConnectionID? = self.state.withLock { state in
+            guard !state.stopped else { return nil }
+            let id = ConnectionID(rawValue: state.nextConnectionID)
+            state.nextConnectionID += 1
+            state.connections[id] = channel
+            return id
+        }
+        guard let id else {
+            channel.close(promise: nil)
+            return
+        }
+        channel.closeFuture.whenComplete { [self] _ in
+            _ = self.state.withLock { $0.connections.removeValue(forKey: id) }
+        }
+        let sync = channel.pipeline.syncOperations
+        try sync.addHandler(ByteToMessageHandler(FrameDecoder(maximumFrameLength: self.configuration.limits.maxFrameBytes)))
+        try sync.addHandler(MessageToByteHandler(FrameEncoder()))
+        try sync.addHandler(ServerConnectionHandler(shared: self.shared, connectionID: id))
+    }
+}

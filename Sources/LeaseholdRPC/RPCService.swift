@@ -1,0 +1,101 @@
+public import LeaseholdWire
+public import Logging
+public import NIOCore
+
+/// A set of methods served on the RPC layer, as a grpc-swift service runs on any transport.
+///
+/// ```swift
+/// struct Echo: RPCService {
+///     var methods: [RPCMethod] {
+///         [.unary("demo.Echo/Say") { (request: HelloRequest, context) in
+///             HelloResponse(serverVersion: request.clientName, serverID: "", protocolVersion: 1,
+///                           maxFrameBytes: 0, principal: context.principal.name, roles: [])
+///         }]
+///     }
+/// }
+/// ```
+public protocol RPCService: Sendable {
+    /// The methods this service answers.
+    var methods: [RPCMethod] { get }
+}
+
+/// One method: its full name and a type-erased handler.
+public struct RPCMethod: Sendable {
+    /// Runs a call: decodes the request, does the work, and returns the final payload (streams also send items).
+    typealias Handler = @Sendable (ByteBuffer, RPCContext, RPCStreamSink) async throws -> ByteBuffer
+
+    /// The full method name, such as `leasehold.v1.Leasehold/Acquire`.
+    public let name: String
+    let handler: Handler
+
+    /// A unary method: one request, one response.
+    /// - Parameters:
+    ///   - name: The full method name.
+    ///   - handler: Answers a request; throw ``LeaseholdError`` to end the call with its status.
+    public static func unary<Request: WireMessage, Response: WireMessage>(
+        _ name: String, _ handler: @escaping @Sendable (Request, RPCContext) async throws -> Response
+    ) -> RPCMethod {
+        RPCMethod(name: name) { payload, context, _ in
+            let request = try Request(decoding: payload)
+            return try await handler(request, context).encoded()
+        }
+    }
+
+    /// A server-streaming method: one request, any number of responses, then a status.
+    /// - Parameters:
+    ///   - name: The full method name.
+    ///   - handler: Sends items through the writer and returns when the stream is done; throw to end it with a
+    ///     status other than `OK`.
+    public static func serverStreaming<Request: WireMessage, Response: WireMessage>(
+        _ name: String,
+        _ handler: @escaping @Sendable (Request, RPCContext, RPCStreamWriter<Response>) async throws -> Void
+    ) -> RPCMethod {
+        RPCMethod(name: name) { payload, context, sink in
+            let request = try Request(decoding: payload)
+            try await handler(request, context, RPCStreamWriter(sink: sink))
+            return ByteBuffer()
+        }
+    }
+}
+
+/// What a handler knows about its call and connection.
+public struct RPCContext: Sendable {
+    /// The authenticated principal of the connection.
+    public var principal: Principal
+    /// Identifies the connection, for state bound to it (such as which sessions it may act for).
+    public var connectionID: ConnectionID
+    /// The call's id on its connection.
+    public var callID: UInt64
+    /// A logger with the connection and call in its metadata.
+    public var logger: Logger
+}
+
+/// Identifies one client connection for the server's lifetime.
+public struct ConnectionID: Hashable, Sendable, CustomStringConvertible {
+    public var rawValue: UInt64
+    public init(rawValue: UInt64) { self.rawValue = rawValue }
+    public var description: String { "conn-\(self.rawValue)" }
+}
+
+/// Sends the items of a server stream.
+///
+/// Sending never waits for the client: when the connection's buffer for this stream passes the server's bound
+/// (a client that does not read), the call is ended with `RESOURCE_EXHAUSTED` and further sends throw.
+public struct RPCStreamWriter<Response: WireMessage>: Sendable {
+    let sink: RPCStreamSink
+
+    /// Sends one item.
+    /// - Throws: `CancellationError` once the call has ended (cancelled, timed out, or ended for a slow reader).
+    public func send(_ response: Response) throws {
+        try self.sink.send(response.encoded())
+    }
+
+    /// Sends an item that is already encoded, so that one encoding can be shared by many streams.
+    /// - Throws: `CancellationError` once the call has ended.
+    public func send(encoded payload: ByteBuffer) throws {
+        try self.sink.send(payload)
+    }
+
+    /// Whether the call is still open.
+    public var isOpen: Bool { !self.sink.isClosed }
+}

@@ -1,0 +1,112 @@
+import Foundation
+@testable import LeaseholdRPC
+import LeaseholdWire
+import Logging
+import NIOCore
+import NIOEmbedded
+import Testing
+
+@Suite("RPC connection handler on a testing channel")
+struct RPCHandlerTests {
+    private func makeChannel(service: TestService = TestService()) async throws -> NIOAsyncTestingChannel {
+        var methods: [String: RPCMethod] = [:]
+        for method in service.methods { methods[method.name] = method }
+        let shared = ServerConnectionHandler.Shared(
+            methods: methods, authenticator: .anonymous,
+            hello: { principal in
+                HelloResponse(serverVersion: "t", serverID: "t", protocolVersion: 1, maxFrameBytes: 1 << 20, principal: principal.name, roles: [])
+            },
+            limits: RPCServer.Limits(), logger: Logger(label: "test"))
+        let channel = NIOAsyncTestingChannel()
+        try await channel.testingEventLoop.executeInContext {
+            try channel.pipeline.syncOperations.addHandler(ServerConnectionHandler(shared: shared, connectionID: ConnectionID(rawValue: 1)))
+        }
+        try await channel.writeInbound(Frame(callID: 1, method: LeaseholdMethod.hello, payload: HelloRequest().encoded()))
+        let hello = try await channel.waitForOutboundWrite(as: Frame.self)
+        #expect(hello.status?.code == .ok)
+        return channel
+    }
+
+    @Test("timeout_ms ends the call with DEADLINE_EXCEEDED at its deadline, not before")
+    func deadline() async throws {
+        let service = TestService()
+        let channel = try await self.makeChannel(service: service)
+        try await channel.writeInbound(Frame(callID: 2, method: TestService.hang, payload: Empty().encoded(), timeout: .milliseconds(250)))
+        await channel.testingEventLoop.advanceTime(by: .milliseconds(249))
+        #expect(try await channel.readOutbound(as: Frame.self) == nil)
+        await channel.testingEventLoop.advanceTime(by: .milliseconds(1))
+        let frame = try await channel.waitForOutboundWrite(as: Frame.self)
+        #expect(frame.callID == 2)
+        #expect(frame.status?.code == .deadlineExceeded)
+        _ = try? await channel.finish()
+    }
+
+    @Test("CANCEL of an unknown call is ignored; a reused open call_id closes the connection")
+    func cancelUnknownAndReuse() async throws {
+        let channel = try await self.makeChannel()
+        try await channel.writeInbound(Frame.cancel(callID: 99))
+        await channel.testingEventLoop.run()
+        #expect(try await channel.readOutbound(as: Frame.self) == nil)
+        try await channel.writeInbound(Frame(callID: 3, method: TestService.hang, payload: Empty().encoded()))
+        try await channel.writeInbound(Frame(callID: 3, method: TestService.hang, payload: Empty().encoded()))
+        let frame = try await channel.waitForOutboundWrite(as: Frame.self)
+        #expect(frame.callID == 0)
+        #expect(frame.status?.code == .invalidArgument)
+        _ = try? await channel.finish()
+    }
+}
+
+@Suite("Wire compatibility")
+struct RawClientTests {
+    @Test("a Python client written from the spec alone can Hello and gets UNIMPLEMENTED for an unknown method")
+    func pythonHello() async throws {
+        try await withTestServer { _, port in
+            let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+                .appendingPathComponent("RawClient/raw_hello.py").path
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            process.arguments = ["python3", script, String(port)]
+            let output = Pipe()
+            process.standardOutput = output
+            try process.run()
+            let data = output.fileHandleForReading.readDataToEndOfFile()
+            process.waitUntilExit()
+            let text = String(decoding: data, as: UTF8.self)
+            #expect(process.terminationStatus == 0, "raw client printed: \(text)")
+            let json = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+            #expect(json["principal"] as? String == "anonymous")
+            #expect(json["max_frame_bytes"] as? Int == 1 << 20)
+        }
+    }
+}
+
+@Suite("Auth file")
+struct AuthFileTests {
+    @Test("digests are lowercase hex SHA-256")
+    func digest() {
+        #expect(Authenticator.digest(of: "abc") == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+    }
+
+    @Test("files that do not parse are refused with a message naming the problem", arguments: [
+        ("{", "not valid JSON"),
+        (#"{"tokens": [{"principal": "a"}]}"#, "missing \"sha256\""),
+        (#"{"tokens": [{"principal": "a", "sha256": "ABC"}]}"#, "64 lowercase hex"),
+        (#"{"nope": []}"#, "missing \"tokens\""),
+    ])
+    func invalid(contents: String, expected: String) {
+        do {
+            _ = try Authenticator(authFileContents: Data(contents.utf8))
+            Issue.record("accepted \(contents)")
+        } catch let error as AuthFileError {
+            #expect(error.message.contains(expected), "\(error.message)")
+        } catch {
+            Issue.record("unexpected \(error)")
+        }
+    }
+
+    @Test("without an auth file every token is anonymous")
+    func anonymous() {
+        #expect(Authenticator.anonymous.authenticate(token: "anything") == .anonymous)
+        #expect(Authenticator.anonymous.authenticate(token: "") == .anonymous)
+    }
+}

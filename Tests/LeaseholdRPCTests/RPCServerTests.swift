@@ -1,0 +1,238 @@
+import Foundation
+@testable import LeaseholdRPC
+import LeaseholdWire
+import NIOCore
+import NIOPosix
+import Testing
+
+@Suite("RPC server over loopback")
+struct RPCServerTests {
+    @Test("1,000 concurrent calls on one connection are all answered with matching call_ids")
+    func concurrentCalls() async throws {
+        try await withTestServer { _, port in
+            let connection = try await RPCConnection.connect(host: "127.0.0.1", port: port, hello: HelloRequest())
+            defer { Task { await connection.close() } }
+            let answers = try await withThrowingTaskGroup(of: (Int, String).self) { group in
+                for index in 0..<1_000 {
+                    group.addTask {
+                        let response: ForceReleaseRequest = try await connection.unary(
+                            TestService.echo, ForceReleaseRequest(key: "key-\(index)", reason: index % 2 == 0 ? "yield" : ""))
+                        return (index, response.key)
+                    }
+                }
+                var answers: [Int: String] = [:]
+                for try await (index, key) in group { answers[index] = key }
+                return answers
+            }
+            #expect(answers.count == 1_000)
+            #expect(answers.allSatisfy { index, key in key == "key-\(index)" })
+        }
+    }
+
+    @Test("the raw client sees each answer under the call_id it chose, in any order")
+    func rawCallIDs() async throws {
+        try await withTestServer { _, port in
+            let client = try await RawFrameClient(port: port)
+            defer { Task { await client.close() } }
+            #expect(try await client.hello()?.status?.code == .ok)
+            let ids: [UInt64] = [7, 1 << 40, 3, UInt64.max]
+            for id in ids {
+                try await client.send(Frame(callID: id, method: TestService.echo, payload: ForceReleaseRequest(key: "\(id)", reason: "").encoded()))
+            }
+            var seen: [UInt64: String] = [:]
+            for _ in ids {
+                let frame = try #require(await client.next())
+                #expect(frame.status?.code == .ok)
+                seen[frame.callID] = try ForceReleaseRequest(decoding: frame.payload).key
+            }
+            #expect(seen == Dictionary(uniqueKeysWithValues: ids.map { ($0, "\($0)") }))
+        }
+    }
+
+    @Test("CANCEL ends the call with CANCELLED and cancels its handler")
+    func cancel() async throws {
+        let service = TestService()
+        try await withTestServer(service: service) { _, port in
+            let client = try await RawFrameClient(port: port)
+            defer { Task { await client.close() } }
+            _ = try await client.hello()
+            try await client.send(Frame(callID: 5, method: TestService.hang, payload: Empty().encoded()))
+            try await client.send(.cancel(callID: 5))
+            let frame = try #require(await client.next())
+            #expect(frame.callID == 5)
+            #expect(frame.status?.code == .cancelled)
+            // The connection keeps serving other calls.
+            try await client.send(Frame(callID: 6, method: TestService.echo, payload: ForceReleaseRequest(key: "after", reason: "").encoded()))
+            let after = try #require(await client.next())
+            #expect(after.callID == 6 && after.status?.code == .ok)
+            #expect(service.cancellations.count == 1)
+        }
+    }
+
+    @Test("a cancelled task in the client library sends CANCEL")
+    func clientCancel() async throws {
+        let service = TestService()
+        try await withTestServer(service: service) { _, port in
+            let connection = try await RPCConnection.connect(host: "127.0.0.1", port: port, hello: HelloRequest())
+            defer { Task { await connection.close() } }
+            let call = Task { () -> Empty in try await connection.unary(TestService.hang, Empty()) }
+            // Wait until the server runs the handler, then cancel.
+            while service.cancellations.count == 0 {
+                call.cancel()
+                try await Task.sleep(for: .milliseconds(1))
+            }
+            await #expect(throws: CancellationError.self) { try await call.value }
+            // The same connection still answers.
+            let echo: ForceReleaseRequest = try await connection.unary(TestService.echo, ForceReleaseRequest(key: "k", reason: ""))
+            #expect(echo.key == "k")
+        }
+    }
+
+    @Test("an unknown method gets UNIMPLEMENTED")
+    func unknownMethod() async throws {
+        try await withTestServer { _, port in
+            let connection = try await RPCConnection.connect(host: "127.0.0.1", port: port, hello: HelloRequest())
+            defer { Task { await connection.close() } }
+            await #expect(throws: LeaseholdError.self) {
+                let _: Empty = try await connection.unary("nope.Nope/Nothing", Empty())
+            }
+            do {
+                let _: Empty = try await connection.unary("nope.Nope/Nothing", Empty())
+            } catch let error as LeaseholdError {
+                #expect(error.code == .unimplemented)
+            }
+        }
+    }
+
+    @Test("a call before Hello gets UNAUTHENTICATED; after Hello it works")
+    func callBeforeHello() async throws {
+        try await withTestServer { _, port in
+            let client = try await RawFrameClient(port: port)
+            defer { Task { await client.close() } }
+            try await client.send(Frame(callID: 9, method: TestService.echo, payload: ForceReleaseRequest(key: "k", reason: "").encoded()))
+            let refused = try #require(await client.next())
+            #expect(refused.callID == 9 && refused.status?.code == .unauthenticated)
+            #expect(try await client.hello()?.status?.code == .ok)
+            try await client.send(Frame(callID: 10, method: TestService.echo, payload: ForceReleaseRequest(key: "k", reason: "").encoded()))
+            #expect(await client.next()?.status?.code == .ok)
+        }
+    }
+
+    @Test("Hello with another protocol version gets UNSUPPORTED_PROTOCOL")
+    func protocolVersion() async throws {
+        try await withTestServer { _, port in
+            let client = try await RawFrameClient(port: port)
+            defer { Task { await client.close() } }
+            let answer = try #require(try await client.hello(version: 2))
+            #expect(answer.status?.code == .unsupportedProtocol)
+        }
+    }
+
+    @Test("with an auth file, a bad or missing token is refused and a good one maps to its principal")
+    func authentication() async throws {
+        let digest = Authenticator.digest(of: "ops-token")
+        let file = #"{"tokens": [{"principal": "ops", "sha256": "\#(digest)", "roles": ["admin"]}]}"#
+        let authenticator = try Authenticator(authFileContents: Data(file.utf8))
+        try await withTestServer(authenticator: authenticator) { _, port in
+            for token in ["", "wrong"] {
+                await #expect(throws: LeaseholdError(code: .unauthenticated, message: token.isEmpty ? "a token is required" : "unknown token")) {
+                    _ = try await RPCConnection.connect(host: "127.0.0.1", port: port, hello: HelloRequest(token: token))
+                }
+            }
+            let connection = try await RPCConnection.connect(host: "127.0.0.1", port: port, hello: HelloRequest(token: "ops-token"))
+            defer { Task { await connection.close() } }
+            #expect(connection.hello.principal == "ops")
+            #expect(connection.hello.roles == ["admin"])
+            let echo: ForceReleaseRequest = try await connection.unary(TestService.echo, ForceReleaseRequest(key: "k", reason: ""))
+            #expect(echo.reason == "ops")
+        }
+    }
+
+    @Test("a header announcing 2 GiB gets a connection-level FRAME_TOO_LARGE, then the connection closes")
+    func frameTooLarge() async throws {
+        try await withTestServer { _, port in
+            let client = try await RawFrameClient(port: port)
+            defer { Task { await client.close() } }
+            try await client.sendRaw([0x80, 0x00, 0x00, 0x00])
+            let frame = try #require(await client.next())
+            #expect(frame.callID == 0)
+            #expect(frame.status?.code == .frameTooLarge)
+            #expect(await client.next() == nil)  // closed
+        }
+    }
+
+    @Test("a frame that does not decode gets a connection-level INVALID_ARGUMENT, then the connection closes")
+    func malformedFrame() async throws {
+        try await withTestServer { _, port in
+            let client = try await RawFrameClient(port: port)
+            defer { Task { await client.close() } }
+            try await client.sendRaw([0x00, 0x00, 0x00, 0x03, 0xFF, 0xFF, 0xFF])
+            let frame = try #require(await client.next())
+            #expect(frame.callID == 0)
+            #expect(frame.status?.code == .invalidArgument)
+            #expect(await client.next() == nil)
+        }
+    }
+
+    @Test("a request payload that does not decode fails only that call")
+    func malformedPayload() async throws {
+        try await withTestServer { _, port in
+            let client = try await RawFrameClient(port: port)
+            defer { Task { await client.close() } }
+            _ = try await client.hello()
+            try await client.send(Frame(callID: 3, method: TestService.echo, payload: ByteBuffer(bytes: [0xFF, 0xFF])))
+            #expect(await client.next()?.status?.code == .invalidArgument)
+            try await client.send(Frame(callID: 4, method: TestService.echo, payload: ForceReleaseRequest(key: "k", reason: "").encoded()))
+            #expect(await client.next()?.status?.code == .ok)
+        }
+    }
+
+    @Test("server streams deliver every item in order, then OK")
+    func streaming() async throws {
+        try await withTestServer { _, port in
+            let connection = try await RPCConnection.connect(host: "127.0.0.1", port: port, hello: HelloRequest())
+            defer { Task { await connection.close() } }
+            var revisions: [UInt64] = []
+            for try await item in connection.serverStream(TestService.count, ListRequest(prefix: "", limit: 500), as: ListResponse.self) {
+                revisions.append(item.revision)
+            }
+            #expect(revisions == Array(0..<500))
+        }
+    }
+
+    @Test("a client that never reads its stream is cut off at a stated bound; the server's buffer stays bounded")
+    func slowReader() async throws {
+        let service = TestService()
+        var limits = RPCServer.Limits()
+        limits.maxBufferedBytesPerStream = 256 << 10
+        try await withTestServer(service: service, limits: limits) { _, port in
+            let client = try await RawFrameClient(port: port, autoRead: false, receiveBuffer: 16 << 10)
+            defer { Task { await client.close() } }
+            // Hello by hand, reading exactly one frame.
+            client.channel.read()
+            #expect(try await client.hello()?.status?.code == .ok)
+            try await client.send(Frame(callID: 2, method: TestService.flood, payload: Empty().encoded()))
+            // The stream is ended by the server while the client reads nothing.
+            let deadline = ContinuousClock.now + .seconds(20)
+            var last = -1
+            while ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(50))
+                let now = service.floodSent.count
+                if now == last { break }  // the handler stopped: its stream was ended
+                last = now
+            }
+            let sent = service.floodSent.count
+            // Bound: the stream buffer (256 KiB) plus what the kernel's socket buffers on both ends absorb.
+            let itemBytes = 1_040
+            #expect(sent * itemBytes < (256 << 10) + (8 << 20), "sent \(sent) items")
+            #expect(sent < 2_000_000)
+            // Now read: the items, then RESOURCE_EXHAUSTED.
+            try await client.channel.setOption(.autoRead, value: true).get()
+            var status: Status?
+            while status == nil, let frame = await client.next() {
+                status = frame.callID == 2 ? frame.status : nil
+            }
+            #expect(status?.code == .resourceExhausted)
+        }
+    }
+}

@@ -1,0 +1,168 @@
+import LeaseholdRPC
+import LeaseholdWire
+import Logging
+import NIOCore
+import NIOPosix
+import Synchronization
+
+/// Methods that exercise the RPC layer without any lock logic.
+struct TestService: RPCService {
+    static let echo = "test.Test/Echo"
+    static let hang = "test.Test/Hang"
+    static let flood = "test.Test/Flood"
+    static let count = "test.Test/Count"
+
+    /// Set when a `Hang` call's handler sees its cancellation.
+    let cancellations = Cancellations()
+    /// How many items `Flood` managed to send before its stream ended.
+    let floodSent = Counter()
+
+    final class Counter: Sendable {
+        private let value = Atomic<Int>(0)
+        func add(_ amount: Int) { self.value.add(amount, ordering: .relaxed) }
+        var count: Int { self.value.load(ordering: .relaxed) }
+    }
+
+    final class Cancellations: Sendable {
+        private let state = Mutex(0)
+        var count: Int { self.state.withLock { $0 } }
+        func record() { self.state.withLock { $0 += 1 } }
+    }
+
+    var methods: [RPCMethod] {
+        let cancellations = self.cancellations
+        let floodSent = self.floodSent
+        return [
+            // Echoes the key back, with the principal in the reason, after an optional tiny pause.
+            .unary(Self.echo) { (request: ForceReleaseRequest, context) in
+                if request.reason == "yield" { await Task.yield() }
+                return ForceReleaseRequest(key: request.key, reason: context.principal.name)
+            },
+            // Never answers: waits for its cancellation.
+            .unary(Self.hang) { (_: Empty, _) -> Empty in
+                await withTaskCancellationHandler {
+                    await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                        Hang.park(continuation)
+                    }
+                } onCancel: {
+                    cancellations.record()
+                    Hang.releaseAll()
+                }
+                throw CancellationError()
+            },
+            // Streams 1 KiB items as fast as it can, until the stream is ended under it.
+            .serverStreaming(Self.flood) { (_: Empty, _, writer: RPCStreamWriter<ListRequest>) in
+                let item = ListRequest(prefix: String(repeating: "x", count: 1_024), limit: 0).encoded()
+                while true {
+                    do {
+                        try writer.send(encoded: item)
+                    } catch {
+                        return
+                    }
+                    floodSent.add(1)
+                    if floodSent.count % 64 == 0 { await Task.yield() }
+                    if floodSent.count > 2_000_000 { return }  // a bound in case nothing stops it
+                }
+            },
+            // Streams `limit` items, then ends OK.
+            .serverStreaming(Self.count) { (request: ListRequest, _, writer: RPCStreamWriter<ListResponse>) in
+                for index in 0..<request.limit {
+                    try writer.send(ListResponse(locks: [], revision: UInt64(index)))
+                }
+            },
+        ]
+    }
+}
+
+/// Parks `Hang` continuations so that a cancellation can resume them.
+enum Hang {
+    private static let parked = Mutex<[CheckedContinuation<Void, Never>]>([])
+    static func park(_ continuation: CheckedContinuation<Void, Never>) {
+        parked.withLock { $0.append(continuation) }
+    }
+    static func releaseAll() {
+        let all = parked.withLock { parked in
+            defer { parked.removeAll() }
+            return parked
+        }
+        for continuation in all { continuation.resume() }
+    }
+}
+
+/// A server on 127.0.0.1 and an ephemeral port, stopped by the caller.
+func withTestServer<R>(
+    service: TestService = TestService(), authenticator: Authenticator = .anonymous,
+    limits: RPCServer.Limits = RPCServer.Limits(),
+    _ body: (RPCServer, Int) async throws -> R
+) async throws -> R {
+    var configuration = RPCServer.Configuration(host: "127.0.0.1", port: 0)
+    configuration.authenticator = authenticator
+    configuration.limits = limits
+    let server = RPCServer(configuration: configuration, services: [service], logger: Logger(label: "test"))
+    let address = try await server.start()
+    do {
+        let result = try await body(server, address.port!)
+        await server.stop()
+        return result
+    } catch {
+        await server.stop()
+        throw error
+    }
+}
+
+/// A client that speaks raw frames, without the project's client code: it sees exactly what the server sends.
+final class RawFrameClient: Sendable {
+    let channel: any Channel
+    let frames: AsyncStream<Frame>
+
+    private final class Collector: ChannelInboundHandler, Sendable {
+        typealias InboundIn = Frame
+        let continuation: AsyncStream<Frame>.Continuation
+        init(continuation: AsyncStream<Frame>.Continuation) { self.continuation = continuation }
+        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+            self.continuation.yield(Self.unwrapInboundIn(data))
+        }
+        func channelInactive(context: ChannelHandlerContext) { self.continuation.finish() }
+    }
+
+    init(port: Int, autoRead: Bool = true, receiveBuffer: Int? = nil) async throws {
+        let (frames, continuation) = AsyncStream.makeStream(of: Frame.self)
+        var bootstrap = ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .channelOption(.autoRead, value: autoRead)
+        if let receiveBuffer {
+            bootstrap = bootstrap.channelOption(.socketOption(.so_rcvbuf), value: SocketOptionValue(receiveBuffer))
+        }
+        self.channel = try await bootstrap.channelInitializer { channel in
+            channel.eventLoop.makeCompletedFuture {
+                try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(FrameDecoder(maximumFrameLength: 16 << 20)))
+                try channel.pipeline.syncOperations.addHandler(Collector(continuation: continuation))
+            }
+        }.connect(host: "127.0.0.1", port: port).get()
+        self.frames = frames
+    }
+
+    /// Sends a frame with its length prefix (no encoder in the pipeline, so raw bytes can be sent too).
+    func send(_ frame: Frame) async throws {
+        var buffer = ByteBuffer()
+        frame.encodeWithLengthPrefix(into: &buffer)
+        try await self.channel.writeAndFlush(buffer)
+    }
+
+    func sendRaw(_ bytes: [UInt8]) async throws {
+        try await self.channel.writeAndFlush(ByteBuffer(bytes: bytes))
+    }
+
+    /// Says Hello and returns the server's answer frame.
+    func hello(token: String = "", version: UInt32 = 1) async throws -> Frame? {
+        try await self.send(Frame(callID: 1, method: LeaseholdMethod.hello, payload: HelloRequest(protocolVersion: version, token: token).encoded()))
+        return await self.next()
+    }
+
+    /// The next frame, or nil when the connection closed.
+    func next() async -> Frame? {
+        var iterator = self.frames.makeAsyncIterator()
+        return await iterator.next()
+    }
+
+    func close() async { try? await self.channel.close() }
+}
