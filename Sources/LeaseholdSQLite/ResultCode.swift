@@ -108,6 +108,8 @@ public struct ResultCode: RawRepresentable, Hashable, Sendable, CustomStringConv
     public static let constraintNotNull = ResultCode(rawValue: 19 | (5 << 8))
     /// `SQLITE_CONSTRAINT_PRIMARYKEY`
     public static let constraintPrimaryKey = ResultCode(rawValue: 19 | (6 << 8))
+    /// `SQLITE_CONSTRAINT_TRIGGER`: a trigger's `RAISE(ABORT, …)`.
+    public static let constraintTrigger = ResultCode(rawValue: 19 | (7 << 8))
     /// `SQLITE_CONSTRAINT_UNIQUE`
     public static let constraintUnique = ResultCode(rawValue: 19 | (8 << 8))
     /// `SQLITE_CONSTRAINT_DATATYPE` (STRICT tables)

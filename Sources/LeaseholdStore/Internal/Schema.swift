@@ -44,6 +44,20 @@ enum Schema {
         ) STRICT;
         -- Watch and catch-up by key prefix: a range on key, then revision order.
         CREATE INDEX events_by_key ON events (key, revision);
+
+        -- The counters move with the rows, in the same transaction, and only forward: a revision or a session id
+        -- at or below the stored one is refused (SQLITE_CONSTRAINT_TRIGGER), even after its row was pruned.
+        CREATE TRIGGER events_revision_increases BEFORE INSERT ON events
+        WHEN NEW.revision <= (SELECT revision FROM meta)
+        BEGIN SELECT RAISE(ABORT, 'event revision is not above meta.revision'); END;
+        CREATE TRIGGER events_move_revision AFTER INSERT ON events
+        BEGIN UPDATE meta SET revision = NEW.revision; END;
+
+        CREATE TRIGGER sessions_id_increases BEFORE INSERT ON sessions
+        WHEN NEW.id <= (SELECT last_session_id FROM meta)
+        BEGIN SELECT RAISE(ABORT, 'session id is not above meta.last_session_id'); END;
+        CREATE TRIGGER sessions_move_counter AFTER INSERT ON sessions
+        BEGIN UPDATE meta SET last_session_id = NEW.id; END;
         """
     ]
 

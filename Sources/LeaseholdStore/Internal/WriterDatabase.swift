@@ -51,41 +51,31 @@ final class WriterDatabase {
 
     // MARK: - Group commit
 
-    /// Applies `batches`, in order, in one `BEGIN IMMEDIATE … COMMIT`, moving `meta` in the same transaction.
+    /// Applies `batches`, in order, in one `BEGIN IMMEDIATE … COMMIT`.
     ///
-    /// On error nothing of the transaction remains (``Connection/transaction(_:_:)`` rolls back) and
-    /// ``eventCount`` is unchanged.
-    /// - Parameter batches: The batches of one group; at least one mutation in all.
+    /// Triggers move `meta.revision` and `meta.last_session_id` with each inserted event and session, in the same
+    /// transaction, and refuse any that would move them back. On error nothing of the transaction remains
+    /// (``Connection/transaction(_:_:)`` rolls back) and ``eventCount`` is unchanged.
+    /// - Parameter batches: The batches of one group.
     /// - Throws: ``SQLiteError`` from the first statement that failed, or from `COMMIT`.
     func commit(_ batches: [[Mutation]]) throws {
         var inserted = 0
         try self.connection.transaction(.immediate) {
-            var highestRevision: UInt64 = 0
-            var highestSessionID: UInt64 = 0
             for batch in batches {
                 for mutation in batch {
                     switch mutation {
                     case .openSession(let session):
                         try self.insert(session)
-                        highestSessionID = max(highestSessionID, session.id.rawValue)
                     case .removeSession(let id):
                         let delete = try self.connection.cachedStatement("DELETE FROM sessions WHERE id = ?1")
                         try delete.bind(id.rawValue, at: 1)
                         try delete.run()
                     case .event(let event):
                         try self.apply(event)
-                        highestRevision = max(highestRevision, event.revision)
                         inserted += 1
                     }
                 }
             }
-            // max() keeps both counters monotonic whatever the order of the mutations.
-            let meta = try self.connection.cachedStatement(
-                "UPDATE meta SET revision = max(revision, ?1), last_session_id = max(last_session_id, ?2)"
-            )
-            try meta.bind(highestRevision, at: 1)
-            try meta.bind(highestSessionID, at: 2)
-            try meta.run()
         }
         self.eventCount += inserted
     }
