@@ -9,7 +9,7 @@ extension SQLiteStore {
         public var batches: Int = 0
         /// Group-commit transactions that failed and were rolled back.
         public var failedTransactions: Int = 0
-        /// Batches that completed with an error because their transaction failed.
+        /// Batches with mutations that completed with an error because their transaction failed.
         public var failedBatches: Int = 0
         /// Retention transactions (each prunes at most ``Configuration/retentionChunkSize`` events).
         public var retentionTransactions: Int = 0

@@ -63,6 +63,10 @@ public final class SQLiteStore: Store {
 
     /// Queues `mutations`; see ``Store/submit(_:completion:)``.
     ///
+    /// Batches queued together share one transaction: if it fails, every batch in it that has mutations completes
+    /// with the same ``SQLiteError`` and nothing of them is written. A barrier (an empty batch) always succeeds once
+    /// every batch before it has completed, whether those committed or failed.
+    ///
     /// After ``close()`` the completion runs at once, on the caller's thread, with ``StoreClosed``.
     /// - Parameters:
     ///   - mutations: The changes, in the order the lock table produced them; empty for a barrier.

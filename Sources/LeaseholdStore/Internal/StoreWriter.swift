@@ -193,15 +193,21 @@ final class StoreWriter: Sendable {
             for (_, completion) in group { completion(.success(())) }
             return self.checkRetention(database)
         } catch {
+            // Barriers in the group succeed: they only wait for the batches before them to finish, and whether a
+            // barrier shares a failing group is a matter of timing. Every batch with mutations fails.
+            let failed = batches.count(where: { !$0.isEmpty })
             self.state.withLock {
                 $0.statistics.failedTransactions += 1
-                $0.statistics.failedBatches += group.count
+                $0.statistics.failedBatches += failed
+                $0.statistics.batches += group.count - failed
             }
             self.logger.info(
                 "group commit failed and was rolled back",
-                metadata: ["batches": "\(group.count)", "error": "\(error)"]
+                metadata: ["batches": "\(failed)", "error": "\(error)"]
             )
-            for (_, completion) in group { completion(.failure(error)) }
+            for (mutations, completion) in group {
+                completion(mutations.isEmpty ? .success(()) : .failure(error))
+            }
             return false
         }
     }
