@@ -188,6 +188,23 @@ struct SQLiteStoreTests {
         #expect(try reopened.load().sessions.count == 50)
     }
 
+    @Test("after close the database file alone holds every commit: the WAL is checkpointed")
+    func checkpointAtClose() async throws {
+        let directory = try TemporaryDirectory()
+        let store = try SQLiteStore.open(directory.file())
+        try await store.commit([.openSession(Fixture.session(1))] + Fixture.alternatingEvents(count: 5))
+        _ = try store.load()  // the reader has been used, and stays open until after the writer closes
+        store.close()
+
+        try FileManager.default.copyItem(atPath: directory.file(), toPath: directory.file("copy.db"))
+        let copy = try SQLiteStore.open(directory.file("copy.db"))
+        defer { copy.close() }
+        let state = try copy.load()
+        #expect(state.revision == 5)
+        #expect(state.sessions.count == 1)
+        #expect(try await copy.allEvents().events.count == 5)
+    }
+
     @Test("close from a completion on the writer thread does not deadlock")
     func closeFromCompletion() async throws {
         let directory = try TemporaryDirectory()

@@ -44,8 +44,17 @@ final class WriterDatabase {
         self.logger = logger
     }
 
-    /// Closes the connection; the last connection to close checkpoints the WAL into the database file.
+    /// Copies the WAL into the database file and closes the connection.
+    ///
+    /// SQLite checkpoints on close only when the last connection closes, and the read-only connection that may
+    /// close last cannot. Without this the latest commits could live only in the `-wal` file, and a copy of the
+    /// database file alone would miss them.
     func close() {
+        do {
+            try self.connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        } catch {
+            self.logger.info("final WAL checkpoint failed; the WAL is replayed at next open", metadata: ["error": "\(error)"])
+        }
         self.connection.close()
     }
 
