@@ -1,0 +1,209 @@
+internal import LeaseholdCore
+internal import LeaseholdSQLite
+internal import Logging
+
+/// The writer connection and the SQL that changes the database: group commits and retention.
+///
+/// It is created on the opening thread, then handed to the writer thread (see ``StoreWriter``), which is the only
+/// one to use it from then on.
+final class WriterDatabase {
+    let connection: Connection
+    private let configuration: SQLiteStore.Configuration
+    private let logger: Logger
+    /// Rows in `events`, counted once at open and then kept up to date, so that retention never counts the table.
+    private(set) var eventCount: Int
+
+    /// Opens (or creates) the database, switches it to WAL, sets `synchronous` and migrates the schema.
+    /// - Parameters:
+    ///   - configuration: The store configuration.
+    ///   - logger: Where to log.
+    /// - Throws: ``SQLiteError``, ``UnsupportedSchemaVersion``.
+    init(configuration: SQLiteStore.Configuration, logger: Logger) throws {
+        let connection = try Connection(path: configuration.path, flags: [.readWrite, .create])
+        try connection.setBusyTimeout(.seconds(5))
+        let mode = try connection.setPragma("journal_mode", to: "WAL")
+        guard mode?.lowercased() == "wal" else {
+            throw SQLiteError(
+                resultCode: .error,
+                message: "journal_mode is \(mode ?? "unknown"), not wal (opening \(configuration.path))"
+            )
+        }
+        switch configuration.synchronous {
+        case .full: try connection.setPragma("synchronous", to: "FULL")
+        case .normal: try connection.setPragma("synchronous", to: "NORMAL")
+        }
+        try Schema.migrate(connection, logger: logger)
+
+        let count = try connection.cachedStatement("SELECT count(*) FROM events")
+        try count.step()
+        self.eventCount = count.int(at: 0)
+        count.reset()
+
+        self.connection = connection
+        self.configuration = configuration
+        self.logger = logger
+    }
+
+    /// Copies the WAL into the database file and closes the connection.
+    ///
+    /// SQLite checkpoints on close only when the last connection closes, and the read-only connection that may
+    /// close last cannot. Without this the latest commits could live only in the `-wal` file, and a copy of the
+    /// database file alone would miss them.
+    func close() {
+        do {
+            try self.connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        } catch {
+            self.logger.info("final WAL checkpoint failed; the WAL is replayed at next open", metadata: ["error": "\(error)"])
+        }
+        self.connection.close()
+    }
+
+    // MARK: - Group commit
+
+    /// Applies `batches`, in order, in one `BEGIN IMMEDIATE … COMMIT`.
+    ///
+    /// Triggers move `meta.revision` and `meta.last_session_id` with each inserted event and session, in the same
+    /// transaction, and refuse any that would move them back. On error nothing of the transaction remains
+    /// (``Connection/transaction(_:_:)`` rolls back) and ``eventCount`` is unchanged.
+    /// - Parameter batches: The batches of one group.
+    /// - Throws: ``SQLiteError`` from the first statement that failed, or from `COMMIT`.
+    func commit(_ batches: [[Mutation]]) throws {
+        var inserted = 0
+        try self.connection.transaction(.immediate) {
+            for batch in batches {
+                for mutation in batch {
+                    switch mutation {
+                    case .openSession(let session):
+                        try self.insert(session)
+                    case .removeSession(let id):
+                        let delete = try self.connection.cachedStatement("DELETE FROM sessions WHERE id = ?1")
+                        try delete.bind(id.rawValue, at: 1)
+                        try delete.run()
+                    case .event(let event):
+                        try self.apply(event)
+                        inserted += 1
+                    }
+                }
+            }
+        }
+        self.eventCount += inserted
+    }
+
+    private func insert(_ session: SessionRecord) throws {
+        let insert = try self.connection.cachedStatement(
+            "INSERT INTO sessions (id, secret_hash, ttl_ms, owner, name) VALUES (?1, ?2, ?3, ?4, ?5)"
+        )
+        try insert.bind(session.id.rawValue, at: 1)
+        try insert.bind(blob: session.secretHash, at: 2)
+        try insert.bind(session.ttl.wholeMilliseconds, at: 3)
+        try insert.bind(session.owner, at: 4)
+        try insert.bind(session.name, at: 5)
+        try insert.run()
+    }
+
+    /// Appends the event and updates the `locks` projection: `acquired` inserts the key's row (failing if one is
+    /// there), every other kind deletes it.
+    private func apply(_ event: Event) throws {
+        let insert = try self.connection.cachedStatement(
+            """
+            INSERT INTO events (revision, type, key, session_id, fencing_token, owner, at_ms)
+            VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+            """
+        )
+        try insert.bind(event.revision, at: 1)
+        try insert.bind(Int64(event.kind.rawValue), at: 2)
+        try insert.bind(event.key, at: 3)
+        try insert.bind(event.sessionID.rawValue, at: 4)
+        try insert.bind(event.fencingToken, at: 5)
+        try insert.bind(event.owner, at: 6)
+        try insert.bind(event.at.millisecondsSince1970, at: 7)
+        try insert.run()
+
+        switch event.kind {
+        case .acquired:
+            let lock = try self.connection.cachedStatement(
+                """
+                INSERT INTO locks (key, session_id, fencing_token, owner, acquired_at_ms)
+                VALUES (?1, ?2, ?3, ?4, ?5)
+                """
+            )
+            try lock.bind(event.key, at: 1)
+            try lock.bind(event.sessionID.rawValue, at: 2)
+            try lock.bind(event.fencingToken, at: 3)
+            try lock.bind(event.owner, at: 4)
+            try lock.bind(event.at.millisecondsSince1970, at: 5)
+            try lock.run()
+        case .released, .expired, .forceReleased:
+            let unlock = try self.connection.cachedStatement("DELETE FROM locks WHERE key = ?1")
+            try unlock.bind(event.key, at: 1)
+            try unlock.run()
+        }
+    }
+
+    // MARK: - Retention
+
+    /// Whether some events are due for pruning: more than ``SQLiteStore/Configuration/eventRetention``, or the
+    /// oldest one older than ``SQLiteStore/Configuration/eventMaxAge``.
+    /// - Parameter now: The wall-clock time to measure age against.
+    /// - Throws: ``SQLiteError``.
+    func hasRetentionBacklog(now: WallTime) throws -> Bool {
+        if self.eventCount > self.configuration.eventRetention { return true }
+        guard self.eventCount > 0 else { return false }
+        let oldest = try self.connection.cachedStatement("SELECT at_ms FROM events ORDER BY revision LIMIT 1")
+        defer { oldest.reset() }
+        guard try oldest.step() else { return false }
+        return oldest.uint64(at: 0) < self.cutoff(now: now)
+    }
+
+    /// Prunes one chunk: the longest run of oldest events (by revision) that are beyond the count limit or older
+    /// than the age limit, at most ``SQLiteStore/Configuration/retentionChunkSize`` of them, in one transaction that
+    /// also records the highest pruned revision as `meta.compacted_through`.
+    ///
+    /// Only a prefix of the log is ever pruned, so the events from `compacted_through + 1` on have no gap.
+    /// - Parameter now: The wall-clock time to measure age against.
+    /// - Returns: The number of events pruned; 0 when nothing is due.
+    /// - Throws: ``SQLiteError``; the transaction is then rolled back.
+    func pruneChunk(now: WallTime) throws -> Int {
+        let cutoff = self.cutoff(now: now)
+        let excess = self.eventCount - max(self.configuration.eventRetention, 0)
+        let chunk = max(self.configuration.retentionChunkSize, 1)
+        let deleted = try self.connection.transaction(.immediate) { () throws -> Int in
+            let oldest = try self.connection.cachedStatement(
+                "SELECT revision, at_ms FROM events ORDER BY revision LIMIT ?1"
+            )
+            try oldest.bind(chunk, at: 1)
+            var last: UInt64?
+            var count = 0
+            while try oldest.step() {
+                guard count < excess || oldest.uint64(at: 1) < cutoff else { break }
+                last = oldest.uint64(at: 0)
+                count += 1
+            }
+            oldest.reset()
+            guard let last else { return 0 }
+
+            let delete = try self.connection.cachedStatement("DELETE FROM events WHERE revision <= ?1")
+            try delete.bind(last, at: 1)
+            try delete.run()
+            let deleted = self.connection.changes
+            let meta = try self.connection.cachedStatement(
+                "UPDATE meta SET compacted_through = max(compacted_through, ?1)"
+            )
+            try meta.bind(last, at: 1)
+            try meta.run()
+            return deleted
+        }
+        self.eventCount -= deleted
+        if deleted > 0 {
+            self.logger.debug("pruned events", metadata: ["count": "\(deleted)", "left": "\(self.eventCount)"])
+        }
+        return deleted
+    }
+
+    /// Events with `at_ms` below this are older than the age limit.
+    private func cutoff(now: WallTime) -> UInt64 {
+        let age = max(self.configuration.eventMaxAge.wholeMilliseconds, 0)
+        let now = now.millisecondsSince1970
+        return now > UInt64(age) ? now - UInt64(age) : 0
+    }
+}
