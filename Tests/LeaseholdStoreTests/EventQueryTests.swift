@@ -1,6 +1,7 @@
 import LeaseholdCore
-@testable import LeaseholdStore
 import Testing
+
+@testable import LeaseholdStore
 
 @Suite("SQLiteStore event queries")
 struct EventQueryTests {
@@ -79,7 +80,9 @@ struct EventQueryTests {
             // No gap: the page starts at the compact revision (or is empty) and is contiguous.
             if let first = page.events.first {
                 #expect(first.revision == page.compactRevision)
-                #expect(page.events.map(\.revision) == Array(first.revision..<(first.revision + UInt64(page.events.count))))
+                #expect(
+                    page.events.map(\.revision) == Array(first.revision..<(first.revision + UInt64(page.events.count)))
+                )
             }
         }
         try await writes.value

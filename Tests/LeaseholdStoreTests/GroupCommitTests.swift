@@ -1,9 +1,10 @@
 import Dispatch
 import LeaseholdCore
 import LeaseholdSQLite
-@testable import LeaseholdStore
 import Synchronization
 import Testing
+
+@testable import LeaseholdStore
 
 @Suite("SQLiteStore group commit, barriers and failures")
 struct GroupCommitTests {
@@ -18,7 +19,10 @@ struct GroupCommitTests {
     /// Submits `threads × perThread` one-session batches from many threads at once. Each submission takes a global
     /// position under a lock, so the queue order is known.
     private func submitConcurrently(
-        to store: SQLiteStore, threads: Int, perThread: Int, firstSessionID: UInt64
+        to store: SQLiteStore,
+        threads: Int,
+        perThread: Int,
+        firstSessionID: UInt64
     ) -> (Recorder<Completed>, submitted: Recorder<Int>) {
         let completed = Recorder<Completed>()
         let submitted = Recorder<Int>()
@@ -115,7 +119,9 @@ struct GroupCommitTests {
         #expect(store.statistics.transactions == 1)
     }
 
-    @Test("a constraint failure rolls back the whole group, fails every batch in it but barriers, and later commits succeed")
+    @Test(
+        "a constraint failure rolls back the whole group, fails every batch in it but barriers, and later commits succeed"
+    )
     func constraintFailure() async throws {
         let directory = try TemporaryDirectory()
         let store = try SQLiteStore.open(directory.file())
@@ -124,7 +130,9 @@ struct GroupCommitTests {
         let before = try store.load()
         let eventsBefore = try await store.allEvents()
 
-        let first: [Mutation] = [.openSession(Fixture.session(2)), .event(Fixture.event(2, .acquired, "x", session: 2))]
+        let first: [Mutation] = [
+            .openSession(Fixture.session(2)), .event(Fixture.event(2, .acquired, "x", session: 2)),
+        ]
         // "k" is held: a second acquired event for it violates the locks primary key.
         let bad: [Mutation] = [.event(Fixture.event(3, .acquired, "k", session: 2))]
         let last: [Mutation] = [.openSession(Fixture.session(3))]
@@ -173,7 +181,10 @@ struct GroupCommitTests {
             ("a session id below the counter", [.openSession(Fixture.session(0))]),
             (
                 "a revision that goes back within a batch",
-                [.event(Fixture.event(5, .acquired, "a", session: 1)), .event(Fixture.event(4, .acquired, "b", session: 1))]
+                [
+                    .event(Fixture.event(5, .acquired, "a", session: 1)),
+                    .event(Fixture.event(4, .acquired, "b", session: 1)),
+                ]
             ),
         ]
         for (label, batch) in refused {
@@ -183,7 +194,9 @@ struct GroupCommitTests {
             #expect(error.primaryResultCode == .constraint, "\(label)")
             #expect(try store.load() == before, "\(label)")
         }
-        try await store.commit([.openSession(Fixture.session(2)), .event(Fixture.event(4, .released, "k", session: 1, token: 3))])
+        try await store.commit([
+            .openSession(Fixture.session(2)), .event(Fixture.event(4, .released, "k", session: 1, token: 3)),
+        ])
         #expect(try store.load().revision == 4)
         #expect(try store.load().lastSessionID == SessionID(2))
     }
@@ -202,8 +215,13 @@ struct GroupCommitTests {
             try connection.setPragma("max_page_count", to: pages)
         }
         let big: [Mutation] = (1...200).map { revision in
-            var event = Fixture.event(UInt64(revision), revision % 2 == 1 ? .acquired : .released, "k", session: 1,
-                                      token: UInt64(revision % 2 == 1 ? revision : revision - 1))
+            var event = Fixture.event(
+                UInt64(revision),
+                revision % 2 == 1 ? .acquired : .released,
+                "k",
+                session: 1,
+                token: UInt64(revision % 2 == 1 ? revision : revision - 1)
+            )
             event.owner = String(repeating: "o", count: 2_000)
             return .event(event)
         }

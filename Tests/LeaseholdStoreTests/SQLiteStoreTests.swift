@@ -1,8 +1,9 @@
 import Foundation
 import LeaseholdCore
 import LeaseholdSQLite
-@testable import LeaseholdStore
 import Testing
+
+@testable import LeaseholdStore
 
 @Suite("SQLiteStore: durable state across close and reopen")
 struct SQLiteStoreTests {
@@ -51,12 +52,20 @@ struct SQLiteStoreTests {
         #expect(
             state.locks == [
                 LockInfo(
-                    key: "jobs/a", sessionID: SessionID(2), fencingToken: 4, owner: "owner-2",
-                    acquiredAt: events[3].at, sessionTTL: .milliseconds(2_500)
+                    key: "jobs/a",
+                    sessionID: SessionID(2),
+                    fencingToken: 4,
+                    owner: "owner-2",
+                    acquiredAt: events[3].at,
+                    sessionTTL: .milliseconds(2_500)
                 ),
                 LockInfo(
-                    key: "cron/x", sessionID: SessionID(1), fencingToken: 7, owner: "owner-1",
-                    acquiredAt: events[6].at, sessionTTL: .seconds(10)
+                    key: "cron/x",
+                    sessionID: SessionID(1),
+                    fencingToken: 7,
+                    owner: "owner-1",
+                    acquiredAt: events[6].at,
+                    sessionTTL: .seconds(10)
                 ),
             ]
         )
@@ -94,9 +103,12 @@ struct SQLiteStoreTests {
         #expect(page.compactRevision == 14)
     }
 
-    @Test("synchronous FULL is the default and --sync normal opens with NORMAL", arguments: [
-        (SQLiteStore.Configuration.Synchronous.full, "2"), (.normal, "1"),
-    ])
+    @Test(
+        "synchronous FULL is the default and --sync normal opens with NORMAL",
+        arguments: [
+            (SQLiteStore.Configuration.Synchronous.full, "2"), (.normal, "1"),
+        ]
+    )
     func synchronousSetting(synchronous: SQLiteStore.Configuration.Synchronous, pragma: String) async throws {
         let directory = try TemporaryDirectory()
         let store = try SQLiteStore.open(directory.file(), synchronous: synchronous)

@@ -1,5 +1,5 @@
-internal import Logging
 internal import LeaseholdSQLite
+internal import Logging
 
 /// The database schema and its migrations, tracked in `PRAGMA user_version`.
 ///

@@ -138,7 +138,10 @@ final class StoreReader: Sendable {
                             guard let connection else { throw StoreClosed() }
                             return try connection.transaction(.deferred) {
                                 try Self.events(
-                                    from: connection, prefix: prefix, start: start, limit: limit,
+                                    from: connection,
+                                    prefix: prefix,
+                                    start: start,
+                                    limit: limit,
                                     logger: self.logger
                                 )
                             }
@@ -152,7 +155,11 @@ final class StoreReader: Sendable {
     private static let eventColumns = "revision, type, key, session_id, fencing_token, owner, at_ms"
 
     private static func events(
-        from connection: Connection, prefix: String, start: UInt64, limit: Int, logger: Logger
+        from connection: Connection,
+        prefix: String,
+        start: UInt64,
+        limit: Int,
+        logger: Logger
     ) throws -> EventPage {
         let meta = try connection.cachedStatement("SELECT compacted_through FROM meta")
         guard try meta.step() else {
@@ -200,7 +207,10 @@ final class StoreReader: Sendable {
             let revision = select.uint64(at: 0)
             guard let kind = UInt8(exactly: select.int64(at: 1)).flatMap(Event.Kind.init(rawValue:)) else {
                 // The CHECK constraint rules this out; skip rather than fail every watcher.
-                logger.info("store corruption: skipping an event of unknown type", metadata: ["revision": "\(revision)"])
+                logger.info(
+                    "store corruption: skipping an event of unknown type",
+                    metadata: ["revision": "\(revision)"]
+                )
                 continue
             }
             events.append(

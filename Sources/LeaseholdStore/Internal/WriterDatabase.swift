@@ -53,7 +53,10 @@ final class WriterDatabase {
         do {
             try self.connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         } catch {
-            self.logger.info("final WAL checkpoint failed; the WAL is replayed at next open", metadata: ["error": "\(error)"])
+            self.logger.info(
+                "final WAL checkpoint failed; the WAL is replayed at next open",
+                metadata: ["error": "\(error)"]
+            )
         }
         self.connection.close()
     }

@@ -10,7 +10,8 @@ struct TemporaryDirectory: ~Copyable {
     let path: String
 
     init() throws {
-        self.path = FileManager.default.temporaryDirectory
+        self.path =
+            FileManager.default.temporaryDirectory
             .appendingPathComponent("leasehold-store-tests-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: self.path, withIntermediateDirectories: true)
     }
@@ -30,11 +31,17 @@ let testLogger = Logger(label: "leasehold.store.tests", factory: { _ in SwiftLog
 extension SQLiteStore {
     /// Opens a store with test defaults.
     static func open(
-        _ path: String, synchronous: Configuration.Synchronous = .full, eventRetention: Int = 100_000,
-        eventMaxAge: Duration = .seconds(7 * 24 * 3600), retentionChunkSize: Int = 5_000
+        _ path: String,
+        synchronous: Configuration.Synchronous = .full,
+        eventRetention: Int = 100_000,
+        eventMaxAge: Duration = .seconds(7 * 24 * 3600),
+        retentionChunkSize: Int = 5_000
     ) throws -> SQLiteStore {
         let configuration = Configuration(
-            path: path, synchronous: synchronous, eventRetention: eventRetention, eventMaxAge: eventMaxAge,
+            path: path,
+            synchronous: synchronous,
+            eventRetention: eventRetention,
+            eventMaxAge: eventMaxAge,
             retentionChunkSize: retentionChunkSize
         )
         return try SQLiteStore(configuration: configuration, logger: testLogger)
@@ -67,25 +74,41 @@ enum Fixture {
 
     static func session(_ id: UInt64, ttl: Duration = .seconds(10)) -> SessionRecord {
         SessionRecord(
-            id: SessionID(id), secretHash: Array(repeating: UInt8(truncatingIfNeeded: id), count: 32), ttl: ttl,
-            owner: "owner-\(id)", name: "worker \(id)"
+            id: SessionID(id),
+            secretHash: Array(repeating: UInt8(truncatingIfNeeded: id), count: 32),
+            ttl: ttl,
+            owner: "owner-\(id)",
+            name: "worker \(id)"
         )
     }
 
     /// An event; `token` defaults to `revision`, right for `acquired`.
     static func event(
-        _ revision: UInt64, _ kind: Event.Kind, _ key: String, session: UInt64, token: UInt64? = nil,
+        _ revision: UInt64,
+        _ kind: Event.Kind,
+        _ key: String,
+        session: UInt64,
+        token: UInt64? = nil,
         at: WallTime? = nil
     ) -> Event {
         Event(
-            revision: revision, kind: kind, key: key, sessionID: SessionID(session),
-            fencingToken: token ?? revision, owner: "owner-\(session)",
+            revision: revision,
+            kind: kind,
+            key: key,
+            sessionID: SessionID(session),
+            fencingToken: token ?? revision,
+            owner: "owner-\(session)",
             at: at ?? WallTime(millisecondsSince1970: Self.t0.millisecondsSince1970 + revision)
         )
     }
 
     /// `count` events on one key by session 1, alternating acquired / released, from revision `first`.
-    static func alternatingEvents(count: Int, from first: UInt64 = 1, key: String = "k", at: WallTime? = nil)
+    static func alternatingEvents(
+        count: Int,
+        from first: UInt64 = 1,
+        key: String = "k",
+        at: WallTime? = nil
+    )
         -> [Mutation]
     {
         (0..<UInt64(count)).map { offset in
