@@ -1,0 +1,461 @@
+import Crypto
+public import LeaseholdCore
+public import LeaseholdRPC
+public import LeaseholdStore
+public import LeaseholdWire
+public import Logging
+import Synchronization
+
+/// The single owner of lock state: Core's ``LockTable`` behind a mutex, the store, and the watch hub.
+///
+/// Every operation applies its transition and queues the resulting mutations in the store inside one critical
+/// section, so the store commits them in transition order. Replies, grants to queued waiters and watch events go
+/// out only once those mutations are durable (group commit lets one sync serve many callers). Queries wait for a
+/// barrier, so nobody is shown state that a crash could still undo.
+public final class LockService: Sendable {
+    private enum Mode { case serving, recovering, stopped }
+
+    private struct State {
+        var table: LockTable
+        /// Continuations of queued `Acquire` calls.
+        var waiters: [WaiterID: CheckedContinuation<LockInfo, any Error>] = [:]
+        /// Which connection may act for each session (the one that opened or last resumed it).
+        var bindings: [SessionID: ConnectionID] = [:]
+        var mode = Mode.serving
+    }
+
+    private let state: Mutex<State>
+    private let store: any Store
+    private let clock: any LeaseClock
+    private let logger: Logger
+    /// Where committed events go.
+    let hub: WatchHub
+    private let configuration: LockTable.Configuration
+    private let timer: ExpiryTimer
+
+    /// Loads the durable state and builds the table; every session gets a fresh TTL from now.
+    /// - Parameters:
+    ///   - store: The durable store; it must be open.
+    ///   - configuration: Limits and the lock delay.
+    ///   - clock: The source of time.
+    ///   - logger: Where the service logs.
+    /// - Throws: The store's error when its state cannot be read.
+    public init(
+        store: any Store, configuration: LockTable.Configuration, clock: any LeaseClock, logger: Logger
+    ) throws {
+        let persisted = try store.load()
+        self.store = store
+        self.clock = clock
+        self.logger = logger
+        self.configuration = configuration
+        self.hub = WatchHub(lastPublished: persisted.revision)
+        self.timer = ExpiryTimer(clock: clock)
+        self.state = Mutex(State(table: LockTable(restoring: persisted, configuration: configuration, now: clock.now())))
+        logger.info(
+            "lock state loaded",
+            metadata: [
+                "revision": "\(persisted.revision)", "sessions": "\(persisted.sessions.count)",
+                "locks": "\(persisted.locks.count)",
+            ])
+    }
+
+    // MARK: - Sessions
+
+    /// Opens a session owned by `principal` and bound to `connection`.
+    /// - Returns: The session, with its secret (the only time the secret is sent).
+    /// - Throws: `INVALID_ARGUMENT` (TTL out of range), `RESOURCE_EXHAUSTED` (session limit), `UNAVAILABLE`.
+    public func openSession(ttl: Duration, name: String, owner: String, connection: ConnectionID) async throws -> SessionInfo {
+        var secret = [UInt8](repeating: 0, count: 32)
+        var generator = SystemRandomNumberGenerator()
+        for index in secret.indices { secret[index] = generator.next() }
+        let hash = Self.hash(secret)
+        let info = try await self.transact { state, now in
+            let (outcome, effects) = state.table.openSession(ttl: ttl, secretHash: hash, owner: owner, name: name, now: now)
+            switch outcome {
+            case .opened(let info):
+                state.bindings[info.id] = connection
+                return (info, effects)
+            case .invalidTTL:
+                throw LeaseholdError(
+                    code: .invalidArgument,
+                    message: "ttl \(ttl) is outside \(self.configuration.minTTL)...\(self.configuration.maxTTL)")
+            case .tooManySessions:
+                throw LeaseholdError(
+                    code: .resourceExhausted, message: "the server holds \(self.configuration.maxSessions) sessions already")
+            }
+        }
+        return SessionInfo(info, secret: secret)
+    }
+
+    /// Resumes a session on `connection` after a reconnect; counts as a keepalive.
+    /// - Throws: `NOT_FOUND`, `SESSION_EXPIRED`, `PERMISSION_DENIED` (wrong secret), `UNAVAILABLE`.
+    public func resumeSession(_ id: SessionID, secret: [UInt8], connection: ConnectionID) async throws -> SessionInfo {
+        let hash = Self.hash(secret)
+        let info = try await self.transact { state, now in
+            switch state.table.resumeSession(id, secretHash: hash, now: now) {
+            case .resumed(let info):
+                state.bindings[id] = connection
+                return (info, [])
+            case .notFound: throw Self.sessionNotFound(id)
+            case .expired: throw Self.sessionExpired(id)
+            case .wrongSecret:
+                throw LeaseholdError(code: .permissionDenied, message: "wrong secret for session \(id)")
+            }
+        }
+        return SessionInfo(info, secret: [])
+    }
+
+    /// Extends a session's deadline by its TTL. Never written to disk.
+    /// - Throws: `SESSION_EXPIRED`, `NOT_FOUND`, `PERMISSION_DENIED` (another connection's session).
+    public func keepAlive(_ id: SessionID, connection: ConnectionID) throws -> KeepAliveResponse {
+        try self.state.withLock { state in
+            try Self.checkServing(state)
+            try self.checkBinding(state, id, connection)
+            switch state.table.keepAlive(id, now: self.clock.now()) {
+            case .alive(let ttl, let expiresIn): return KeepAliveResponse(ttl: ttl, expiresIn: expiresIn)
+            case .expired: throw Self.sessionExpired(id)
+            case .notFound: throw Self.sessionNotFound(id)
+            }
+        }
+    }
+
+    /// Closes a session, releasing all its locks.
+    /// - Returns: How many locks it held.
+    public func closeSession(_ id: SessionID, connection: ConnectionID) async throws -> Int {
+        try await self.transact { state, now in
+            try self.checkBinding(state, id, connection)
+            let (outcome, effects) = state.table.closeSession(id, now: now)
+            switch outcome {
+            case .closed(let released):
+                state.bindings.removeValue(forKey: id)
+                return (released, effects)
+            case .notFound: throw Self.sessionNotFound(id)
+            }
+        }
+    }
+
+    // MARK: - Locks
+
+    /// Takes `key` for `session`, waiting up to `wait` in the key's FIFO queue.
+    /// - Returns: The grant, once durable.
+    /// - Throws: `LOCK_HELD` (try-lock), `DEADLINE_EXCEEDED` (the wait ran out), `SESSION_EXPIRED`,
+    ///   `INVALID_ARGUMENT`, `RESOURCE_EXHAUSTED`, `PERMISSION_DENIED`, `UNAVAILABLE`; `CancellationError` when
+    ///   the calling task is cancelled, which also leaves the queue.
+    public func acquire(key: String, session: SessionID, wait: Duration, connection: ConnectionID) async throws -> LockInfo {
+        let ticket = WaitTicket()
+        return try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<LockInfo, any Error>) in
+                self.state.withLock { state in
+                    do {
+                        try Self.checkServing(state)
+                        try self.checkBinding(state, session, connection)
+                        let (outcome, effects) = state.table.acquire(key: key, session: session, wait: wait, now: self.clock.now())
+                        switch outcome {
+                        case .granted(let lock):
+                            self.execute(effects, in: &state) { result in continuation.resume(with: result.map { lock }) }
+                        case .enqueued(let waiter):
+                            state.waiters[waiter] = continuation
+                            self.execute(effects, in: &state) { _ in }
+                            if !ticket.enqueued(waiter) {  // cancelled while we were enqueueing
+                                self.cancelWait(waiter, in: &state)
+                            }
+                        case .held(let holder, let delayedUntil):
+                            continuation.resume(throwing: self.lockHeld(key: key, holder: holder, delayedUntil: delayedUntil))
+                        case .invalidKey(let reason):
+                            continuation.resume(throwing: LeaseholdError(code: .invalidArgument, message: "invalid key: \(reason)"))
+                        case .sessionNotFound:
+                            continuation.resume(throwing: Self.sessionNotFound(session))
+                        case .sessionExpired:
+                            continuation.resume(throwing: Self.sessionExpired(session))
+                        case .tooManyWaiters:
+                            continuation.resume(
+                                throwing: LeaseholdError(
+                                    code: .resourceExhausted,
+                                    message: "\(self.configuration.maxWaitersPerKey) calls wait on \(key) already"))
+                        }
+                    } catch {
+                        continuation.resume(throwing: error)
+                    }
+                }
+            }
+        } onCancel: {
+            if let waiter = ticket.cancel() {
+                self.state.withLock { self.cancelWait(waiter, in: &$0) }
+            }
+        }
+    }
+
+    /// Releases `key`, held by `session` with `fencingToken`.
+    /// - Returns: The revision of the release.
+    /// - Throws: `NOT_LOCK_HOLDER`, `SESSION_EXPIRED`, `NOT_FOUND`, `PERMISSION_DENIED`, `UNAVAILABLE`.
+    public func release(key: String, session: SessionID, fencingToken: UInt64, connection: ConnectionID) async throws -> UInt64 {
+        try await self.transact { state, now in
+            try self.checkBinding(state, session, connection)
+            let (outcome, effects) = state.table.release(key: key, session: session, fencingToken: fencingToken, now: now)
+            switch outcome {
+            case .released(let revision): return (revision, effects)
+            case .notHolder:
+                throw LeaseholdError(
+                    code: .notLockHolder, message: "session \(session) does not hold \(key) with token \(fencingToken)")
+            case .sessionNotFound: throw Self.sessionNotFound(session)
+            case .sessionExpired: throw Self.sessionExpired(session)
+            }
+        }
+    }
+
+    /// Ends the current hold of `key` whoever holds it; the holder's session lives on. Needs role `admin`.
+    /// - Returns: The lock that was released and the revision of the release.
+    /// - Throws: `PERMISSION_DENIED`, `NOT_FOUND`, `UNAVAILABLE`.
+    public func forceRelease(key: String, reason: String, principal: Principal) async throws -> (LockInfo, UInt64) {
+        guard principal.hasRole("admin") else {
+            throw LeaseholdError(code: .permissionDenied, message: "ForceRelease needs the role admin; \(principal.name) lacks it")
+        }
+        let result = try await self.transact { state, now in
+            let (outcome, effects) = state.table.forceRelease(key: key, now: now)
+            switch outcome {
+            case .released(let lock, let revision): return ((lock, revision), effects)
+            case .notFound: throw LeaseholdError(code: .notFound, message: "nobody holds \(key)")
+            }
+        }
+        self.logger.info(
+            "lock force-released",
+            metadata: [
+                "key": "\(key)", "by": "\(principal.name)", "reason": "\(reason)",
+                "holder": "\(result.0.sessionID)", "token": "\(result.0.fencingToken)",
+            ])
+        return result
+    }
+
+    // MARK: - Queries
+
+    /// The key's holder and queue.
+    public func describe(key: String) async throws -> LockTable.Description {
+        try await self.transact { state, _ in (state.table.describe(key: key), []) }
+    }
+
+    /// Whether `fencingToken` is the key's current grant.
+    public func validate(key: String, fencingToken: UInt64) async throws -> (valid: Bool, holder: LockInfo?, revision: UInt64) {
+        try await self.transact { state, _ in (state.table.validate(key: key, fencingToken: fencingToken), []) }
+    }
+
+    /// Held locks whose key starts with `prefix`, sorted by key.
+    public func list(prefix: String, limit: Int?) async throws -> (locks: [LockInfo], revision: UInt64) {
+        try await self.transact { state, _ in ((state.table.list(prefix: prefix, limit: limit), state.table.revision), []) }
+    }
+
+    /// The current revision (tests and metrics).
+    public var revision: UInt64 { self.state.withLock { $0.table.revision } }
+
+    /// The number of live sessions (metrics).
+    public var sessionCount: Int { self.state.withLock { $0.table.sessionCount } }
+
+    // MARK: - Time
+
+    /// Expires what is due at the clock's current time.
+    public func expireDue() {
+        self.state.withLock { state in
+            guard state.mode == .serving else { return }
+            let effects = state.table.expire(now: self.clock.now())
+            self.execute(effects, in: &state) { _ in }
+        }
+    }
+
+    /// The earliest instant at which ``expireDue()`` may have work.
+    public var nextDeadline: Instant? { self.state.withLock { $0.table.nextDeadline } }
+
+    /// Expires sessions, waits and lock delays at their deadlines until the task is cancelled.
+    public func runExpiry() async {
+        await self.timer.run(nextDeadline: { self.nextDeadline }, expire: { self.expireDue() })
+    }
+
+    /// Fails every queued wait with `UNAVAILABLE` and refuses further work; the store stays open for the caller
+    /// to close.
+    public func stop() {
+        let waiters = self.state.withLock { state in
+            state.mode = .stopped
+            defer { state.waiters.removeAll() }
+            return Array(state.waiters.values)
+        }
+        let error = LeaseholdError(code: .unavailable, message: "server is shutting down")
+        for waiter in waiters { waiter.resume(throwing: error) }
+    }
+
+    // MARK: - Internal
+
+    /// Applies a transition and queues its effects in one critical section, then waits until they are durable.
+    private func transact<T: Sendable>(
+        _ transition: @escaping (inout State, Instant) throws -> (T, [LockTable.Effect])
+    ) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            self.state.withLock { state in
+                do {
+                    try Self.checkServing(state)
+                    let (value, effects) = try transition(&state, self.clock.now())
+                    self.execute(effects, in: &state) { result in continuation.resume(with: result.map { value }) }
+                } catch {
+                    continuation.resume(throwing: error)
+                }
+            }
+        }
+    }
+
+    /// Queues `effects`' mutations in the store (inside the state lock, so in transition order) and arranges
+    /// the grants, failures and events; `completion` runs once the mutations are durable or have failed.
+    private func execute(
+        _ effects: [LockTable.Effect], in state: inout State,
+        completion: @escaping @Sendable (Result<Void, LeaseholdError>) -> Void
+    ) {
+        var mutations: [Mutation] = []
+        var events: [Event] = []
+        var grants: [(CheckedContinuation<LockInfo, any Error>, LockInfo)] = []
+        for effect in effects {
+            switch effect {
+            case .persist(let mutation):
+                mutations.append(mutation)
+                switch mutation {
+                case .event(let event): events.append(event)
+                case .removeSession(let id): state.bindings.removeValue(forKey: id)
+                case .openSession: break
+                }
+            case .grant(let waiter, let lock):
+                if let continuation = state.waiters.removeValue(forKey: waiter) { grants.append((continuation, lock)) }
+            case .fail(let waiter, let failure):
+                state.waiters.removeValue(forKey: waiter)?.resume(throwing: Self.error(for: failure))
+            }
+        }
+        self.timer.deadlineChanged(to: state.table.nextDeadline)
+        let hub = self.hub
+        let hasMutations = !mutations.isEmpty
+        self.store.submit(mutations) { [self, grants, events] result in
+            switch result {
+            case .success:
+                for (continuation, lock) in grants { continuation.resume(returning: lock) }
+                hub.publish(events)
+                completion(.success(()))
+            case .failure(let error):
+                let unavailable = LeaseholdError(
+                    code: .unavailable, message: "the store could not commit: \(error)", cause: error)
+                for (continuation, _) in grants { continuation.resume(throwing: unavailable) }
+                completion(.failure(unavailable))
+                if hasMutations { self.recover(after: error) }
+            }
+        }
+    }
+
+    /// Leaves a queue, for a cancelled or timed-out call.
+    private func cancelWait(_ waiter: WaiterID, in state: inout State) {
+        let effects = state.table.cancelWait(waiter)
+        state.waiters.removeValue(forKey: waiter)?.resume(throwing: CancellationError())
+        self.execute(effects, in: &state) { _ in }
+    }
+
+    /// After a failed commit the table is ahead of the disk: wait for every queued batch, then rebuild the table
+    /// from what is durable. Queued waits fail with `UNAVAILABLE`; sessions get a fresh TTL, as after a restart.
+    private func recover(after error: any Error) {
+        let started = self.state.withLock { state -> Bool in
+            guard state.mode == .serving else { return false }
+            state.mode = .recovering
+            return true
+        }
+        guard started else { return }
+        self.logger.error("store commit failed; rebuilding lock state from disk", metadata: ["error": "\(error)"])
+        self.store.submit([]) { [self] _ in
+            let persisted: PersistedState
+            do {
+                persisted = try self.store.load()
+            } catch {
+                self.logger.critical("cannot reload lock state; refusing work", metadata: ["error": "\(error)"])
+                return
+            }
+            let waiters = self.state.withLock { state in
+                defer { state.waiters.removeAll() }
+                state.table = LockTable(restoring: persisted, configuration: self.configuration, now: self.clock.now())
+                if state.mode == .recovering { state.mode = .serving }
+                return Array(state.waiters.values)
+            }
+            let unavailable = LeaseholdError(code: .unavailable, message: "the store failed; retry")
+            for waiter in waiters { waiter.resume(throwing: unavailable) }
+            self.hub.reset(lastPublished: persisted.revision)
+            self.logger.info("lock state rebuilt", metadata: ["revision": "\(persisted.revision)"])
+        }
+    }
+
+    private func lockHeld(key: String, holder: LockInfo?, delayedUntil: Instant?) -> LeaseholdError {
+        if let holder {
+            return LeaseholdError(
+                code: .lockHeld,
+                message: "\(key) is held by session \(holder.sessionID) (\(holder.owner)) with token \(holder.fencingToken)",
+                holder: holder)
+        }
+        let remaining = delayedUntil.map { $0 - self.clock.now() } ?? .zero
+        return LeaseholdError(
+            code: .lockHeld,
+            message: "\(key) is free but in its lock delay for another \(remaining.wholeMilliseconds) ms")
+    }
+
+    private static func checkServing(_ state: State) throws {
+        switch state.mode {
+        case .serving: return
+        case .recovering: throw LeaseholdError(code: .unavailable, message: "the store failed; the server is recovering")
+        case .stopped: throw LeaseholdError(code: .unavailable, message: "server is shutting down")
+        }
+    }
+
+    /// Session-bound calls work only on the connection that opened or last resumed the session (SPEC.md §3).
+    /// Sessions the table does not know get the table's own answer (`NOT_FOUND`, `SESSION_EXPIRED`).
+    private func checkBinding(_ state: State, _ id: SessionID, _ connection: ConnectionID) throws {
+        guard state.bindings[id] != connection, state.table.session(id, now: self.clock.now()) != nil else { return }
+        throw LeaseholdError(
+            code: .permissionDenied,
+            message: "session \(id) is not bound to this connection; call ResumeSession with its secret first")
+    }
+
+    private static func error(for failure: LockTable.WaitFailure) -> any Error {
+        switch failure {
+        case .timedOut: LeaseholdError(code: .deadlineExceeded, message: "the wait for the lock ran out")
+        case .sessionExpired: LeaseholdError(code: .sessionExpired, message: "the waiting session expired")
+        case .sessionClosed: LeaseholdError(code: .sessionExpired, message: "the waiting session was closed")
+        case .cancelled: LeaseholdError(code: .cancelled, message: "a newer Acquire of the same session took this wait's place")
+        }
+    }
+
+    private static func sessionNotFound(_ id: SessionID) -> LeaseholdError {
+        LeaseholdError(code: .notFound, message: "no session \(id)")
+    }
+
+    private static func sessionExpired(_ id: SessionID) -> LeaseholdError {
+        LeaseholdError(code: .sessionExpired, message: "session \(id) has expired")
+    }
+
+    static func hash(_ secret: [UInt8]) -> [UInt8] { Array(SHA256.hash(data: secret)) }
+}
+
+/// Links a queued `Acquire` to its task's cancellation handler, whichever comes first.
+private final class WaitTicket: Sendable {
+    private enum State { case starting, waiting(WaiterID), cancelled }
+    private let state = Mutex(State.starting)
+
+    /// Records the waiter; returns `false` when the task was cancelled first.
+    func enqueued(_ waiter: WaiterID) -> Bool {
+        self.state.withLock { state in
+            if case .cancelled = state { return false }
+            state = .waiting(waiter)
+            return true
+        }
+    }
+
+    /// Marks the ticket cancelled; returns the waiter to remove, if it was queued.
+    func cancel() -> WaiterID? {
+        self.state.withLock { state in
+            defer { state = .cancelled }
+            if case .waiting(let waiter) = state { return waiter }
+            return nil
+        }
+    }
+}
+
+extension SessionInfo {
+    init(_ info: LockTable.SessionInfo, secret: [UInt8]) {
+        self.init(sessionID: info.id, secret: secret, ttl: info.ttl, expiresIn: info.expiresIn, owner: info.owner, locks: info.locks)
+    }
+}

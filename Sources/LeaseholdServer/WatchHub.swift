@@ -1,0 +1,161 @@
+import LeaseholdCore
+import LeaseholdRPC
+import LeaseholdWire
+import NIOCore
+import Synchronization
+
+/// Fans committed events out to watch streams.
+///
+/// ``publish(_:)`` is called in commit order, after each group commit. A watcher first catches up from the store's
+/// event log while the hub buffers its live events; it then goes live, and from there the hub writes to it
+/// directly. One encoded `WatchResponse` is shared by every live watcher with the same prefix. A watcher that
+/// cannot keep up is ended by the RPC layer (its stream buffer bound) or here (its catch-up buffer bound).
+final class WatchHub: Sendable {
+    /// Most live events one watcher may have buffered while it reads history.
+    static let maxCatchUpBuffer = 100_000
+
+    private enum Phase {
+        case catchingUp([Event])
+        case live
+    }
+
+    private struct Watcher {
+        var prefix: String
+        /// Events below this revision are not sent (a start in the future).
+        var from: UInt64
+        var phase: Phase
+        var writer: RPCStreamWriter<WatchResponse>
+        var ended: CheckedContinuation<Void, Never>?
+        var isEnded = false
+    }
+
+    private struct State {
+        var lastPublished: UInt64
+        var watchers: [UInt64: Watcher] = [:]
+        var nextID: UInt64 = 1
+    }
+
+    private let state: Mutex<State>
+
+    init(lastPublished: UInt64) { self.state = Mutex(State(lastPublished: lastPublished)) }
+
+    /// The revision of the last event published.
+    var lastPublished: UInt64 { self.state.withLock { $0.lastPublished } }
+
+    /// Registers a watcher that buffers live events until ``goLive(_:)``.
+    /// - Returns: The watcher's id and the last revision published before it was registered: history up to and
+    ///   including it comes from the store, everything after it from the hub.
+    func subscribe(prefix: String, writer: RPCStreamWriter<WatchResponse>) -> (id: UInt64, seam: UInt64) {
+        self.state.withLock { state in
+            let id = state.nextID
+            state.nextID += 1
+            state.watchers[id] = Watcher(prefix: prefix, from: 0, phase: .catchingUp([]), writer: writer)
+            return (id, state.lastPublished)
+        }
+    }
+
+    /// Sends what was buffered during catch-up (from `from` on) and the live marker, then lets the hub write
+    /// to the watcher directly.
+    func goLive(_ id: UInt64, from: UInt64) {
+        self.state.withLock { state in
+            guard var watcher = state.watchers[id], !watcher.isEnded, case .catchingUp(let buffered) = watcher.phase else {
+                return
+            }
+            watcher.from = from
+            watcher.phase = .live
+            let events = buffered.filter { $0.revision >= from }
+            do {
+                if !events.isEmpty {
+                    try watcher.writer.send(WatchResponse(events: events, revision: events.last!.revision))
+                }
+                // An empty response tells the client it is caught up, as of this revision.
+                try watcher.writer.send(WatchResponse(events: [], revision: state.lastPublished))
+                state.watchers[id] = watcher
+            } catch {
+                state.watchers[id] = watcher
+                Self.end(id, in: &state)
+            }
+        }
+    }
+
+    /// Waits until the watcher ends: its stream closed, or it was unsubscribed.
+    func waitUntilEnded(_ id: UInt64) async {
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { continuation in
+                self.state.withLock { state in
+                    if state.watchers[id] == nil || state.watchers[id]!.isEnded {
+                        continuation.resume()
+                    } else {
+                        state.watchers[id]!.ended = continuation
+                    }
+                }
+            }
+        } onCancel: {
+            self.state.withLock { Self.end(id, in: &$0) }
+        }
+    }
+
+    /// Removes a watcher.
+    func unsubscribe(_ id: UInt64) {
+        self.state.withLock { state in
+            Self.end(id, in: &state)
+            state.watchers.removeValue(forKey: id)
+        }
+    }
+
+    /// Delivers committed events, in revision order, to every matching watcher.
+    func publish(_ events: [Event]) {
+        guard let last = events.last else { return }
+        self.state.withLock { state in
+            state.lastPublished = last.revision
+            var shared: [String: ByteBuffer] = [:]
+            for (id, watcher) in state.watchers where !watcher.isEnded {
+                let matching = events.filter { event in
+                    event.revision >= watcher.from && event.key.utf8.starts(with: watcher.prefix.utf8)
+                }
+                guard !matching.isEmpty else { continue }
+                switch watcher.phase {
+                case .catchingUp(var buffered):
+                    buffered.append(contentsOf: matching)
+                    if buffered.count > Self.maxCatchUpBuffer {
+                        Self.end(id, in: &state)
+                    } else {
+                        state.watchers[id]!.phase = .catchingUp(buffered)
+                    }
+                case .live:
+                    // Watchers of one prefix see the same events (unless one starts in the future): encode once.
+                    let payload: ByteBuffer
+                    if watcher.from <= events.first!.revision {
+                        if let cached = shared[watcher.prefix] {
+                            payload = cached
+                        } else {
+                            payload = WatchResponse(events: matching, revision: last.revision).encoded()
+                            shared[watcher.prefix] = payload
+                        }
+                    } else {
+                        payload = WatchResponse(events: matching, revision: last.revision).encoded()
+                    }
+                    do {
+                        try watcher.writer.send(encoded: payload)
+                    } catch {
+                        Self.end(id, in: &state)
+                    }
+                }
+            }
+        }
+    }
+
+    /// After the lock state was rebuilt from disk: events above the durable revision never happened.
+    func reset(lastPublished: UInt64) {
+        self.state.withLock { state in
+            state.lastPublished = lastPublished
+        }
+    }
+
+    private static func end(_ id: UInt64, in state: inout State) {
+        guard state.watchers[id] != nil else { return }
+        state.watchers[id]!.isEnded = true
+        state.watchers[id]!.ended?.resume()
+        state.watchers[id]!.ended = nil
+    }
+}
