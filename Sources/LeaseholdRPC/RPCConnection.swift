@@ -95,7 +95,9 @@ public final class RPCConnection: Sendable {
                     loop.assumeIsolated().scheduleTask(in: TimeAmount(timeout)) {
                         handler.value.cancel(
                             callID: callID,
-                            error: LeaseholdError(code: .deadlineExceeded, message: "no answer within \(timeout)"))
+                            error: LeaseholdError(
+                                code: .deadlineExceeded, message: "no answer within \(timeout)",
+                                cause: NoAnswerWithinDeadline(timeout: timeout)))
                     }
                 }
                 handler.value.start(frame, .unary(promise, deadline))
@@ -153,4 +155,11 @@ extension TimeAmount {
         let (seconds, attoseconds) = duration.components
         self = .nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
     }
+}
+
+/// The cause of a `DEADLINE_EXCEEDED` raised by the client itself: the server did not answer in time at all, which
+/// says nothing about the request (unlike a server's own `DEADLINE_EXCEEDED`, such as a lock wait that ran out).
+public struct NoAnswerWithinDeadline: Error, Hashable, Sendable {
+    /// The call's deadline.
+    public var timeout: Duration
 }

@@ -1,0 +1,271 @@
+public import LeaseholdCore
+import LeaseholdRPC
+public import LeaseholdWire
+import Synchronization
+
+/// A client of a Leasehold server: sessions, locks, queries and watches over one reconnecting connection.
+///
+/// ```swift
+/// let client = try await LeaseholdClient.connect(.init(host: "127.0.0.1", port: 7420))
+/// let session = try await client.openSession(ttl: .seconds(10))
+/// try await session.withLock("jobs/42") { lock in
+///     try await store.write(row, fencingToken: lock.fencingToken)
+/// }
+/// for try await event in client.watch(prefix: "jobs/") { print(event) }
+/// ```
+public final class LeaseholdClient: Sendable {
+    /// Where the server is and how to talk to it.
+    public struct Configuration: Sendable {
+        public var host: String
+        public var port: Int
+        /// The bearer token for servers with an auth file.
+        public var token: String
+        /// A name for the server's logs.
+        public var clientName: String
+        /// How long connecting (TCP and `Hello`) may take.
+        public var connectTimeout: Duration
+        /// The deadline of calls that do not wait for a lock.
+        public var callTimeout: Duration
+        /// The first and the longest pause between reconnection attempts.
+        public var reconnectBackoff: (initial: Duration, maximum: Duration)
+
+        public init(
+            host: String = "127.0.0.1", port: Int = 7420, token: String = "", clientName: String = "leasehold-swift",
+            connectTimeout: Duration = .seconds(5), callTimeout: Duration = .seconds(10),
+            reconnectBackoff: (initial: Duration, maximum: Duration) = (.milliseconds(50), .seconds(1))
+        ) {
+            self.host = host
+            self.port = port
+            self.token = token
+            self.clientName = clientName
+            self.connectTimeout = connectTimeout
+            self.callTimeout = callTimeout
+            self.reconnectBackoff = reconnectBackoff
+        }
+
+        /// Parses `HOST:PORT` (`[::1]:7420` for IPv6).
+        /// - Throws: ``LeaseholdError`` with `INVALID_ARGUMENT` when it is not an address.
+        public init(address: String, token: String = "") throws {
+            guard let colon = address.lastIndex(of: ":"), let port = Int(address[address.index(after: colon)...]),
+                (1...65_535).contains(port)
+            else {
+                throw LeaseholdError(code: .invalidArgument, message: "\(address) is not HOST:PORT")
+            }
+            var host = String(address[..<colon])
+            if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+            guard !host.isEmpty else { throw LeaseholdError(code: .invalidArgument, message: "\(address) has no host") }
+            self.init(host: host, port: port, token: token)
+        }
+    }
+
+    private struct State {
+        var connection: RPCConnection?
+        var connecting: Task<RPCConnection, any Error>?
+        var closed = false
+    }
+
+    /// The configuration the client was made with.
+    public let configuration: Configuration
+    private let state = Mutex(State())
+
+    private init(configuration: Configuration) { self.configuration = configuration }
+
+    /// Connects to a server.
+    /// - Parameter configuration: The server's address and the client's settings.
+    /// - Returns: A connected client.
+    /// - Throws: ``LeaseholdError`` with `UNAVAILABLE` when the server cannot be reached, `UNAUTHENTICATED` for a
+    ///   bad token.
+    public static func connect(_ configuration: Configuration) async throws -> LeaseholdClient {
+        let client = LeaseholdClient(configuration: configuration)
+        _ = try await client.connection()
+        return client
+    }
+
+    /// The server's answer to `Hello` on the current connection.
+    public var hello: HelloResponse? { self.state.withLock { $0.connection?.hello } }
+
+    /// Opens a session; the returned ``Session`` keeps itself alive until closed.
+    /// - Parameters:
+    ///   - ttl: How long the session outlives its last keepalive (1 s – 300 s).
+    ///   - name: A name for the server's logs and `Describe`.
+    /// - Throws: ``LeaseholdError`` (`INVALID_ARGUMENT`, `RESOURCE_EXHAUSTED`, `UNAVAILABLE`).
+    public func openSession(ttl: Duration = .seconds(10), name: String = "") async throws -> Session {
+        let connection = try await self.connection()
+        let info: SessionInfo = try await connection.unary(
+            LeaseholdMethod.openSession, OpenSessionRequest(ttl: ttl, name: name), timeout: self.configuration.callTimeout)
+        return Session(client: self, info: info, connection: connection)
+    }
+
+    /// The key's holder and FIFO queue.
+    public func describe(_ key: String) async throws -> DescribeResponse {
+        try await self.call(LeaseholdMethod.describe, DescribeRequest(key: key))
+    }
+
+    /// Whether `fencingToken` is the key's current grant.
+    public func validate(_ key: String, fencingToken: UInt64) async throws -> ValidateResponse {
+        try await self.call(LeaseholdMethod.validate, ValidateRequest(key: key, fencingToken: fencingToken))
+    }
+
+    /// Held locks whose key starts with `prefix`, sorted by key.
+    /// - Parameters:
+    ///   - prefix: A byte prefix; empty lists every lock.
+    ///   - limit: At most this many; 0 for no limit.
+    public func list(prefix: String = "", limit: UInt32 = 0) async throws -> ListResponse {
+        try await self.call(LeaseholdMethod.list, ListRequest(prefix: prefix, limit: limit))
+    }
+
+    /// Ends the current hold of `key`, whoever holds it. Needs a token with the role `admin`.
+    /// - Returns: The lock that was released and the revision of the release.
+    /// - Throws: ``LeaseholdError`` (`PERMISSION_DENIED`, `NOT_FOUND`).
+    public func forceRelease(_ key: String, reason: String) async throws -> ForceReleaseResponse {
+        try await self.call(LeaseholdMethod.forceRelease, ForceReleaseRequest(key: key, reason: reason))
+    }
+
+    /// Watches events on keys starting with `prefix`, resuming after reconnects so that every event arrives
+    /// exactly once, in revision order.
+    /// - Parameters:
+    ///   - prefix: A byte prefix; empty watches every key.
+    ///   - revision: The first revision wanted (inclusive); 0 for events from now on.
+    /// - Returns: The events. The stream throws ``LeaseholdError`` with `COMPACTED` when `revision` is older than
+    ///   the server keeps, and ends when the consumer stops iterating.
+    public func watch(prefix: String = "", from revision: UInt64 = 0) -> AsyncThrowingStream<Event, any Error> {
+        let (events, continuation) = AsyncThrowingStream.makeStream(of: Event.self)
+        let task = Task {
+            var next = revision
+            var backoff = Backoff(self.configuration.reconnectBackoff)
+            while !Task.isCancelled {
+                do {
+                    let connection = try await self.connection()
+                    let stream = connection.serverStream(
+                        LeaseholdMethod.watch, WatchRequest(prefix: prefix, startRevision: next), as: WatchResponse.self)
+                    for try await response in stream {
+                        backoff.reset()
+                        if response.events.isEmpty {
+                            if next == 0 { next = response.revision + 1 }  // the live marker of a watch from now
+                            continue
+                        }
+                        for event in response.events where event.revision >= next {
+                            continuation.yield(event)
+                            next = event.revision + 1
+                        }
+                    }
+                    continuation.finish()
+                    return
+                } catch let error as LeaseholdError where error.isConnectivity {
+                    try? await Task.sleep(for: backoff.next())
+                } catch {
+                    continuation.finish(throwing: error)
+                    return
+                }
+            }
+            continuation.finish()
+        }
+        continuation.onTermination = { _ in task.cancel() }
+        return events
+    }
+
+    /// Closes the connection; sessions stop their keepalives and expire on the server after their TTL unless
+    /// closed first.
+    public func close() async {
+        let (connection, connecting) = self.state.withLock { state in
+            state.closed = true
+            defer {
+                state.connection = nil
+                state.connecting = nil
+            }
+            return (state.connection, state.connecting)
+        }
+        connecting?.cancel()
+        await connection?.close()
+    }
+
+    // MARK: - Internal
+
+    /// A unary call that needs no session, retried once on a fresh connection if the connection was lost.
+    func call<Request: WireMessage, Response: WireMessage>(_ method: String, _ request: Request) async throws -> Response {
+        do {
+            return try await self.connection().unary(method, request, timeout: self.configuration.callTimeout)
+        } catch let error as LeaseholdError where error.isConnectivity {
+            return try await self.connection().unary(method, request, timeout: self.configuration.callTimeout)
+        }
+    }
+
+    /// The current connection, reconnecting (once, shared by all callers) if it has closed.
+    func connection() async throws -> RPCConnection {
+        enum Next {
+            case ready(RPCConnection)
+            case wait(Task<RPCConnection, any Error>)
+        }
+        let next: Next = try self.state.withLock { state in
+            guard !state.closed else { throw LeaseholdError(code: .unavailable, message: "the client is closed") }
+            if let connection = state.connection, connection.isActive { return .ready(connection) }
+            if let connecting = state.connecting { return .wait(connecting) }
+            let configuration = self.configuration
+            let task = Task {
+                try await RPCConnection.connect(
+                    host: configuration.host, port: configuration.port,
+                    hello: HelloRequest(clientName: configuration.clientName, token: configuration.token),
+                    connectTimeout: configuration.connectTimeout)
+            }
+            state.connecting = task
+            return .wait(task)
+        }
+        switch next {
+        case .ready(let connection):
+            return connection
+        case .wait(let task):
+            do {
+                let connection = try await task.value
+                self.state.withLock { state in
+                    if state.connecting == task {
+                        state.connecting = nil
+                        state.connection = connection
+                    }
+                }
+                return connection
+            } catch {
+                self.state.withLock { state in
+                    if state.connecting == task { state.connecting = nil }
+                }
+                throw error
+            }
+        }
+    }
+
+    /// Drops `connection` if it is still the current one, so that the next call reconnects (a connection whose
+    /// calls time out may be to a server that stopped answering).
+    func discard(_ connection: RPCConnection) async {
+        let current = self.state.withLock { state -> Bool in
+            guard state.connection === connection else { return false }
+            state.connection = nil
+            return true
+        }
+        if current { await connection.close() }
+    }
+}
+
+extension LeaseholdError {
+    /// Whether the error says nothing about the request, only that the server could not be reached or answer in
+    /// time: worth retrying on a new connection.
+    var isConnectivity: Bool { self.code == .unavailable || self.cause is NoAnswerWithinDeadline }
+}
+
+/// Exponential backoff between reconnection attempts.
+struct Backoff {
+    private let initial: Duration
+    private let maximum: Duration
+    private var current: Duration
+
+    init(_ bounds: (initial: Duration, maximum: Duration)) {
+        self.initial = bounds.initial
+        self.maximum = bounds.maximum
+        self.current = bounds.initial
+    }
+
+    mutating func next() -> Duration {
+        defer { self.current = min(self.current * 2, self.maximum) }
+        return self.current
+    }
+
+    mutating func reset() { self.current = self.initial }
+}

@@ -1,0 +1,310 @@
+public import LeaseholdCore
+import LeaseholdRPC
+import LeaseholdWire
+import Synchronization
+
+/// A session with the server: it keeps itself alive, reconnects and resumes after a connection loss, and
+/// reports how sure it is of its locks through ``states``.
+///
+/// ```swift
+/// let session = try await client.openSession(ttl: .seconds(10))
+/// Task { for await state in session.states where state == .jeopardy { pauseWrites() } }
+/// let lock = try await session.acquire("leader", wait: .seconds(30))
+/// defer { Task { try await lock.release() } }
+/// ```
+public final class Session: Sendable {
+    /// How sure the session is that it still holds its locks (SPEC.md §7).
+    public enum State: Hashable, Sendable {
+        /// Keepalives succeed.
+        case connected
+        /// Keepalives fail: the locks may be lost soon; stop touching what they guard.
+        case jeopardy
+        /// Resumed in time after a jeopardy: nothing was lost. ``connected`` follows.
+        case safe
+        /// The session is gone, and its locks with it. Final.
+        case expired
+    }
+
+    /// The session's id.
+    public let id: SessionID
+    /// The session's TTL.
+    public let ttl: Duration
+    /// The principal that owns the session.
+    public let owner: String
+
+    private struct Mutable {
+        var state = State.connected
+        /// The connection the session is bound to on the server.
+        var connection: RPCConnection
+        /// When the last successful keepalive (or resume) was *sent*: the server's deadline is at least `ttl` later.
+        var confirmedAt: ContinuousClock.Instant
+        var observers: [UInt64: AsyncStream<State>.Continuation] = [:]
+        var nextObserver: UInt64 = 0
+        var keepAlive: Task<Void, Never>?
+        var closed = false
+    }
+
+    let client: LeaseholdClient
+    private let secret: [UInt8]
+    private let mutable: Mutex<Mutable>
+
+    init(client: LeaseholdClient, info: SessionInfo, connection: RPCConnection, sentAt: ContinuousClock.Instant = .now) {
+        self.client = client
+        self.id = info.sessionID
+        self.ttl = info.ttl
+        self.owner = info.owner
+        self.secret = info.secret
+        self.mutable = Mutex(Mutable(connection: connection, confirmedAt: sentAt))
+        // The loop keeps the session alive (and in memory) until it is closed or expires, like the lease it is.
+        let task = Task { await self.keepAliveLoop() }
+        self.mutable.withLock { $0.keepAlive = task }
+    }
+
+    // MARK: - State
+
+    /// The current state.
+    public var state: State { self.mutable.withLock { $0.state } }
+
+    /// The state now and every change after it. The stream finishes after ``State/expired`` or ``close()``.
+    public var states: AsyncStream<State> {
+        let (stream, continuation) = AsyncStream.makeStream(of: State.self)
+        let id = self.mutable.withLock { mutable -> UInt64? in
+            continuation.yield(mutable.state)
+            guard mutable.state != .expired, !mutable.closed else { return nil }
+            let id = mutable.nextObserver
+            mutable.nextObserver += 1
+            mutable.observers[id] = continuation
+            return id
+        }
+        guard let id else {
+            continuation.finish()
+            return stream
+        }
+        continuation.onTermination = { [weak self] _ in
+            _ = self?.mutable.withLock { $0.observers.removeValue(forKey: id) }
+        }
+        return stream
+    }
+
+    /// The latest instant at which the session is known to be alive on the server: the send time of the last
+    /// successful keepalive plus the TTL. A process guarding a resource must stop before it.
+    public var confirmedUntil: ContinuousClock.Instant { self.mutable.withLock { $0.confirmedAt + self.ttl } }
+
+    // MARK: - Locks
+
+    /// Takes `key`, waiting up to `wait` in the key's FIFO queue.
+    /// - Parameters:
+    ///   - key: The key: 1–512 bytes of UTF-8, no NUL.
+    ///   - wait: How long to wait; `.zero` is a try-lock that fails at once with `LOCK_HELD`.
+    /// - Returns: The lock, with its fencing token.
+    /// - Throws: ``LeaseholdError``: `LOCK_HELD` (with the holder), `DEADLINE_EXCEEDED` (the wait ran out),
+    ///   `SESSION_EXPIRED` (at once when this session dies while waiting), `INVALID_ARGUMENT`, `UNAVAILABLE`.
+    public func acquire(_ key: String, wait: Duration = .seconds(30)) async throws -> Lock {
+        guard !key.utf8.contains(0) else {
+            throw LeaseholdError(code: .invalidArgument, message: "invalid key: keys must not contain NUL")
+        }
+        let deadline = ContinuousClock.now + wait
+        return try await withThrowingTaskGroup(of: Lock.self) { group in
+            group.addTask {
+                var backoff = Backoff(self.client.configuration.reconnectBackoff)
+                while true {
+                    let remaining = max(.zero, deadline - .now)
+                    do {
+                        let response: AcquireResponse = try await self.sessionCall(
+                            LeaseholdMethod.acquire,
+                            AcquireRequest(sessionID: self.id, key: key, wait: remaining),
+                            timeout: remaining + self.client.configuration.callTimeout)
+                        guard let info = response.lock else {
+                            throw LeaseholdError(code: .internal, message: "Acquire answered without a lock")
+                        }
+                        return Lock(info: info, session: self)
+                    } catch let error as LeaseholdError where error.isConnectivity {
+                        // A lost answer is safe to ask again for: the server returns the same grant to its holder.
+                        try await Task.sleep(for: backoff.next())
+                    }
+                }
+            }
+            group.addTask {
+                for await state in self.states where state == .expired { break }
+                try Task.checkCancellation()
+                throw LeaseholdError(code: .sessionExpired, message: "session \(self.id) expired while waiting for \(key)")
+            }
+            defer { group.cancelAll() }
+            return try await group.next()!
+        }
+    }
+
+    /// Runs `body` while holding `key`, and releases the lock on every way out of it.
+    /// - Parameters:
+    ///   - key: The key.
+    ///   - wait: How long to wait for the lock.
+    ///   - body: The work; it gets the lock, whose ``Lock/fencingToken`` downstream writes should carry.
+    /// - Returns: What `body` returns.
+    /// - Throws: `body`'s error, or the acquire's, or the release's when `body` succeeded.
+    public func withLock<R: Sendable>(
+        _ key: String, wait: Duration = .seconds(30), _ body: (Lock) async throws -> R
+    ) async throws -> R {
+        let lock = try await self.acquire(key, wait: wait)
+        let result: R
+        do {
+            result = try await body(lock)
+        } catch {
+            try? await lock.releaseEvenIfCancelled()
+            throw error
+        }
+        try await lock.releaseEvenIfCancelled()
+        return result
+    }
+
+    /// Closes the session on the server, releasing all its locks, and stops the keepalives.
+    /// - Returns: How many locks were released.
+    @discardableResult
+    public func close() async throws -> Int {
+        let task = self.mutable.withLock { mutable in
+            mutable.closed = true
+            return mutable.keepAlive
+        }
+        task?.cancel()
+        defer { self.finish(with: nil) }
+        let response: CloseSessionResponse = try await self.sessionCall(
+            LeaseholdMethod.closeSession, CloseSessionRequest(sessionID: self.id),
+            timeout: self.client.configuration.callTimeout)
+        return Int(response.released)
+    }
+
+    // MARK: - Internal
+
+    /// A call that must run on the connection the session is bound to: resumes on the current connection first
+    /// if the session is bound to an older one.
+    func sessionCall<Request: WireMessage, Response: WireMessage>(
+        _ method: String, _ request: Request, timeout: Duration
+    ) async throws -> Response {
+        let connection = try await self.boundConnection()
+        do {
+            return try await connection.unary(method, request, timeout: timeout)
+        } catch let error as LeaseholdError where error.code == .sessionExpired {
+            self.finish(with: .expired)
+            throw error
+        }
+    }
+
+    /// The current connection, with the session resumed on it if needed.
+    private func boundConnection() async throws -> RPCConnection {
+        let connection = try await self.client.connection()
+        if self.mutable.withLock({ $0.connection === connection }) { return connection }
+        try await self.resume(on: connection)
+        return connection
+    }
+
+    private func resume(on connection: RPCConnection) async throws {
+        let sentAt = ContinuousClock.now
+        do {
+            let _: SessionInfo = try await connection.unary(
+                LeaseholdMethod.resumeSession, ResumeSessionRequest(sessionID: self.id, secret: self.secret),
+                timeout: self.client.configuration.callTimeout)
+        } catch let error as LeaseholdError where error.code == .sessionExpired || error.code == .notFound {
+            self.finish(with: .expired)
+            throw LeaseholdError(code: .sessionExpired, message: "session \(self.id) expired: \(error.message)")
+        }
+        self.mutable.withLock { mutable in
+            mutable.connection = connection
+            mutable.confirmedAt = max(mutable.confirmedAt, sentAt)
+        }
+    }
+
+    /// Sends a keepalive every TTL/3; on failure reports jeopardy and retries (reconnecting and resuming) until
+    /// it succeeds (safe) or the TTL has passed since the last success (expired).
+    private func keepAliveLoop() async {
+        let interval = self.ttl / 3
+        var backoff = Backoff(self.client.configuration.reconnectBackoff)
+        var nextAttempt = ContinuousClock.now + interval
+        while !Task.isCancelled {
+            try? await Task.sleep(until: nextAttempt)
+            if Task.isCancelled { return }
+            let sentAt = ContinuousClock.now
+            var connection: RPCConnection?
+            do {
+                connection = try await self.boundConnection()
+                let _: KeepAliveResponse = try await connection!.unary(
+                    LeaseholdMethod.keepAlive, KeepAliveRequest(sessionID: self.id), timeout: interval)
+                self.mutable.withLock { $0.confirmedAt = max($0.confirmedAt, sentAt) }
+                if self.state == .jeopardy {
+                    self.publish(.safe)
+                    self.publish(.connected)
+                }
+                backoff.reset()
+                nextAttempt = sentAt + interval
+            } catch let error as LeaseholdError where error.code == .sessionExpired || error.code == .notFound {
+                self.finish(with: .expired)
+                return
+            } catch {
+                if Task.isCancelled { return }
+                if let connection, (error as? LeaseholdError)?.isConnectivity ?? false {
+                    await self.client.discard(connection)
+                }
+                if ContinuousClock.now >= self.confirmedUntil {
+                    self.finish(with: .expired)
+                    return
+                }
+                self.publish(.jeopardy)
+                nextAttempt = min(ContinuousClock.now + backoff.next(), self.confirmedUntil)
+            }
+        }
+    }
+
+    private func publish(_ state: State) {
+        self.mutable.withLock { mutable in
+            guard mutable.state != state, mutable.state != .expired else { return }
+            mutable.state = state
+            for observer in mutable.observers.values { observer.yield(state) }
+        }
+    }
+
+    /// Ends the state stream, after publishing `state` if given.
+    private func finish(with state: State?) {
+        let task = self.mutable.withLock { mutable -> Task<Void, Never>? in
+            if let state, mutable.state != .expired {
+                mutable.state = state
+                for observer in mutable.observers.values { observer.yield(state) }
+            }
+            for observer in mutable.observers.values { observer.finish() }
+            mutable.observers.removeAll()
+            return state == .expired ? mutable.keepAlive : nil
+        }
+        task?.cancel()
+    }
+}
+
+/// A held lock.
+public struct Lock: Sendable {
+    /// The grant as the server recorded it.
+    public let info: LockInfo
+    let session: Session
+
+    /// The locked key.
+    public var key: String { self.info.key }
+    /// The fencing token: pass it to every downstream write made under this lock.
+    public var fencingToken: UInt64 { self.info.fencingToken }
+
+    /// Releases the lock.
+    /// - Returns: The revision of the release.
+    /// - Throws: ``LeaseholdError`` with `NOT_LOCK_HOLDER` when the lock was already lost (expired or
+    ///   force-released), `SESSION_EXPIRED`, `UNAVAILABLE`.
+    @discardableResult
+    public func release() async throws -> UInt64 {
+        let request = ReleaseRequest(sessionID: self.session.id, key: self.key, fencingToken: self.fencingToken)
+        let timeout = self.session.client.configuration.callTimeout
+        do {
+            let response: ReleaseResponse = try await self.session.sessionCall(LeaseholdMethod.release, request, timeout: timeout)
+            return response.revision
+        } catch let error as LeaseholdError where error.isConnectivity {
+            let response: ReleaseResponse = try await self.session.sessionCall(LeaseholdMethod.release, request, timeout: timeout)
+            return response.revision
+        }
+    }
+
+    /// Releases even from a cancelled task: cleanup must not be cut short by the cancellation that caused it.
+    func releaseEvenIfCancelled() async throws {
+        _ = try await Task { try await self.release() }.value
+    }
+}
