@@ -1,0 +1,121 @@
+import ArgumentParser
+import Foundation
+import LeaseholdCore
+import LeaseholdRPC
+import LeaseholdServer
+import LeaseholdStore
+import Logging
+import ServiceLifecycle
+import UnixSignals
+
+/// `leasehold serve`: runs the server until SIGINT or SIGTERM.
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run a Leasehold server.",
+        discussion: """
+            State lives in one SQLite file (--data). Every grant and release is durable before it is \
+            acknowledged. SIGINT or SIGTERM stops the server cleanly: it stops accepting, ends open calls, \
+            and closes the database. After a restart, every session may be resumed for a full TTL.
+            """)
+
+    @Option(help: "Address to listen on, HOST:PORT.")
+    var listen = "127.0.0.1:7420"
+
+    @Option(help: "The SQLite file that holds sessions, locks and events (created if missing).")
+    var data = "./leasehold.db"
+
+    @Option(
+        help: ArgumentHelp(
+            "JSON file mapping SHA-256 token digests to principals and roles.",
+            discussion: #"{"tokens": [{"principal": "ops", "sha256": "<hex>", "roles": ["admin"]}]}; make digests with `leasehold hash-token`."#))
+    var authFile: String?
+
+    @Option(
+        help: ArgumentHelp(
+            "full: sync every commit to disk (default). normal: faster; a power loss (not a crash) may lose the last few ms of grants.",
+            valueName: "full|normal"))
+    var sync = "full"
+
+    @Option(help: "After an expiry or force-release, keep the key ungrantable this long (e.g. 5s). Clean releases have no delay.")
+    var lockDelay = DurationArgument(.zero, text: "0s")
+
+    @Option(help: "Events kept for watchers that resume from the past.")
+    var eventRetention = 100_000
+
+    @Option(help: "Serve Prometheus metrics at GET /metrics on this HOST:PORT.")
+    var metricsListen: String?
+
+    @Option(help: "Most live sessions.")
+    var maxSessions = 1_000_000
+
+    @Option(help: "Most calls waiting on one key.")
+    var maxWaitersPerKey = 10_000
+
+    @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
+    var logLevel = "info"
+
+    func validate() throws {
+        guard ["full", "normal"].contains(self.sync) else {
+            throw ValidationError("--sync must be full or normal, not \(self.sync)")
+        }
+        _ = try Self.split(self.listen, option: "--listen")
+        if let metrics = self.metricsListen { _ = try Self.split(metrics, option: "--metrics-listen") }
+        guard self.eventRetention > 0 else { throw ValidationError("--event-retention must be positive") }
+        guard Logger.Level(rawValue: self.logLevel) != nil else {
+            throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical")
+        }
+    }
+
+    func run() async throws {
+        let level = Logger.Level(rawValue: self.logLevel) ?? .info
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        let logger = Logger(label: "leasehold")
+
+        var configuration = LeaseholdServer.Configuration()
+        (configuration.listenHost, configuration.listenPort) = try Self.split(self.listen, option: "--listen")
+        configuration.dataPath = self.data
+        configuration.synchronous = self.sync == "normal" ? .normal : .full
+        configuration.eventRetention = self.eventRetention
+        configuration.locks.lockDelay = self.lockDelay.duration
+        configuration.locks.maxSessions = self.maxSessions
+        configuration.locks.maxWaitersPerKey = self.maxWaitersPerKey
+        if let metrics = self.metricsListen {
+            (configuration.metricsHost, configuration.metricsPort) = try Self.split(metrics, option: "--metrics-listen")
+        }
+        if let authFile = self.authFile {
+            do {
+                configuration.authenticator = try Authenticator(authFileAt: authFile)
+            } catch let error as AuthFileError {
+                throw ValidationError("\(error)")
+            }
+        }
+
+        let server = LeaseholdServer(configuration: configuration, logger: logger)
+        do {
+            try await server.start()
+        } catch {
+            throw ValidationError("cannot start: \(error)")
+        }
+        let group = ServiceGroup(
+            configuration: ServiceGroupConfiguration(
+                services: [.init(service: server)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        try await group.run()
+    }
+
+    /// Splits `HOST:PORT`, accepting `[::1]:PORT` for IPv6.
+    static func split(_ address: String, option: String) throws -> (String, Int) {
+        guard let colon = address.lastIndex(of: ":"), let port = Int(address[address.index(after: colon)...]),
+            (0...65_535).contains(port)
+        else {
+            throw ValidationError("\(option) must be HOST:PORT, not \(address)")
+        }
+        var host = String(address[..<colon])
+        if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        guard !host.isEmpty else { throw ValidationError("\(option) must be HOST:PORT, not \(address)") }
+        return (host, port)
+    }
+}
