@@ -124,7 +124,7 @@ let targets: [Target] = [
 
     .target(
         name: "LeaseholdTestSupport",
-        dependencies: ["LeaseholdCore", "LeaseholdServer", "LeaseholdClient", nioCore],
+        dependencies: ["LeaseholdCore", "LeaseholdServer", "LeaseholdClient", "LeaseholdRPC", "LeaseholdWire", nioCore],
         swiftSettings: swiftSettings
     ),
 

@@ -262,15 +262,16 @@ public final class Session: Sendable {
 
     /// Ends the state stream, after publishing `state` if given.
     private func finish(with state: State?) {
-        let task = self.mutable.withLock { mutable -> Task<Void, Never>? in
+        // Finishing a stream runs its `onTermination`, which takes the lock: finish outside it.
+        let (observers, task) = self.mutable.withLock { mutable -> ([AsyncStream<State>.Continuation], Task<Void, Never>?) in
             if let state, mutable.state != .expired {
                 mutable.state = state
                 for observer in mutable.observers.values { observer.yield(state) }
             }
-            for observer in mutable.observers.values { observer.finish() }
-            mutable.observers.removeAll()
-            return state == .expired ? mutable.keepAlive : nil
+            defer { mutable.observers.removeAll() }
+            return (Array(mutable.observers.values), state == .expired ? mutable.keepAlive : nil)
         }
+        for observer in observers { observer.finish() }
         task?.cancel()
     }
 }
@@ -287,7 +288,11 @@ public struct Lock: Sendable {
     public var fencingToken: UInt64 { self.info.fencingToken }
 
     /// Releases the lock.
-    /// - Returns: The revision of the release.
+    ///
+    /// If the connection is lost before the answer arrives, the release is sent again on a new connection; when
+    /// that second attempt finds the lock no longer held by this session, the first one took effect (or the lock was
+    /// lost meanwhile): either way it is released, and the revision is unknown (0).
+    /// - Returns: The revision of the release, or 0 when it is unknown.
     /// - Throws: ``LeaseholdError`` with `NOT_LOCK_HOLDER` when the lock was already lost (expired or
     ///   force-released), `SESSION_EXPIRED`, `UNAVAILABLE`.
     @discardableResult
@@ -298,8 +303,12 @@ public struct Lock: Sendable {
             let response: ReleaseResponse = try await self.session.sessionCall(LeaseholdMethod.release, request, timeout: timeout)
             return response.revision
         } catch let error as LeaseholdError where error.isConnectivity {
-            let response: ReleaseResponse = try await self.session.sessionCall(LeaseholdMethod.release, request, timeout: timeout)
-            return response.revision
+            do {
+                let response: ReleaseResponse = try await self.session.sessionCall(LeaseholdMethod.release, request, timeout: timeout)
+                return response.revision
+            } catch let error as LeaseholdError where error.code == .notLockHolder {
+                return 0
+            }
         }
     }
 

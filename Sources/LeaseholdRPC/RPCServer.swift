@@ -27,6 +27,9 @@ public final class RPCServer: Sendable {
         public var maxBufferedBytesPerStream: Int = 1 << 20
         /// The connection's outbound buffer above which the server stops reading that connection's requests.
         public var writeBufferHighWatermark: Int = 256 << 10
+        /// The kernel send buffer per connection (`SO_SNDBUF`), or nil for the system's default. Together with the
+        /// stream bound it caps the memory a client that does not read can pin.
+        public var socketSendBufferBytes: Int?
         public init() {}
     }
 
@@ -97,7 +100,11 @@ public final class RPCServer: Sendable {
     @discardableResult
     public func start() async throws -> SocketAddress {
         let limits = self.configuration.limits
-        let channel = try await ServerBootstrap(group: self.group)
+        var bootstrap = ServerBootstrap(group: self.group)
+        if let bytes = limits.socketSendBufferBytes {
+            bootstrap = bootstrap.childChannelOption(.socketOption(.so_sndbuf), value: SocketOptionValue(bytes))
+        }
+        let channel = try await bootstrap
             .serverChannelOption(.backlog, value: 256)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
@@ -139,6 +146,13 @@ public final class RPCServer: Sendable {
             timeout.cancel()
         }
         self.logger.info("stopped")
+    }
+
+    /// Closes every client connection abruptly (no goodbye frame), as a network cut would; the listener stays
+    /// open. Clients see the connection drop and must reconnect. Meant for tests and fault drills.
+    public func dropConnections() {
+        let connections = self.state.withLock { Array($0.connections.values) }
+        for connection in connections { connection.close(promise: nil) }
     }
 
     /// The number of open connections.

@@ -127,6 +127,11 @@ public final class LeaseholdServer: Service, Sendable {
         self.logger.info("store closed")
     }
 
+    /// Cuts every client connection, as a network failure would (tests and fault drills).
+    public func dropClientConnections() {
+        self.running.withLock { $0?.rpc.dropConnections() }
+    }
+
     /// The lock service, once started (tests and metrics).
     public var lockService: LockService? { self.running.withLock { $0?.locks } }
 

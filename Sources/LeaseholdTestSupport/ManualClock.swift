@@ -1,5 +1,6 @@
 public import LeaseholdCore
 public import LeaseholdServer
+import Foundation
 import Synchronization
 
 /// A ``LeaseClock`` that moves only when a test says so, so that time-dependent tests never sleep.
@@ -17,9 +18,11 @@ public final class ManualClock: LeaseClock {
 
     private let state: Mutex<State>
 
-    /// Creates a clock at `start` (monotonic zero, wall time 2026-01-01 by default).
-    public init(start: Instant = Instant(monotonic: .zero, wall: WallTime(millisecondsSince1970: 1_767_225_600_000))) {
-        self.state = Mutex(State(now: start))
+    /// Creates a clock at monotonic zero and the real wall-clock time (so that age-based retention behaves as in
+    /// production), or at `start`.
+    public init(start: Instant? = nil) {
+        let wall = WallTime(millisecondsSince1970: UInt64(Date().timeIntervalSince1970 * 1_000))
+        self.state = Mutex(State(now: start ?? Instant(monotonic: .zero, wall: wall)))
     }
 
     public func now() -> Instant { self.state.withLock { $0.now } }

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Installs the C libraries and tools Leasehold builds with, if they are missing (Debian/Ubuntu).
+# Safe to run again: it does nothing when everything is present.
+set -euo pipefail
+
+packages=(libprotobuf-c-dev protobuf-c-compiler libsqlite3-dev pkg-config python3)
+missing=()
+for package in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+if ! command -v apt-get >/dev/null 2>&1; then
+    echo "missing: ${missing[*]} — install them with your package manager (protobuf-c, sqlite3, pkg-config)" >&2
+    exit 1
+fi
+sudo=""
+[ "$(id -u)" -ne 0 ] && sudo="sudo"
+echo "installing ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

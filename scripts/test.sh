@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# README command 2 (and what CI runs): installs what is missing, checks that the generated protobuf-c code is
+# current, builds in debug mode, and runs the whole test suite.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/install-deps.sh
+scripts/generate-proto.sh --check
+swift build --build-tests
+swift test --skip-build "$@"
