@@ -89,8 +89,14 @@ public final class RPCConnection: Sendable {
         let loop = self.channel.eventLoop
         let promise = loop.makePromise(of: ByteBuffer.self)
         let handler = self.handler
+        // A cancellation can arrive before the call is registered on the loop; the flag makes `start` see it.
+        let cancelled = Atomic<Bool>(false)
         let payload = try await withTaskCancellationHandler {
             loop.execute {
+                if cancelled.load(ordering: .acquiring) {
+                    promise.fail(CancellationError())
+                    return
+                }
                 let deadline = timeout.map { timeout in
                     loop.assumeIsolated().scheduleTask(in: TimeAmount(timeout)) {
                         handler.value.cancel(
@@ -104,6 +110,7 @@ public final class RPCConnection: Sendable {
             }
             return try await promise.futureResult.get()
         } onCancel: {
+            cancelled.store(true, ordering: .releasing)
             loop.execute { handler.value.cancel(callID: callID, error: CancellationError()) }
         }
         return try Response(decoding: payload)

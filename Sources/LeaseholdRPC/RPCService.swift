@@ -26,6 +26,8 @@ public struct RPCMethod: Sendable {
 
     /// The full method name, such as `leasehold.v1.Leasehold/Acquire`.
     public let name: String
+    /// Whether the method streams responses (unary calls need no stream machinery).
+    let isStreaming: Bool
     let handler: Handler
 
     /// A unary method: one request, one response.
@@ -35,7 +37,7 @@ public struct RPCMethod: Sendable {
     public static func unary<Request: WireMessage, Response: WireMessage>(
         _ name: String, _ handler: @escaping @Sendable (Request, RPCContext) async throws -> Response
     ) -> RPCMethod {
-        RPCMethod(name: name) { payload, context, _ in
+        RPCMethod(name: name, isStreaming: false) { payload, context, _ in
             let request = try Request(decoding: payload)
             return try await handler(request, context).encoded()
         }
@@ -50,7 +52,7 @@ public struct RPCMethod: Sendable {
         _ name: String,
         _ handler: @escaping @Sendable (Request, RPCContext, RPCStreamWriter<Response>) async throws -> Void
     ) -> RPCMethod {
-        RPCMethod(name: name) { payload, context, sink in
+        RPCMethod(name: name, isStreaming: true) { payload, context, sink in
             let request = try Request(decoding: payload)
             try await handler(request, context, RPCStreamWriter(sink: sink))
             return ByteBuffer()
@@ -66,8 +68,17 @@ public struct RPCContext: Sendable {
     public var connectionID: ConnectionID
     /// The call's id on its connection.
     public var callID: UInt64
-    /// A logger with the connection and call in its metadata.
-    public var logger: Logger
+    /// The full method name.
+    public var method: String
+    let connectionLogger: Logger
+
+    /// A logger with the connection, call and method in its metadata (built on first use: most calls never log).
+    public var logger: Logger {
+        var logger = self.connectionLogger
+        logger[metadataKey: "call"] = "\(self.callID)"
+        logger[metadataKey: "method"] = "\(self.method)"
+        return logger
+    }
 }
 
 /// Identifies one client connection for the server's lifetime.

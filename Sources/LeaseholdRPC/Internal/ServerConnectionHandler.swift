@@ -158,13 +158,17 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
 
         let loop = context.eventLoop
         let bound = NIOLoopBound(self, eventLoop: loop)
-        let sink = RPCStreamSink { payload in
-            loop.execute { bound.value.writeStreamItem(callID: callID, payload: payload) }
+        let sink: RPCStreamSink
+        if method.isStreaming {
+            sink = RPCStreamSink { payload in
+                loop.execute { bound.value.writeStreamItem(callID: callID, payload: payload) }
+            }
+        } else {
+            sink = .none
         }
-        var callLogger = self.logger
-        callLogger[metadataKey: "call"] = "\(callID)"
-        callLogger[metadataKey: "method"] = "\(frame.method)"
-        let rpcContext = RPCContext(principal: principal, connectionID: self.connectionID, callID: callID, logger: callLogger)
+        let rpcContext = RPCContext(
+            principal: principal, connectionID: self.connectionID, callID: callID, method: frame.method,
+            connectionLogger: self.logger)
 
         var call = OpenCall(sink: sink)
         if let timeout = frame.timeout {
@@ -226,7 +230,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     /// Ends an open call with its last frame; does nothing if it has already ended.
     private func finish(callID: UInt64, payload: ByteBuffer = ByteBuffer(), status: Status) {
         guard let call = self.calls.removeValue(forKey: callID) else { return }
-        call.sink.close()
+        if call.sink !== RPCStreamSink.none { call.sink.close() }
         call.deadline?.cancel()
         if status.code != .ok { call.task?.cancel() }
         self.reply(callID: callID, payload: payload, status: status)
@@ -280,7 +284,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
 
     private func endAllCalls() {
         for call in self.calls.values {
-            call.sink.close()
+            if call.sink !== RPCStreamSink.none { call.sink.close() }
             call.deadline?.cancel()
             call.task?.cancel()
         }
