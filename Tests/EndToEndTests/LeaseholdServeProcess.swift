@@ -110,6 +110,15 @@ final class LeaseholdServeProcess {
         self.signal(SIGKILL)
     }
 
+    /// ``kill()`` as a closure that any task may call, e.g. the moment it receives an answer.
+    var killer: @Sendable () -> Void {
+        let (exit, pid) = (self.exit, self.pid)
+        return {
+            guard exit.status == nil else { return }
+            sendSignal(SIGKILL, to: pid)
+        }
+    }
+
     /// Sends SIGTERM (a graceful stop), unless the process has exited already. Does not wait.
     func terminate() {
         self.signal(SIGTERM)
