@@ -36,7 +36,10 @@ import Testing
 ///    (Sessions cannot expire here: their TTL is far longer than the test, and a restart gives a fresh TTL.)
 /// 2. **Nothing appears from nowhere.** `ResumeSession` lists only keys whose grant was acknowledged, whose
 ///    `Acquire` had an unknown outcome, or whose `Release` had an unknown outcome (then with the old token).
-/// 3. **Sessions survive.** Every session is resumed with its secret after every restart it lives through.
+/// 3. **Sessions survive, closed ones stay closed.** Every open session is resumed with its secret after every
+///    restart it lives through. A session whose `CloseSession` was answered (with the number of locks it held) is
+///    `NOT_FOUND` after the next restart; one whose `CloseSession` answer was lost is either `NOT_FOUND` or comes
+///    back whole, still holding its lock: a close is one commit.
 /// 4. **Tokens never go back.** Every grant answered by incarnation *k* (a fresh `Acquire`, never the repeat of a
 ///    grant the session already had) carries a token above every token and revision any answer of incarnations
 ///    *0…k−1* carried: `Acquire` tokens, `Release` revisions, `Describe` revisions and the tokens of the locks
@@ -48,9 +51,9 @@ import Testing
 /// 6. **Releases find their lock.** A `Release` of a held lock never answers `NOT_LOCK_HOLDER`, and no call answers
 ///    an error the workload cannot cause (`SESSION_EXPIRED`, `NOT_FOUND`, `PERMISSION_DENIED`, …).
 ///
-/// What is *not* asserted, because a correct server may do either: whether a grant or a release whose answer was
-/// lost took effect; how the token of such a grant compares with acknowledged ones; which session gets a key first
-/// after a restart.
+/// What is *not* asserted, because a correct server may do either: whether a grant, a release or a close whose
+/// answer was lost took effect; how the token of such a grant compares with acknowledged ones; which session gets a
+/// key first after a restart. A session whose `OpenSession` answer was lost is simply abandoned (it holds nothing).
 ///
 /// The kill moments come from a seeded generator; the seed is printed, and `LEASEHOLD_CRASH_SEED` replays the
 /// schedule (the interleaving with the clients still varies). SIGKILL leaves the OS page cache intact, so this
@@ -74,6 +77,8 @@ struct CrashRecoveryTests {
         var tryLockPercent = 25
         /// How long a client holds a lock before releasing it, in milliseconds.
         var holdTime = 5...40
+        /// The chance, in percent, that a client ends a hold by closing its session (then opens a new one).
+        var closePercent = 10
         /// How long a client pauses after a release, in milliseconds: keys are sometimes free with nobody queued,
         /// so that a release is sometimes the last change before a kill (with a queue, a grant always follows it).
         var thinkTime = 0...30
@@ -83,8 +88,9 @@ struct CrashRecoveryTests {
         var sessionTTL = Duration.seconds(120)
     }
 
-    @Test("acknowledged grants survive SIGKILL, tokens never go back, and no key ever has two holders",
-          .timeLimit(.minutes(2)))
+    @Test(
+        "acknowledged grants survive SIGKILL, tokens never go back, and no key ever has two holders",
+        .timeLimit(.minutes(2)))
     func sigkillAndRestart() async throws {
         let plan = Plan()
         let seed =
@@ -327,12 +333,18 @@ private final class CrashLedger: Sendable {
         var resumes = 0
         var grantsFoundOnResume = 0
         var releasesUndoneByCrash = 0
+        var closes = 0
+        var unknownCloses = 0
+        var closesUndoneByCrash = 0
+        var closedSessionsProbed = 0
 
         var description: String {
             "\(self.resumes) resumes found \(self.grantsFoundOnResume) unanswered grants and "
                 + "\(self.releasesUndoneByCrash) unanswered releases undone; then \(self.grants) grants, "
                 + "\(self.releases) releases, \(self.refusals) refusals (held or wait ran out); the kill cut "
-                + "\(self.unknownAcquires) acquires and \(self.unknownReleases) releases"
+                + "\(self.unknownAcquires) acquires and \(self.unknownReleases) releases; \(self.closes) sessions "
+                + "closed, \(self.unknownCloses) closes cut, \(self.closesUndoneByCrash) found undone, "
+                + "\(self.closedSessionsProbed) closed sessions found gone"
         }
     }
 
@@ -450,6 +462,8 @@ private struct CrashClient {
 
     private var session = SessionID(0)
     private var secret: [UInt8] = []
+    /// False after a close, until `OpenSession` answers.
+    private var hasSession = false
     private var connection: RPCConnection?
     /// The incarnation `connection` talks to, or the last one it talked to.
     private var incarnation = 0
@@ -458,6 +472,10 @@ private struct CrashClient {
     private var unknownAcquire: String?
     /// A `Release` whose answer was lost.
     private var unknownRelease: Held?
+    /// A `CloseSession` whose answer was lost, and the lock the session held.
+    private var unknownClose: (session: SessionID, secret: [UInt8], held: Held?)?
+    /// Sessions whose `CloseSession` was answered, to be found gone after the next restart.
+    private var closedSessions: [(session: SessionID, secret: [UInt8])] = []
 
     init(index: Int, plan: CrashRecoveryTests.Plan, board: EpochBoard, ledger: CrashLedger, random: CrashRandom) {
         self.index = index
@@ -487,12 +505,21 @@ private struct CrashClient {
                 continue
             }
             if self.held != nil {
-                guard await self.release() else { return }
+                if self.random.int(in: 1...100) <= self.plan.closePercent {
+                    guard await self.closeSession() else { return }
+                } else {
+                    guard await self.release() else { return }
+                }
                 continue
             }
             if self.board.isStopping {
-                await self.closeSession()
+                if self.hasSession, !(await self.closeSession()) { return }
+                await self.connection?.close()
                 return
+            }
+            if !self.hasSession {
+                guard await self.openSession(on: connection) else { return }
+                continue
             }
             guard await self.acquire() else { return }
         }
@@ -514,12 +541,30 @@ private struct CrashClient {
                 timeout: self.plan.callTimeout)
             self.session = info.sessionID
             self.secret = info.secret
+            self.hasSession = true
             self.connection = connection
             self.incarnation = epoch.incarnation
             return true
         } catch {
             self.fail("cannot open a session: \(error)")
             return false
+        }
+    }
+
+    /// Opens a new session after a close. If the answer is lost, the session (if any) is abandoned: it holds nothing.
+    /// - Returns: false after a violation that ends this client.
+    private mutating func openSession(on connection: RPCConnection) async -> Bool {
+        do {
+            let info: SessionInfo = try await connection.unary(
+                LeaseholdMethod.openSession, OpenSessionRequest(ttl: self.plan.sessionTTL, name: "crash-\(self.index)"),
+                timeout: self.plan.callTimeout)
+            self.board.answered(by: self.incarnation)
+            self.session = info.sessionID
+            self.secret = info.secret
+            self.hasSession = true
+            return true
+        } catch {
+            return await self.lostAnswer(to: "OpenSession", error)
         }
     }
 
@@ -553,7 +598,7 @@ private struct CrashClient {
             return true
         } catch let error as LeaseholdError
             where error.code == .lockHeld
-                || (error.code == .deadlineExceeded && !(error.cause is NoAnswerWithinDeadline))
+            || (error.code == .deadlineExceeded && !(error.cause is NoAnswerWithinDeadline))
         {
             // The server's own answer (the key is held, or the wait ran out): nothing was granted.
             self.unknownAcquire = nil
@@ -591,18 +636,32 @@ private struct CrashClient {
         }
     }
 
-    /// Closes the session at the end of the run.
-    private mutating func closeSession() async {
-        guard let connection = self.connection else { return }
+    /// Closes the session, which releases the lock it holds, if any.
+    /// - Returns: false after a violation that ends this client.
+    private mutating func closeSession() async -> Bool {
+        guard let connection = self.connection else { return true }
+        let held = self.held
+        if let held { self.ledger.setEnd(of: held.hold, ContinuousClock.now) }
+        self.held = nil
+        self.hasSession = false
+        self.unknownClose = (self.session, self.secret, held)
         do {
-            let _: CloseSessionResponse = try await connection.unary(
+            let response: CloseSessionResponse = try await connection.unary(
                 LeaseholdMethod.closeSession, CloseSessionRequest(sessionID: self.session),
                 timeout: self.plan.callTimeout)
+            self.board.answered(by: self.incarnation)
+            self.unknownClose = nil
+            self.closedSessions.append((self.session, self.secret))
+            self.ledger.count(self.incarnation) { $0.closes += 1 }
+            if response.released != (held == nil ? 0 : 1) {
+                self.fail("CloseSession released \(response.released) locks; it held \(String(describing: held?.key))")
+            }
+            return true
         } catch {
-            self.fail("CloseSession: \(error)")
+            guard await self.lostAnswer(to: "CloseSession \(self.session)", error) else { return false }
+            self.ledger.count(self.incarnation) { $0.unknownCloses += 1 }
+            return true
         }
-        await connection.close()
-        self.connection = nil
     }
 
     // MARK: - Restarts
@@ -623,6 +682,47 @@ private struct CrashClient {
             return true  // killed again already (a live server that refuses connections serves no grants)
         }
         self.connection = connection
+
+        // Sessions closed with an answer must stay closed.
+        while let closed = self.closedSessions.first {
+            do {
+                let info: SessionInfo = try await connection.unary(
+                    LeaseholdMethod.resumeSession,
+                    ResumeSessionRequest(sessionID: closed.session, secret: closed.secret),
+                    timeout: self.plan.callTimeout)
+                self.fail(
+                    "session \(closed.session), closed with an answer, came back after restart \(self.incarnation) "
+                        + "holding \(info.locks.map(\.key))")
+            } catch let error as LeaseholdError where error.code == .notFound {
+                self.ledger.count(epoch.incarnation) { $0.closedSessionsProbed += 1 }
+            } catch {
+                return await self.lostAnswer(to: "ResumeSession \(closed.session) (closed)", error)
+            }
+            self.closedSessions.removeFirst()
+        }
+
+        // A close whose answer was lost: gone, or back whole (then this client carries on with it).
+        if let closing = self.unknownClose {
+            do {
+                let _: SessionInfo = try await connection.unary(
+                    LeaseholdMethod.resumeSession,
+                    ResumeSessionRequest(sessionID: closing.session, secret: closing.secret),
+                    timeout: self.plan.callTimeout)
+                (self.session, self.secret, self.hasSession) = (closing.session, closing.secret, true)
+                if let held = closing.held {
+                    self.ledger.setEnd(of: held.hold, nil)
+                    self.held = held  // it must still be held: settled below
+                }
+                self.ledger.count(epoch.incarnation) { $0.closesUndoneByCrash += 1 }
+            } catch let error as LeaseholdError where error.code == .notFound {
+                // The close took effect.
+            } catch {
+                return await self.lostAnswer(to: "ResumeSession \(closing.session) (closing)", error)
+            }
+            self.unknownClose = nil
+        }
+        guard self.hasSession else { return true }
+
         let info: SessionInfo
         do {
             info = try await connection.unary(
@@ -705,8 +805,9 @@ private struct CrashClient {
             }
         }
         for lock in listed.values {
-            self.fail("restart \(restart) gave session \(self.session) \(lock.key) (token \(lock.fencingToken)), "
-                + "which it never asked for")
+            self.fail(
+                "restart \(restart) gave session \(self.session) \(lock.key) (token \(lock.fencingToken)), "
+                    + "which it never asked for")
         }
     }
 

@@ -95,7 +95,8 @@ final class LeaseholdServeProcess {
                 return LeaseholdServeProcess(process: process, port: port, logPath: logPath, exit: exit)
             }
             if let status = exit.status {
-                throw Failure(description: "leasehold serve exited (\(status)) before listening:\n\(Self.tail(logPath))")
+                throw Failure(
+                    description: "leasehold serve exited (\(status)) before listening:\n\(Self.tail(logPath))")
             }
             if ContinuousClock.now >= deadline {
                 sendSignal(SIGKILL, to: process.processIdentifier)
