@@ -1,4 +1,5 @@
 import Foundation
+import LeaseholdClient
 import LeaseholdCore
 import LeaseholdRPC
 import LeaseholdTestSupport
@@ -88,20 +89,21 @@ struct CrashRecoveryTests {
         var sessionTTL = Duration.seconds(120)
     }
 
+    /// `--sync normal` too: it may lose the last commits to a power loss, never to a process crash.
     @Test(
         "acknowledged grants survive SIGKILL, tokens never go back, and no key ever has two holders",
-        .timeLimit(.minutes(2)))
-    func sigkillAndRestart() async throws {
+        .timeLimit(.minutes(2)), arguments: ["full", "normal"])
+    func sigkillAndRestart(sync: String) async throws {
         let plan = Plan()
         let seed =
             ProcessInfo.processInfo.environment["LEASEHOLD_CRASH_SEED"].flatMap { UInt64($0) }
             ?? UInt64.random(in: 1...UInt64.max)
-        print("CrashRecoveryTests: seed \(seed) (LEASEHOLD_CRASH_SEED=\(seed) replays the kill schedule)")
+        print("CrashRecoveryTests: --sync \(sync), seed \(seed) (LEASEHOLD_CRASH_SEED=\(seed) replays the kills)")
         var random = CrashRandom(seed: seed)
 
         let directory = try TemporaryDirectory("leasehold-crash")
         let dataPath = directory.file("leasehold.db")
-        let serveArguments = ["--sync", "full", "--log-level", "info"]
+        let serveArguments = ["--sync", sync, "--log-level", "info"]
         let started = ContinuousClock.now
 
         var server = try await LeaseholdServeProcess.start(
@@ -179,9 +181,8 @@ struct CrashRecoveryTests {
 
         let record = ledger.snapshot
         print(
-            "CrashRecoveryTests: \(plan.kills) kills after \(killDelays) ms, \(killsOnAnswer) of them right after an "
-                + "answer; \(record.holds.count) holds; "
-                + "final server \(exit); \(elapsed)")
+            "CrashRecoveryTests: --sync \(sync): \(plan.kills) kills after \(killDelays) ms, \(killsOnAnswer) of them "
+                + "right after an answer; \(record.holds.count) holds; final server \(exit); \(elapsed)")
         for (incarnation, counts) in record.counts.sorted(by: { $0.key < $1.key }) {
             print("  incarnation \(incarnation): \(counts)")
         }
@@ -208,6 +209,58 @@ struct CrashRecoveryTests {
         } else {
             print("CrashRecoveryTests: server logs kept in \(directory.path)")
         }
+    }
+}
+
+extension CrashRecoveryTests {
+    /// The client library across one SIGKILL, on a server restarted on the same port: the holder's `Session`
+    /// resumes by itself and still holds its lock with the same token, and a waiter whose `Acquire` was queued when
+    /// the server died is granted, with a higher token, once the holder releases after the restart.
+    @Test("a LeaseholdClient session keeps its lock through SIGKILL, and a queued acquire is granted afterwards")
+    func clientLibraryThroughSIGKILL() async throws {
+        let directory = try TemporaryDirectory("leasehold-crash-client")
+        let dataPath = directory.file("leasehold.db")
+        var server = try await LeaseholdServeProcess.start(
+            dataPath: dataPath, logPath: directory.file("serve-0.log"), arguments: ["--sync", "full"])
+        defer { server.kill() }
+        let port = server.port
+        let configuration = LeaseholdClient.Configuration(
+            host: "127.0.0.1", port: port, clientName: "crash-client", connectTimeout: .seconds(2),
+            callTimeout: .seconds(5), reconnectBackoff: (.milliseconds(20), .milliseconds(200)))
+        let holderClient = try await LeaseholdClient.connect(configuration)
+        let waiterClient = try await LeaseholdClient.connect(configuration)
+        let holder = try await holderClient.openSession(ttl: .seconds(10), name: "holder")
+        let waiter = try await waiterClient.openSession(ttl: .seconds(10), name: "waiter")
+        let key = "crash/client"
+        let lock = try await holder.acquire(key, wait: .seconds(1))
+        let queued = Task { try await waiter.acquire(key, wait: .seconds(20)) }
+        defer { queued.cancel() }
+        let deadline = ContinuousClock.now + .seconds(5)
+        while try await holderClient.describe(key).waiters == 0 {
+            try #require(ContinuousClock.now < deadline, "the waiter never queued")
+            try await Task.sleep(for: .milliseconds(5))
+        }
+
+        server.kill()
+        try await server.waitForExit(timeout: .seconds(10))
+        server = try await LeaseholdServeProcess.start(
+            dataPath: dataPath, listen: "127.0.0.1:\(port)", logPath: directory.file("serve-1.log"),
+            arguments: ["--sync", "full"])
+
+        let after = try await holderClient.describe(key)
+        #expect(after.lock?.sessionID == holder.id && after.lock?.fencingToken == lock.fencingToken)
+        let released = try await lock.release()
+        #expect(released > lock.fencingToken)
+        let granted = try await queued.value
+        #expect(granted.fencingToken > released, "granted \(granted.fencingToken) after the release at \(released)")
+        try await granted.release()
+        #expect(try await holder.close() == 0)
+        #expect(try await waiter.close() == 0)
+        await holderClient.close()
+        await waiterClient.close()
+        server.terminate()
+        try await server.waitForExit(timeout: .seconds(10))
+        directory.remove()
     }
 }
 

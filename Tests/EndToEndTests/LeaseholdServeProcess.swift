@@ -56,9 +56,10 @@ final class LeaseholdServeProcess {
         return root.appendingPathComponent(".build/debug/leasehold").path
     }
 
-    /// Starts `leasehold serve --listen 127.0.0.1:0 --data dataPath` and waits until it listens.
+    /// Starts `leasehold serve --listen listen --data dataPath` and waits until it listens.
     /// - Parameters:
     ///   - dataPath: The SQLite file.
+    ///   - listen: The address; port 0 lets the kernel pick one (see ``port``).
     ///   - logPath: Where the server's stderr goes (created or truncated).
     ///   - arguments: More `serve` options, such as `["--sync", "full"]`.
     ///   - timeout: How long the process may take to start listening.
@@ -66,7 +67,8 @@ final class LeaseholdServeProcess {
     /// - Throws: ``Failure`` when the executable is missing, the process exits early or does not listen in time;
     ///   the message then carries the end of its log.
     static func start(
-        dataPath: String, logPath: String, arguments: [String] = [], timeout: Duration = .seconds(15)
+        dataPath: String, listen: String = "127.0.0.1:0", logPath: String, arguments: [String] = [],
+        timeout: Duration = .seconds(15)
     ) async throws -> LeaseholdServeProcess {
         let executable = Self.executablePath
         guard FileManager.default.isExecutableFile(atPath: executable) else {
@@ -81,7 +83,7 @@ final class LeaseholdServeProcess {
 
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = ["serve", "--listen", "127.0.0.1:0", "--data", dataPath] + arguments
+        process.arguments = ["serve", "--listen", listen, "--data", dataPath] + arguments
         process.standardInput = FileHandle.nullDevice
         process.standardOutput = log
         process.standardError = log
