@@ -66,8 +66,8 @@ struct CrashRecoveryTests {
         var clients = 5
         var keys = ["crash/a", "crash/b", "crash/c"]
         var kills = 20
-        /// Time from "listening" to the SIGKILL, in milliseconds.
-        var killDelay = 50...400
+        /// Time from "listening" to the SIGKILL, in milliseconds; the shortest land while clients still resume.
+        var killDelay = 10...400
         /// The chance, in percent, that a kill, once its delay has passed, waits for the next `Acquire` or `Release`
         /// answer and is sent by the client that received it, right away: if the server answered before its commit
         /// reached the database, the kill then very likely lands before it does.
@@ -94,9 +94,13 @@ struct CrashRecoveryTests {
         "acknowledged grants survive SIGKILL, tokens never go back, and no key ever has two holders",
         .timeLimit(.minutes(2)), arguments: ["full", "normal"])
     func sigkillAndRestart(sync: String) async throws {
-        let plan = Plan()
+        // Longer soaks: LEASEHOLD_CRASH_KILLS=200 LEASEHOLD_CRASH_CLIENTS=8 swift test --filter CrashRecoveryTests
+        let environment = ProcessInfo.processInfo.environment
+        let plan = Plan(
+            clients: environment["LEASEHOLD_CRASH_CLIENTS"].flatMap { Int($0) }.map { max($0, 1) } ?? Plan().clients,
+            kills: environment["LEASEHOLD_CRASH_KILLS"].flatMap { Int($0) }.map { max($0, 1) } ?? Plan().kills)
         let seed =
-            ProcessInfo.processInfo.environment["LEASEHOLD_CRASH_SEED"].flatMap { UInt64($0) }
+            environment["LEASEHOLD_CRASH_SEED"].flatMap { UInt64($0) }
             ?? UInt64.random(in: 1...UInt64.max)
         print("CrashRecoveryTests: --sync \(sync), seed \(seed) (LEASEHOLD_CRASH_SEED=\(seed) replays the kills)")
         var random = CrashRandom(seed: seed)
