@@ -131,7 +131,7 @@ let targets: [Target] = [
     // The FencedResource sample: a reusable FenceGuard, the service, and its executable.
     .target(
         name: "FencedResource",
-        dependencies: ["LeaseholdRPC", "LeaseholdClient", "LeaseholdSQLite", logging],
+        dependencies: ["LeaseholdRPC", "LeaseholdClient", "LeaseholdSQLite", "LeaseholdWire", logging, nioPosix],
         path: "samples/FencedResource/Sources/FencedResource",
         swiftSettings: swiftSettings
     ),
