@@ -137,7 +137,12 @@ let targets: [Target] = [
     ),
     .executableTarget(
         name: "FencedResourceServer",
-        dependencies: ["FencedResource", logging, .product(name: "ArgumentParser", package: "swift-argument-parser")],
+        dependencies: [
+            "FencedResource", "LeaseholdClient", "LeaseholdRPC", logging, nioCore,
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+        ],
         path: "samples/FencedResource/Sources/FencedResourceServer",
         swiftSettings: swiftSettings
     ),
