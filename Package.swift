@@ -148,7 +148,10 @@ let targets: [Target] = [
     ),
     .executableTarget(
         name: "FencingDemo",
-        dependencies: ["FencedResource", "LeaseholdClient", "LeaseholdServer", logging],
+        dependencies: [
+            "FencedResource", "LeaseholdClient", "LeaseholdServer", "LeaseholdRPC", "LeaseholdWire", "LeaseholdCore",
+            logging, nioCore,
+        ],
         path: "samples/FencingDemo",
         swiftSettings: swiftSettings
     ),
