@@ -157,7 +157,10 @@ let targets: [Target] = [
     ),
     .testTarget(
         name: "FencedResourceTests",
-        dependencies: ["FencedResource", "LeaseholdTestSupport"],
+        dependencies: [
+            "FencedResource", "LeaseholdTestSupport", "LeaseholdClient", "LeaseholdRPC", "LeaseholdWire", logging,
+            nioCore,
+        ],
         swiftSettings: swiftSettings
     ),
 
