@@ -131,25 +131,36 @@ let targets: [Target] = [
     // The FencedResource sample: a reusable FenceGuard, the service, and its executable.
     .target(
         name: "FencedResource",
-        dependencies: ["LeaseholdRPC", "LeaseholdClient", "LeaseholdSQLite", logging],
+        dependencies: ["LeaseholdRPC", "LeaseholdClient", "LeaseholdSQLite", "LeaseholdWire", logging, nioPosix],
         path: "samples/FencedResource/Sources/FencedResource",
         swiftSettings: swiftSettings
     ),
     .executableTarget(
         name: "FencedResourceServer",
-        dependencies: ["FencedResource", logging, .product(name: "ArgumentParser", package: "swift-argument-parser")],
+        dependencies: [
+            "FencedResource", "LeaseholdClient", "LeaseholdRPC", logging, nioCore,
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+        ],
         path: "samples/FencedResource/Sources/FencedResourceServer",
         swiftSettings: swiftSettings
     ),
     .executableTarget(
         name: "FencingDemo",
-        dependencies: ["FencedResource", "LeaseholdClient", "LeaseholdServer", logging],
+        dependencies: [
+            "FencedResource", "LeaseholdClient", "LeaseholdServer", "LeaseholdRPC", "LeaseholdWire", "LeaseholdCore",
+            logging, nioCore,
+        ],
         path: "samples/FencingDemo",
         swiftSettings: swiftSettings
     ),
     .testTarget(
         name: "FencedResourceTests",
-        dependencies: ["FencedResource", "LeaseholdTestSupport"],
+        dependencies: [
+            "FencedResource", "LeaseholdTestSupport", "LeaseholdClient", "LeaseholdRPC", "LeaseholdWire", logging,
+            nioCore,
+        ],
         swiftSettings: swiftSettings
     ),
 

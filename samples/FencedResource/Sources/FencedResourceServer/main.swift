@@ -1,1 +1,0 @@
-print("fenced-resource: not yet implemented")

@@ -1,1 +1,0 @@
-print("fencing-demo: not yet implemented")
