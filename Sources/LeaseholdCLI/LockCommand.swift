@@ -143,8 +143,9 @@ struct LockCommand: AsyncParsableCommand {
                     + "stopping the command"
             )
             _ = await child.stop(grace: policy.grace)
-            // Frees the key at once if the server is still there; the lock is not trusted, so no Release.
-            await Self.bounded { try await session.close() }
+            // Frees the key at once if the server is still there; the lock is not trusted, so no Release. A
+            // server that stopped answering gets only a second: the session expires there anyway.
+            await Self.bounded(.seconds(1)) { try await session.close() }
             return ExitStatus.lockLost
         }
     }
@@ -156,25 +157,23 @@ struct LockCommand: AsyncParsableCommand {
 
     /// Waits for the lock, or for a signal, whichever comes first.
     private func acquire(session: Session, signals: SignalLatch) async throws -> Acquisition {
-        try await withThrowingTaskGroup(of: Acquisition.self) { group in
-            group.addTask {
-                .acquired(try await session.acquire(self.key, wait: self.wait.duration))
-            }
-            group.addTask {
-                while true {
-                    if let signal = signals.received { return .interrupted(signal) }
-                    try await Task.sleep(for: LockLossPolicy.pollInterval)
+        let acquiring = PendingResult { [key, wait] in try await session.acquire(key, wait: wait.duration) }
+        while true {
+            if let result = acquiring.value {
+                do {
+                    return .acquired(try result.get())
+                } catch let error as LeaseholdError where error.code == .deadlineExceeded && error.cause == nil {
+                    throw CommandFailure(
+                        "timed out after \(self.wait) waiting for \(self.key)",
+                        status: ExitStatus.lockUnavailable
+                    )
                 }
             }
-            defer { group.cancelAll() }
-            do {
-                return try await group.next()!
-            } catch let error as LeaseholdError where error.code == .deadlineExceeded && error.cause == nil {
-                throw CommandFailure(
-                    "timed out after \(self.wait) waiting for \(self.key)",
-                    status: ExitStatus.lockUnavailable
-                )
+            if let signal = signals.received {
+                acquiring.cancel()
+                return .interrupted(signal)
             }
+            try? await Task.sleep(for: LockLossPolicy.pollInterval)
         }
     }
 
@@ -227,29 +226,16 @@ struct LockCommand: AsyncParsableCommand {
         }
     }
 
-    /// Runs `body`, giving up after `limit`.
+    /// Runs `body`, giving up after `limit` without waiting for it any longer.
     /// - Returns: Whether `body` finished without error in time.
     @discardableResult
     private static func bounded(
         _ limit: Duration = .seconds(3),
         _ body: @escaping @Sendable () async throws -> Void
     ) async -> Bool {
-        await withTaskGroup(of: Bool.self) { group in
-            group.addTask {
-                do {
-                    try await body()
-                    return true
-                } catch {
-                    return false
-                }
-            }
-            group.addTask {
-                try? await Task.sleep(for: limit)
-                return false
-            }
-            defer { group.cancelAll() }
-            return await group.next()!
-        }
+        let pending = PendingResult(body)
+        guard case .success = await pending.value(before: .now + limit) else { return false }
+        return true
     }
 }
 
