@@ -96,11 +96,3 @@ struct CommandFailure: Error, CustomStringConvertible {
         }
     }
 }
-
-/// Unbuffered lines on stderr.
-enum StandardError {
-    /// Writes `line` and a newline to stderr at once.
-    static func print(_ line: String) {
-        FileHandle.standardError.write(Data((line + "\n").utf8))
-    }
-}

@@ -1,14 +1,6 @@
 import Foundation
 import LeaseholdCore
 
-/// Lines on stdout, flushed at once so that a reader on a pipe (a script, `watch` into `grep`) sees each line when
-/// it is printed.
-enum Output {
-    static func print(_ line: String) {
-        FileHandle.standardOutput.write(Data((line + "\n").utf8))
-    }
-}
-
 extension WallTime {
     /// UTC in ISO 8601 with milliseconds, such as `2025-01-31T12:00:00.250Z`.
     var iso8601: String {
