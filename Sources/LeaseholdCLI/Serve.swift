@@ -16,6 +16,14 @@ struct Serve: AsyncParsableCommand {
             State lives in one SQLite file (--data). Every grant and release is durable before it is \
             acknowledged. SIGINT or SIGTERM stops the server cleanly: it stops accepting, ends open calls, \
             and closes the database. After a restart, every session may be resumed for a full TTL.
+
+            Examples:
+              $ leasehold serve --data /var/lib/leasehold/leasehold.db
+              $ leasehold serve --listen 0.0.0.0:7420 --auth-file auth.json --lock-delay 5s
+              $ leasehold serve --metrics-listen 127.0.0.1:9420
+
+            With --auth-file, every client needs a token (see `leasehold hash-token --help`); without it, \
+            everyone is the principal `anonymous` and nobody may force-release.
             """)
 
     @Option(help: "Address to listen on, HOST:PORT.")
