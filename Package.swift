@@ -74,7 +74,7 @@ let targets: [Target] = [
     ),
     .testTarget(
         name: "LeaseholdRPCTests",
-        dependencies: ["LeaseholdRPC", .product(name: "NIOEmbedded", package: "swift-nio")],
+        dependencies: ["LeaseholdRPC", "LeaseholdTestSupport", .product(name: "NIOEmbedded", package: "swift-nio")],
         swiftSettings: swiftSettings
     ),
 

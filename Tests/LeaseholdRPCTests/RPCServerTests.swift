@@ -1,5 +1,6 @@
 import Foundation
 @testable import LeaseholdRPC
+import LeaseholdTestSupport
 import LeaseholdWire
 import NIOCore
 import NIOPosix
@@ -76,12 +77,11 @@ struct RPCServerTests {
             let connection = try await RPCConnection.connect(host: "127.0.0.1", port: port, hello: HelloRequest())
             defer { Task { await connection.close() } }
             let call = Task { () -> Empty in try await connection.unary(TestService.hang, Empty()) }
-            // Wait until the server runs the handler, then cancel.
-            while service.cancellations.count == 0 {
-                call.cancel()
-                try await Task.sleep(for: .milliseconds(1))
-            }
+            // Wait until the server runs the handler, then cancel the client's task.
+            #expect(await eventually { service.cancellations.started == 1 })
+            call.cancel()
             await #expect(throws: CancellationError.self) { try await call.value }
+            #expect(await eventually { service.cancellations.count == 1 })
             // The same connection still answers.
             let echo: ForceReleaseRequest = try await connection.unary(TestService.echo, ForceReleaseRequest(key: "k", reason: ""))
             #expect(echo.key == "k")
@@ -205,6 +205,7 @@ struct RPCServerTests {
         let service = TestService()
         var limits = RPCServer.Limits()
         limits.maxBufferedBytesPerStream = 256 << 10
+        limits.socketSendBufferBytes = 64 << 10
         try await withTestServer(service: service, limits: limits) { _, port in
             let client = try await RawFrameClient(port: port, autoRead: false, receiveBuffer: 16 << 10)
             defer { Task { await client.close() } }
@@ -222,9 +223,11 @@ struct RPCServerTests {
                 last = now
             }
             let sent = service.floodSent.count
-            // Bound: the stream buffer (256 KiB) plus what the kernel's socket buffers on both ends absorb.
+            // Bound: the stream buffer (256 KiB) plus the kernel's socket buffers: the server's send buffer (64 KiB,
+            // which Linux doubles) and the client's receive buffer (16 KiB, doubled), with 1 MiB of slack.
             let itemBytes = 1_040
-            #expect(sent * itemBytes < (256 << 10) + (8 << 20), "sent \(sent) items")
+            let bound = (256 << 10) + 2 * (64 << 10) + 2 * (16 << 10) + (1 << 20)
+            #expect(sent * itemBytes < bound, "sent \(sent) items of \(itemBytes) bytes; bound \(bound) bytes")
             #expect(sent < 2_000_000)
             // Now read: the items, then RESOURCE_EXHAUSTED.
             try await client.channel.setOption(.autoRead, value: true).get()

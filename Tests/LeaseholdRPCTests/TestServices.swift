@@ -23,10 +23,31 @@ struct TestService: RPCService {
         var count: Int { self.value.load(ordering: .relaxed) }
     }
 
+    /// Counts `Hang` handlers started and cancelled, and parks them until their cancellation.
     final class Cancellations: Sendable {
-        private let state = Mutex(0)
-        var count: Int { self.state.withLock { $0 } }
-        func record() { self.state.withLock { $0 += 1 } }
+        private let state = Mutex((started: 0, cancelled: 0, parked: [CheckedContinuation<Void, Never>]()))
+        var count: Int { self.state.withLock { $0.cancelled } }
+        var started: Int { self.state.withLock { $0.started } }
+        func recordStart() { self.state.withLock { $0.started += 1 } }
+        /// Parks a handler, or lets it return at once if a cancellation came before it parked.
+        func park(_ continuation: CheckedContinuation<Void, Never>) {
+            let parked = self.state.withLock { state -> Bool in
+                guard state.cancelled < state.started else { return false }
+                state.parked.append(continuation)
+                return true
+            }
+            if !parked { continuation.resume() }
+        }
+
+        /// Records a cancellation and lets every parked handler of this service return.
+        func record() {
+            let parked = self.state.withLock { state in
+                state.cancelled += 1
+                defer { state.parked.removeAll() }
+                return state.parked
+            }
+            for continuation in parked { continuation.resume() }
+        }
     }
 
     var methods: [RPCMethod] {
@@ -40,13 +61,13 @@ struct TestService: RPCService {
             },
             // Never answers: waits for its cancellation.
             .unary(Self.hang) { (_: Empty, _) -> Empty in
+                cancellations.recordStart()
                 await withTaskCancellationHandler {
                     await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-                        Hang.park(continuation)
+                        cancellations.park(continuation)
                     }
                 } onCancel: {
                     cancellations.record()
-                    Hang.releaseAll()
                 }
                 throw CancellationError()
             },
@@ -71,21 +92,6 @@ struct TestService: RPCService {
                 }
             },
         ]
-    }
-}
-
-/// Parks `Hang` continuations so that a cancellation can resume them.
-enum Hang {
-    private static let parked = Mutex<[CheckedContinuation<Void, Never>]>([])
-    static func park(_ continuation: CheckedContinuation<Void, Never>) {
-        parked.withLock { $0.append(continuation) }
-    }
-    static func releaseAll() {
-        let all = parked.withLock { parked in
-            defer { parked.removeAll() }
-            return parked
-        }
-        for continuation in all { continuation.resume() }
     }
 }
 

@@ -28,8 +28,6 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         var task: Task<Void, Never>?
         var deadline: Scheduled<Void>?
         var sink: RPCStreamSink
-        /// Bytes of this call's stream items written but not yet on the socket.
-        var bufferedBytes = 0
     }
 
     private let shared: Shared
@@ -160,9 +158,21 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         let bound = NIOLoopBound(self, eventLoop: loop)
         let sink: RPCStreamSink
         if method.isStreaming {
-            sink = RPCStreamSink { payload in
-                loop.execute { bound.value.writeStreamItem(callID: callID, payload: payload) }
-            }
+            let limit = self.shared.limits.maxBufferedBytesPerStream
+            sink = RPCStreamSink(
+                limit: limit,
+                deliver: { payload, size in
+                    loop.execute { bound.value.writeStreamItem(callID: callID, payload: payload, size: size) }
+                },
+                overflow: {
+                    loop.execute {
+                        bound.value.finish(
+                            callID: callID,
+                            status: Status(
+                                code: .resourceExhausted,
+                                message: "the client is not reading: more than \(limit) bytes buffered for this stream"))
+                    }
+                })
         } else {
             sink = .none
         }
@@ -236,23 +246,11 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         self.reply(callID: callID, payload: payload, status: status)
     }
 
-    private func writeStreamItem(callID: UInt64, payload: ByteBuffer) {
-        guard let context = self.context, self.calls[callID] != nil else { return }
-        let size = payload.readableBytes + 16
-        self.calls[callID]!.bufferedBytes += size
-        if self.calls[callID]!.bufferedBytes > self.shared.limits.maxBufferedBytesPerStream {
-            self.finish(
-                callID: callID,
-                status: Status(
-                    code: .resourceExhausted,
-                    message: "the client is not reading: more than \(self.shared.limits.maxBufferedBytesPerStream) bytes buffered for this stream"))
-            return
-        }
+    private func writeStreamItem(callID: UInt64, payload: ByteBuffer, size: Int) {
+        guard let context = self.context, let call = self.calls[callID] else { return }
         let promise = context.eventLoop.makePromise(of: Void.self)
-        promise.futureResult.hop(to: context.eventLoop).assumeIsolated().whenComplete { [weak self] _ in
-            guard let self, self.calls[callID] != nil else { return }
-            self.calls[callID]!.bufferedBytes -= size
-        }
+        let sink = call.sink
+        promise.futureResult.whenComplete { _ in sink.refund(size) }
         context.write(Self.wrapOutboundOut(Frame(callID: callID, payload: payload)), promise: promise)
         self.scheduleFlush()
     }
