@@ -16,12 +16,18 @@ public final class RPCConnection: Sendable {
     public let hello: HelloResponse
     private let channel: any Channel
     private let handler: NIOLoopBound<ClientConnectionHandler>
+    /// Call starts and cancels, in order, batched into one task on the loop per burst.
+    private let inbox: LoopInbox<ClientConnectionHandler.Command>
     private let nextCallID = Atomic<UInt64>(1)
 
     private init(channel: any Channel, handler: NIOLoopBound<ClientConnectionHandler>, hello: HelloResponse) {
         self.channel = channel
         self.handler = handler
         self.hello = hello
+        self.inbox = LoopInbox(loop: channel.eventLoop) { commands in
+            let handler = handler.value
+            for command in commands { handler.run(command) }
+        }
     }
 
     /// Connects and says `Hello`.
@@ -86,32 +92,16 @@ public final class RPCConnection: Sendable {
     ) async throws -> Response {
         let callID = self.nextCallID.wrappingAdd(1, ordering: .relaxed).oldValue
         let frame = Frame(callID: callID, method: method, payload: request.encoded(), timeout: timeout)
-        let loop = self.channel.eventLoop
-        let promise = loop.makePromise(of: ByteBuffer.self)
-        let handler = self.handler
+        let promise = self.channel.eventLoop.makePromise(of: ByteBuffer.self)
+        let inbox = self.inbox
         // A cancellation can arrive before the call is registered on the loop; the flag makes `start` see it.
-        let cancelled = Atomic<Bool>(false)
+        let cancelled = ClientConnectionHandler.CancelFlag()
         let payload = try await withTaskCancellationHandler {
-            loop.execute {
-                if cancelled.load(ordering: .acquiring) {
-                    promise.fail(CancellationError())
-                    return
-                }
-                let deadline = timeout.map { timeout in
-                    loop.assumeIsolated().scheduleTask(in: TimeAmount(timeout)) {
-                        handler.value.cancel(
-                            callID: callID,
-                            error: LeaseholdError(
-                                code: .deadlineExceeded, message: "no answer within \(timeout)",
-                                cause: NoAnswerWithinDeadline(timeout: timeout)))
-                    }
-                }
-                handler.value.start(frame, .unary(promise, deadline))
-            }
+            inbox.post(.startUnary(frame, promise, timeout: timeout, cancelled: cancelled))
             return try await promise.futureResult.get()
         } onCancel: {
-            cancelled.store(true, ordering: .releasing)
-            loop.execute { handler.value.cancel(callID: callID, error: CancellationError()) }
+            cancelled.set()
+            inbox.post(.cancel(callID: callID, error: CancellationError()))
         }
         return try Response(decoding: payload)
     }
@@ -127,12 +117,9 @@ public final class RPCConnection: Sendable {
     ) -> AsyncThrowingStream<Response, any Error> {
         let callID = self.nextCallID.wrappingAdd(1, ordering: .relaxed).oldValue
         let frame = Frame(callID: callID, method: method, payload: request.encoded())
-        let loop = self.channel.eventLoop
-        let handler = self.handler
+        let inbox = self.inbox
         let (responses, continuation) = AsyncThrowingStream.makeStream(of: Response.self)
-        continuation.onTermination = { _ in
-            loop.execute { handler.value.cancel(callID: callID, error: CancellationError()) }
-        }
+        continuation.onTermination = { _ in inbox.post(.cancel(callID: callID, error: CancellationError())) }
         let receiver = ClientConnectionHandler.StreamReceiver(
             item: { payload in
                 guard let response = try? Response(decoding: payload) else { return false }
@@ -140,7 +127,7 @@ public final class RPCConnection: Sendable {
                 return true
             },
             end: { error in continuation.finish(throwing: error) })
-        loop.execute { handler.value.start(frame, .stream(receiver)) }
+        inbox.post(.startStream(frame, receiver))
         return responses
     }
 

@@ -1,5 +1,6 @@
 import LeaseholdWire
 import NIOCore
+import Synchronization
 
 /// The client's end of a connection: matches server frames to open calls by call_id.
 ///
@@ -21,6 +22,20 @@ final class ClientConnectionHandler: ChannelInboundHandler {
         var end: @Sendable ((any Error)?) -> Void
     }
 
+    /// What ``RPCConnection`` asks of the loop.
+    enum Command: Sendable {
+        case startUnary(Frame, EventLoopPromise<ByteBuffer>, timeout: Duration?, cancelled: CancelFlag)
+        case startStream(Frame, StreamReceiver)
+        case cancel(callID: UInt64, error: any Error)
+    }
+
+    /// Set by a task's cancellation handler, possibly before its call reached the loop.
+    final class CancelFlag: Sendable {
+        private let value = Atomic<Bool>(false)
+        func set() { self.value.store(true, ordering: .releasing) }
+        var isSet: Bool { self.value.load(ordering: .acquiring) }
+    }
+
     private var pending: [UInt64: Pending] = [:]
     private var context: ChannelHandlerContext?
     private var flushScheduled = false
@@ -31,6 +46,31 @@ final class ClientConnectionHandler: ChannelInboundHandler {
     func handlerRemoved(context: ChannelHandlerContext) { self.context = nil }
 
     // MARK: - Calls
+
+    func run(_ command: Command) {
+        switch command {
+        case .startUnary(let frame, let promise, let timeout, let cancelled):
+            guard !cancelled.isSet else {
+                promise.fail(CancellationError())
+                return
+            }
+            let callID = frame.callID
+            let deadline = timeout.flatMap { timeout in
+                self.context?.eventLoop.assumeIsolated().scheduleTask(in: TimeAmount(timeout)) {
+                    self.cancel(
+                        callID: callID,
+                        error: LeaseholdError(
+                            code: .deadlineExceeded, message: "no answer within \(timeout)",
+                            cause: NoAnswerWithinDeadline(timeout: timeout)))
+                }
+            }
+            self.start(frame, .unary(promise, deadline))
+        case .startStream(let frame, let receiver):
+            self.start(frame, .stream(receiver))
+        case .cancel(let callID, let error):
+            self.cancel(callID: callID, error: error)
+        }
+    }
 
     /// Registers a call and sends its first frame.
     func start(_ frame: Frame, _ pending: Pending) {

@@ -37,6 +37,8 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     private var calls: [UInt64: OpenCall] = [:]
     private var context: ChannelHandlerContext?
     private var flushScheduled = false
+    /// Where call tasks post their stream items, overflows and results, in order.
+    private var inbox: LoopInbox<CallEvent>?
     private var readPending = false
     private var closing = false
 
@@ -47,7 +49,36 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         self.logger[metadataKey: "connection"] = "\(connectionID.rawValue)"
     }
 
-    func handlerAdded(context: ChannelHandlerContext) { self.context = context }
+    /// What a call's task reports to the event loop.
+    enum CallEvent: Sendable {
+        case item(callID: UInt64, payload: ByteBuffer, size: Int)
+        case overflow(callID: UInt64, limit: Int)
+        case completed(callID: UInt64, result: Result<ByteBuffer, any Error>)
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+        let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
+        self.inbox = LoopInbox(loop: context.eventLoop) { events in
+            let handler = bound.value
+            for event in events { handler.handle(event) }
+        }
+    }
+
+    private func handle(_ event: CallEvent) {
+        switch event {
+        case .item(let callID, let payload, let size):
+            self.writeStreamItem(callID: callID, payload: payload, size: size)
+        case .overflow(let callID, let limit):
+            self.finish(
+                callID: callID,
+                status: Status(
+                    code: .resourceExhausted,
+                    message: "the client is not reading: more than \(limit) bytes buffered for this stream"))
+        case .completed(let callID, let result):
+            self.complete(callID: callID, result: result)
+        }
+    }
 
     func handlerRemoved(context: ChannelHandlerContext) {
         self.endAllCalls()
@@ -156,23 +187,14 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
 
         let loop = context.eventLoop
         let bound = NIOLoopBound(self, eventLoop: loop)
+        guard let inbox = self.inbox else { return }
         let sink: RPCStreamSink
         if method.isStreaming {
             let limit = self.shared.limits.maxBufferedBytesPerStream
             sink = RPCStreamSink(
                 limit: limit,
-                deliver: { payload, size in
-                    loop.execute { bound.value.writeStreamItem(callID: callID, payload: payload, size: size) }
-                },
-                overflow: {
-                    loop.execute {
-                        bound.value.finish(
-                            callID: callID,
-                            status: Status(
-                                code: .resourceExhausted,
-                                message: "the client is not reading: more than \(limit) bytes buffered for this stream"))
-                    }
-                })
+                deliver: { payload, size in inbox.post(.item(callID: callID, payload: payload, size: size)) },
+                overflow: { inbox.post(.overflow(callID: callID, limit: limit)) })
         } else {
             sink = .none
         }
@@ -196,7 +218,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
             } catch {
                 result = .failure(error)
             }
-            loop.execute { bound.value.complete(callID: callID, result: result) }
+            inbox.post(.completed(callID: callID, result: result))
         }
     }
 
