@@ -28,7 +28,8 @@ public struct LeaseholdService: RPCService {
             .unary(LeaseholdMethod.resumeSession) { (request: ResumeSessionRequest, context) in
                 try await locks.resumeSession(request.sessionID, secret: request.secret, connection: context.connectionID)
             },
-            .unary(LeaseholdMethod.keepAlive) { (request: KeepAliveRequest, context) in
+            // KeepAlive only takes the state lock: it runs on the event loop, the hot path of every session.
+            .unaryInline(LeaseholdMethod.keepAlive) { (request: KeepAliveRequest, context) in
                 try locks.keepAlive(request.sessionID, connection: context.connectionID)
             },
             .unary(LeaseholdMethod.closeSession) { (request: CloseSessionRequest, context) in

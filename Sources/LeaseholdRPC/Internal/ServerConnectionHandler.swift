@@ -185,6 +185,17 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
             return
         }
 
+        if let inline = method.inlineHandler {
+            let rpcContext = RPCContext(
+                principal: principal, connectionID: self.connectionID, callID: callID, method: frame.method,
+                connectionLogger: self.logger)
+            do {
+                self.reply(callID: callID, payload: try inline(frame.payload, rpcContext), status: .ok)
+            } catch {
+                self.reply(callID: callID, status: Self.status(for: error))
+            }
+            return
+        }
         let loop = context.eventLoop
         let bound = NIOLoopBound(self, eventLoop: loop)
         guard let inbox = self.inbox else { return }
