@@ -37,7 +37,7 @@ struct Expiry: AsyncParsableCommand {
     func validate() throws {
         guard self.holders > 0 else { throw ValidationError("--holders must be positive") }
         guard self.ttl.duration >= .seconds(1) else { throw ValidationError("--ttl must be at least 1s (the server's minimum)") }
-        guard self.stagger.duration < self.ttl.duration / 2 else { throw ValidationError("--stagger must be under TTL/2") }
+        guard self.stagger.duration <= self.ttl.duration / 2 else { throw ValidationError("--stagger must be at most TTL/2") }
     }
 
     struct RoundResult: Sendable {
