@@ -104,6 +104,9 @@ run() {  # run NAME SYNC WORKLOAD-ARGS...
 
 # MARK: The standard set
 started=$(date +%s)
+# The bound of a hand-off under --sync full: the sync latency of the data file's filesystem, before and after.
+"$bench" fsync --dir "$data_dir" --count 200 --label before --output "$results/$date-fsync-before.json" >/dev/null
+files+=("$results/$date-fsync-before.json")
 for sync in $sync_modes; do
     common=(--clients "$clients" --duration "$duration" --warmup "$warmup")
     run uncontended "$sync" uncontended "${common[@]}"
@@ -117,10 +120,8 @@ for sync in $sync_modes; do
     run ping-8conns "$sync" ping "${common[@]}" --connections 8
 done
 
-# The bound of a hand-off under --sync full: the data file's filesystem's sync latency.
-fsync_out="$results/$date-fsync.json"
-"$bench" fsync --dir "$data_dir" --count 200 --output "$fsync_out" >/dev/null
-files+=("$fsync_out")
+"$bench" fsync --dir "$data_dir" --count 200 --label after --output "$results/$date-fsync-after.json" >/dev/null
+files+=("$results/$date-fsync-after.json")
 log "done in $(( $(date +%s) - started )) s"
 
 # MARK: Table

@@ -30,6 +30,9 @@ struct FsyncProbe: AsyncParsableCommand {
     @Option(help: "Bytes written before each sync.")
     var size = 4_096
 
+    @Option(help: "A label for the record, such as before or after.")
+    var label = "probe"
+
     @OptionGroup var output: OutputOptions
 
     func validate() throws {
@@ -56,9 +59,9 @@ struct FsyncProbe: AsyncParsableCommand {
         }
 
         var report = Report(
-            workload: "fsync probe (\(self.size) B append + fdatasync)",
+            workload: "fsync probe, \(self.label) (\(self.size) B append + fdatasync)",
             server: ServerInfo(address: "-", pid: nil, commandLine: nil, sync: "–"),
-            parameters: ["dir": self.dir, "count": "\(self.count)", "size": "\(self.size)"])
+            parameters: ["dir": self.dir, "count": "\(self.count)", "size": "\(self.size)", "when": self.label])
         let summary = LatencySummary(latency)
         report.latencies = ["fdatasync": summary]
         report.figures = [

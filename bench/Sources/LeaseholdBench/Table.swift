@@ -12,24 +12,35 @@ struct Table: ParsableCommand {
     func run() throws {
         let decoder = JSONDecoder()
         var rows: [TableRow] = []
-        var fsync: Report?
+        var fsyncs: [Report] = []
+        var clients: Int?
         var notes: [String] = []
         for file in self.files {
             let report = try decoder.decode(Report.self, from: Data(contentsOf: URL(fileURLWithPath: file)))
             rows += report.rows
-            if report.workload.hasPrefix("fsync probe") { fsync = report }
+            if report.workload.hasPrefix("fsync probe") { fsyncs.append(report) }
+            if report.workload.hasPrefix("uncontended"), clients == nil {
+                clients = report.parameters["clients"].flatMap { Int($0) }
+            }
             if let resources = report.resources {
                 notes.append("\(report.workload) [\(report.sync)]: \(Format.resources(resources))")
             }
         }
         print(MarkdownTable.render(rows))
-        if let fsync, let p50 = fsync.figures["p50Micros"], let p99 = fsync.figures["p99Micros"] {
+        for fsync in fsyncs {
+            guard let p50 = fsync.figures["p50Micros"], let p99 = fsync.figures["p99Micros"], p50 > 0 else { continue }
             print("")
             print(
-                "fsync bound for `contended --keys 1` under --sync full: fdatasync p50 \(Format.micros(p50)), p99 "
-                    + "\(Format.micros(p99)) (\(fsync.notes.first ?? "")). A hand-off is one commit, so it cannot take "
-                    + "less than ~\(Format.micros(p50)), and one key cannot see more than ~"
-                    + "\(Format.count(p50 > 0 ? 1e6 / p50 : 0)) grants/s.")
+                "fsync bound (\(fsync.parameters["when"] ?? "probe"), \(fsync.notes.first ?? "")): fdatasync p50 "
+                    + "\(Format.micros(p50)), p99 \(Format.micros(p99)). Under --sync full a hand-off "
+                    + "(`contended --keys 1`) is one commit, so it cannot take less than ~\(Format.micros(p50)) and one "
+                    + "key cannot see more than ~\(Format.count(1e6 / p50)) grants/s.")
+            if let clients {
+                print(
+                    "In `uncontended` each of the \(clients) closed-loop clients waits for two commits per pair, so "
+                        + "--sync full cannot exceed ~\(Format.count(Double(clients) * 1e6 / (2 * p50))) pairs/s "
+                        + "however commits are grouped.")
+            }
         }
         if !notes.isEmpty {
             print("")
