@@ -149,6 +149,7 @@ struct Contended: AsyncParsableCommand {
             "hand-off latency", latency: report.latencies["handOff"]!, target: targeted ? "p99 < 2 ms" : "–",
             met: targeted ? report.latencies["handOff"]!.p99Micros < 2_000 : nil)
         report.row("acquire latency (incl. queueing)", latency: report.latencies["acquire"]!)
+        report.serverCPUPerOperation("grant", perSecond: grantsPerSecond)
         try report.emit(options: options)
 
         await closeSessions(sessions)

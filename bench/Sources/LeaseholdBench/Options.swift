@@ -129,3 +129,8 @@ enum Watchdog {
         }
     }
 }
+
+/// A progress line on standard error, which `--json` leaves clean.
+func log(_ message: String) {
+    FileHandle.standardError.write(Data("leasehold-bench: \(message)\n".utf8))
+}

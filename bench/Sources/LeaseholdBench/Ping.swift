@@ -77,6 +77,7 @@ struct Ping: AsyncParsableCommand {
         report.notes += errors.notes
         report.row("calls/s", value: Format.count(callsPerSecond), target: "≥ 100,000", met: callsPerSecond >= 100_000)
         report.row("call latency", latency: report.latencies["keepAlive"]!)
+        report.serverCPUPerOperation("call", perSecond: callsPerSecond)
         try report.emit(options: options)
 
         await closeSessions(sessions)

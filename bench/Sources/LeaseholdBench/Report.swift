@@ -66,6 +66,15 @@ struct Report: Codable {
                 target: target, met: met.map { $0 ? "yes" : "no" } ?? "–"))
     }
 
+    /// Records the server's CPU time per operation (from `--server-pid`) as a figure and a row: the cost that stays
+    /// when the load generator and other processes take CPU away.
+    mutating func serverCPUPerOperation(_ operation: String, perSecond rate: Double) {
+        guard let cpu = self.resources?.serverCPUPercentOfOneCore, rate > 0 else { return }
+        let micros = (cpu / 100 * 1e6 / rate).rounded(toPlaces: 1)
+        self.figures["serverCPUMicrosPer\(operation.prefix(1).uppercased() + operation.dropFirst())"] = micros
+        self.row("server CPU per \(operation)", value: "\(micros) µs (\(Format.percent(cpu)) of a core)")
+    }
+
     /// Adds a table row for a latency distribution.
     mutating func row(_ figure: String, latency: LatencySummary, target: String = "–", met: Bool? = nil) {
         self.rows.append(

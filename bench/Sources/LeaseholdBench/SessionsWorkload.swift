@@ -36,6 +36,9 @@ struct SessionsWorkload: AsyncParsableCommand {
     @Option(help: "How many OpenSession calls may be in flight at once.")
     var openInFlight = 64
 
+    @Option(help: "Stop opening after this long and go on with the sessions opened so far.")
+    var openLimit = DurationArgument(.seconds(60), text: "60s")
+
     @Flag(name: .customLong("close-sessions"), help: "Close every session at the end (one commit each) instead of letting them expire.")
     var closeAtEnd = false
 
@@ -51,6 +54,8 @@ struct SessionsWorkload: AsyncParsableCommand {
         var lag = makeLatencyHistogram()
         var keepAlivesInWindow = 0
         var keepAlivesSent = 0
+        /// Keepalives sent a whole interval late or more (the scheduler skipped the beats in between).
+        var missedBeats = 0
         var expired: Set<Int> = []
         var errors = ErrorTally()
     }
@@ -79,15 +84,19 @@ struct SessionsWorkload: AsyncParsableCommand {
                     while let next = heap.first, next.due <= now {
                         _ = heap.popFirst()
                         if self.stats.withLock({ $0.expired.contains(next.item) }) { continue }
-                        heap.push(due: next.due + interval, item: next.item)
+                        // Like the Swift client, a late session sends one keepalive, not one per missed beat.
+                        let following = next.due + interval
+                        heap.push(due: following > now ? following : now + interval, item: next.item)
+                        if following <= now { self.stats.withLock { $0.missedBeats += 1 } }
                         let index = next.item
                         let due = next.due
                         let request = KeepAliveRequest(sessionID: ids[index]!)
                         group.addTask {
                             let sent = monotonicNanos()
                             do {
+                                // The Swift client's keepalive deadline is its interval, TTL/3.
                                 let _: KeepAliveResponse = try await connection.unary(
-                                    LeaseholdMethod.keepAlive, request, timeout: callTimeout)
+                                    LeaseholdMethod.keepAlive, request, timeout: .nanoseconds(interval))
                                 let answered = monotonicNanos()
                                 self.stats.withLock { stats in
                                     stats.keepAlivesSent += 1
@@ -102,6 +111,8 @@ struct SessionsWorkload: AsyncParsableCommand {
                                     if SessionsWorkload.isExpiry(error) { stats.expired.insert(index) }
                                     stats.errors.add(error)
                                 }
+                                // The connection is gone: nothing more can be kept alive over it.
+                                if isConnectionLost(error) { self.stopped.store(true, ordering: .relaxed) }
                             }
                         }
                     }
@@ -110,6 +121,14 @@ struct SessionsWorkload: AsyncParsableCommand {
                 }
             }
         }
+    }
+
+    /// How long the final check of every session may take.
+    static let finalCheckLimit = Duration.seconds(60)
+
+    /// Sessions opened so far, for the progress line.
+    final class OpenCounter: Sendable {
+        let value = Atomic<Int>(0)
     }
 
     static func isExpiry(_ error: any Error) -> Bool {
@@ -127,11 +146,12 @@ struct SessionsWorkload: AsyncParsableCommand {
             workload: "sessions --count \(count) (TTL \(self.ttl), \(connectionCount) conns)", options: options,
             parameters: options.parameters.merging([
                 "connections": "\(connectionCount)", "count": "\(count)", "ttl": self.ttl.description,
-                "openInFlight": "\(self.openInFlight)",
+                "openInFlight": "\(self.openInFlight)", "openLimit": self.openLimit.description,
             ]) { $1 })
-        // Opening may take a while: the bound allows at least 500 opens/s.
+        // Opening and the final check are bounded themselves (--open-limit, finalCheckLimit).
         Watchdog.arm(
-            after: options.warmup.duration + options.duration.duration + .seconds(Int64(count / 500) + 120),
+            after: self.openLimit.duration + callTimeout + options.warmup.duration + options.duration.duration
+                + Self.finalCheckLimit + callTimeout + .seconds(60),
             what: "sessions")
         let connections = try await options.connect(count: connectionCount, name: "sessions")
         let schedulers = connections.map(Scheduler.init(connection:))
@@ -143,11 +163,36 @@ struct SessionsWorkload: AsyncParsableCommand {
             }
         }
 
+        // Progress on standard error every 5 s: a long run should show where it is.
+        let openedCount = OpenCounter()
+        let progress = Task {
+            let start = monotonicNanos()
+            while !Task.isCancelled {
+                try? await Task.sleep(for: .seconds(5))
+                var sent = 0
+                var failed = 0
+                var missed = 0
+                for scheduler in schedulers {
+                    scheduler.stats.withLock { stats in
+                        sent += stats.keepAlivesSent
+                        failed += stats.errors.total
+                        missed += stats.missedBeats
+                    }
+                }
+                log(
+                    "sessions: \((monotonicNanos() - start) / 1_000_000_000) s: opened \(openedCount.value.load(ordering: .relaxed)) of \(count), "
+                        + "keepalives answered \(sent) (failed \(failed), late by a beat \(missed))")
+            }
+        }
+        defer { progress.cancel() }
+
         // MARK: Open
         let openStart = monotonicNanos()
-        let opened = try await concurrentMap(0..<count, limit: self.openInFlight) { index -> (UInt64, SessionID?) in
+        let openDeadline = openStart + self.openLimit.duration.nanoseconds
+        let opened = try await concurrentMap(0..<count, limit: self.openInFlight) { index -> (UInt64, SessionID?)? in
             let scheduler = schedulers[index % schedulers.count]
             let sent = monotonicNanos()
+            guard sent < openDeadline else { return nil }  // out of time: not attempted
             let info: SessionInfo
             do {
                 info = try await scheduler.connection.unary(
@@ -160,11 +205,13 @@ struct SessionsWorkload: AsyncParsableCommand {
             let phase = (Double(index + 1) * 0.618_033_988_749_895).truncatingRemainder(dividingBy: 1)
             let firstDue = sent + UInt64(Double(interval) * max(0.02, phase))
             scheduler.inbox.withLock { $0.append((index, info.sessionID, firstDue)) }
+            openedCount.value.add(1, ordering: .relaxed)
             return (monotonicNanos() - sent, info.sessionID)
         }
         var open = makeLatencyHistogram()
-        for (latency, _) in opened { open.recordClamped(latency) }
-        let sessionIDs = opened.map(\.1)
+        for case (let latency, _)? in opened { open.recordClamped(latency) }
+        let sessionIDs = opened.map { $0?.1 }
+        let notAttempted = opened.count { $0 == nil }
         let failedOpens = sessionIDs.count { $0 == nil }
         let openSeconds = Double(monotonicNanos() - openStart) / 1e9
         let memoryAfterOpen = options.serverPID.flatMap(ProcessMemory.read(pid:))
@@ -177,10 +224,13 @@ struct SessionsWorkload: AsyncParsableCommand {
         try? await sleep(until: window.measureEnd)
         let usage = meter.finish()
 
+        log("sessions: window over; checking every session with one more KeepAlive")
+        let checkDeadline = monotonicNanos() + Self.finalCheckLimit.nanoseconds
         // MARK: Final check, with the schedule still running so that the check itself cannot let sessions lapse.
         let finalResults = try await concurrentMap(0..<count, limit: 64) { index -> (expired: Bool, error: String?) in
             let scheduler = schedulers[index % schedulers.count]
             guard let id = sessionIDs[index] else { return (false, nil) }
+            guard monotonicNanos() < checkDeadline else { return (false, "not checked: the final check ran out of time") }
             do {
                 let _: KeepAliveResponse = try await scheduler.connection.unary(
                     LeaseholdMethod.keepAlive, KeepAliveRequest(sessionID: id), timeout: callTimeout)
@@ -200,6 +250,7 @@ struct SessionsWorkload: AsyncParsableCommand {
             stats.lag.add(part.lag)
             stats.keepAlivesInWindow += part.keepAlivesInWindow
             stats.keepAlivesSent += part.keepAlivesSent
+            stats.missedBeats += part.missedBeats
             stats.expired.formUnion(part.expired)
             stats.errors.merge(part.errors)
         }
@@ -210,14 +261,18 @@ struct SessionsWorkload: AsyncParsableCommand {
         let alive = count - failedOpens - expired.count
 
         report.figures = [
-            "sessions": Double(count), "failedOpens": Double(failedOpens), "openSeconds": openSeconds.rounded(toPlaces: 2),
-            "opensPerSecond": (Double(count) / openSeconds).rounded(toPlaces: 1),
+            "sessions": Double(count), "failedOpens": Double(failedOpens - notAttempted),
+            "opensNotAttempted": Double(notAttempted), "openSeconds": openSeconds.rounded(toPlaces: 2),
+            "opensPerSecond": (Double(count - failedOpens) / openSeconds).rounded(toPlaces: 1),
             "keepAlivesPerSecond": keepAlivesPerSecond.rounded(toPlaces: 1),
             "expectedKeepAlivesPerSecond": (Double(count) / (Double(interval) / 1e9)).rounded(toPlaces: 1),
             "expired": Double(expired.count), "expiredDuringRun": Double(stats.expired.count),
             "finalCheckErrors": Double(finalErrors.count), "keepAliveErrors": Double(stats.errors.total),
-            "aliveSeconds": window.seconds,
+            "aliveSeconds": window.seconds, "missedBeats": Double(stats.missedBeats),
         ]
+        if let cpu = usage.serverCPUPercentOfOneCore, stats.keepAlivesInWindow > 0 {
+            report.figures["serverCPUMicrosPerKeepAlive"] = (cpu / 100 * 1e6 / keepAlivesPerSecond).rounded(toPlaces: 1)
+        }
         if let memoryAfterOpen { report.figures["serverRSSBytesAfterOpen"] = Double(memoryAfterOpen.rssBytes) }
         report.latencies = [
             "keepAlive": LatencySummary(stats.latency), "schedulerLag": LatencySummary(stats.lag),
@@ -230,7 +285,12 @@ struct SessionsWorkload: AsyncParsableCommand {
             "keepalives are open loop (due every \(interval / 1_000_000) ms per session); scheduler lag p99 "
                 + Format.micros(report.latencies["schedulerLag"]!.p99Micros))
         report.notes += stats.errors.notes
-        if failedOpens > 0 { report.notes.append("\(failedOpens) OpenSession calls failed (not answered within \(callTimeout))") }
+        if failedOpens > notAttempted {
+            report.notes.append("\(failedOpens - notAttempted) OpenSession calls failed (most often: no answer within \(callTimeout))")
+        }
+        if notAttempted > 0 {
+            report.notes.append("\(notAttempted) sessions were never opened: opening stopped after --open-limit \(self.openLimit)")
+        }
         if let example = finalErrors.first { report.notes.append("\(finalErrors.count) final checks failed, e.g. \(example)") }
 
         let fullSize = count >= 100_000 && window.seconds >= 60 && ttl == .seconds(10)
@@ -250,7 +310,13 @@ struct SessionsWorkload: AsyncParsableCommand {
                 target: "< 30%", met: fullSize ? cpu < 30 : nil)
         }
         report.row("keepalive latency", latency: report.latencies["keepAlive"]!)
-        report.row("OpenSession rate", value: "\(Format.count(Double(count) / openSeconds))/s")
+        report.row("OpenSession rate", value: "\(Format.count(Double(count - failedOpens) / openSeconds))/s")
+        if let perCall = report.figures["serverCPUMicrosPerKeepAlive"] {
+            report.row(
+                "server CPU per KeepAlive", value: "\(perCall) µs",
+                target: "< \(Int(0.3e6 / (Double(count) / (Double(interval) / 1e9)))) µs (30% at this rate)",
+                met: perCall < 0.3e6 / (Double(count) / (Double(interval) / 1e9)))
+        }
         try report.emit(options: options)
 
         if self.closeAtEnd {

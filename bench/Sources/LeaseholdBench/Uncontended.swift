@@ -99,6 +99,7 @@ struct Uncontended: AsyncParsableCommand {
             "acquire latency", latency: report.latencies["acquire"]!, target: "p99 < 3 ms",
             met: report.latencies["acquire"]!.p99Micros < 3_000)
         report.row("release latency", latency: report.latencies["release"]!)
+        report.serverCPUPerOperation("pair", perSecond: pairsPerSecond)
         try report.emit(options: options)
 
         await closeSessions(sessions)
