@@ -16,6 +16,10 @@ let products: [Product] = [
     .library(name: "LeaseholdServer", targets: ["LeaseholdServer"]),
     .library(name: "LeaseholdRPC", targets: ["LeaseholdRPC"]),
     .library(name: "FencedResource", targets: ["FencedResource"]),
+    // For bench/'s micro-benchmarks, which measure these layers on their own.
+    .library(name: "LeaseholdWire", targets: ["LeaseholdWire"]),
+    .library(name: "LeaseholdCore", targets: ["LeaseholdCore"]),
+    .library(name: "LeaseholdStore", targets: ["LeaseholdStore"]),
 ]
 
 let dependencies: [Package.Dependency] = [

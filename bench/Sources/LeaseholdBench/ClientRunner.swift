@@ -1,0 +1,27 @@
+import LeaseholdWire
+
+/// Runs `count` client loops as child tasks for one ``Window`` and measures CPU over the window itself.
+///
+/// Each client owns its histograms and counters (no sharing on the hot path) and returns them when the window has
+/// closed; the caller merges them.
+func runClients<Result: Sendable>(
+    count: Int, window: Window, serverPID: Int32?, _ client: @escaping @Sendable (Int) async -> Result
+) async -> ([Result], ResourceUsage) {
+    await withTaskGroup(of: (Int, Result).self) { group in
+        for index in 0..<count {
+            group.addTask { (index, await client(index)) }
+        }
+        try? await sleep(until: window.measureStart)
+        let meter = ResourceMeter(serverPID: serverPID)
+        try? await sleep(until: window.measureEnd)
+        let usage = meter.finish()
+        var results = [Result?](repeating: nil, count: count)
+        for await (index, result) in group { results[index] = result }
+        return (results.map { $0! }, usage)
+    }
+}
+
+/// Whether an error means the connection is gone, so that a client loop should stop rather than retry.
+func isConnectionLost(_ error: any Error) -> Bool {
+    (error as? LeaseholdError)?.code == .unavailable
+}

@@ -1,0 +1,19 @@
+import ArgumentParser
+
+/// `leasehold-bench`: drives a running `leasehold serve` over TCP with the RPC layer and reports throughput and
+/// latency, as issue 6 asks.
+@main
+struct LeaseholdBench: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "leasehold-bench",
+        abstract: "Load generator for a Leasehold server (loopback only).",
+        discussion: """
+            Each workload connects to --server, warms up for --warmup, measures for --duration, and prints a \
+            table (or JSON with --json; --output also writes the JSON to a file). With --server-pid it reads the \
+            server's CPU and memory from /proc. bench/run.sh runs the standard set against fresh servers.
+            """,
+        subcommands: [
+            Uncontended.self, Contended.self, SessionsWorkload.self, Expiry.self, WatchWorkload.self, Ping.self,
+            FsyncProbe.self, Table.self,
+        ])
+}

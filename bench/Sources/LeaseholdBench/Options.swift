@@ -1,0 +1,136 @@
+import ArgumentParser
+import Foundation
+import LeaseholdRPC
+import LeaseholdWire
+
+/// A duration on the command line: `10s`, `500ms`, `2m`, `1.5s`, or a bare number of seconds.
+struct DurationArgument: ExpressibleByArgument, Sendable, CustomStringConvertible {
+    var duration: Duration
+    var description: String
+
+    init(_ duration: Duration, text: String) {
+        self.duration = duration
+        self.description = text
+    }
+
+    init?(argument: String) {
+        let units: [(suffix: String, seconds: Double)] = [("ms", 0.001), ("us", 0.000_001), ("s", 1), ("m", 60)]
+        var number = argument
+        var scale = 1.0
+        for unit in units where argument.hasSuffix(unit.suffix) {
+            number = String(argument.dropLast(unit.suffix.count))
+            scale = unit.seconds
+            break
+        }
+        guard let value = Double(number), value >= 0, value.isFinite else { return nil }
+        self.duration = .nanoseconds(Int64((value * scale * 1e9).rounded()))
+        self.description = argument
+    }
+}
+
+/// Where a result goes.
+struct OutputOptions: ParsableArguments {
+    @Flag(help: "Print the result as JSON on standard output instead of a table.")
+    var json = false
+
+    @Option(help: "Also write the JSON result to this file (e.g. bench/results/2026-01-01-ping-full.json).")
+    var output: String?
+}
+
+/// Options every workload takes.
+struct CommonOptions: ParsableArguments {
+    @Option(help: "The server, HOST:PORT (loopback only).")
+    var server = "127.0.0.1:7420"
+
+    @Option(help: "Concurrent clients; each has its own session.")
+    var clients = 64
+
+    @Option(
+        help: ArgumentHelp(
+            "TCP connections the clients share (each client's calls go over one of them).",
+            discussion: """
+                Default: one per client for uncontended, contended and ping, as 64 worker processes with one \
+                client each would have (and as redis-benchmark -c 64 has); 8 for sessions, expiry and watch, \
+                which model a few processes holding many sessions or watches.
+                """))
+    var connections: Int?
+
+    @Option(help: "How long to measure, after the warm-up (e.g. 10s).")
+    var duration = DurationArgument(.seconds(10), text: "10s")
+
+    @Option(help: "How long to run before measuring (e.g. 2s).")
+    var warmup = DurationArgument(.seconds(2), text: "2s")
+
+    @OptionGroup var output: OutputOptions
+
+    @Option(name: .customLong("server-pid"), help: "The server's process id: its CPU and memory are read from /proc.")
+    var serverPID: Int32?
+
+    @Option(help: "The server's --sync mode, for the record (read from the server's command line if omitted).")
+    var syncMode: String?
+
+    func validate() throws {
+        guard self.clients > 0 else { throw ValidationError("--clients must be positive") }
+        if let connections, connections <= 0 { throw ValidationError("--connections must be positive") }
+        let (host, _) = try self.endpoint()
+        guard Self.isLoopback(host) else {
+            throw ValidationError("--server must be a loopback address (127.0.0.0/8, localhost or ::1), not \(host)")
+        }
+    }
+
+    /// The server's host and port.
+    func endpoint() throws -> (host: String, port: Int) {
+        guard let colon = self.server.lastIndex(of: ":"), let port = Int(self.server[self.server.index(after: colon)...]),
+            (1...65_535).contains(port)
+        else { throw ValidationError("--server must be HOST:PORT, not \(self.server)") }
+        var host = String(self.server[..<colon])
+        if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        return (host, port)
+    }
+
+    static func isLoopback(_ host: String) -> Bool {
+        host == "localhost" || host == "::1" || host.hasPrefix("127.")
+    }
+
+    /// The number of connections for a workload whose default is `defaultCount`, never more than `limit`.
+    func connectionCount(default defaultCount: Int, limit: Int) -> Int {
+        max(1, min(self.connections ?? defaultCount, limit))
+    }
+
+    /// Opens `count` connections, each with its own `Hello`.
+    func connect(count: Int, name: String) async throws -> [RPCConnection] {
+        let (host, port) = try self.endpoint()
+        var connections: [RPCConnection] = []
+        for index in 0..<count {
+            connections.append(
+                try await RPCConnection.connect(
+                    host: host, port: port, hello: HelloRequest(clientName: "leasehold-bench/\(name)/\(index)")))
+        }
+        return connections
+    }
+
+    /// Settings every report records.
+    var parameters: [String: String] {
+        [
+            "server": self.server, "clients": "\(self.clients)", "duration": self.duration.description,
+            "warmup": self.warmup.description,
+        ]
+    }
+}
+
+/// Ends the process if a run goes on far past its planned length: every run is bounded in time, even against a
+/// server that stops answering.
+enum Watchdog {
+    static func arm(after limit: Duration, what: String) {
+        Task.detached {
+            try? await Task.sleep(for: limit)
+            FileHandle.standardError.write(Data("leasehold-bench: \(what) still running after \(limit); giving up\n".utf8))
+            exit(3)
+        }
+    }
+}
+
+/// A progress line on standard error, which `--json` leaves clean.
+func log(_ message: String) {
+    FileHandle.standardError.write(Data("leasehold-bench: \(message)\n".utf8))
+}
