@@ -253,25 +253,32 @@ public final class Session: Sendable {
     }
 
     private func publish(_ state: State) {
-        self.mutable.withLock { mutable in
-            guard mutable.state != state, mutable.state != .expired else { return }
+        // Yield outside the lock: a consumer being cancelled runs its termination handler, which takes the lock.
+        let observers = self.mutable.withLock { mutable -> [AsyncStream<State>.Continuation] in
+            guard mutable.state != state, mutable.state != .expired else { return [] }
             mutable.state = state
-            for observer in mutable.observers.values { observer.yield(state) }
+            return Array(mutable.observers.values)
         }
+        for observer in observers { observer.yield(state) }
     }
 
     /// Ends the state stream, after publishing `state` if given.
     private func finish(with state: State?) {
         // Finishing a stream runs its `onTermination`, which takes the lock: finish outside it.
-        let (observers, task) = self.mutable.withLock { mutable -> ([AsyncStream<State>.Continuation], Task<Void, Never>?) in
+        let (observers, task, published) = self.mutable.withLock {
+            mutable -> ([AsyncStream<State>.Continuation], Task<Void, Never>?, State?) in
+            var published: State?
             if let state, mutable.state != .expired {
                 mutable.state = state
-                for observer in mutable.observers.values { observer.yield(state) }
+                published = state
             }
             defer { mutable.observers.removeAll() }
-            return (Array(mutable.observers.values), state == .expired ? mutable.keepAlive : nil)
+            return (Array(mutable.observers.values), state == .expired ? mutable.keepAlive : nil, published)
         }
-        for observer in observers { observer.finish() }
+        for observer in observers {
+            if let published { observer.yield(published) }
+            observer.finish()
+        }
         task?.cancel()
     }
 }

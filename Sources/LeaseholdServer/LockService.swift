@@ -22,6 +22,9 @@ public final class LockService: Sendable {
         /// Which connection may act for each session (the one that opened or last resumed it).
         var bindings: [SessionID: ConnectionID] = [:]
         var mode = Mode.serving
+        /// Continuations to resume once the lock is released: a task being cancelled holds its own status lock
+        /// while its cancellation handler waits for ours, so resuming it under our lock could deadlock.
+        var deferred: [@Sendable () -> Void] = []
     }
 
     private let state: Mutex<State>
@@ -145,7 +148,7 @@ public final class LockService: Sendable {
         let ticket = WaitTicket()
         return try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<LockInfo, any Error>) in
-                self.state.withLock { state in
+                self.locked { state in
                     do {
                         try Self.checkServing(state)
                         try self.checkBinding(state, session, connection)
@@ -160,27 +163,26 @@ public final class LockService: Sendable {
                                 self.cancelWait(waiter, in: &state)
                             }
                         case .held(let holder, let delayedUntil):
-                            continuation.resume(throwing: self.lockHeld(key: key, holder: holder, delayedUntil: delayedUntil))
+                            throw self.lockHeld(key: key, holder: holder, delayedUntil: delayedUntil)
                         case .invalidKey(let reason):
-                            continuation.resume(throwing: LeaseholdError(code: .invalidArgument, message: "invalid key: \(reason)"))
+                            throw LeaseholdError(code: .invalidArgument, message: "invalid key: \(reason)")
                         case .sessionNotFound:
-                            continuation.resume(throwing: Self.sessionNotFound(session))
+                            throw Self.sessionNotFound(session)
                         case .sessionExpired:
-                            continuation.resume(throwing: Self.sessionExpired(session))
+                            throw Self.sessionExpired(session)
                         case .tooManyWaiters:
-                            continuation.resume(
-                                throwing: LeaseholdError(
-                                    code: .resourceExhausted,
-                                    message: "\(self.configuration.maxWaitersPerKey) calls wait on \(key) already"))
+                            throw LeaseholdError(
+                                code: .resourceExhausted,
+                                message: "\(self.configuration.maxWaitersPerKey) calls wait on \(key) already")
                         }
                     } catch {
-                        continuation.resume(throwing: error)
+                        state.deferred.append { continuation.resume(throwing: error) }
                     }
                 }
             }
         } onCancel: {
             if let waiter = ticket.cancel() {
-                self.state.withLock { self.cancelWait(waiter, in: &$0) }
+                self.locked { self.cancelWait(waiter, in: &$0) }
             }
         }
     }
@@ -253,7 +255,7 @@ public final class LockService: Sendable {
 
     /// Expires what is due at the clock's current time.
     public func expireDue() {
-        self.state.withLock { state in
+        self.locked { state in
             guard state.mode == .serving else { return }
             let effects = state.table.expire(now: self.clock.now())
             self.execute(effects, in: &state) { _ in }
@@ -282,18 +284,29 @@ public final class LockService: Sendable {
 
     // MARK: - Internal
 
+    /// Runs `body` under the state lock, then resumes the continuations it deferred.
+    private func locked<T>(_ body: (inout State) throws -> T) rethrows -> T {
+        let (result, deferred) = try self.state.withLock { state -> (T, [@Sendable () -> Void]) in
+            let result = try body(&state)
+            defer { state.deferred.removeAll() }
+            return (result, state.deferred)
+        }
+        for resume in deferred { resume() }
+        return result
+    }
+
     /// Applies a transition and queues its effects in one critical section, then waits until they are durable.
     private func transact<T: Sendable>(
         _ transition: @escaping (inout State, Instant) throws -> (T, [LockTable.Effect])
     ) async throws -> T {
         try await withCheckedThrowingContinuation { continuation in
-            self.state.withLock { state in
+            self.locked { state in
                 do {
                     try Self.checkServing(state)
                     let (value, effects) = try transition(&state, self.clock.now())
                     self.execute(effects, in: &state) { result in continuation.resume(with: result.map { value }) }
                 } catch {
-                    continuation.resume(throwing: error)
+                    state.deferred.append { continuation.resume(throwing: error) }
                 }
             }
         }
@@ -320,7 +333,10 @@ public final class LockService: Sendable {
             case .grant(let waiter, let lock):
                 if let continuation = state.waiters.removeValue(forKey: waiter) { grants.append((continuation, lock)) }
             case .fail(let waiter, let failure):
-                state.waiters.removeValue(forKey: waiter)?.resume(throwing: Self.error(for: failure))
+                if let continuation = state.waiters.removeValue(forKey: waiter) {
+                    let error = Self.error(for: failure)
+                    state.deferred.append { continuation.resume(throwing: error) }
+                }
             }
         }
         self.timer.deadlineChanged(to: state.table.nextDeadline)
@@ -345,7 +361,9 @@ public final class LockService: Sendable {
     /// Leaves a queue, for a cancelled or timed-out call.
     private func cancelWait(_ waiter: WaiterID, in state: inout State) {
         let effects = state.table.cancelWait(waiter)
-        state.waiters.removeValue(forKey: waiter)?.resume(throwing: CancellationError())
+        if let continuation = state.waiters.removeValue(forKey: waiter) {
+            state.deferred.append { continuation.resume(throwing: CancellationError()) }
+        }
         self.execute(effects, in: &state) { _ in }
     }
 

@@ -33,6 +33,7 @@ final class WatchHub: Sendable {
         var lastPublished: UInt64
         var watchers: [UInt64: Watcher] = [:]
         var nextID: UInt64 = 1
+        var deferred: [CheckedContinuation<Void, Never>] = []
     }
 
     private let state: Mutex<State>
@@ -57,7 +58,7 @@ final class WatchHub: Sendable {
     /// Sends what was buffered during catch-up (from `from` on) and the live marker, then lets the hub write
     /// to the watcher directly.
     func goLive(_ id: UInt64, from: UInt64) {
-        self.state.withLock { state in
+        self.locked { state in
             guard var watcher = state.watchers[id], !watcher.isEnded, case .catchingUp(let buffered) = watcher.phase else {
                 return
             }
@@ -82,22 +83,21 @@ final class WatchHub: Sendable {
     func waitUntilEnded(_ id: UInt64) async {
         await withTaskCancellationHandler {
             await withCheckedContinuation { continuation in
-                self.state.withLock { state in
-                    if state.watchers[id] == nil || state.watchers[id]!.isEnded {
-                        continuation.resume()
-                    } else {
-                        state.watchers[id]!.ended = continuation
-                    }
+                let ended = self.state.withLock { state -> Bool in
+                    if state.watchers[id] == nil || state.watchers[id]!.isEnded { return true }
+                    state.watchers[id]!.ended = continuation
+                    return false
                 }
+                if ended { continuation.resume() }
             }
         } onCancel: {
-            self.state.withLock { Self.end(id, in: &$0) }
+            self.locked { Self.end(id, in: &$0) }
         }
     }
 
     /// Removes a watcher.
     func unsubscribe(_ id: UInt64) {
-        self.state.withLock { state in
+        self.locked { state in
             Self.end(id, in: &state)
             state.watchers.removeValue(forKey: id)
         }
@@ -106,7 +106,7 @@ final class WatchHub: Sendable {
     /// Delivers committed events, in revision order, to every matching watcher.
     func publish(_ events: [Event]) {
         guard let last = events.last else { return }
-        self.state.withLock { state in
+        self.locked { state in
             state.lastPublished = last.revision
             var shared: [String: ByteBuffer] = [:]
             for (id, watcher) in state.watchers where !watcher.isEnded {
@@ -152,10 +152,25 @@ final class WatchHub: Sendable {
         }
     }
 
+    /// Marks a watcher ended. Its waiting continuation is resumed by ``locked(_:)`` after the lock is released: a
+    /// task being cancelled holds its own status lock while its cancellation handler waits for ours.
     private static func end(_ id: UInt64, in state: inout State) {
         guard state.watchers[id] != nil else { return }
         state.watchers[id]!.isEnded = true
-        state.watchers[id]!.ended?.resume()
+        if let continuation = state.watchers[id]!.ended {
+            state.deferred.append(continuation)
+        }
         state.watchers[id]!.ended = nil
+    }
+
+    /// Runs `body` under the lock, then resumes the continuations of watchers it ended.
+    private func locked<T>(_ body: (inout State) -> T) -> T {
+        let (result, deferred) = self.state.withLock { state -> (T, [CheckedContinuation<Void, Never>]) in
+            let result = body(&state)
+            defer { state.deferred.removeAll() }
+            return (result, state.deferred)
+        }
+        for continuation in deferred { continuation.resume() }
+        return result
     }
 }

@@ -40,10 +40,11 @@ final class ExpiryTimer: Sendable {
     /// Tells the timer that the table has a deadline at `deadline`; wakes it if that is earlier than what it sleeps for.
     func deadlineChanged(to deadline: Instant?) {
         guard let deadline else { return }
-        self.state.withLock { state in
-            guard state.sleeper != nil, state.sleepingFor.map({ deadline < $0 }) ?? true else { return }
-            Self.wake(&state)
+        let sleeper = self.state.withLock { state -> CheckedContinuation<Void, Never>? in
+            guard state.sleeper != nil, state.sleepingFor.map({ deadline < $0 }) ?? true else { return nil }
+            return Self.wake(&state)
         }
+        sleeper?.resume()
     }
 
     private func sleep(for deadline: Instant?, until target: Instant?) async {
@@ -62,23 +63,26 @@ final class ExpiryTimer: Sendable {
                     let clock = self.clock
                     state.alarm = Task {
                         try? await clock.sleep(until: target)
-                        self.state.withLock { state in
-                            if state.generation == generation { Self.wake(&state) }
+                        let sleeper = self.state.withLock { state in
+                            state.generation == generation ? Self.wake(&state) : nil
                         }
+                        sleeper?.resume()
                     }
                 }
             }
         } onCancel: {
-            self.state.withLock { Self.wake(&$0) }
+            self.state.withLock { Self.wake(&$0) }?.resume()
         }
     }
 
-    private static func wake(_ state: inout State) {
+    /// Clears the sleep; returns the sleeper for the caller to resume after releasing the lock (a task being
+    /// cancelled holds its own status lock while its cancellation handler waits for ours).
+    private static func wake(_ state: inout State) -> CheckedContinuation<Void, Never>? {
         state.alarm?.cancel()
         state.alarm = nil
         state.sleepingFor = nil
         state.generation += 1
-        state.sleeper?.resume()
-        state.sleeper = nil
+        defer { state.sleeper = nil }
+        return state.sleeper
     }
 }
