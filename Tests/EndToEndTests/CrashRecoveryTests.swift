@@ -103,7 +103,7 @@ struct CrashRecoveryTests {
             environment["LEASEHOLD_CRASH_SEED"].flatMap { UInt64($0) }
             ?? UInt64.random(in: 1...UInt64.max)
         print("CrashRecoveryTests: --sync \(sync), seed \(seed) (LEASEHOLD_CRASH_SEED=\(seed) replays the kills)")
-        var random = CrashRandom(seed: seed)
+        var random = SplitMix64(seed: seed)
 
         let directory = try TemporaryDirectory("leasehold-crash")
         let dataPath = directory.file("leasehold.db")
@@ -126,7 +126,7 @@ struct CrashRecoveryTests {
                 let clientSeed = random.next()
                 group.addTask {
                     var client = CrashClient(
-                        index: index, plan: plan, board: board, ledger: ledger, random: CrashRandom(seed: clientSeed))
+                        index: index, plan: plan, board: board, ledger: ledger, random: SplitMix64(seed: clientSeed))
                     await client.run()
                 }
             }
@@ -134,10 +134,10 @@ struct CrashRecoveryTests {
             try await board.waitUntilStarted(plan.clients, timeout: .seconds(15))
 
             for incarnation in 1...plan.kills {
-                let delay = random.int(in: plan.killDelay)
+                let delay = Int.random(in: plan.killDelay, using: &random)
                 killDelays.append(delay)
                 try await Task.sleep(for: .milliseconds(delay))
-                if random.int(in: 1...100) <= plan.killOnAnswerPercent {
+                if Int.random(in: 1...100, using: &random) <= plan.killOnAnswerPercent {
                     board.arm(incarnation - 1, server.killer)
                     let deadline = ContinuousClock.now + .milliseconds(300)
                     while !server.hasExited, ContinuousClock.now < deadline {
@@ -515,7 +515,7 @@ private struct CrashClient {
     let plan: CrashRecoveryTests.Plan
     let board: EpochBoard
     let ledger: CrashLedger
-    var random: CrashRandom
+    var random: SplitMix64
 
     private var session = SessionID(0)
     private var secret: [UInt8] = []
@@ -534,7 +534,7 @@ private struct CrashClient {
     /// Sessions whose `CloseSession` was answered, to be found gone after the next restart.
     private var closedSessions: [(session: SessionID, secret: [UInt8])] = []
 
-    init(index: Int, plan: CrashRecoveryTests.Plan, board: EpochBoard, ledger: CrashLedger, random: CrashRandom) {
+    init(index: Int, plan: CrashRecoveryTests.Plan, board: EpochBoard, ledger: CrashLedger, random: SplitMix64) {
         self.index = index
         self.plan = plan
         self.board = board
@@ -562,7 +562,7 @@ private struct CrashClient {
                 continue
             }
             if self.held != nil {
-                if self.random.int(in: 1...100) <= self.plan.closePercent {
+                if Int.random(in: 1...100, using: &self.random) <= self.plan.closePercent {
                     guard await self.closeSession() else { return }
                 } else {
                     guard await self.release() else { return }
@@ -629,8 +629,8 @@ private struct CrashClient {
     /// - Returns: false after a violation that ends this client.
     private mutating func acquire() async -> Bool {
         guard let connection = self.connection else { return true }
-        let key = self.plan.keys[self.random.int(in: 0...(self.plan.keys.count - 1))]
-        let wait = self.random.int(in: 1...100) <= self.plan.tryLockPercent ? 0 : self.plan.acquireWait
+        let key = self.plan.keys[Int.random(in: 0...(self.plan.keys.count - 1), using: &self.random)]
+        let wait = Int.random(in: 1...100, using: &self.random) <= self.plan.tryLockPercent ? 0 : self.plan.acquireWait
         self.unknownAcquire = key
         do {
             let response: AcquireResponse = try await connection.unary(
@@ -651,7 +651,7 @@ private struct CrashClient {
                     client: self.index, session: self.session, key: key, token: lock.fencingToken,
                     incarnation: self.incarnation, origin: .acquire, start: now))
             self.held = Held(key: key, token: lock.fencingToken, hold: hold)
-            try? await Task.sleep(for: .milliseconds(self.random.int(in: self.plan.holdTime)))
+            try? await Task.sleep(for: .milliseconds(Int.random(in: self.plan.holdTime, using: &self.random)))
             return true
         } catch let error as LeaseholdError
             where error.code == .lockHeld
@@ -684,7 +684,7 @@ private struct CrashClient {
             self.unknownRelease = nil
             self.ledger.saw(response.revision, in: self.incarnation)
             self.ledger.count(self.incarnation) { $0.releases += 1 }
-            try? await Task.sleep(for: .milliseconds(self.random.int(in: self.plan.thinkTime)))
+            try? await Task.sleep(for: .milliseconds(Int.random(in: self.plan.thinkTime, using: &self.random)))
             return true
         } catch {
             guard await self.lostAnswer(to: "Release \(held.key) token \(held.token)", error) else { return false }
@@ -909,26 +909,5 @@ private struct CrashClient {
 
     private func fail(_ message: String) {
         self.ledger.violation("client \(self.index) (session \(self.session)): \(message)")
-    }
-}
-
-// MARK: - Randomness
-
-/// SplitMix64: a tiny seeded generator, so that the kill schedule replays from the printed seed.
-private struct CrashRandom: RandomNumberGenerator {
-    private var state: UInt64
-
-    init(seed: UInt64) { self.state = seed }
-
-    mutating func next() -> UInt64 {
-        self.state &+= 0x9E37_79B9_7F4A_7C15
-        var z = self.state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
-    mutating func int(in range: ClosedRange<Int>) -> Int {
-        Int.random(in: range, using: &self)
     }
 }
