@@ -110,9 +110,10 @@ struct CrashRecoveryTests {
         let serveArguments = ["--sync", sync, "--log-level", "info"]
         let started = ContinuousClock.now
 
-        var server = try await LeaseholdServeProcess.start(
-            dataPath: dataPath, logPath: directory.file("serve-0.log"), arguments: serveArguments)
-        defer { server.kill() }
+        var server = try await ServerProcess.start(
+            .leasehold, data: dataPath, log: directory.file("serve-0.log"), arguments: serveArguments,
+            timeout: .seconds(15))
+        defer { server.killIfRunning() }
 
         let board = EpochBoard()
         let ledger = CrashLedger()
@@ -138,26 +139,27 @@ struct CrashRecoveryTests {
                 killDelays.append(delay)
                 try await Task.sleep(for: .milliseconds(delay))
                 if Int.random(in: 1...100, using: &random) <= plan.killOnAnswerPercent {
-                    board.arm(incarnation - 1, server.killer)
+                    board.arm(incarnation - 1) { [process = server.process] in process.send(SIGKILL) }
                     let deadline = ContinuousClock.now + .milliseconds(300)
-                    while !server.hasExited, ContinuousClock.now < deadline {
+                    while !server.process.hasExited, ContinuousClock.now < deadline {
                         try await Task.sleep(for: .milliseconds(1))
                     }
                     if board.disarm() { killsOnAnswer += 1 }
                 }
                 board.killing(incarnation - 1)
-                server.kill()
-                try await server.waitForExit(timeout: .seconds(10))
-                server = try await LeaseholdServeProcess.start(
-                    dataPath: dataPath, logPath: directory.file("serve-\(incarnation).log"), arguments: serveArguments)
+                server.process.send(SIGKILL)
+                try await server.process.waitForExit(timeout: .seconds(10))
+                server = try await ServerProcess.start(
+                    .leasehold, data: dataPath, log: directory.file("serve-\(incarnation).log"),
+                    arguments: serveArguments, timeout: .seconds(15))
                 // A client that read an old port late must not reach the new server by it: ports are never reused.
                 var attempt = 1
                 while usedPorts.contains(server.port) {
-                    server.kill()
-                    try await server.waitForExit(timeout: .seconds(10))
-                    server = try await LeaseholdServeProcess.start(
-                        dataPath: dataPath, logPath: directory.file("serve-\(incarnation)-\(attempt).log"),
-                        arguments: serveArguments)
+                    server.process.send(SIGKILL)
+                    try await server.process.waitForExit(timeout: .seconds(10))
+                    server = try await ServerProcess.start(
+                        .leasehold, data: dataPath, log: directory.file("serve-\(incarnation)-\(attempt).log"),
+                        arguments: serveArguments, timeout: .seconds(15))
                     attempt += 1
                 }
                 usedPorts.insert(server.port)
@@ -179,8 +181,7 @@ struct CrashRecoveryTests {
             ledger.saw(description.revision, in: plan.kills)
         }
         await connection.close()
-        server.terminate()
-        let exit = try await server.waitForExit(timeout: .seconds(10))
+        let exit = try await server.stop(timeout: .seconds(10))
         let elapsed = ContinuousClock.now - started
 
         let record = ledger.snapshot
@@ -224,9 +225,10 @@ extension CrashRecoveryTests {
     func clientLibraryThroughSIGKILL() async throws {
         let directory = try TemporaryDirectory("leasehold-crash-client")
         let dataPath = directory.file("leasehold.db")
-        var server = try await LeaseholdServeProcess.start(
-            dataPath: dataPath, logPath: directory.file("serve-0.log"), arguments: ["--sync", "full"])
-        defer { server.kill() }
+        var server = try await ServerProcess.start(
+            .leasehold, data: dataPath, log: directory.file("serve-0.log"), arguments: ["--sync", "full"],
+            timeout: .seconds(15))
+        defer { server.killIfRunning() }
         let port = server.port
         let configuration = LeaseholdClient.Configuration(
             host: "127.0.0.1", port: port, clientName: "crash-client", connectTimeout: .seconds(2),
@@ -245,11 +247,11 @@ extension CrashRecoveryTests {
             try await Task.sleep(for: .milliseconds(5))
         }
 
-        server.kill()
-        try await server.waitForExit(timeout: .seconds(10))
-        server = try await LeaseholdServeProcess.start(
-            dataPath: dataPath, listen: "127.0.0.1:\(port)", logPath: directory.file("serve-1.log"),
-            arguments: ["--sync", "full"])
+        server.process.send(SIGKILL)
+        try await server.process.waitForExit(timeout: .seconds(10))
+        server = try await ServerProcess.start(
+            .leasehold, data: dataPath, listen: "127.0.0.1:\(port)", log: directory.file("serve-1.log"),
+            arguments: ["--sync", "full"], timeout: .seconds(15))
 
         let after = try await holderClient.describe(key)
         #expect(after.lock?.sessionID == holder.id && after.lock?.fencingToken == lock.fencingToken)
@@ -262,8 +264,7 @@ extension CrashRecoveryTests {
         #expect(try await waiter.close() == 0)
         await holderClient.close()
         await waiterClient.close()
-        server.terminate()
-        try await server.waitForExit(timeout: .seconds(10))
+        try await server.stop(timeout: .seconds(10))
         directory.remove()
     }
 }
@@ -333,7 +334,7 @@ private final class EpochBoard: Sendable {
         let deadline = ContinuousClock.now + timeout
         while self.state.withLock({ $0.started }) < count {
             guard ContinuousClock.now < deadline else {
-                throw LeaseholdServeProcess.Failure(description: "clients did not open their sessions in \(timeout)")
+                throw TimedOut(description: "clients did not open their sessions in \(timeout)")
             }
             try await Task.sleep(for: .milliseconds(5))
         }
