@@ -57,7 +57,11 @@ let targets: [Target] = [
         dependencies: [.product(name: "DequeModule", package: "swift-collections")],
         swiftSettings: swiftSettings
     ),
-    .testTarget(name: "LeaseholdCoreTests", dependencies: ["LeaseholdCore"], swiftSettings: swiftSettings),
+    .testTarget(
+        name: "LeaseholdCoreTests",
+        dependencies: ["LeaseholdCore", "LeaseholdTestSupport"],
+        swiftSettings: swiftSettings
+    ),
 
     .target(
         name: "LeaseholdWire",
@@ -66,7 +70,7 @@ let targets: [Target] = [
     ),
     .testTarget(
         name: "LeaseholdWireTests",
-        dependencies: ["LeaseholdWire", .product(name: "NIOEmbedded", package: "swift-nio"),
+        dependencies: ["LeaseholdWire", "LeaseholdTestSupport", .product(name: "NIOEmbedded", package: "swift-nio"),
                        .product(name: "NIOTestUtils", package: "swift-nio")],
         swiftSettings: swiftSettings
     ),

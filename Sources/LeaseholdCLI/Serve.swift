@@ -66,8 +66,8 @@ struct Serve: AsyncParsableCommand {
         guard ["full", "normal"].contains(self.sync) else {
             throw ValidationError("--sync must be full or normal, not \(self.sync)")
         }
-        _ = try Self.split(self.listen, option: "--listen")
-        if let metrics = self.metricsListen { _ = try Self.split(metrics, option: "--metrics-listen") }
+        _ = try Self.address(self.listen, option: "--listen")
+        if let metrics = self.metricsListen { _ = try Self.address(metrics, option: "--metrics-listen") }
         guard self.eventRetention > 0 else { throw ValidationError("--event-retention must be positive") }
         guard Logger.Level(rawValue: self.logLevel) != nil else {
             throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical")
@@ -84,7 +84,8 @@ struct Serve: AsyncParsableCommand {
         let logger = Logger(label: "leasehold")
 
         var configuration = LeaseholdServer.Configuration()
-        (configuration.listenHost, configuration.listenPort) = try Self.split(self.listen, option: "--listen")
+        let listen = try Self.address(self.listen, option: "--listen")
+        (configuration.listenHost, configuration.listenPort) = (listen.host, listen.port)
         configuration.dataPath = self.data
         configuration.synchronous = self.sync == "normal" ? .normal : .full
         configuration.eventRetention = self.eventRetention
@@ -92,7 +93,8 @@ struct Serve: AsyncParsableCommand {
         configuration.locks.maxSessions = self.maxSessions
         configuration.locks.maxWaitersPerKey = self.maxWaitersPerKey
         if let metrics = self.metricsListen {
-            (configuration.metricsHost, configuration.metricsPort) = try Self.split(metrics, option: "--metrics-listen")
+            let metricsAddress = try Self.address(metrics, option: "--metrics-listen")
+            (configuration.metricsHost, configuration.metricsPort) = (metricsAddress.host, metricsAddress.port)
         }
         if let authFile = self.authFile {
             do {
@@ -114,16 +116,13 @@ struct Serve: AsyncParsableCommand {
         try await group.run()
     }
 
-    /// Splits `HOST:PORT`, accepting `[::1]:PORT` for IPv6.
-    static func split(_ address: String, option: String) throws -> (String, Int) {
-        guard let colon = address.lastIndex(of: ":"), let port = Int(address[address.index(after: colon)...]),
-            (0...65_535).contains(port)
-        else {
-            throw ValidationError("\(option) must be HOST:PORT, not \(address)")
+    /// Parses the `HOST:PORT` given to `option`; port 0 lets the kernel pick one.
+    /// - Throws: `ValidationError` (exit status 64) naming the option.
+    static func address(_ text: String, option: String) throws -> HostAndPort {
+        do {
+            return try HostAndPort(parsing: text, allowingPortZero: true)
+        } catch {
+            throw ValidationError("\(option) must be HOST:PORT, not \(text)")
         }
-        var host = String(address[..<colon])
-        if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
-        guard !host.isEmpty else { throw ValidationError("\(option) must be HOST:PORT, not \(address)") }
-        return (host, port)
     }
 }

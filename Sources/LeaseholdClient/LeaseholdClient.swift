@@ -46,15 +46,15 @@ public final class LeaseholdClient: Sendable {
         /// Parses `HOST:PORT` (`[::1]:7420` for IPv6).
         /// - Throws: ``LeaseholdError`` with `INVALID_ARGUMENT` when it is not an address.
         public init(address: String, token: String = "") throws {
-            guard let colon = address.lastIndex(of: ":"), let port = Int(address[address.index(after: colon)...]),
-                (1...65_535).contains(port)
-            else {
+            let parsed: HostAndPort
+            do {
+                parsed = try HostAndPort(parsing: address)
+            } catch let error as HostAndPort.ParseError where error.reason == .emptyHost {
+                throw LeaseholdError(code: .invalidArgument, message: "\(address) has no host")
+            } catch {
                 throw LeaseholdError(code: .invalidArgument, message: "\(address) is not HOST:PORT")
             }
-            var host = String(address[..<colon])
-            if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
-            guard !host.isEmpty else { throw LeaseholdError(code: .invalidArgument, message: "\(address) has no host") }
-            self.init(host: host, port: port, token: token)
+            self.init(host: parsed.host, port: parsed.port, token: token)
         }
     }
 

@@ -12,3 +12,34 @@ public func eventually(
     }
     return try await condition()
 }
+
+/// Polls `condition` every 10 ms until it holds, for a wait that must not run out.
+/// - Parameters:
+///   - timeout: How long to wait.
+///   - what: What is awaited, for the error.
+///   - condition: Checked at once, then every 10 ms.
+/// - Throws: ``TimedOut`` naming `what` when `timeout` passes first, or what `condition` throws.
+public func eventually(
+    within timeout: Duration,
+    _ what: @autoclosure () -> String,
+    _ condition: () throws -> Bool
+) async throws {
+    let deadline = ContinuousClock.now + timeout
+    while try !condition() {
+        guard ContinuousClock.now < deadline else {
+            throw TimedOut(description: "timed out after \(timeout) waiting for \(what())")
+        }
+        try await Task.sleep(for: .milliseconds(10))
+    }
+}
+
+/// A bounded wait that ran out.
+public struct TimedOut: Error, CustomStringConvertible {
+    /// What was awaited, and for how long.
+    public var description: String
+
+    /// A timeout that says `description`.
+    public init(description: String) {
+        self.description = description
+    }
+}

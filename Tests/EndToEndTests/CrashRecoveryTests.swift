@@ -103,16 +103,17 @@ struct CrashRecoveryTests {
             environment["LEASEHOLD_CRASH_SEED"].flatMap { UInt64($0) }
             ?? UInt64.random(in: 1...UInt64.max)
         print("CrashRecoveryTests: --sync \(sync), seed \(seed) (LEASEHOLD_CRASH_SEED=\(seed) replays the kills)")
-        var random = CrashRandom(seed: seed)
+        var random = SplitMix64(seed: seed)
 
         let directory = try TemporaryDirectory("leasehold-crash")
         let dataPath = directory.file("leasehold.db")
         let serveArguments = ["--sync", sync, "--log-level", "info"]
         let started = ContinuousClock.now
 
-        var server = try await LeaseholdServeProcess.start(
-            dataPath: dataPath, logPath: directory.file("serve-0.log"), arguments: serveArguments)
-        defer { server.kill() }
+        var server = try await ServerProcess.start(
+            .leasehold, data: dataPath, log: directory.file("serve-0.log"), arguments: serveArguments,
+            timeout: .seconds(15))
+        defer { server.killIfRunning() }
 
         let board = EpochBoard()
         let ledger = CrashLedger()
@@ -126,7 +127,7 @@ struct CrashRecoveryTests {
                 let clientSeed = random.next()
                 group.addTask {
                     var client = CrashClient(
-                        index: index, plan: plan, board: board, ledger: ledger, random: CrashRandom(seed: clientSeed))
+                        index: index, plan: plan, board: board, ledger: ledger, random: SplitMix64(seed: clientSeed))
                     await client.run()
                 }
             }
@@ -134,30 +135,31 @@ struct CrashRecoveryTests {
             try await board.waitUntilStarted(plan.clients, timeout: .seconds(15))
 
             for incarnation in 1...plan.kills {
-                let delay = random.int(in: plan.killDelay)
+                let delay = Int.random(in: plan.killDelay, using: &random)
                 killDelays.append(delay)
                 try await Task.sleep(for: .milliseconds(delay))
-                if random.int(in: 1...100) <= plan.killOnAnswerPercent {
-                    board.arm(incarnation - 1, server.killer)
+                if Int.random(in: 1...100, using: &random) <= plan.killOnAnswerPercent {
+                    board.arm(incarnation - 1) { [process = server.process] in process.send(SIGKILL) }
                     let deadline = ContinuousClock.now + .milliseconds(300)
-                    while !server.hasExited, ContinuousClock.now < deadline {
+                    while !server.process.hasExited, ContinuousClock.now < deadline {
                         try await Task.sleep(for: .milliseconds(1))
                     }
                     if board.disarm() { killsOnAnswer += 1 }
                 }
                 board.killing(incarnation - 1)
-                server.kill()
-                try await server.waitForExit(timeout: .seconds(10))
-                server = try await LeaseholdServeProcess.start(
-                    dataPath: dataPath, logPath: directory.file("serve-\(incarnation).log"), arguments: serveArguments)
+                server.process.send(SIGKILL)
+                try await server.process.waitForExit(timeout: .seconds(10))
+                server = try await ServerProcess.start(
+                    .leasehold, data: dataPath, log: directory.file("serve-\(incarnation).log"),
+                    arguments: serveArguments, timeout: .seconds(15))
                 // A client that read an old port late must not reach the new server by it: ports are never reused.
                 var attempt = 1
                 while usedPorts.contains(server.port) {
-                    server.kill()
-                    try await server.waitForExit(timeout: .seconds(10))
-                    server = try await LeaseholdServeProcess.start(
-                        dataPath: dataPath, logPath: directory.file("serve-\(incarnation)-\(attempt).log"),
-                        arguments: serveArguments)
+                    server.process.send(SIGKILL)
+                    try await server.process.waitForExit(timeout: .seconds(10))
+                    server = try await ServerProcess.start(
+                        .leasehold, data: dataPath, log: directory.file("serve-\(incarnation)-\(attempt).log"),
+                        arguments: serveArguments, timeout: .seconds(15))
                     attempt += 1
                 }
                 usedPorts.insert(server.port)
@@ -179,8 +181,7 @@ struct CrashRecoveryTests {
             ledger.saw(description.revision, in: plan.kills)
         }
         await connection.close()
-        server.terminate()
-        let exit = try await server.waitForExit(timeout: .seconds(10))
+        let exit = try await server.stop(timeout: .seconds(10))
         let elapsed = ContinuousClock.now - started
 
         let record = ledger.snapshot
@@ -224,9 +225,10 @@ extension CrashRecoveryTests {
     func clientLibraryThroughSIGKILL() async throws {
         let directory = try TemporaryDirectory("leasehold-crash-client")
         let dataPath = directory.file("leasehold.db")
-        var server = try await LeaseholdServeProcess.start(
-            dataPath: dataPath, logPath: directory.file("serve-0.log"), arguments: ["--sync", "full"])
-        defer { server.kill() }
+        var server = try await ServerProcess.start(
+            .leasehold, data: dataPath, log: directory.file("serve-0.log"), arguments: ["--sync", "full"],
+            timeout: .seconds(15))
+        defer { server.killIfRunning() }
         let port = server.port
         let configuration = LeaseholdClient.Configuration(
             host: "127.0.0.1", port: port, clientName: "crash-client", connectTimeout: .seconds(2),
@@ -245,11 +247,11 @@ extension CrashRecoveryTests {
             try await Task.sleep(for: .milliseconds(5))
         }
 
-        server.kill()
-        try await server.waitForExit(timeout: .seconds(10))
-        server = try await LeaseholdServeProcess.start(
-            dataPath: dataPath, listen: "127.0.0.1:\(port)", logPath: directory.file("serve-1.log"),
-            arguments: ["--sync", "full"])
+        server.process.send(SIGKILL)
+        try await server.process.waitForExit(timeout: .seconds(10))
+        server = try await ServerProcess.start(
+            .leasehold, data: dataPath, listen: "127.0.0.1:\(port)", log: directory.file("serve-1.log"),
+            arguments: ["--sync", "full"], timeout: .seconds(15))
 
         let after = try await holderClient.describe(key)
         #expect(after.lock?.sessionID == holder.id && after.lock?.fencingToken == lock.fencingToken)
@@ -262,8 +264,7 @@ extension CrashRecoveryTests {
         #expect(try await waiter.close() == 0)
         await holderClient.close()
         await waiterClient.close()
-        server.terminate()
-        try await server.waitForExit(timeout: .seconds(10))
+        try await server.stop(timeout: .seconds(10))
         directory.remove()
     }
 }
@@ -333,7 +334,7 @@ private final class EpochBoard: Sendable {
         let deadline = ContinuousClock.now + timeout
         while self.state.withLock({ $0.started }) < count {
             guard ContinuousClock.now < deadline else {
-                throw LeaseholdServeProcess.Failure(description: "clients did not open their sessions in \(timeout)")
+                throw TimedOut(description: "clients did not open their sessions in \(timeout)")
             }
             try await Task.sleep(for: .milliseconds(5))
         }
@@ -515,7 +516,7 @@ private struct CrashClient {
     let plan: CrashRecoveryTests.Plan
     let board: EpochBoard
     let ledger: CrashLedger
-    var random: CrashRandom
+    var random: SplitMix64
 
     private var session = SessionID(0)
     private var secret: [UInt8] = []
@@ -534,7 +535,7 @@ private struct CrashClient {
     /// Sessions whose `CloseSession` was answered, to be found gone after the next restart.
     private var closedSessions: [(session: SessionID, secret: [UInt8])] = []
 
-    init(index: Int, plan: CrashRecoveryTests.Plan, board: EpochBoard, ledger: CrashLedger, random: CrashRandom) {
+    init(index: Int, plan: CrashRecoveryTests.Plan, board: EpochBoard, ledger: CrashLedger, random: SplitMix64) {
         self.index = index
         self.plan = plan
         self.board = board
@@ -562,7 +563,7 @@ private struct CrashClient {
                 continue
             }
             if self.held != nil {
-                if self.random.int(in: 1...100) <= self.plan.closePercent {
+                if Int.random(in: 1...100, using: &self.random) <= self.plan.closePercent {
                     guard await self.closeSession() else { return }
                 } else {
                     guard await self.release() else { return }
@@ -629,8 +630,8 @@ private struct CrashClient {
     /// - Returns: false after a violation that ends this client.
     private mutating func acquire() async -> Bool {
         guard let connection = self.connection else { return true }
-        let key = self.plan.keys[self.random.int(in: 0...(self.plan.keys.count - 1))]
-        let wait = self.random.int(in: 1...100) <= self.plan.tryLockPercent ? 0 : self.plan.acquireWait
+        let key = self.plan.keys[Int.random(in: 0...(self.plan.keys.count - 1), using: &self.random)]
+        let wait = Int.random(in: 1...100, using: &self.random) <= self.plan.tryLockPercent ? 0 : self.plan.acquireWait
         self.unknownAcquire = key
         do {
             let response: AcquireResponse = try await connection.unary(
@@ -651,7 +652,7 @@ private struct CrashClient {
                     client: self.index, session: self.session, key: key, token: lock.fencingToken,
                     incarnation: self.incarnation, origin: .acquire, start: now))
             self.held = Held(key: key, token: lock.fencingToken, hold: hold)
-            try? await Task.sleep(for: .milliseconds(self.random.int(in: self.plan.holdTime)))
+            try? await Task.sleep(for: .milliseconds(Int.random(in: self.plan.holdTime, using: &self.random)))
             return true
         } catch let error as LeaseholdError
             where error.code == .lockHeld
@@ -684,7 +685,7 @@ private struct CrashClient {
             self.unknownRelease = nil
             self.ledger.saw(response.revision, in: self.incarnation)
             self.ledger.count(self.incarnation) { $0.releases += 1 }
-            try? await Task.sleep(for: .milliseconds(self.random.int(in: self.plan.thinkTime)))
+            try? await Task.sleep(for: .milliseconds(Int.random(in: self.plan.thinkTime, using: &self.random)))
             return true
         } catch {
             guard await self.lostAnswer(to: "Release \(held.key) token \(held.token)", error) else { return false }
@@ -909,26 +910,5 @@ private struct CrashClient {
 
     private func fail(_ message: String) {
         self.ledger.violation("client \(self.index) (session \(self.session)): \(message)")
-    }
-}
-
-// MARK: - Randomness
-
-/// SplitMix64: a tiny seeded generator, so that the kill schedule replays from the printed seed.
-private struct CrashRandom: RandomNumberGenerator {
-    private var state: UInt64
-
-    init(seed: UInt64) { self.state = seed }
-
-    mutating func next() -> UInt64 {
-        self.state &+= 0x9E37_79B9_7F4A_7C15
-        var z = self.state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
-    mutating func int(in range: ClosedRange<Int>) -> Int {
-        Int.random(in: range, using: &self)
     }
 }

@@ -19,7 +19,7 @@ extension EndToEndTests {
         func tokenAndExitStatus() async throws {
             let directory = try TemporaryDirectory("e2e")
             defer { directory.remove() }
-            let server = try await ServerProcess(in: directory)
+            let server = try await ServerProcess.start(.leasehold, in: directory)
             defer { server.killIfRunning() }
 
             // The address comes from LEASEHOLD_SERVER here, to cover the environment path.
@@ -51,18 +51,19 @@ extension EndToEndTests {
 
             let free = try await leasehold(["status", "jobs/1", "--json", "--server", server.address], in: directory)
             #expect(try Self.object(free.standardOutput)["held"] as? Bool == false, "every run released the lock")
-            try await server.stop()
+            #expect(try await server.stop() == .exited(0), "serve exits 0 on SIGTERM")
         }
 
         @Test("--wait 0 on a held key exits 1 and names the holder; status and list show it")
         func tryLockNamesHolder() async throws {
             let directory = try TemporaryDirectory("e2e")
             defer { directory.remove() }
-            let server = try await ServerProcess(in: directory)
+            let server = try await ServerProcess.start(.leasehold, in: directory)
             defer { server.killIfRunning() }
             let environment = ["RELEASE_FILE": directory.file("release"), "MARKER_FILE": directory.file("marker")]
 
-            let holder = try SpawnedProcess(
+            let holder = try ChildProcess(
+                "leasehold",
                 ["lock", "jobs/1", "--server", server.address, "--", "sh", "-c", Self.holdUntilReleased],
                 environment: environment,
                 in: directory
@@ -113,18 +114,19 @@ extension EndToEndTests {
 
             _ = FileManager.default.createFile(atPath: directory.file("release"), contents: nil)
             #expect(try await holder.exitStatus() == 0)
-            try await server.stop()
+            #expect(try await server.stop() == .exited(0), "serve exits 0 on SIGTERM")
         }
 
         @Test("a waiting lock shows in the queue, and SIGINT takes it out of the queue")
         func interruptedWait() async throws {
             let directory = try TemporaryDirectory("e2e")
             defer { directory.remove() }
-            let server = try await ServerProcess(in: directory)
+            let server = try await ServerProcess.start(.leasehold, in: directory)
             defer { server.killIfRunning() }
             let environment = ["RELEASE_FILE": directory.file("release"), "MARKER_FILE": directory.file("marker")]
 
-            let holder = try SpawnedProcess(
+            let holder = try ChildProcess(
+                "leasehold",
                 ["lock", "jobs/1", "--server", server.address, "--", "sh", "-c", Self.holdUntilReleased],
                 environment: environment,
                 in: directory
@@ -135,7 +137,8 @@ extension EndToEndTests {
                 holder.killIfRunning()
             }
             try await holder.outputLines(atLeast: 1)
-            let waiter = try SpawnedProcess(
+            let waiter = try ChildProcess(
+                "leasehold",
                 ["lock", "jobs/1", "--wait", "20s", "--server", server.address, "--", "echo", "ran"],
                 in: directory
             )
@@ -156,19 +159,20 @@ extension EndToEndTests {
             #expect(waiter.standardOutput.isEmpty, "the command never ran")
             #expect(try Self.status(of: "jobs/1", server: server, in: directory)["waiters"] as? Int == 0)
             #expect(holder.outputLines.count == 1, "the holder still runs")
-            try await server.stop()
+            #expect(try await server.stop() == .exited(0), "serve exits 0 on SIGTERM")
         }
 
         @Test("a stopped server makes lock stop its command before the TTL has passed, and exit 2")
         func lostLockStopsCommand() async throws {
             let directory = try TemporaryDirectory("e2e")
             defer { directory.remove() }
-            let server = try await ServerProcess(in: directory)
+            let server = try await ServerProcess.start(.leasehold, in: directory)
             defer { server.killIfRunning() }
             let marker = directory.file("marker")
             let environment = ["RELEASE_FILE": directory.file("release"), "MARKER_FILE": marker]
 
-            let holder = try SpawnedProcess(
+            let holder = try ChildProcess(
+                "leasehold",
                 [
                     "lock", "jobs/1", "--ttl", "3s", "--server", server.address, "--", "sh", "-c",
                     Self.holdUntilReleased,
@@ -204,19 +208,20 @@ extension EndToEndTests {
             #expect(errors.first?.hasPrefix("leasehold: lost the lock on jobs/1") == true)
 
             server.process.send(SIGCONT)
-            try await server.stop()
+            #expect(try await server.stop() == .exited(0), "serve exits 0 on SIGTERM")
         }
 
         @Test("SIGTERM to lock stops the command, releases the lock and exits 128 + 15")
         func signalStopsCommandAndReleases() async throws {
             let directory = try TemporaryDirectory("e2e")
             defer { directory.remove() }
-            let server = try await ServerProcess(in: directory)
+            let server = try await ServerProcess.start(.leasehold, in: directory)
             defer { server.killIfRunning() }
             let marker = directory.file("marker")
             let environment = ["RELEASE_FILE": directory.file("release"), "MARKER_FILE": marker]
 
-            let holder = try SpawnedProcess(
+            let holder = try ChildProcess(
+                "leasehold",
                 ["lock", "jobs/1", "--server", server.address, "--", "sh", "-c", Self.holdUntilReleased],
                 environment: environment,
                 in: directory
@@ -233,7 +238,7 @@ extension EndToEndTests {
             #expect(FileManager.default.fileExists(atPath: marker), "the command got SIGTERM first")
             let status = try await leasehold(["status", "jobs/1", "--json", "--server", server.address], in: directory)
             #expect(try Self.object(status.standardOutput)["held"] as? Bool == false, "the lock was released")
-            try await server.stop()
+            #expect(try await server.stop() == .exited(0), "serve exits 0 on SIGTERM")
         }
 
         /// `leasehold status KEY --json`, parsed; run synchronously for use inside ``eventually(within:_:_:)``.
@@ -244,7 +249,11 @@ extension EndToEndTests {
         ) throws
             -> [String: Any]
         {
-            let process = try SpawnedProcess(["status", key, "--json", "--server", server.address], in: directory)
+            let process = try ChildProcess(
+                "leasehold",
+                ["status", key, "--json", "--server", server.address],
+                in: directory
+            )
             defer { process.killIfRunning() }
             process.waitUntilExit()
             return try Self.object(process.standardOutput)

@@ -12,36 +12,26 @@ import Darwin
 
 @Suite("The built fenced-resource and fencing-demo executables")
 struct ExecutableTests {
-    /// Starts `fenced-resource serve` on port 0 and returns it with the port its log names.
-    private func serve(data path: String) async throws -> (ChildProcess, Int) {
-        let child = try ChildProcess("fenced-resource", ["serve", "--listen", "127.0.0.1:0", "--data", path])
-        let port = try await child.waitForOutput(#"listening on 127\.0\.0\.1:(\d+)"#, timeout: .seconds(30))
-        guard let port, let number = Int(port) else {
-            child.signal(SIGKILL)
-            _ = await child.waitForExit(timeout: .seconds(10))
-            Issue.record("fenced-resource did not log its address: \(child.output)")
-            throw MissingExecutable(path: "fenced-resource (no listening line)")
-        }
-        return (child, number)
-    }
-
     @Test("the highest token survives a SIGKILL and a restart on the same file", .timeLimit(.minutes(1)))
     func survivesSIGKILL() async throws {
         let directory = try TemporaryDirectory("fenced-resource-kill")
         defer { directory.remove() }
         let path = directory.file("fenced.db")
 
-        let (first, firstPort) = try await self.serve(data: path)
-        let client = try await FencedResourceClient.connect(host: "127.0.0.1", port: firstPort)
+        let first = try await ServerProcess.start(
+            .fencedResource, data: path, log: directory.file("serve-0.log"), timeout: .seconds(30))
+        defer { first.killIfRunning() }
+        let client = try await FencedResourceClient.connect(host: "127.0.0.1", port: first.port)
         let written = try await client.write("orders/9", data: .utf8("five"), fencingToken: 5, lockKey: "")
         #expect(written.version == 1)
         await client.close()
-        first.signal(SIGKILL)
-        let status = await first.waitForExit(timeout: .seconds(10))
-        #expect(status == SIGKILL)
+        first.process.send(SIGKILL)
+        #expect(try await first.process.waitForExit(timeout: .seconds(10)) == .signaled(SIGKILL))
 
-        let (second, secondPort) = try await self.serve(data: path)
-        let again = try await FencedResourceClient.connect(host: "127.0.0.1", port: secondPort)
+        let second = try await ServerProcess.start(
+            .fencedResource, data: path, log: directory.file("serve-1.log"), timeout: .seconds(30))
+        defer { second.killIfRunning() }
+        let again = try await FencedResourceClient.connect(host: "127.0.0.1", port: second.port)
         let error = try await #require(throws: LeaseholdError.self) {
             try await again.write("orders/9", data: .utf8("four"), fencingToken: 4, lockKey: "")
         }
@@ -51,16 +41,22 @@ struct ExecutableTests {
         await again.close()
 
         // SIGTERM is a graceful stop: the server logs it and exits 0.
-        second.signal(SIGTERM)
-        #expect(await second.waitForExit(timeout: .seconds(10)) == 0)
+        #expect(try await second.stop(timeout: .seconds(10)) == .exited(0))
     }
 
     @Test("fencing-demo refuses A's stale write and exits 0", .timeLimit(.minutes(1)))
     func demo() async throws {
-        let child = try ChildProcess("fencing-demo", [])
-        let status = await child.waitForExit(timeout: .seconds(60))
-        let output = child.output
-        #expect(status == 0, "fencing-demo output:\n\(output)")
+        let directory = try TemporaryDirectory("fencing-demo")
+        defer { directory.remove() }
+        // stdout and stderr interleaved in one file, as a terminal shows them.
+        let log = directory.file("fencing-demo.log")
+        let child = try ChildProcess(
+            executable: BuiltExecutable.path(named: "fencing-demo"), arguments: [], standardOutputPath: log,
+            standardErrorPath: log)
+        defer { child.killIfRunning() }
+        let status = try? await child.waitForExit(timeout: .seconds(60))
+        let output = child.standardOutput
+        #expect(status == .exited(0), "fencing-demo output:\n\(output)")
         #expect(output.contains("STALE_FENCING_TOKEN"))
         #expect(output.contains("REFUSED"))
         #expect(!output.contains("ACCEPTED ("))

@@ -1,4 +1,5 @@
 import LeaseholdCore
+import LeaseholdTestSupport
 import Testing
 
 @Suite("LockTable randomized operation sequences")

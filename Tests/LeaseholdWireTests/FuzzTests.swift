@@ -1,3 +1,4 @@
+import LeaseholdTestSupport
 import LeaseholdWire
 import NIOCore
 import Testing
@@ -38,7 +39,7 @@ private func expectDecodesOrMalformed(_ body: () throws -> Void) {
 struct FuzzTests {
     @Test("20,000 random byte strings of 0–300 bytes never crash a decoder")
     func randomBytes() {
-        var random = SeededRandom(seed: 0x1EA5_E401D)
+        var random = SplitMix64(seed: 0x1EA5_E401D)
         for _ in 0..<20_000 {
             decodeEverything(random.bytes(count: Int.random(in: 0...300, using: &random)))
         }
@@ -46,7 +47,7 @@ struct FuzzTests {
 
     @Test("random bodies behind a valid length prefix never crash the frame decoder")
     func randomFrames() {
-        var random = SeededRandom(seed: 0xF4A3E)
+        var random = SplitMix64(seed: 0xF4A3E)
         for _ in 0..<5_000 {
             let body = random.bytes(count: Int.random(in: 0...200, using: &random))
             var buffer = ByteBuffer()
@@ -60,7 +61,7 @@ struct FuzzTests {
     func mutations(_ golden: GoldenCase) {
         let frame = Frame(
             callID: 1, method: LeaseholdMethod.watch, payload: golden.message.encoded(), status: Fixtures.goldenStatus)
-        var random = SeededRandom(seed: UInt64(golden.wire.bytes.count) &* 0x9E37_79B9)
+        var random = SplitMix64(seed: UInt64(golden.wire.bytes.count) &* 0x9E37_79B9)
         for valid in [golden.wire.bytes, Array(frame.prefixed.readableBytesView)] {
             for _ in 0..<300 {
                 decodeEverything(Self.mutate(valid, using: &random))
@@ -69,7 +70,7 @@ struct FuzzTests {
     }
 
     /// A flipped, overwritten, dropped, inserted or truncated variant of `bytes`.
-    static func mutate(_ bytes: [UInt8], using random: inout SeededRandom) -> [UInt8] {
+    static func mutate(_ bytes: [UInt8], using random: inout SplitMix64) -> [UInt8] {
         var bytes = bytes
         for _ in 0...Int.random(in: 0...3, using: &random) {
             let index = bytes.isEmpty ? 0 : Int.random(in: 0..<bytes.count, using: &random)

@@ -40,10 +40,9 @@ struct Serve: AsyncParsableCommand {
     var logLevel = "info"
 
     func validate() throws {
-        _ = try Self.split(self.listen, option: "--listen")
+        _ = try Self.address(self.listen, option: "--listen", allowingPortZero: true)
         if let lockServer = self.lockServer {
-            let (_, port) = try Self.split(lockServer, option: "--lock-server")
-            guard port != 0 else { throw ValidationError("--lock-server needs a port other than 0") }
+            _ = try Self.address(lockServer, option: "--lock-server", allowingPortZero: false)
         }
         guard Logger.Level(rawValue: self.logLevel) != nil else {
             throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical")
@@ -59,14 +58,14 @@ struct Serve: AsyncParsableCommand {
         }
         let logger = Logger(label: "fenced-resource")
 
-        let (host, port) = try Self.split(self.listen, option: "--listen")
+        let listen = try Self.address(self.listen, option: "--listen", allowingPortZero: true)
         var validator: LockServerValidator?
         if let lockServer = self.lockServer {
             let token = self.token ?? ProcessInfo.processInfo.environment["LEASEHOLD_TOKEN"] ?? ""
-            let (lockHost, lockPort) = try Self.split(lockServer, option: "--lock-server")
+            let lock = try Self.address(lockServer, option: "--lock-server", allowingPortZero: false)
             validator = LockServerValidator(
                 configuration: LeaseholdClient.Configuration(
-                    host: lockHost, port: lockPort, token: token, clientName: "fenced-resource"))
+                    host: lock.host, port: lock.port, token: token, clientName: "fenced-resource"))
         }
         let service: FencedResourceService
         do {
@@ -75,7 +74,8 @@ struct Serve: AsyncParsableCommand {
             throw ValidationError("cannot open \(self.data): \(error)")
         }
         let server = RPCServer(
-            configuration: RPCServer.Configuration(host: host, port: port), services: [service], logger: logger)
+            configuration: RPCServer.Configuration(host: listen.host, port: listen.port), services: [service],
+            logger: logger)
         let address: SocketAddress
         do {
             address = try await server.start()
@@ -84,7 +84,7 @@ struct Serve: AsyncParsableCommand {
             throw ValidationError("cannot listen on \(self.listen): \(error)")
         }
         logger.info(
-            "fenced-resource listening on \(host):\(address.port ?? port)",
+            "fenced-resource listening on \(listen.host):\(address.port ?? listen.port)",
             metadata: ["data": "\(self.data)", "lock-server": "\(self.lockServer ?? "none")"])
 
         let group = ServiceGroup(
@@ -94,17 +94,17 @@ struct Serve: AsyncParsableCommand {
         try await group.run()
     }
 
-    /// Splits `HOST:PORT`, accepting `[::1]:PORT` for IPv6.
-    static func split(_ address: String, option: String) throws -> (String, Int) {
-        guard let colon = address.lastIndex(of: ":"), let port = Int(address[address.index(after: colon)...]),
-            (0...65_535).contains(port)
-        else {
-            throw ValidationError("\(option) must be HOST:PORT, not \(address)")
+    /// Parses the `HOST:PORT` given to `option`.
+    /// - Parameter allowingPortZero: True for an address to listen on (the kernel picks a free port).
+    /// - Throws: `ValidationError` (exit status 64) naming the option.
+    static func address(_ text: String, option: String, allowingPortZero: Bool) throws -> HostAndPort {
+        do {
+            return try HostAndPort(parsing: text, allowingPortZero: allowingPortZero)
+        } catch let error as HostAndPort.ParseError where error.reason == .portZero {
+            throw ValidationError("\(option) needs a port other than 0")
+        } catch {
+            throw ValidationError("\(option) must be HOST:PORT, not \(text)")
         }
-        var host = String(address[..<colon])
-        if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
-        guard !host.isEmpty else { throw ValidationError("\(option) must be HOST:PORT, not \(address)") }
-        return (host, port)
     }
 }
 
