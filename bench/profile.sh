@@ -63,6 +63,7 @@ for call in ${syscalls//,/ }; do events+=",syscalls:sys_enter_$call"; done
 perf stat -x, -e "$events" -p "$server_pid" -- sleep 4 2>"$work/stat1.csv" >/dev/null
 perf stat -x, -e probe_libc:malloc,probe_leasehold:lh_op -p "$server_pid" -- sleep 2 2>"$work/stat2.csv" >/dev/null
 perf record -q -F 999 -g -p "$server_pid" -o "$work/perf.data" -- sleep 4 2>/dev/null >/dev/null
+perf record -q -e probe_libc:malloc -g -p "$server_pid" -o "$work/malloc.data" -- sleep 1 2>/dev/null >/dev/null
 wait "$bench_pid" || true
 
 python3 - "$work" "$op_name" <<'EOF'
@@ -122,6 +123,29 @@ interesting = [(s, c) for s, c in inclusive.most_common(400)
                if any(k in s for k in ("Leasehold", "NIO", "sqlite3_step", "swift_task", "malloc", "free", "swift_retain", "swift_release", "sys_", "tcp_", "futex", "protobuf"))]
 for symbol, count in interesting[:30]:
     print(f"  {100 * count / total:5.1f}%  {short(symbol)}")
+
+# Who calls malloc: each sampled malloc is charged to the first Leasehold frame on its stack (else the first NIO
+# frame, else the first frame outside the allocator and the Swift runtime).
+script = subprocess.run(["perf", "script", "-i", f"{work}/malloc.data", "-F", "ip,sym,dso"],
+                        capture_output=True, text=True).stdout
+callers = collections.Counter(); mallocs = 0
+runtime = ("malloc", "swift_slowAlloc", "swift_allocObject", "swift_allocBox", "swift_task_alloc", "operator new",
+           "swift::", "_swift_", "swift_")
+for block in script.split("\n\n"):
+    frames = []
+    for line in block.strip().split("\n"):
+        m = re.match(r"\s*[0-9a-f]+\s+(.*?)\s+\((.*)\)\s*$", line)
+        if m: frames.append(m.group(1).split("+0x")[0])
+    if not frames: continue
+    mallocs += 1
+    pick = next((f for f in frames if "Leasehold" in f), None) or next((f for f in frames if "NIO" in f), None) \
+        or next((f for f in frames if not f.startswith(runtime) and f != "[unknown]"), frames[-1])
+    callers[pick] += 1
+if mallocs:
+    print()
+    print(f"malloc calls by the code that made them ({mallocs} sampled in 1 s):")
+    for symbol, count in callers.most_common(20):
+        print(f"  {100 * count / mallocs:5.1f}%  {short(symbol)}")
 EOF
 echo
 echo "The workload's own report (perf slowed parts of it):"
