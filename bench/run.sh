@@ -10,7 +10,8 @@
 #   BUILD=0 bench/run.sh              # reuse the release builds
 #   SYNC_MODES=full QUICK=1 bench/run.sh   # a short smoke run: 2 s windows, 10,000 sessions, 100 watchers
 #
-# Settings (environment): SYNC_MODES ("full normal"), SESSIONS_SYNC_MODES ("full"), DURATION (10s), WARMUP (2s), SESSIONS_COUNT (100000),
+# Settings (environment): SYNC_MODES ("full normal"), SESSIONS_SYNC_MODES ("full"), WORKLOADS (all: "uncontended
+# uncontended-8conns contended-k1 contended-k16 sessions expiry watch ping ping-8conns"), DURATION (10s), WARMUP (2s), SESSIONS_COUNT (100000),
 # SESSIONS_DURATION (60s), WATCHERS (1000), CLIENTS (64), RESULTS (bench/results), DATA_DIR (${TMPDIR:-/tmp}),
 # BUILD (1), QUICK (0).
 set -euo pipefail
@@ -32,6 +33,8 @@ else
     sessions_count=${SESSIONS_COUNT:-100000}; sessions_duration=${SESSIONS_DURATION:-60s}
     watchers=${WATCHERS:-1000}
 fi
+all_workloads="uncontended uncontended-8conns contended-k1 contended-k16 sessions expiry watch ping ping-8conns"
+workloads=${WORKLOADS:-$all_workloads}
 results=${RESULTS:-$here/results}
 data_dir=${DATA_DIR:-${TMPDIR:-/tmp}}
 mkdir -p "$results"
@@ -91,6 +94,7 @@ files=()
 
 run() {  # run NAME SYNC WORKLOAD-ARGS...
     local name=$1 sync=$2; shift 2
+    [[ " $workloads " == *" $name "* ]] || return 0
     local out="$results/$date-$name-$sync.json"
     start_server "$sync"
     log "$name --sync $sync: leasehold-bench $* (server $server_address, pid $server_pid; load $(cut -d' ' -f1-3 /proc/loadavg))"
@@ -141,5 +145,17 @@ summary="$results/$date-summary.md"
     echo "Machine: $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //')), $(free -g | awk '/^Mem:/ {print $2}') GiB," \
         "kernel $(uname -r); server and load generator on the same machine, over 127.0.0.1."
     echo
-    "$bench" table "${files[@]}"
+    # Every result of the day in a fixed order, so that re-running some workloads (WORKLOADS=...) updates the table.
+    ordered=("$results/$date-fsync-before.json")
+    for sync in full normal; do
+        for name in $all_workloads; do ordered+=("$results/$date-$name-$sync.json"); done
+    done
+    ordered+=("$results/$date-fsync-after.json")
+    existing=()
+    for file in "${ordered[@]}"; do [[ -f $file ]] && existing+=("$file"); done
+    if [[ ${#existing[@]} -gt ${#files[@]} ]]; then
+        echo "(This table also holds results of earlier runs today; each JSON file has its own startedAt.)"
+        echo
+    fi
+    "$bench" table "${existing[@]}"
 } | tee "$summary"
