@@ -158,7 +158,7 @@ public final class LockService: Sendable {
                             self.execute(effects, in: &state) { result in continuation.resume(with: result.map { lock }) }
                         case .enqueued(let waiter):
                             state.waiters[waiter] = continuation
-                            self.execute(effects, in: &state) { _ in }
+                            self.execute(effects, in: &state)
                             if !ticket.enqueued(waiter) {  // cancelled while we were enqueueing
                                 self.cancelWait(waiter, in: &state)
                             }
@@ -258,7 +258,7 @@ public final class LockService: Sendable {
         self.locked { state in
             guard state.mode == .serving else { return }
             let effects = state.table.expire(now: self.clock.now())
-            self.execute(effects, in: &state) { _ in }
+            self.execute(effects, in: &state)
         }
     }
 
@@ -314,9 +314,13 @@ public final class LockService: Sendable {
 
     /// Queues `effects`' mutations in the store (inside the state lock, so in transition order) and arranges
     /// the grants, failures and events; `completion` runs once the mutations are durable or have failed.
+    ///
+    /// With a completion and no mutations the submission is a barrier: the caller hears back once everything
+    /// before it is durable. Without a completion, nothing to persist means nothing to submit, so a re-queued
+    /// wait or an idle expiry tick does not wake the store's writer.
     private func execute(
         _ effects: [LockTable.Effect], in state: inout State,
-        completion: @escaping @Sendable (Result<Void, LeaseholdError>) -> Void
+        completion: (@Sendable (Result<Void, LeaseholdError>) -> Void)? = nil
     ) {
         var mutations: [Mutation] = []
         var events: [Event] = []
@@ -340,6 +344,8 @@ public final class LockService: Sendable {
             }
         }
         self.timer.deadlineChanged(to: state.table.nextDeadline)
+        // Grants and events always come with mutations, so an empty batch with no one waiting has nothing to do.
+        guard !mutations.isEmpty || completion != nil else { return }
         let hub = self.hub
         let hasMutations = !mutations.isEmpty
         self.store.submit(mutations) { [self, grants, events] result in
@@ -347,12 +353,12 @@ public final class LockService: Sendable {
             case .success:
                 for (continuation, lock) in grants { continuation.resume(returning: lock) }
                 hub.publish(events)
-                completion(.success(()))
+                completion?(.success(()))
             case .failure(let error):
                 let unavailable = LeaseholdError(
                     code: .unavailable, message: "the store could not commit: \(error)", cause: error)
                 for (continuation, _) in grants { continuation.resume(throwing: unavailable) }
-                completion(.failure(unavailable))
+                completion?(.failure(unavailable))
                 if hasMutations { self.recover(after: error) }
             }
         }
@@ -364,7 +370,7 @@ public final class LockService: Sendable {
         if let continuation = state.waiters.removeValue(forKey: waiter) {
             state.deferred.append { continuation.resume(throwing: CancellationError()) }
         }
-        self.execute(effects, in: &state) { _ in }
+        self.execute(effects, in: &state)
     }
 
     /// After a failed commit the table is ahead of the disk: wait for every queued batch, then rebuild the table
