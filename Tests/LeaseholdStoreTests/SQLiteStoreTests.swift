@@ -149,7 +149,35 @@ struct SQLiteStoreTests {
             connection.close()
         }
         let error = try #require(throws: UnsupportedSchemaVersion.self) { try SQLiteStore.open(directory.file()) }
-        #expect(error == UnsupportedSchemaVersion(found: 99, supported: 1))
+        #expect(error == UnsupportedSchemaVersion(found: 99, supported: 2))
+    }
+
+    @Test("a version 1 database migrates to version 2: the key index is dropped and its events still read by prefix")
+    func migratesFromVersion1() async throws {
+        let directory = try TemporaryDirectory()
+        do {
+            let connection = try Connection(path: directory.file())
+            try connection.execute(Schema.migrations[0])
+            try connection.execute("PRAGMA user_version = 1")
+            try connection.execute(
+                """
+                INSERT INTO events (revision, type, key, session_id, fencing_token, owner, at_ms) VALUES
+                    (1, 1, 'a/1', 1, 1, 'me', 0), (2, 1, 'b/1', 1, 2, 'me', 0), (3, 2, 'a/1', 1, 1, 'me', 0)
+                """)
+            connection.close()
+        }
+        let store = try SQLiteStore.open(directory.file())
+        let page = try await store.events(prefix: "a/", from: 1, limit: 10)
+        store.close()
+        #expect(page.events.map(\.revision) == [1, 3])
+
+        let connection = try Connection(path: directory.file())
+        defer { connection.close() }
+        #expect(try connection.pragma("user_version") == "2")
+        let index = try connection.cachedStatement("SELECT count(*) FROM sqlite_master WHERE name = 'events_by_key'")
+        #expect(try index.step())
+        #expect(index.int(at: 0) == 0)
+        index.reset()
     }
 
     @Test("a missing folder fails to open with SQLITE_CANTOPEN")
