@@ -77,7 +77,10 @@ let targets: [Target] = [
 
     .target(
         name: "LeaseholdRPC",
-        dependencies: ["LeaseholdWire", nioCore, nioPosix, logging, .product(name: "Crypto", package: "swift-crypto")],
+        dependencies: [
+            "LeaseholdWire", nioCore, nioPosix, logging, .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "HeapModule", package: "swift-collections"),
+        ],
         swiftSettings: swiftSettings
     ),
     .testTarget(
@@ -122,7 +125,7 @@ let targets: [Target] = [
     .executableTarget(
         name: "LeaseholdCLI",
         dependencies: [
-            "LeaseholdServer", "LeaseholdClient", logging,
+            "LeaseholdServer", "LeaseholdClient", logging, nioCore, nioPosix,
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "UnixSignals", package: "swift-service-lifecycle"),

@@ -5,6 +5,8 @@ import LeaseholdRPC
 import LeaseholdServer
 import LeaseholdStore
 import Logging
+import NIOCore
+import NIOPosix
 import ServiceLifecycle
 import UnixSignals
 
@@ -75,6 +77,10 @@ struct Serve: AsyncParsableCommand {
     }
 
     func run() async throws {
+        // Run Swift concurrency's jobs on the event loops (NIO's take-over of the global executor): a call's task
+        // then runs on its connection's thread, with no hop to the cooperative pool and back. Nothing in the
+        // server blocks inside a task (SQLite has its own writer thread), which this requires.
+        NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
         let level = Logger.Level(rawValue: self.logLevel) ?? .info
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)

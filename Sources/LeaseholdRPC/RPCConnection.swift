@@ -24,10 +24,7 @@ public final class RPCConnection: Sendable {
         self.channel = channel
         self.handler = handler
         self.hello = hello
-        self.inbox = LoopInbox(loop: channel.eventLoop) { commands in
-            let handler = handler.value
-            for command in commands { handler.run(command) }
-        }
+        self.inbox = LoopInbox(loop: channel.eventLoop) { commands in handler.value.run(commands) }
     }
 
     /// Connects and says `Hello`.
@@ -97,7 +94,13 @@ public final class RPCConnection: Sendable {
         // A cancellation can arrive before the call is registered on the loop; the flag makes `start` see it.
         let cancelled = ClientConnectionHandler.CancelFlag()
         let payload = try await withTaskCancellationHandler {
-            inbox.post(.startUnary(frame, promise, timeout: timeout, cancelled: cancelled))
+            let start = ClientConnectionHandler.Command.startUnary(frame, promise, timeout: timeout, cancelled: cancelled)
+            if self.channel.eventLoop.inEventLoop {
+                // Already on the connection's thread (a task on the event loops): no hop through the inbox.
+                self.handler.value.run(start)
+            } else {
+                inbox.post(start)
+            }
             return try await promise.futureResult.get()
         } onCancel: {
             cancelled.set()

@@ -21,30 +21,27 @@ public protocol RPCService: Sendable {
 
 /// One method: its full name and a type-erased handler.
 public struct RPCMethod: Sendable {
-    /// Runs a call: decodes the request, does the work, and returns the final payload (streams also send items).
+    /// Runs a call in a task: decodes the request, does the work, and returns the final payload (streams also send
+    /// items).
     typealias Handler = @Sendable (ByteBuffer, RPCContext, RPCStreamSink) async throws -> ByteBuffer
+    /// Starts a call on the event loop and returns at once; the answer comes later through the completion, from
+    /// any thread. Returns what to run if the call ends first (cancelled, past its deadline).
+    typealias CallbackHandler = @Sendable (
+        ByteBuffer, RPCContext, _ completion: @escaping @Sendable (Result<ByteBuffer, any Error>) -> Void
+    ) -> (@Sendable () -> Void)?
+
+    enum Kind: Sendable {
+        /// Runs in its own task.
+        case task(Handler, isStreaming: Bool)
+        /// Runs on the event loop and answers before returning.
+        case inline(@Sendable (ByteBuffer, RPCContext) throws -> ByteBuffer)
+        /// Starts on the event loop and answers through a completion.
+        case callback(CallbackHandler)
+    }
 
     /// The full method name, such as `leasehold.v1.Leasehold/Acquire`.
     public let name: String
-    /// Whether the method streams responses (unary calls need no stream machinery).
-    let isStreaming: Bool
-    let handler: Handler
-    /// For methods that never suspend: runs on the event loop itself, with no task and no thread hop.
-    let inlineHandler: (@Sendable (ByteBuffer, RPCContext) throws -> ByteBuffer)?
-
-    init(name: String, isStreaming: Bool, handler: @escaping Handler) {
-        self.name = name
-        self.isStreaming = isStreaming
-        self.handler = handler
-        self.inlineHandler = nil
-    }
-
-    private init(name: String, inline: @escaping @Sendable (ByteBuffer, RPCContext) throws -> ByteBuffer) {
-        self.name = name
-        self.isStreaming = false
-        self.handler = { payload, context, _ in try inline(payload, context) }
-        self.inlineHandler = inline
-    }
+    let kind: Kind
 
     /// A unary method whose handler never suspends or blocks (it may take a short lock): it runs on the
     /// connection's event loop, which saves the task and two thread hops of an `async` handler. Use it only for
@@ -55,9 +52,37 @@ public struct RPCMethod: Sendable {
     public static func unaryInline<Request: WireMessage, Response: WireMessage>(
         _ name: String, _ handler: @escaping @Sendable (Request, RPCContext) throws -> Response
     ) -> RPCMethod {
-        RPCMethod(name: name) { payload, context in
+        RPCMethod(name: name, kind: .inline { payload, context in
             try handler(Request(decoding: payload), context).encoded()
-        }
+        })
+    }
+
+    /// A unary method whose answer comes from elsewhere, such as the completion of a commit: the handler starts
+    /// the work on the connection's event loop without blocking, returns at once, and calls `respond` exactly once,
+    /// from any thread. No task is created, so a call costs no more than the work it waits for.
+    ///
+    /// The handler may return a cancel action: it runs (on the event loop) if the call ends before `respond`, when
+    /// the client cancels, the deadline passes or the connection closes. A later `respond` is then ignored.
+    /// - Parameters:
+    ///   - name: The full method name.
+    ///   - handler: Starts the work; `respond` takes the answer, or ``LeaseholdError`` to end the call with its
+    ///     status.
+    public static func unaryCallback<Request: WireMessage, Response: WireMessage>(
+        _ name: String,
+        _ handler: @escaping @Sendable (
+            Request, RPCContext, _ respond: @escaping @Sendable (Result<Response, any Error>) -> Void
+        ) -> (@Sendable () -> Void)?
+    ) -> RPCMethod {
+        RPCMethod(name: name, kind: .callback { payload, context, completion in
+            let request: Request
+            do {
+                request = try Request(decoding: payload)
+            } catch {
+                completion(.failure(error))
+                return nil
+            }
+            return handler(request, context) { result in completion(result.map { $0.encoded() }) }
+        })
     }
 
     /// A unary method: one request, one response.
@@ -67,10 +92,10 @@ public struct RPCMethod: Sendable {
     public static func unary<Request: WireMessage, Response: WireMessage>(
         _ name: String, _ handler: @escaping @Sendable (Request, RPCContext) async throws -> Response
     ) -> RPCMethod {
-        RPCMethod(name: name, isStreaming: false) { payload, context, _ in
+        RPCMethod(name: name, kind: .task({ payload, context, _ in
             let request = try Request(decoding: payload)
             return try await handler(request, context).encoded()
-        }
+        }, isStreaming: false))
     }
 
     /// A server-streaming method: one request, any number of responses, then a status.
@@ -82,11 +107,11 @@ public struct RPCMethod: Sendable {
         _ name: String,
         _ handler: @escaping @Sendable (Request, RPCContext, RPCStreamWriter<Response>) async throws -> Void
     ) -> RPCMethod {
-        RPCMethod(name: name, isStreaming: true) { payload, context, sink in
+        RPCMethod(name: name, kind: .task({ payload, context, sink in
             let request = try Request(decoding: payload)
             try await handler(request, context, RPCStreamWriter(sink: sink))
             return ByteBuffer()
-        }
+        }, isStreaming: true))
     }
 }
 

@@ -18,54 +18,75 @@ public struct LeaseholdService: RPCService {
         self.store = store
     }
 
+    /// Every unary method but `KeepAlive` answers from the lock service's completion (after the commit, or at once
+    /// for an error), with no task per call; `KeepAlive` touches memory only and runs inline.
     public var methods: [RPCMethod] {
         let locks = self.locks
         return [
-            .unary(LeaseholdMethod.openSession) { (request: OpenSessionRequest, context) in
-                try await locks.openSession(
-                    ttl: request.ttl, name: request.name, owner: context.principal.name, connection: context.connectionID)
+            .unaryCallback(LeaseholdMethod.openSession) { (request: OpenSessionRequest, context, respond) in
+                locks.openSession(
+                    ttl: request.ttl, name: request.name, owner: context.principal.name, connection: context.connectionID,
+                    completion: respond)
+                return nil
             },
-            .unary(LeaseholdMethod.resumeSession) { (request: ResumeSessionRequest, context) in
-                try await locks.resumeSession(request.sessionID, secret: request.secret, connection: context.connectionID)
+            .unaryCallback(LeaseholdMethod.resumeSession) { (request: ResumeSessionRequest, context, respond) in
+                locks.resumeSession(request.sessionID, secret: request.secret, connection: context.connectionID, completion: respond)
+                return nil
             },
-            // KeepAlive only takes the state lock: it runs on the event loop, the hot path of every session.
             .unaryInline(LeaseholdMethod.keepAlive) { (request: KeepAliveRequest, context) in
                 try locks.keepAlive(request.sessionID, connection: context.connectionID)
             },
-            .unary(LeaseholdMethod.closeSession) { (request: CloseSessionRequest, context) in
-                let released = try await locks.closeSession(request.sessionID, connection: context.connectionID)
-                return CloseSessionResponse(released: UInt32(clamping: released))
+            .unaryCallback(LeaseholdMethod.closeSession) { (request: CloseSessionRequest, context, respond) in
+                locks.closeSession(request.sessionID, connection: context.connectionID) { result in
+                    respond(result.map { CloseSessionResponse(released: UInt32(clamping: $0)) })
+                }
+                return nil
             },
-            .unary(LeaseholdMethod.acquire) { (request: AcquireRequest, context) in
-                let lock = try await locks.acquire(
-                    key: request.key, session: request.sessionID, wait: request.wait, connection: context.connectionID)
-                return AcquireResponse(lock: lock)
+            // A queued Acquire leaves its queue when the call ends first (CANCEL, deadline, connection closed).
+            .unaryCallback(LeaseholdMethod.acquire) { (request: AcquireRequest, context, respond) in
+                locks.acquire(
+                    key: request.key, session: request.sessionID, wait: request.wait, connection: context.connectionID
+                ) { result in
+                    respond(result.map { AcquireResponse(lock: $0) })
+                }
             },
-            .unary(LeaseholdMethod.release) { (request: ReleaseRequest, context) in
-                let revision = try await locks.release(
+            .unaryCallback(LeaseholdMethod.release) { (request: ReleaseRequest, context, respond) in
+                locks.release(
                     key: request.key, session: request.sessionID, fencingToken: request.fencingToken,
-                    connection: context.connectionID)
-                return ReleaseResponse(revision: revision)
+                    connection: context.connectionID
+                ) { result in
+                    respond(result.map { ReleaseResponse(revision: $0) })
+                }
+                return nil
             },
-            .unary(LeaseholdMethod.forceRelease) { (request: ForceReleaseRequest, context) in
-                let (lock, revision) = try await locks.forceRelease(
-                    key: request.key, reason: request.reason, principal: context.principal)
-                return ForceReleaseResponse(released: lock, revision: revision)
+            .unaryCallback(LeaseholdMethod.forceRelease) { (request: ForceReleaseRequest, context, respond) in
+                locks.forceRelease(key: request.key, reason: request.reason, principal: context.principal) { result in
+                    respond(result.map { ForceReleaseResponse(released: $0.0, revision: $0.1) })
+                }
+                return nil
             },
-            .unary(LeaseholdMethod.describe) { (request: DescribeRequest, _) in
-                let description = try await locks.describe(key: request.key)
-                return DescribeResponse(
-                    held: description.holder != nil, lock: description.holder,
-                    waiters: UInt32(clamping: description.queue.count), queue: description.queue,
-                    revision: description.revision)
+            .unaryCallback(LeaseholdMethod.describe) { (request: DescribeRequest, _, respond) in
+                locks.describe(key: request.key) { result in
+                    respond(result.map { description in
+                        DescribeResponse(
+                            held: description.holder != nil, lock: description.holder,
+                            waiters: UInt32(clamping: description.queue.count), queue: description.queue,
+                            revision: description.revision)
+                    })
+                }
+                return nil
             },
-            .unary(LeaseholdMethod.validate) { (request: ValidateRequest, _) in
-                let answer = try await locks.validate(key: request.key, fencingToken: request.fencingToken)
-                return ValidateResponse(valid: answer.valid, lock: answer.holder, revision: answer.revision)
+            .unaryCallback(LeaseholdMethod.validate) { (request: ValidateRequest, _, respond) in
+                locks.validate(key: request.key, fencingToken: request.fencingToken) { result in
+                    respond(result.map { ValidateResponse(valid: $0.valid, lock: $0.holder, revision: $0.revision) })
+                }
+                return nil
             },
-            .unary(LeaseholdMethod.list) { (request: ListRequest, _) in
-                let answer = try await locks.list(prefix: request.prefix, limit: request.limit == 0 ? nil : Int(request.limit))
-                return ListResponse(locks: answer.locks, revision: answer.revision)
+            .unaryCallback(LeaseholdMethod.list) { (request: ListRequest, _, respond) in
+                locks.list(prefix: request.prefix, limit: request.limit == 0 ? nil : Int(request.limit)) { result in
+                    respond(result.map { ListResponse(locks: $0.locks, revision: $0.revision) })
+                }
+                return nil
             },
             .serverStreaming(LeaseholdMethod.watch) { (request: WatchRequest, _, writer: RPCStreamWriter<WatchResponse>) in
                 try await self.watch(request, writer: writer)

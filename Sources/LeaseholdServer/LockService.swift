@@ -12,13 +12,20 @@ import Synchronization
 /// section, so the store commits them in transition order. Replies, grants to queued waiters and watch events go
 /// out only once those mutations are durable (group commit lets one sync serve many callers). Queries wait for a
 /// barrier, so nobody is shown state that a crash could still undo.
+///
+/// Each operation takes a completion, called once from whatever thread finishes it (usually the store's writer,
+/// when the commit is durable), so that the RPC layer can answer without a task per call. Each also has an `async`
+/// form for callers that have a task anyway.
 public final class LockService: Sendable {
+    /// Receives an operation's answer, once.
+    public typealias Completion<T> = @Sendable (Result<T, any Error>) -> Void
+
     private enum Mode { case serving, recovering, stopped }
 
     private struct State {
         var table: LockTable
-        /// Continuations of queued `Acquire` calls.
-        var waiters: [WaiterID: CheckedContinuation<LockInfo, any Error>] = [:]
+        /// Completions of queued `Acquire` calls.
+        var waiters: [WaiterID: Completion<LockInfo>] = [:]
         /// Which connection may act for each session (the one that opened or last resumed it).
         var bindings: [SessionID: ConnectionID] = [:]
         var mode = Mode.serving
@@ -67,12 +74,13 @@ public final class LockService: Sendable {
     /// Opens a session owned by `principal` and bound to `connection`.
     /// - Returns: The session, with its secret (the only time the secret is sent).
     /// - Throws: `INVALID_ARGUMENT` (TTL out of range), `RESOURCE_EXHAUSTED` (session limit), `UNAVAILABLE`.
-    public func openSession(ttl: Duration, name: String, owner: String, connection: ConnectionID) async throws -> SessionInfo {
-        var secret = [UInt8](repeating: 0, count: 32)
+    public func openSession(
+        ttl: Duration, name: String, owner: String, connection: ConnectionID, completion: @escaping Completion<SessionInfo>
+    ) {
         var generator = SystemRandomNumberGenerator()
-        for index in secret.indices { secret[index] = generator.next() }
+        let secret = (0..<32).map { _ in UInt8.random(in: .min ... .max, using: &generator) }
         let hash = Self.hash(secret)
-        let info = try await self.transact { state, now in
+        self.transact({ state, now in
             let (outcome, effects) = state.table.openSession(ttl: ttl, secretHash: hash, owner: owner, name: name, now: now)
             switch outcome {
             case .opened(let info):
@@ -86,15 +94,16 @@ public final class LockService: Sendable {
                 throw LeaseholdError(
                     code: .resourceExhausted, message: "the server holds \(self.configuration.maxSessions) sessions already")
             }
-        }
-        return SessionInfo(info, secret: secret)
+        }, completion: { completion($0.map { SessionInfo($0, secret: secret) }) })
     }
 
     /// Resumes a session on `connection` after a reconnect; counts as a keepalive.
     /// - Throws: `NOT_FOUND`, `SESSION_EXPIRED`, `PERMISSION_DENIED` (wrong secret), `UNAVAILABLE`.
-    public func resumeSession(_ id: SessionID, secret: [UInt8], connection: ConnectionID) async throws -> SessionInfo {
+    public func resumeSession(
+        _ id: SessionID, secret: [UInt8], connection: ConnectionID, completion: @escaping Completion<SessionInfo>
+    ) {
         let hash = Self.hash(secret)
-        let info = try await self.transact { state, now in
+        self.transact({ state, now in
             switch state.table.resumeSession(id, secretHash: hash, now: now) {
             case .resumed(let info):
                 state.bindings[id] = connection
@@ -104,8 +113,7 @@ public final class LockService: Sendable {
             case .wrongSecret:
                 throw LeaseholdError(code: .permissionDenied, message: "wrong secret for session \(id)")
             }
-        }
-        return SessionInfo(info, secret: [])
+        }, completion: { completion($0.map { SessionInfo($0, secret: []) }) })
     }
 
     /// Extends a session's deadline by its TTL. Never written to disk.
@@ -124,8 +132,8 @@ public final class LockService: Sendable {
 
     /// Closes a session, releasing all its locks.
     /// - Returns: How many locks it held.
-    public func closeSession(_ id: SessionID, connection: ConnectionID) async throws -> Int {
-        try await self.transact { state, now in
+    public func closeSession(_ id: SessionID, connection: ConnectionID, completion: @escaping Completion<Int>) {
+        self.transact({ state, now in
             try self.checkBinding(state, id, connection)
             let (outcome, effects) = state.table.closeSession(id, now: now)
             switch outcome {
@@ -134,7 +142,7 @@ public final class LockService: Sendable {
                 return (released, effects)
             case .notFound: throw Self.sessionNotFound(id)
             }
-        }
+        }, completion: completion)
     }
 
     // MARK: - Locks
@@ -144,54 +152,70 @@ public final class LockService: Sendable {
     /// - Throws: `LOCK_HELD` (try-lock), `DEADLINE_EXCEEDED` (the wait ran out), `SESSION_EXPIRED`,
     ///   `INVALID_ARGUMENT`, `RESOURCE_EXHAUSTED`, `PERMISSION_DENIED`, `UNAVAILABLE`; `CancellationError` when
     ///   the calling task is cancelled, which also leaves the queue.
-    public func acquire(key: String, session: SessionID, wait: Duration, connection: ConnectionID) async throws -> LockInfo {
+    /// - Returns: Cancels the call: it leaves the queue and `completion` gets `CancellationError` (if it has not
+    ///   been answered yet).
+    @discardableResult
+    public func acquire(
+        key: String, session: SessionID, wait: Duration, connection: ConnectionID,
+        completion: @escaping Completion<LockInfo>
+    ) -> @Sendable () -> Void {
         let ticket = WaitTicket()
-        return try await withTaskCancellationHandler {
-            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<LockInfo, any Error>) in
-                self.locked { state in
-                    do {
-                        try Self.checkServing(state)
-                        try self.checkBinding(state, session, connection)
-                        let (outcome, effects) = state.table.acquire(key: key, session: session, wait: wait, now: self.clock.now())
-                        switch outcome {
-                        case .granted(let lock):
-                            self.execute(effects, in: &state) { result in continuation.resume(with: result.map { lock }) }
-                        case .enqueued(let waiter):
-                            state.waiters[waiter] = continuation
-                            self.execute(effects, in: &state)
-                            if !ticket.enqueued(waiter) {  // cancelled while we were enqueueing
-                                self.cancelWait(waiter, in: &state)
-                            }
-                        case .held(let holder, let delayedUntil):
-                            throw self.lockHeld(key: key, holder: holder, delayedUntil: delayedUntil)
-                        case .invalidKey(let reason):
-                            throw LeaseholdError(code: .invalidArgument, message: "invalid key: \(reason)")
-                        case .sessionNotFound:
-                            throw Self.sessionNotFound(session)
-                        case .sessionExpired:
-                            throw Self.sessionExpired(session)
-                        case .tooManyWaiters:
-                            throw LeaseholdError(
-                                code: .resourceExhausted,
-                                message: "\(self.configuration.maxWaitersPerKey) calls wait on \(key) already")
-                        }
-                    } catch {
-                        state.deferred.append { continuation.resume(throwing: error) }
+        self.acquire(key: key, session: session, wait: wait, connection: connection, ticket: ticket, completion: completion)
+        return { self.cancel(ticket) }
+    }
+
+    private func acquire(
+        key: String, session: SessionID, wait: Duration, connection: ConnectionID, ticket: WaitTicket,
+        completion: @escaping Completion<LockInfo>
+    ) {
+        self.locked { state in
+            do {
+                try Self.checkServing(state)
+                try self.checkBinding(state, session, connection)
+                let (outcome, effects) = state.table.acquire(key: key, session: session, wait: wait, now: self.clock.now())
+                switch outcome {
+                case .granted(let lock):
+                    self.execute(effects, in: &state) { result in completion(result.map { lock }.mapError { $0 }) }
+                case .enqueued(let waiter):
+                    state.waiters[waiter] = completion
+                    self.execute(effects, in: &state)
+                    if !ticket.enqueued(waiter) {  // cancelled while we were enqueueing
+                        self.cancelWait(waiter, in: &state)
                     }
+                case .held(let holder, let delayedUntil):
+                    throw self.lockHeld(key: key, holder: holder, delayedUntil: delayedUntil)
+                case .invalidKey(let reason):
+                    throw LeaseholdError(code: .invalidArgument, message: "invalid key: \(reason)")
+                case .sessionNotFound:
+                    throw Self.sessionNotFound(session)
+                case .sessionExpired:
+                    throw Self.sessionExpired(session)
+                case .tooManyWaiters:
+                    throw LeaseholdError(
+                        code: .resourceExhausted,
+                        message: "\(self.configuration.maxWaitersPerKey) calls wait on \(key) already")
                 }
+            } catch {
+                state.deferred.append { completion(.failure(error)) }
             }
-        } onCancel: {
-            if let waiter = ticket.cancel() {
-                self.locked { self.cancelWait(waiter, in: &$0) }
-            }
+        }
+    }
+
+    /// Cancels an `Acquire`: it leaves the queue if it waits there.
+    private func cancel(_ ticket: WaitTicket) {
+        if let waiter = ticket.cancel() {
+            self.locked { self.cancelWait(waiter, in: &$0) }
         }
     }
 
     /// Releases `key`, held by `session` with `fencingToken`.
     /// - Returns: The revision of the release.
     /// - Throws: `NOT_LOCK_HOLDER`, `SESSION_EXPIRED`, `NOT_FOUND`, `PERMISSION_DENIED`, `UNAVAILABLE`.
-    public func release(key: String, session: SessionID, fencingToken: UInt64, connection: ConnectionID) async throws -> UInt64 {
-        try await self.transact { state, now in
+    public func release(
+        key: String, session: SessionID, fencingToken: UInt64, connection: ConnectionID,
+        completion: @escaping Completion<UInt64>
+    ) {
+        self.transact({ state, now in
             try self.checkBinding(state, session, connection)
             let (outcome, effects) = state.table.release(key: key, session: session, fencingToken: fencingToken, now: now)
             switch outcome {
@@ -202,47 +226,56 @@ public final class LockService: Sendable {
             case .sessionNotFound: throw Self.sessionNotFound(session)
             case .sessionExpired: throw Self.sessionExpired(session)
             }
-        }
+        }, completion: completion)
     }
 
     /// Ends the current hold of `key` whoever holds it; the holder's session lives on. Needs role `admin`.
     /// - Returns: The lock that was released and the revision of the release.
     /// - Throws: `PERMISSION_DENIED`, `NOT_FOUND`, `UNAVAILABLE`.
-    public func forceRelease(key: String, reason: String, principal: Principal) async throws -> (LockInfo, UInt64) {
+    public func forceRelease(
+        key: String, reason: String, principal: Principal, completion: @escaping Completion<(LockInfo, UInt64)>
+    ) {
         guard principal.hasRole("admin") else {
-            throw LeaseholdError(code: .permissionDenied, message: "ForceRelease needs the role admin; \(principal.name) lacks it")
+            completion(.failure(LeaseholdError(
+                code: .permissionDenied, message: "ForceRelease needs the role admin; \(principal.name) lacks it")))
+            return
         }
-        let result = try await self.transact { state, now in
+        self.transact({ state, now in
             let (outcome, effects) = state.table.forceRelease(key: key, now: now)
             switch outcome {
             case .released(let lock, let revision): return ((lock, revision), effects)
             case .notFound: throw LeaseholdError(code: .notFound, message: "nobody holds \(key)")
             }
-        }
-        self.logger.info(
-            "lock force-released",
-            metadata: [
-                "key": "\(key)", "by": "\(principal.name)", "reason": "\(reason)",
-                "holder": "\(result.0.sessionID)", "token": "\(result.0.fencingToken)",
-            ])
-        return result
+        }, completion: { [logger] result in
+            if case .success(let (lock, _)) = result {
+                logger.info(
+                    "lock force-released",
+                    metadata: [
+                        "key": "\(key)", "by": "\(principal.name)", "reason": "\(reason)",
+                        "holder": "\(lock.sessionID)", "token": "\(lock.fencingToken)",
+                    ])
+            }
+            completion(result)
+        })
     }
 
     // MARK: - Queries
 
     /// The key's holder and queue.
-    public func describe(key: String) async throws -> LockTable.Description {
-        try await self.transact { state, _ in (state.table.describe(key: key), []) }
+    public func describe(key: String, completion: @escaping Completion<LockTable.Description>) {
+        self.transact({ state, _ in (state.table.describe(key: key), []) }, completion: completion)
     }
 
     /// Whether `fencingToken` is the key's current grant.
-    public func validate(key: String, fencingToken: UInt64) async throws -> (valid: Bool, holder: LockInfo?, revision: UInt64) {
-        try await self.transact { state, _ in (state.table.validate(key: key, fencingToken: fencingToken), []) }
+    public func validate(
+        key: String, fencingToken: UInt64, completion: @escaping Completion<(valid: Bool, holder: LockInfo?, revision: UInt64)>
+    ) {
+        self.transact({ state, _ in (state.table.validate(key: key, fencingToken: fencingToken), []) }, completion: completion)
     }
 
     /// Held locks whose key starts with `prefix`, sorted by key.
-    public func list(prefix: String, limit: Int?) async throws -> (locks: [LockInfo], revision: UInt64) {
-        try await self.transact { state, _ in ((state.table.list(prefix: prefix, limit: limit), state.table.revision), []) }
+    public func list(prefix: String, limit: Int?, completion: @escaping Completion<(locks: [LockInfo], revision: UInt64)>) {
+        self.transact({ state, _ in ((state.table.list(prefix: prefix, limit: limit), state.table.revision), []) }, completion: completion)
     }
 
     /// The current revision (tests and metrics).
@@ -279,7 +312,41 @@ public final class LockService: Sendable {
             return Array(state.waiters.values)
         }
         let error = LeaseholdError(code: .unavailable, message: "server is shutting down")
-        for waiter in waiters { waiter.resume(throwing: error) }
+        for waiter in waiters { waiter(.failure(error)) }
+    }
+
+    // MARK: - async forms
+
+    /// ``openSession(ttl:name:owner:connection:completion:)`` for callers in a task.
+    public func openSession(ttl: Duration, name: String, owner: String, connection: ConnectionID) async throws -> SessionInfo {
+        try await Self.awaiting { self.openSession(ttl: ttl, name: name, owner: owner, connection: connection, completion: $0) }
+    }
+
+    /// ``resumeSession(_:secret:connection:completion:)`` for callers in a task.
+    public func resumeSession(_ id: SessionID, secret: [UInt8], connection: ConnectionID) async throws -> SessionInfo {
+        try await Self.awaiting { self.resumeSession(id, secret: secret, connection: connection, completion: $0) }
+    }
+
+    /// ``acquire(key:session:wait:connection:completion:)`` for callers in a task; cancelling the task cancels the
+    /// call (it leaves the queue and throws `CancellationError`).
+    public func acquire(key: String, session: SessionID, wait: Duration, connection: ConnectionID) async throws -> LockInfo {
+        let ticket = WaitTicket()
+        return try await withTaskCancellationHandler {
+            try await Self.awaiting {
+                self.acquire(key: key, session: session, wait: wait, connection: connection, ticket: ticket, completion: $0)
+            }
+        } onCancel: {
+            self.cancel(ticket)
+        }
+    }
+
+    /// ``describe(key:completion:)`` for callers in a task.
+    public func describe(key: String) async throws -> LockTable.Description {
+        try await Self.awaiting { self.describe(key: key, completion: $0) }
+    }
+
+    private static func awaiting<T: Sendable>(_ start: (@escaping Completion<T>) -> Void) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in start { continuation.resume(with: $0) } }
     }
 
     // MARK: - Internal
@@ -295,22 +362,22 @@ public final class LockService: Sendable {
         return result
     }
 
-    /// Applies a transition and queues its effects in one critical section, then waits until they are durable.
+    /// Applies a transition and queues its effects in one critical section; `completion` gets the transition's
+    /// value once its effects are durable, or its error.
     private func transact<T: Sendable>(
-        _ transition: @escaping (inout State, Instant) throws -> (T, [LockTable.Effect])
-    ) async throws -> T {
-        try await withCheckedThrowingContinuation { continuation in
-            self.locked { state in
-                do {
-                    try Self.checkServing(state)
-                    let (value, effects) = try transition(&state, self.clock.now())
-                    self.execute(effects, in: &state) { result in continuation.resume(with: result.map { value }) }
-                } catch {
-                    state.deferred.append { continuation.resume(throwing: error) }
-                }
+        _ transition: (inout State, Instant) throws -> (T, [LockTable.Effect]), completion: @escaping Completion<T>
+    ) {
+        self.locked { state in
+            do {
+                try Self.checkServing(state)
+                let (value, effects) = try transition(&state, self.clock.now())
+                self.execute(effects, in: &state) { result in completion(result.map { value }.mapError { $0 }) }
+            } catch {
+                state.deferred.append { completion(.failure(error)) }
             }
         }
     }
+
 
     /// Queues `effects`' mutations in the store (inside the state lock, so in transition order) and arranges
     /// the grants, failures and events; `completion` runs once the mutations are durable or have failed.
@@ -324,7 +391,7 @@ public final class LockService: Sendable {
     ) {
         var mutations: [Mutation] = []
         var events: [Event] = []
-        var grants: [(CheckedContinuation<LockInfo, any Error>, LockInfo)] = []
+        var grants: [(Completion<LockInfo>, LockInfo)] = []
         for effect in effects {
             switch effect {
             case .persist(let mutation):
@@ -337,9 +404,9 @@ public final class LockService: Sendable {
             case .grant(let waiter, let lock):
                 if let continuation = state.waiters.removeValue(forKey: waiter) { grants.append((continuation, lock)) }
             case .fail(let waiter, let failure):
-                if let continuation = state.waiters.removeValue(forKey: waiter) {
+                if let waiter = state.waiters.removeValue(forKey: waiter) {
                     let error = Self.error(for: failure)
-                    state.deferred.append { continuation.resume(throwing: error) }
+                    state.deferred.append { waiter(.failure(error)) }
                 }
             }
         }
@@ -351,13 +418,13 @@ public final class LockService: Sendable {
         self.store.submit(mutations) { [self, grants, events] result in
             switch result {
             case .success:
-                for (continuation, lock) in grants { continuation.resume(returning: lock) }
+                for (waiter, lock) in grants { waiter(.success(lock)) }
                 hub.publish(events)
                 completion?(.success(()))
             case .failure(let error):
                 let unavailable = LeaseholdError(
                     code: .unavailable, message: "the store could not commit: \(error)", cause: error)
-                for (continuation, _) in grants { continuation.resume(throwing: unavailable) }
+                for (waiter, _) in grants { waiter(.failure(unavailable)) }
                 completion?(.failure(unavailable))
                 if hasMutations { self.recover(after: error) }
             }
@@ -367,8 +434,8 @@ public final class LockService: Sendable {
     /// Leaves a queue, for a cancelled or timed-out call.
     private func cancelWait(_ waiter: WaiterID, in state: inout State) {
         let effects = state.table.cancelWait(waiter)
-        if let continuation = state.waiters.removeValue(forKey: waiter) {
-            state.deferred.append { continuation.resume(throwing: CancellationError()) }
+        if let completion = state.waiters.removeValue(forKey: waiter) {
+            state.deferred.append { completion(.failure(CancellationError())) }
         }
         self.execute(effects, in: &state)
     }
@@ -398,7 +465,7 @@ public final class LockService: Sendable {
                 return Array(state.waiters.values)
             }
             let unavailable = LeaseholdError(code: .unavailable, message: "the store failed; retry")
-            for waiter in waiters { waiter.resume(throwing: unavailable) }
+            for waiter in waiters { waiter(.failure(unavailable)) }
             self.hub.reset(lastPublished: persisted.revision)
             self.logger.info("lock state rebuilt", metadata: ["revision": "\(persisted.revision)"])
         }

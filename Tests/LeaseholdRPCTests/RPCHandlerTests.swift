@@ -21,7 +21,7 @@ struct RPCHandlerTests {
         try await channel.testingEventLoop.executeInContext {
             try channel.pipeline.syncOperations.addHandler(ServerConnectionHandler(shared: shared, connectionID: ConnectionID(rawValue: 1)))
         }
-        try await channel.writeInbound(Frame(callID: 1, method: LeaseholdMethod.hello, payload: HelloRequest().encoded()))
+        try await channel.deliver(Frame(callID: 1, method: LeaseholdMethod.hello, payload: HelloRequest().encoded()))
         let hello = try await channel.waitForOutboundWrite(as: Frame.self)
         #expect(hello.status?.code == .ok)
         return channel
@@ -31,7 +31,7 @@ struct RPCHandlerTests {
     func deadline() async throws {
         let service = TestService()
         let channel = try await self.makeChannel(service: service)
-        try await channel.writeInbound(Frame(callID: 2, method: TestService.hang, payload: Empty().encoded(), timeout: .milliseconds(250)))
+        try await channel.deliver(Frame(callID: 2, method: TestService.hang, payload: Empty().encoded(), timeout: .milliseconds(250)))
         await channel.testingEventLoop.advanceTime(by: .milliseconds(249))
         #expect(try await channel.readOutbound(as: Frame.self) == nil)
         await channel.testingEventLoop.advanceTime(by: .milliseconds(1))
@@ -44,11 +44,11 @@ struct RPCHandlerTests {
     @Test("CANCEL of an unknown call is ignored; a reused open call_id closes the connection")
     func cancelUnknownAndReuse() async throws {
         let channel = try await self.makeChannel()
-        try await channel.writeInbound(Frame.cancel(callID: 99))
+        try await channel.deliver(Frame.cancel(callID: 99))
         await channel.testingEventLoop.run()
         #expect(try await channel.readOutbound(as: Frame.self) == nil)
-        try await channel.writeInbound(Frame(callID: 3, method: TestService.hang, payload: Empty().encoded()))
-        try await channel.writeInbound(Frame(callID: 3, method: TestService.hang, payload: Empty().encoded()))
+        try await channel.deliver(Frame(callID: 3, method: TestService.hang, payload: Empty().encoded()))
+        try await channel.deliver(Frame(callID: 3, method: TestService.hang, payload: Empty().encoded()))
         let frame = try await channel.waitForOutboundWrite(as: Frame.self)
         #expect(frame.callID == 0)
         #expect(frame.status?.code == .invalidArgument)
@@ -108,5 +108,14 @@ struct AuthFileTests {
     func anonymous() {
         #expect(Authenticator.anonymous.authenticate(token: "anything") == .anonymous)
         #expect(Authenticator.anonymous.authenticate(token: "") == .anonymous)
+    }
+}
+
+extension NIOAsyncTestingChannel {
+    /// Delivers a frame as one read burst from the socket would: `channelRead`, then `channelReadComplete`, where
+    /// the handler flushes what the burst wrote.
+    func deliver(_ frame: Frame) async throws {
+        try await self.writeInbound(frame)
+        self.pipeline.fireChannelReadComplete()
     }
 }

@@ -10,7 +10,7 @@ final class ClientConnectionHandler: ChannelInboundHandler {
     typealias OutboundOut = Frame
 
     enum Pending {
-        case unary(EventLoopPromise<ByteBuffer>, Scheduled<Void>?)
+        case unary(EventLoopPromise<ByteBuffer>, deadline: CallDeadlines.Token?, timeout: Duration?)
         case stream(StreamReceiver)
     }
 
@@ -39,11 +39,37 @@ final class ClientConnectionHandler: ChannelInboundHandler {
     private var pending: [UInt64: Pending] = [:]
     private var context: ChannelHandlerContext?
     private var flushScheduled = false
+    private var needsFlush = false
+    /// Inside a batch of commands, which flushes once at its end.
+    private var inBatch = false
+    private var deadlines: CallDeadlines?
     /// Set once the connection has ended; later calls fail with it.
     private var endedWith: LeaseholdError?
 
-    func handlerAdded(context: ChannelHandlerContext) { self.context = context }
-    func handlerRemoved(context: ChannelHandlerContext) { self.context = nil }
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+        let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
+        self.deadlines = CallDeadlines(
+            loop: context.eventLoop,
+            isOpen: { callID, token in
+                guard case .unary(_, let deadline, _) = bound.value.pending[callID] else { return false }
+                return deadline == token
+            },
+            expire: { callID in bound.value.expire(callID: callID) })
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        self.deadlines?.removeAll()
+        self.context = nil
+    }
+
+    /// Runs commands from ``RPCConnection`` with one flush for all of them.
+    func run(_ commands: [Command]) {
+        self.inBatch = true
+        for command in commands { self.run(command) }
+        self.inBatch = false
+        self.flushIfNeeded()
+    }
 
     // MARK: - Calls
 
@@ -54,17 +80,13 @@ final class ClientConnectionHandler: ChannelInboundHandler {
                 promise.fail(CancellationError())
                 return
             }
-            let callID = frame.callID
-            let deadline = timeout.flatMap { timeout in
-                self.context?.eventLoop.assumeIsolated().scheduleTask(in: TimeAmount(timeout)) {
-                    self.cancel(
-                        callID: callID,
-                        error: LeaseholdError(
-                            code: .deadlineExceeded, message: "no answer within \(timeout)",
-                            cause: NoAnswerWithinDeadline(timeout: timeout)))
-                }
+            let token = timeout == nil ? nil : self.deadlines?.makeToken()
+            self.start(frame, .unary(promise, deadline: token, timeout: timeout))
+            // Registered (not failed at once): now its deadline.
+            if let timeout, let token, self.pending[frame.callID] != nil {
+                self.deadlines?.add(
+                    callID: frame.callID, token: token, timeout: TimeAmount(timeout), openCalls: self.pending.count)
             }
-            self.start(frame, .unary(promise, deadline))
         case .startStream(let frame, let receiver):
             self.start(frame, .stream(receiver))
         case .cancel(let callID, let error):
@@ -82,6 +104,16 @@ final class ClientConnectionHandler: ChannelInboundHandler {
         self.write(frame)
     }
 
+    /// Ends a unary call whose server did not answer within its timeout.
+    private func expire(callID: UInt64) {
+        guard case .unary(_, _, let timeout?) = self.pending[callID] else { return }
+        self.cancel(
+            callID: callID,
+            error: LeaseholdError(
+                code: .deadlineExceeded, message: "no answer within \(timeout)",
+                cause: NoAnswerWithinDeadline(timeout: timeout)))
+    }
+
     /// Gives up on a call: fails it locally and tells the server with CANCEL.
     func cancel(callID: UInt64, error: any Error) {
         guard let pending = self.pending.removeValue(forKey: callID) else { return }
@@ -92,28 +124,35 @@ final class ClientConnectionHandler: ChannelInboundHandler {
     private func write(_ frame: Frame) {
         guard let context = self.context else { return }
         context.write(Self.wrapOutboundOut(frame), promise: nil)
-        guard !self.flushScheduled else { return }
+        self.needsFlush = true
+        guard !self.inBatch, !self.flushScheduled else { return }
         self.flushScheduled = true
         context.eventLoop.assumeIsolated().execute {
             self.flushScheduled = false
-            self.context?.flush()
+            self.flushIfNeeded()
         }
+    }
+
+    private func flushIfNeeded() {
+        guard self.needsFlush, let context = self.context else { return }
+        self.needsFlush = false
+        context.flush()
     }
 
     // MARK: - Inbound
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let frame = Self.unwrapInboundIn(data)
+        self.inBatch = true
         if frame.callID == 0 {
             if let error = frame.status?.error { self.end(with: error) }
             return
         }
         guard let pending = self.pending[frame.callID] else { return }  // cancelled or unknown: drop
         switch pending {
-        case .unary(let promise, let timeout):
+        case .unary(let promise, _, _):
             guard let status = frame.status else { return }
             self.pending.removeValue(forKey: frame.callID)
-            timeout?.cancel()
             if let error = status.error {
                 promise.fail(error)
             } else {
@@ -129,6 +168,12 @@ final class ClientConnectionHandler: ChannelInboundHandler {
                 receiver.end(status.error)
             }
         }
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        self.inBatch = false
+        self.flushIfNeeded()
+        context.fireChannelReadComplete()
     }
 
     func channelInactive(context: ChannelHandlerContext) {
@@ -158,8 +203,7 @@ final class ClientConnectionHandler: ChannelInboundHandler {
 
     private static func fail(_ pending: Pending, with error: any Error) {
         switch pending {
-        case .unary(let promise, let timeout):
-            timeout?.cancel()
+        case .unary(let promise, _, _):
             promise.fail(error)
         case .stream(let receiver):
             receiver.end(error)

@@ -4,9 +4,10 @@ import NIOCore
 
 /// Serves the calls of one connection: call_id multiplexing, `Hello`, CANCEL, deadlines, and backpressure.
 ///
-/// Confined to the connection's event loop. Each call runs in its own task, so that a waiting `Acquire` never
-/// delays a `KeepAlive` on the same connection; results hop back to the loop, and writes made in one loop tick
-/// share one flush.
+/// Confined to the connection's event loop. A call runs inline, starts on the loop and completes through a callback,
+/// or runs in its own task (``RPCMethod/Kind``); none of them waits on another, so a waiting `Acquire` never delays
+/// a `KeepAlive` on the same connection. Results come back to the loop through one inbox, and the writes of one read
+/// or one drain of the inbox share one flush.
 final class ServerConnectionHandler: ChannelDuplexHandler {
     typealias InboundIn = Frame
     typealias OutboundIn = Frame
@@ -26,8 +27,16 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
 
     private struct OpenCall {
         var task: Task<Void, Never>?
-        var deadline: Scheduled<Void>?
+        /// A callback call's cancel action.
+        var onCancel: (@Sendable () -> Void)?
+        var deadline: CallDeadlines.Token?
         var sink: RPCStreamSink
+
+        /// Stops the work of a call that ended before its handler did.
+        func cancelWork() {
+            self.task?.cancel()
+            self.onCancel?()
+        }
     }
 
     private let shared: Shared
@@ -37,6 +46,11 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     private var calls: [UInt64: OpenCall] = [:]
     private var context: ChannelHandlerContext?
     private var flushScheduled = false
+    /// Writes are pending a flush.
+    private var needsFlush = false
+    /// Inside a read burst or an inbox drain, which flush once at their end.
+    private var inBatch = false
+    private var deadlines: CallDeadlines?
     /// Where call tasks post their stream items, overflows and results, in order.
     private var inbox: LoopInbox<CallEvent>?
     private var readPending = false
@@ -61,8 +75,17 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
         self.inbox = LoopInbox(loop: context.eventLoop) { events in
             let handler = bound.value
+            handler.inBatch = true
             for event in events { handler.handle(event) }
+            handler.inBatch = false
+            handler.flushIfNeeded()
         }
+        self.deadlines = CallDeadlines(
+            loop: context.eventLoop,
+            isOpen: { callID, token in bound.value.calls[callID]?.deadline == token },
+            expire: { callID in
+                bound.value.finish(callID: callID, status: Status(code: .deadlineExceeded, message: "the call ran past its deadline"))
+            })
     }
 
     private func handle(_ event: CallEvent) {
@@ -90,6 +113,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let frame = Self.unwrapInboundIn(data)
         guard !self.closing else { return }
+        self.inBatch = true
         if frame.flags.contains(.cancel) {
             self.cancel(callID: frame.callID)
         } else if frame.callID == 0 {
@@ -100,6 +124,12 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         } else {
             self.open(frame, context: context)
         }
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        self.inBatch = false
+        self.flushIfNeeded()
+        context.fireChannelReadComplete()
     }
 
     func channelInactive(context: ChannelHandlerContext) {
@@ -185,52 +215,63 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
             return
         }
 
-        if let inline = method.inlineHandler {
-            let rpcContext = RPCContext(
-                principal: principal, connectionID: self.connectionID, callID: callID, method: frame.method,
-                connectionLogger: self.logger)
-            do {
-                self.reply(callID: callID, payload: try inline(frame.payload, rpcContext), status: .ok)
-            } catch {
-                self.reply(callID: callID, status: Self.status(for: error))
-            }
-            return
-        }
-        let loop = context.eventLoop
-        let bound = NIOLoopBound(self, eventLoop: loop)
-        guard let inbox = self.inbox else { return }
-        let sink: RPCStreamSink
-        if method.isStreaming {
-            let limit = self.shared.limits.maxBufferedBytesPerStream
-            sink = RPCStreamSink(
-                limit: limit,
-                deliver: { payload, size in inbox.post(.item(callID: callID, payload: payload, size: size)) },
-                overflow: { inbox.post(.overflow(callID: callID, limit: limit)) })
-        } else {
-            sink = .none
-        }
         let rpcContext = RPCContext(
             principal: principal, connectionID: self.connectionID, callID: callID, method: frame.method,
             connectionLogger: self.logger)
-
-        var call = OpenCall(sink: sink)
-        if let timeout = frame.timeout {
-            call.deadline = loop.scheduleTask(in: TimeAmount(timeout)) {
-                bound.value.finish(callID: callID, status: Status(code: .deadlineExceeded, message: "deadline of \(timeout) exceeded"))
-            }
-        }
-        self.calls[callID] = call
-        let handler = method.handler
-        let payload = frame.payload
-        self.calls[callID]?.task = Task {
-            let result: Result<ByteBuffer, any Error>
+        switch method.kind {
+        case .inline(let handler):
             do {
-                result = .success(try await handler(payload, rpcContext, sink))
+                self.reply(callID: callID, payload: try handler(frame.payload, rpcContext), status: .ok)
             } catch {
-                result = .failure(error)
+                self.reply(callID: callID, status: Self.status(for: error))
             }
-            inbox.post(.completed(callID: callID, result: result))
+        case .callback(let handler):
+            guard let inbox = self.inbox else { return }
+            self.register(callID: callID, timeout: frame.timeout, sink: .none)
+            let onCancel = handler(frame.payload, rpcContext) { result in
+                inbox.post(.completed(callID: callID, result: result))
+            }
+            // Every ending of a call goes through the loop, so it is still open; should it not be, cancel at once.
+            if let onCancel {
+                if self.calls[callID] != nil { self.calls[callID]?.onCancel = onCancel } else { onCancel() }
+            }
+        case .task(let handler, let isStreaming):
+            guard let inbox = self.inbox else { return }
+            let sink: RPCStreamSink
+            if isStreaming {
+                let limit = self.shared.limits.maxBufferedBytesPerStream
+                sink = RPCStreamSink(
+                    limit: limit,
+                    deliver: { payload, size in inbox.post(.item(callID: callID, payload: payload, size: size)) },
+                    overflow: { inbox.post(.overflow(callID: callID, limit: limit)) })
+            } else {
+                sink = .none
+            }
+            self.register(callID: callID, timeout: frame.timeout, sink: sink)
+            let payload = frame.payload
+            self.calls[callID]?.task = Task {
+                let result: Result<ByteBuffer, any Error>
+                do {
+                    result = .success(try await handler(payload, rpcContext, sink))
+                } catch {
+                    result = .failure(error)
+                }
+                inbox.post(.completed(callID: callID, result: result))
+            }
         }
+    }
+
+    /// Records an open call and its deadline.
+    private func register(callID: UInt64, timeout: Duration?, sink: RPCStreamSink) {
+        var call = OpenCall(sink: sink)
+        guard let timeout, let deadlines = self.deadlines else {
+            self.calls[callID] = call
+            return
+        }
+        let token = deadlines.makeToken()
+        call.deadline = token
+        self.calls[callID] = call
+        deadlines.add(callID: callID, token: token, timeout: TimeAmount(timeout), openCalls: self.calls.count)
     }
 
     private func hello(_ frame: Frame) {
@@ -274,8 +315,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     private func finish(callID: UInt64, payload: ByteBuffer = ByteBuffer(), status: Status) {
         guard let call = self.calls.removeValue(forKey: callID) else { return }
         if call.sink !== RPCStreamSink.none { call.sink.close() }
-        call.deadline?.cancel()
-        if status.code != .ok { call.task?.cancel() }
+        if status.code != .ok { call.cancelWork() }
         self.reply(callID: callID, payload: payload, status: status)
     }
 
@@ -285,22 +325,31 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         let sink = call.sink
         promise.futureResult.whenComplete { _ in sink.refund(size) }
         context.write(Self.wrapOutboundOut(Frame(callID: callID, payload: payload)), promise: promise)
-        self.scheduleFlush()
+        self.wrote()
     }
 
     private func reply(callID: UInt64, payload: ByteBuffer = ByteBuffer(), status: Status) {
         guard let context = self.context else { return }
         context.write(Self.wrapOutboundOut(Frame(callID: callID, payload: payload, status: status)), promise: nil)
-        self.scheduleFlush()
+        self.wrote()
     }
 
-    private func scheduleFlush() {
-        guard !self.flushScheduled, let context = self.context else { return }
+    /// Notes a write: a read burst or drain flushes at its end; any other write (a deadline) gets a flush later in
+    /// this loop tick, shared with whatever else is written in it.
+    private func wrote() {
+        self.needsFlush = true
+        guard !self.inBatch, !self.flushScheduled, let context = self.context else { return }
         self.flushScheduled = true
         context.eventLoop.assumeIsolated().execute {
             self.flushScheduled = false
-            self.context?.flush()
+            self.flushIfNeeded()
         }
+    }
+
+    private func flushIfNeeded() {
+        guard self.needsFlush, let context = self.context else { return }
+        self.needsFlush = false
+        context.flush()
     }
 
     private func closeConnection(context: ChannelHandlerContext, status: Status) {
@@ -314,12 +363,13 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     }
 
     private func endAllCalls() {
-        for call in self.calls.values {
-            if call.sink !== RPCStreamSink.none { call.sink.close() }
-            call.deadline?.cancel()
-            call.task?.cancel()
-        }
+        let calls = self.calls
         self.calls.removeAll()
+        self.deadlines?.removeAll()
+        for call in calls.values {
+            if call.sink !== RPCStreamSink.none { call.sink.close() }
+            call.cancelWork()
+        }
     }
 
     /// The status a call ends with when its handler throws `error`.
