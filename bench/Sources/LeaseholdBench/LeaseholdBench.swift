@@ -1,8 +1,19 @@
 import ArgumentParser
+import NIOCore
+import NIOPosix
+
+/// The entry point: Swift concurrency's jobs run on the event loops (as in `leasehold serve`), so that a client
+/// loop's task and its connection share a thread instead of hopping between the cooperative pool and the loop.
+@main
+enum Main {
+    static func main() async {
+        NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
+        await LeaseholdBench.main()
+    }
+}
 
 /// `leasehold-bench`: drives a running `leasehold serve` over TCP with the RPC layer and reports throughput and
 /// latency, as issue 6 asks.
-@main
 struct LeaseholdBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "leasehold-bench",
