@@ -159,10 +159,12 @@ struct SQLiteStoreTests {
             let connection = try Connection(path: directory.file())
             try connection.execute(Schema.migrations[0])
             try connection.execute("PRAGMA user_version = 1")
+            // Stamped now, so that age-based retention leaves them alone.
             try connection.execute(
                 """
-                INSERT INTO events (revision, type, key, session_id, fencing_token, owner, at_ms) VALUES
-                    (1, 1, 'a/1', 1, 1, 'me', 0), (2, 1, 'b/1', 1, 2, 'me', 0), (3, 2, 'a/1', 1, 1, 'me', 0)
+                INSERT INTO events (revision, type, key, session_id, fencing_token, owner, at_ms)
+                SELECT column1, column2, column3, 1, column4, 'me', CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)
+                FROM (VALUES (1, 1, 'a/1', 1), (2, 1, 'b/1', 2), (3, 2, 'a/1', 1))
                 """)
             connection.close()
         }
