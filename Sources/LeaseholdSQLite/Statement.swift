@@ -81,7 +81,9 @@ public final class Statement {
     ///   - index: The parameter number, from 1.
     /// - Throws: ``SQLiteError``.
     public func bind(_ value: String, at index: Int) throws {
-        try self.bind(textBytes: Array(value.utf8), at: index)
+        // Native strings are contiguous UTF-8 already: bind them in place rather than through a copied array.
+        let bound = try value.utf8.withContiguousStorageIfAvailable { try self.bind(textBytes: $0, at: index) }
+        if bound == nil { try self.bind(textBytes: Array(value.utf8), at: index) }
     }
 
     /// Binds raw bytes as TEXT, without checking that they are UTF-8.
@@ -93,15 +95,19 @@ public final class Statement {
     ///   - index: The parameter number, from 1.
     /// - Throws: ``SQLiteError``.
     public func bind(textBytes bytes: [UInt8], at index: Int) throws {
+        try bytes.withUnsafeBufferPointer { try self.bind(textBytes: $0, at: index) }
+    }
+
+    private func bind(textBytes buffer: UnsafeBufferPointer<UInt8>, at index: Int) throws {
         let handle = try self.liveHandle()
-        let code = bytes.withUnsafeBufferPointer { buffer -> CInt in
-            // A NULL pointer would bind SQL NULL, not an empty text.
-            guard let base = buffer.baseAddress, !buffer.isEmpty else {
-                return sqlite3_bind_text(handle, CInt(index), "", 0, lh_sqlite_transient())
-            }
-            return base.withMemoryRebound(to: CChar.self, capacity: buffer.count) {
+        let code: CInt
+        // A NULL pointer would bind SQL NULL, not an empty text.
+        if let base = buffer.baseAddress, !buffer.isEmpty {
+            code = base.withMemoryRebound(to: CChar.self, capacity: buffer.count) {
                 sqlite3_bind_text(handle, CInt(index), $0, CInt(buffer.count), lh_sqlite_transient())
             }
+        } else {
+            code = sqlite3_bind_text(handle, CInt(index), "", 0, lh_sqlite_transient())
         }
         try self.check(code)
     }
