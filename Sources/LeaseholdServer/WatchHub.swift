@@ -104,44 +104,60 @@ final class WatchHub: Sendable {
     }
 
     /// Delivers committed events, in revision order, to every matching watcher.
+    ///
+    /// Watchers of one prefix see the same events (unless one starts in the future), so the events are filtered
+    /// and encoded once per prefix, not once per watcher.
     func publish(_ events: [Event]) {
-        guard let last = events.last else { return }
+        guard let first = events.first, let last = events.last else { return }
         self.locked { state in
             state.lastPublished = last.revision
-            var shared: [String: ByteBuffer] = [:]
+            var byPrefix: [String: Delivery] = [:]
             for (id, watcher) in state.watchers where !watcher.isEnded {
-                let matching = events.filter { event in
-                    event.revision >= watcher.from && event.key.utf8.starts(with: watcher.prefix.utf8)
+                var delivery: Delivery
+                if watcher.from <= first.revision {
+                    delivery = byPrefix[watcher.prefix] ?? Delivery(events: events, prefix: watcher.prefix, from: 0)
+                } else {
+                    delivery = Delivery(events: events, prefix: watcher.prefix, from: watcher.from)
                 }
-                guard !matching.isEmpty else { continue }
+                guard !delivery.matching.isEmpty else {
+                    if watcher.from <= first.revision { byPrefix[watcher.prefix] = delivery }
+                    continue
+                }
                 switch watcher.phase {
                 case .catchingUp(var buffered):
-                    buffered.append(contentsOf: matching)
+                    buffered.append(contentsOf: delivery.matching)
                     if buffered.count > Self.maxCatchUpBuffer {
                         Self.end(id, in: &state)
                     } else {
                         state.watchers[id]!.phase = .catchingUp(buffered)
                     }
                 case .live:
-                    // Watchers of one prefix see the same events (unless one starts in the future): encode once.
-                    let payload: ByteBuffer
-                    if watcher.from <= events.first!.revision {
-                        if let cached = shared[watcher.prefix] {
-                            payload = cached
-                        } else {
-                            payload = WatchResponse(events: matching, revision: last.revision).encoded()
-                            shared[watcher.prefix] = payload
-                        }
-                    } else {
-                        payload = WatchResponse(events: matching, revision: last.revision).encoded()
-                    }
+                    let payload = delivery.payload(revision: last.revision)
                     do {
                         try watcher.writer.send(encoded: payload)
                     } catch {
                         Self.end(id, in: &state)
                     }
                 }
+                if watcher.from <= first.revision { byPrefix[watcher.prefix] = delivery }
             }
+        }
+    }
+
+    /// The events of one publish that match a prefix, and their encoding once it is needed.
+    private struct Delivery {
+        var matching: [Event]
+        private var encoded: ByteBuffer?
+
+        init(events: [Event], prefix: String, from: UInt64) {
+            self.matching = events.filter { $0.revision >= from && $0.key.utf8.starts(with: prefix.utf8) }
+        }
+
+        mutating func payload(revision: UInt64) -> ByteBuffer {
+            if let encoded = self.encoded { return encoded }
+            let encoded = WatchResponse(events: self.matching, revision: revision).encoded()
+            self.encoded = encoded
+            return encoded
         }
     }
 
