@@ -61,6 +61,13 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Most calls waiting on one key.")
     var maxWaitersPerKey = 10_000
 
+    @Option(
+        help: ArgumentHelp(
+            "Threads that serve connections (default: one per core). The store writes on a thread of its own.",
+            discussion: "On 2 cores, 1 serves many connections with one call each in flight (and idle keepalives) with less CPU; one per core is faster for fewer busy connections: see bench/README.md.",
+            valueName: "n"))
+    var eventLoops: Int?
+
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel = "info"
 
@@ -71,6 +78,7 @@ struct Serve: AsyncParsableCommand {
         _ = try Self.address(self.listen, option: "--listen")
         if let metrics = self.metricsListen { _ = try Self.address(metrics, option: "--metrics-listen") }
         guard self.eventRetention > 0 else { throw ValidationError("--event-retention must be positive") }
+        if let loops = self.eventLoops, loops < 1 { throw ValidationError("--event-loops must be at least 1") }
         guard Logger.Level(rawValue: self.logLevel) != nil else {
             throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical")
         }
@@ -80,6 +88,7 @@ struct Serve: AsyncParsableCommand {
         // Run Swift concurrency's jobs on the event loops (NIO's take-over of the global executor): a call's task
         // then runs on its connection's thread, with no hop to the cooperative pool and back. Nothing in the
         // server blocks inside a task (SQLite has its own writer thread), which this requires.
+        if let loops = self.eventLoops { NIOSingletons.groupLoopCountSuggestion = loops }
         NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
         let level = Logger.Level(rawValue: self.logLevel) ?? .info
         LoggingSystem.bootstrap { label in

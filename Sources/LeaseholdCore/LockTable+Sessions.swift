@@ -58,10 +58,11 @@ extension LockTable {
     ///   - now: The current time.
     /// - Returns: The TTL and time left, or why the session is not alive.
     public mutating func keepAlive(_ id: SessionID, now: Instant) -> KeepAliveOutcome {
-        guard let session = self.sessions[id] else { return .notFound }
-        guard session.deadline > now else { return .expired }
+        guard let index = self.sessions.index(forKey: id) else { return .notFound }
+        guard self.sessions.values[index].deadline > now else { return .expired }
+        let ttl = self.sessions.values[index].record.ttl
         let deadline = self.refresh(id, now: now)
-        return .alive(ttl: session.record.ttl, expiresIn: deadline - now)
+        return .alive(ttl: ttl, expiresIn: deadline - now)
     }
 
     /// Closes a session: releases every lock it holds (a `released` event each, in key order, each followed by

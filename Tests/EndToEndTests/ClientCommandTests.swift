@@ -140,6 +140,8 @@ extension EndToEndTests {
                 ["release", "--force", "jobs/1"],
                 ["status", "jobs/1", "--server", "no-port"],
                 ["watch", "--from", "0"],
+                ["serve", "--event-loops", "0"],
+                ["serve", "--sync", "sometimes"],
                 ["no-such-command"],
             ]
         )

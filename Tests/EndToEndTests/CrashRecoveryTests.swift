@@ -249,9 +249,10 @@ extension CrashRecoveryTests {
 
         server.process.send(SIGKILL)
         try await server.process.waitForExit(timeout: .seconds(10))
+        // The restart also runs on a single event loop (--event-loops), with the same clients.
         server = try await ServerProcess.start(
             .leasehold, data: dataPath, listen: "127.0.0.1:\(port)", log: directory.file("serve-1.log"),
-            arguments: ["--sync", "full"], timeout: .seconds(15))
+            arguments: ["--sync", "full", "--event-loops", "1"], timeout: .seconds(15))
 
         let after = try await holderClient.describe(key)
         #expect(after.lock?.sessionID == holder.id && after.lock?.fencingToken == lock.fencingToken)

@@ -153,15 +153,16 @@ extension LockTable {
     /// - Returns: The new deadline.
     @discardableResult
     mutating func refresh(_ id: SessionID, now: Instant) -> Instant {
-        guard var session = self.sessions[id] else { preconditionFailure("refreshing gone session \(id)") }
-        session.deadline = now + session.record.ttl
-        if session.deadline < session.heapDeadline {
+        guard let index = self.sessions.index(forKey: id) else { preconditionFailure("refreshing gone session \(id)") }
+        // In place: one hash lookup, and no copy of the session's record, locks and waits (the keepalive hot path).
+        let deadline = now + self.sessions.values[index].record.ttl
+        self.sessions.values[index].deadline = deadline
+        if deadline < self.sessions.values[index].heapDeadline {
             // Only if `now` went backwards; the old entry goes stale.
-            session.heapDeadline = session.deadline
-            self.sessionDeadlines.push(DeadlineEntry(deadline: session.deadline, id: id))
+            self.sessions.values[index].heapDeadline = deadline
+            self.sessionDeadlines.push(DeadlineEntry(deadline: deadline, id: id))
         }
-        self.sessions[id] = session
-        return session.deadline
+        return deadline
     }
 
     /// Removes a session: fails its waits with `failure`, releases its locks in key order with `kind` events
