@@ -27,6 +27,16 @@ final class WatchHub: Sendable {
         var writer: RPCStreamWriter<WatchResponse>
         var ended: CheckedContinuation<Void, Never>?
         var isEnded = false
+
+        /// Buffers live events during catch-up (in place, without copying the buffer).
+        /// - Returns: How many events are buffered now.
+        mutating func buffer(_ events: [Event]) -> Int {
+            guard case .catchingUp(var buffered) = self.phase else { return 0 }
+            self.phase = .catchingUp([])
+            buffered.append(contentsOf: events)
+            self.phase = .catchingUp(buffered)
+            return buffered.count
+        }
     }
 
     private struct State {
@@ -112,34 +122,31 @@ final class WatchHub: Sendable {
         self.locked { state in
             state.lastPublished = last.revision
             var byPrefix: [String: Delivery] = [:]
-            for (id, watcher) in state.watchers where !watcher.isEnded {
-                var delivery: Delivery
-                if watcher.from <= first.revision {
-                    delivery = byPrefix[watcher.prefix] ?? Delivery(events: events, prefix: watcher.prefix, from: 0)
-                } else {
-                    delivery = Delivery(events: events, prefix: watcher.prefix, from: watcher.from)
-                }
-                guard !delivery.matching.isEmpty else {
-                    if watcher.from <= first.revision { byPrefix[watcher.prefix] = delivery }
-                    continue
-                }
-                switch watcher.phase {
-                case .catchingUp(var buffered):
-                    buffered.append(contentsOf: delivery.matching)
-                    if buffered.count > Self.maxCatchUpBuffer {
-                        Self.end(id, in: &state)
-                    } else {
-                        state.watchers[id]!.phase = .catchingUp(buffered)
+            // By index, reading fields in place: copying each Watcher (its prefix, phase and writer) cost more
+            // than the rest of the loop.
+            for index in state.watchers.values.indices where !state.watchers.values[index].isEnded {
+                let from = state.watchers.values[index].from
+                let prefix = state.watchers.values[index].prefix
+                let shared = from <= first.revision
+                var delivery =
+                    shared
+                    ? byPrefix[prefix] ?? Delivery(events: events, prefix: prefix, from: 0)
+                    : Delivery(events: events, prefix: prefix, from: from)
+                defer { if shared { byPrefix[prefix] = delivery } }
+                guard !delivery.matching.isEmpty else { continue }
+                switch state.watchers.values[index].phase {
+                case .catchingUp:
+                    if state.watchers.values[index].buffer(delivery.matching) > Self.maxCatchUpBuffer {
+                        Self.end(state.watchers.keys[index], in: &state)
                     }
                 case .live:
                     let payload = delivery.payload(revision: last.revision)
                     do {
-                        try watcher.writer.send(encoded: payload)
+                        try state.watchers.values[index].writer.send(encoded: payload)
                     } catch {
-                        Self.end(id, in: &state)
+                        Self.end(state.watchers.keys[index], in: &state)
                     }
                 }
-                if watcher.from <= first.revision { byPrefix[watcher.prefix] = delivery }
             }
         }
     }

@@ -51,6 +51,8 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     /// Inside a read burst or an inbox drain, which flush once at their end.
     private var inBatch = false
     private var deadlines: CallDeadlines?
+    /// Stream items written since the last write that carries a refund promise.
+    private var unrefunded: [(RPCStreamSink, Int)] = []
     /// Where call tasks post their stream items, overflows and results, in order.
     private var inbox: LoopInbox<CallEvent>?
     private var readPending = false
@@ -76,7 +78,10 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         self.inbox = LoopInbox(loop: context.eventLoop) { events in
             let handler = bound.value
             handler.inBatch = true
-            for event in events { handler.handle(event) }
+            // One write promise for the drain's stream items (the last one's): NIO completes writes in order.
+            let lastItem = events.lastIndex { if case .item = $0 { true } else { false } }
+            for (index, event) in events.enumerated() { handler.handle(event, settlesRefunds: index == lastItem) }
+            handler.settleRefunds(promise: nil)
             handler.inBatch = false
             handler.flushIfNeeded()
         }
@@ -88,10 +93,10 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
             })
     }
 
-    private func handle(_ event: CallEvent) {
+    private func handle(_ event: CallEvent, settlesRefunds: Bool) {
         switch event {
         case .item(let callID, let payload, let size):
-            self.writeStreamItem(callID: callID, payload: payload, size: size)
+            self.writeStreamItem(callID: callID, payload: payload, size: size, settlesRefunds: settlesRefunds)
         case .overflow(let callID, let limit):
             self.finish(
                 callID: callID,
@@ -319,13 +324,32 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         self.reply(callID: callID, payload: payload, status: status)
     }
 
-    private func writeStreamItem(callID: UInt64, payload: ByteBuffer, size: Int) {
-        guard let context = self.context, let call = self.calls[callID] else { return }
-        let promise = context.eventLoop.makePromise(of: Void.self)
-        let sink = call.sink
-        promise.futureResult.whenComplete { _ in sink.refund(size) }
-        context.write(Self.wrapOutboundOut(Frame(callID: callID, payload: payload)), promise: promise)
-        self.wrote()
+    /// Writes a stream item. Its bytes stay charged to the stream until the socket has taken them: the write that
+    /// `settlesRefunds` gets a promise that refunds it and every item written before it.
+    private func writeStreamItem(callID: UInt64, payload: ByteBuffer, size: Int, settlesRefunds: Bool) {
+        if let context = self.context, let call = self.calls[callID] {
+            self.unrefunded.append((call.sink, size))
+            let promise = settlesRefunds ? context.eventLoop.makePromise(of: Void.self) : nil
+            context.write(Self.wrapOutboundOut(Frame(callID: callID, payload: payload)), promise: promise)
+            self.wrote()
+            if let promise { self.settleRefunds(promise: promise) }
+        } else if settlesRefunds {
+            self.settleRefunds(promise: nil)
+        }
+    }
+
+    /// Refunds the items written so far when `promise` completes, or now without one.
+    private func settleRefunds(promise: EventLoopPromise<Void>?) {
+        guard !self.unrefunded.isEmpty else { return }
+        let items = self.unrefunded
+        self.unrefunded.removeAll()
+        guard let promise else {
+            for (sink, size) in items { sink.refund(size) }
+            return
+        }
+        promise.futureResult.whenComplete { _ in
+            for (sink, size) in items { sink.refund(size) }
+        }
     }
 
     private func reply(callID: UInt64, payload: ByteBuffer = ByteBuffer(), status: Status) {
