@@ -134,6 +134,10 @@ public final class RPCConnection: Sendable {
         return responses
     }
 
+    /// The event loop that serves this connection: a task that runs there (with the event loops as Swift's global
+    /// executor) makes its calls without a thread hop.
+    public var eventLoop: any EventLoop { self.channel.eventLoop }
+
     /// Whether the TCP connection is still open.
     public var isActive: Bool { self.channel.isActive }
 

@@ -70,7 +70,9 @@ struct Contended: AsyncParsableCommand {
             after: options.warmup.duration + options.duration.duration + wait + .seconds(60), what: "contended")
 
         let window = Window(warmup: options.warmup.duration, duration: options.duration.duration)
-        let (results, usage) = await runClients(count: options.clients, window: window, serverPID: options.serverPID) {
+        let (results, usage) = await runClients(
+            count: options.clients, window: window, serverPID: options.serverPID, connection: { sessions[$0].connection }
+        ) {
             index in
             let session = sessions[index]
             let keyIndex = index % keys

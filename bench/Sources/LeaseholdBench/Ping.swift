@@ -34,7 +34,9 @@ struct Ping: AsyncParsableCommand {
         Watchdog.arm(after: options.warmup.duration + options.duration.duration + .seconds(60), what: "ping")
 
         let window = Window(warmup: options.warmup.duration, duration: options.duration.duration)
-        let (results, usage) = await runClients(count: options.clients, window: window, serverPID: options.serverPID) {
+        let (results, usage) = await runClients(
+            count: options.clients, window: window, serverPID: options.serverPID, connection: { sessions[$0].connection }
+        ) {
             index in
             let session = sessions[index]
             let request = KeepAliveRequest(sessionID: session.id)

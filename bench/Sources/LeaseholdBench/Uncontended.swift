@@ -36,7 +36,9 @@ struct Uncontended: AsyncParsableCommand {
         Watchdog.arm(after: options.warmup.duration + options.duration.duration + .seconds(60), what: "uncontended")
 
         let window = Window(warmup: options.warmup.duration, duration: options.duration.duration)
-        let (results, usage) = await runClients(count: options.clients, window: window, serverPID: options.serverPID) {
+        let (results, usage) = await runClients(
+            count: options.clients, window: window, serverPID: options.serverPID, connection: { sessions[$0].connection }
+        ) {
             index in
             let session = sessions[index]
             let key = "bench/uncontended/\(index)"
