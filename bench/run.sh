@@ -13,7 +13,7 @@
 # Settings (environment): SYNC_MODES ("full normal"), SESSIONS_SYNC_MODES ("full"), WORKLOADS (all: "uncontended
 # uncontended-8conns contended-k1 contended-k16 sessions expiry watch ping ping-8conns"), DURATION (10s), WARMUP (2s), SESSIONS_COUNT (100000),
 # SESSIONS_DURATION (60s), WATCHERS (1000), CLIENTS (64), RESULTS (bench/results), DATA_DIR (${TMPDIR:-/tmp}),
-# BUILD (1), QUICK (0).
+# BUILD (1), QUICK (0), SERVER_ARGS (more `leasehold serve` flags, e.g. "--event-loops 1").
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -59,7 +59,8 @@ server_address=""
 
 start_server() {  # start_server SYNC
     server_dir=$(mktemp -d "$data_dir/leasehold-bench.XXXXXX")
-    "$leasehold" serve --listen 127.0.0.1:0 --data "$server_dir/leasehold.db" --sync "$1" --log-level info \
+    # shellcheck disable=SC2086 # SERVER_ARGS is a list of flags
+    "$leasehold" serve --listen 127.0.0.1:0 --data "$server_dir/leasehold.db" --sync "$1" --log-level info ${SERVER_ARGS:-} \
         2>"$server_dir/server.log" &
     server_pid=$!
     local port=""
@@ -138,7 +139,7 @@ summary="$results/$date-summary.md"
     echo "# Leasehold benchmarks, $date"
     echo
     echo "Command: \`bench/run.sh\` (SYNC_MODES=\"$sync_modes\" SESSIONS_SYNC_MODES=\"$sessions_sync_modes\" CLIENTS=$clients DURATION=$duration WARMUP=$warmup" \
-        "SESSIONS_COUNT=$sessions_count SESSIONS_DURATION=$sessions_duration WATCHERS=$watchers)"
+        "SESSIONS_COUNT=$sessions_count SESSIONS_DURATION=$sessions_duration WATCHERS=$watchers SERVER_ARGS=\"${SERVER_ARGS:-}\")"
     echo
     echo "Commit: $(git -C "$root" rev-parse HEAD)$(git -C "$root" diff --quiet HEAD -- 2>/dev/null || echo ' (with uncommitted changes)')"
     echo
