@@ -175,7 +175,6 @@ public final class RPCServer: Sendable {
         }
         let sync = channel.pipeline.syncOperations
         try sync.addHandler(ByteToMessageHandler(FrameDecoder(maximumFrameLength: self.configuration.limits.maxFrameBytes)))
-        try sync.addHandler(MessageToByteHandler(FrameEncoder()))
         try sync.addHandler(ServerConnectionHandler(shared: self.shared, connectionID: id))
     }
 }

@@ -22,7 +22,7 @@ struct RPCHandlerTests {
             try channel.pipeline.syncOperations.addHandler(ServerConnectionHandler(shared: shared, connectionID: ConnectionID(rawValue: 1)))
         }
         try await channel.deliver(Frame(callID: 1, method: LeaseholdMethod.hello, payload: HelloRequest().encoded()))
-        let hello = try await channel.waitForOutboundWrite(as: Frame.self)
+        let hello = try await channel.waitForOutboundFrame()
         #expect(hello.status?.code == .ok)
         return channel
     }
@@ -33,9 +33,9 @@ struct RPCHandlerTests {
         let channel = try await self.makeChannel(service: service)
         try await channel.deliver(Frame(callID: 2, method: TestService.hang, payload: Empty().encoded(), timeout: .milliseconds(250)))
         await channel.testingEventLoop.advanceTime(by: .milliseconds(249))
-        #expect(try await channel.readOutbound(as: Frame.self) == nil)
+        #expect(try await channel.readOutboundFrame() == nil)
         await channel.testingEventLoop.advanceTime(by: .milliseconds(1))
-        let frame = try await channel.waitForOutboundWrite(as: Frame.self)
+        let frame = try await channel.waitForOutboundFrame()
         #expect(frame.callID == 2)
         #expect(frame.status?.code == .deadlineExceeded)
         _ = try? await channel.finish()
@@ -46,10 +46,10 @@ struct RPCHandlerTests {
         let channel = try await self.makeChannel()
         try await channel.deliver(Frame.cancel(callID: 99))
         await channel.testingEventLoop.run()
-        #expect(try await channel.readOutbound(as: Frame.self) == nil)
+        #expect(try await channel.readOutboundFrame() == nil)
         try await channel.deliver(Frame(callID: 3, method: TestService.hang, payload: Empty().encoded()))
         try await channel.deliver(Frame(callID: 3, method: TestService.hang, payload: Empty().encoded()))
-        let frame = try await channel.waitForOutboundWrite(as: Frame.self)
+        let frame = try await channel.waitForOutboundFrame()
         #expect(frame.callID == 0)
         #expect(frame.status?.code == .invalidArgument)
         _ = try? await channel.finish()
@@ -112,6 +112,25 @@ struct AuthFileTests {
 }
 
 extension NIOAsyncTestingChannel {
+    /// The handler writes length-prefixed frames, one buffer per flush: the next buffer's single frame, if any.
+    func readOutboundFrame() async throws -> Frame? {
+        guard var bytes = try await self.readOutbound(as: ByteBuffer.self) else { return nil }
+        return try Self.onlyFrame(in: &bytes)
+    }
+
+    /// Waits for the next buffer written and decodes its single frame.
+    func waitForOutboundFrame() async throws -> Frame {
+        var bytes = try await self.waitForOutboundWrite(as: ByteBuffer.self)
+        return try Self.onlyFrame(in: &bytes)
+    }
+
+    private static func onlyFrame(in bytes: inout ByteBuffer) throws -> Frame {
+        var decoder = FrameDecoder()
+        let frame = try #require(try decoder.decode(buffer: &bytes))
+        #expect(bytes.readableBytes == 0, "one frame per flush expected here")
+        return frame
+    }
+
     /// Delivers a frame as one read burst from the socket would: `channelRead`, then `channelReadComplete`, where
     /// the handler flushes what the burst wrote.
     func deliver(_ frame: Frame) async throws {

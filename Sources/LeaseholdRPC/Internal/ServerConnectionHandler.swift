@@ -10,8 +10,9 @@ import NIOCore
 /// or one drain of the inbox share one flush.
 final class ServerConnectionHandler: ChannelDuplexHandler {
     typealias InboundIn = Frame
-    typealias OutboundIn = Frame
-    typealias OutboundOut = Frame
+    typealias OutboundIn = Never
+    /// Length-prefixed frames, encoded here: all the frames of one read burst or one drain go out as one buffer.
+    typealias OutboundOut = ByteBuffer
 
     /// Server-wide settings and the method table, shared by every connection.
     struct Shared: Sendable {
@@ -51,7 +52,10 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     /// Inside a read burst or an inbox drain, which flush once at their end.
     private var inBatch = false
     private var deadlines: CallDeadlines?
-    /// Stream items written since the last write that carries a refund promise.
+    /// Frames encoded since the last flush. Reused: once the socket has taken a flushed buffer, the next frames
+    /// are encoded into the same memory.
+    private var outbox = ByteBuffer()
+    /// Stream items in the outbox, refunded to their streams once the socket has taken it.
     private var unrefunded: [(RPCStreamSink, Int)] = []
     /// Where call tasks post their stream items, overflows and results, in order.
     private var inbox: LoopInbox<CallEvent>?
@@ -78,10 +82,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         self.inbox = LoopInbox(loop: context.eventLoop) { events in
             let handler = bound.value
             handler.inBatch = true
-            // One write promise for the drain's stream items (the last one's): NIO completes writes in order.
-            let lastItem = events.lastIndex { if case .item = $0 { true } else { false } }
-            for (index, event) in events.enumerated() { handler.handle(event, settlesRefunds: index == lastItem) }
-            handler.settleRefunds(promise: nil)
+            for event in events { handler.handle(event) }
             handler.inBatch = false
             handler.flushIfNeeded()
         }
@@ -93,10 +94,10 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
             })
     }
 
-    private func handle(_ event: CallEvent, settlesRefunds: Bool) {
+    private func handle(_ event: CallEvent) {
         switch event {
         case .item(let callID, let payload, let size):
-            self.writeStreamItem(callID: callID, payload: payload, size: size, settlesRefunds: settlesRefunds)
+            self.writeStreamItem(callID: callID, payload: payload, size: size)
         case .overflow(let callID, let limit):
             self.finish(
                 callID: callID,
@@ -166,10 +167,8 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
                 self.finish(callID: callID, status: Status(code: .unavailable, message: "server is shutting down"))
             }
             self.closing = true
-            let goodbye = Frame(callID: 0, status: Status(code: .unavailable, message: "server is shutting down"))
-            context.writeAndFlush(Self.wrapOutboundOut(goodbye)).assumeIsolated().whenComplete { _ in
-                context.close(promise: nil)
-            }
+            self.write(Frame(callID: 0, status: Status(code: .unavailable, message: "server is shutting down")))
+            self.flushAndClose(context)
         } else {
             context.fireUserInboundEventTriggered(event)
         }
@@ -324,37 +323,20 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         self.reply(callID: callID, payload: payload, status: status)
     }
 
-    /// Writes a stream item. Its bytes stay charged to the stream until the socket has taken them: the write that
-    /// `settlesRefunds` gets a promise that refunds it and every item written before it.
-    private func writeStreamItem(callID: UInt64, payload: ByteBuffer, size: Int, settlesRefunds: Bool) {
-        if let context = self.context, let call = self.calls[callID] {
-            self.unrefunded.append((call.sink, size))
-            let promise = settlesRefunds ? context.eventLoop.makePromise(of: Void.self) : nil
-            context.write(Self.wrapOutboundOut(Frame(callID: callID, payload: payload)), promise: promise)
-            self.wrote()
-            if let promise { self.settleRefunds(promise: promise) }
-        } else if settlesRefunds {
-            self.settleRefunds(promise: nil)
-        }
-    }
-
-    /// Refunds the items written so far when `promise` completes, or now without one.
-    private func settleRefunds(promise: EventLoopPromise<Void>?) {
-        guard !self.unrefunded.isEmpty else { return }
-        let items = self.unrefunded
-        self.unrefunded.removeAll()
-        guard let promise else {
-            for (sink, size) in items { sink.refund(size) }
-            return
-        }
-        promise.futureResult.whenComplete { _ in
-            for (sink, size) in items { sink.refund(size) }
-        }
+    /// Writes a stream item. Its bytes stay charged to the stream until the socket has taken them.
+    private func writeStreamItem(callID: UInt64, payload: ByteBuffer, size: Int) {
+        guard let call = self.calls[callID] else { return }
+        self.unrefunded.append((call.sink, size))
+        self.write(Frame(callID: callID, payload: payload))
     }
 
     private func reply(callID: UInt64, payload: ByteBuffer = ByteBuffer(), status: Status) {
-        guard let context = self.context else { return }
-        context.write(Self.wrapOutboundOut(Frame(callID: callID, payload: payload, status: status)), promise: nil)
+        self.write(Frame(callID: callID, payload: payload, status: status))
+    }
+
+    private func write(_ frame: Frame) {
+        guard self.context != nil else { return }
+        frame.encodeWithLengthPrefix(into: &self.outbox)
         self.wrote()
     }
 
@@ -372,8 +354,35 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
 
     private func flushIfNeeded() {
         guard self.needsFlush, let context = self.context else { return }
+        self.flushNow(context, promise: nil)
+    }
+
+    /// Writes the outbox and flushes; `promise` completes when the socket has taken it (or failed to).
+    private func flushNow(_ context: ChannelHandlerContext, promise: EventLoopPromise<Void>?) {
         self.needsFlush = false
+        var promise = promise
+        if !self.unrefunded.isEmpty {
+            let items = self.unrefunded
+            self.unrefunded.removeAll(keepingCapacity: true)
+            let written = promise ?? context.eventLoop.makePromise(of: Void.self)
+            written.futureResult.assumeIsolated().whenComplete { _ in Self.refund(items) }
+            promise = written
+        }
+        context.write(Self.wrapOutboundOut(self.outbox), promise: promise)
+        // Keeps the memory: if the socket took everything, the storage is ours alone again by the next write.
+        self.outbox.clear()
         context.flush()
+    }
+
+    /// Writes what is pending, then closes the connection.
+    private func flushAndClose(_ context: ChannelHandlerContext) {
+        let written = context.eventLoop.makePromise(of: Void.self)
+        self.flushNow(context, promise: written)
+        written.futureResult.assumeIsolated().whenComplete { _ in context.close(promise: nil) }
+    }
+
+    private static func refund(_ items: [(RPCStreamSink, Int)]) {
+        for (sink, size) in items { sink.refund(size) }
     }
 
     private func closeConnection(context: ChannelHandlerContext, status: Status) {
@@ -381,9 +390,8 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         self.closing = true
         self.logger.debug("closing connection", metadata: ["status": "\(status.code)", "reason": "\(status.message)"])
         self.endAllCalls()
-        context.writeAndFlush(Self.wrapOutboundOut(Frame(callID: 0, status: status))).assumeIsolated().whenComplete { _ in
-            context.close(promise: nil)
-        }
+        self.write(Frame(callID: 0, status: status))
+        self.flushAndClose(context)
     }
 
     private func endAllCalls() {
