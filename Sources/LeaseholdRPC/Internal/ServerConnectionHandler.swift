@@ -369,10 +369,18 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
             promise = written
         }
         context.write(Self.wrapOutboundOut(self.outbox), promise: promise)
-        // Keeps the memory: if the socket took everything, the storage is ours alone again by the next write.
-        self.outbox.clear()
         context.flush()
+        // After the flush: if the socket took everything, NIO has let go of the storage and it is reused as is;
+        // otherwise the next frame gets a new one. A buffer grown by a large burst is not kept.
+        if self.outbox.capacity > Self.outboxCapacityKept {
+            self.outbox = ByteBuffer()
+        } else {
+            self.outbox.clear()
+        }
     }
+
+    /// The largest outbox kept between flushes (a connection's idle memory).
+    private static let outboxCapacityKept = 64 << 10
 
     /// Writes what is pending, then closes the connection.
     private func flushAndClose(_ context: ChannelHandlerContext) {
