@@ -41,6 +41,23 @@ struct RPCHandlerTests {
         _ = try? await channel.finish()
     }
 
+    @Test("a closed connection's handler is freed, with a deadline and a call left open")
+    func handlerFreedAfterClose() async throws {
+        let handler = WeakReference()
+        do {
+            let service = TestService()
+            let channel = try await self.makeChannel(service: service)
+            try await channel.testingEventLoop.executeInContext {
+                handler.object = try channel.pipeline.syncOperations.handler(type: ServerConnectionHandler.self)
+            }
+            try await channel.deliver(Frame(callID: 2, method: TestService.hang, payload: Empty().encoded(), timeout: .seconds(30)))
+            await channel.testingEventLoop.run()
+            #expect(handler.object != nil)
+            _ = try? await channel.finish()
+        }
+        #expect(handler.object == nil, "the handler outlived its connection")
+    }
+
     @Test("CANCEL of an unknown call is ignored; a reused open call_id closes the connection")
     func cancelUnknownAndReuse() async throws {
         let channel = try await self.makeChannel()
@@ -137,4 +154,9 @@ extension NIOAsyncTestingChannel {
         try await self.writeInbound(frame)
         self.pipeline.fireChannelReadComplete()
     }
+}
+
+/// A weak reference that can cross into the testing event loop.
+final class WeakReference: @unchecked Sendable {
+    weak var object: AnyObject?
 }

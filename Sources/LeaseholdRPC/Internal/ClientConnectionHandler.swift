@@ -60,6 +60,7 @@ final class ClientConnectionHandler: ChannelInboundHandler {
 
     func handlerRemoved(context: ChannelHandlerContext) {
         self.deadlines?.removeAll()
+        self.deadlines = nil  // its closures hold this handler
         self.context = nil
     }
 

@@ -112,6 +112,10 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     func handlerRemoved(context: ChannelHandlerContext) {
         self.endAllCalls()
         self.context = nil
+        // Their closures hold this handler: dropping them breaks the cycle, so a closed connection is freed (a
+        // call still finishing keeps the inbox, and with it the handler, until it posts).
+        self.inbox = nil
+        self.deadlines = nil
     }
 
     // MARK: - Inbound
