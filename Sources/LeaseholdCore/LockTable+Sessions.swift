@@ -45,11 +45,12 @@ extension LockTable {
     ///   - now: The current time.
     /// - Returns: The session with the locks it holds, or why it cannot be resumed.
     public mutating func resumeSession(_ id: SessionID, secretHash: [UInt8], now: Instant) -> ResumeOutcome {
-        guard let session = self.sessions[id] else { return .notFound }
+        guard let index = self.sessions.index(forKey: id) else { return .notFound }
+        let session = self.sessions.values[index]
         guard Self.constantTimeEqual(session.record.secretHash, secretHash) else { return .wrongSecret }
         guard session.deadline > now else { return .expired }
-        self.refresh(id, now: now)
-        return .resumed(self.info(of: self.sessions[id]!, now: now))
+        self.refresh(at: index, now: now)
+        return .resumed(self.info(of: self.sessions.values[index], now: now))
     }
 
     /// Proves a session alive: its deadline becomes `now + ttl`. Never persisted.
@@ -61,7 +62,7 @@ extension LockTable {
         guard let index = self.sessions.index(forKey: id) else { return .notFound }
         guard self.sessions.values[index].deadline > now else { return .expired }
         let ttl = self.sessions.values[index].record.ttl
-        let deadline = self.refresh(id, now: now)
+        let deadline = self.refresh(at: index, now: now)
         return .alive(ttl: ttl, expiresIn: deadline - now)
     }
 

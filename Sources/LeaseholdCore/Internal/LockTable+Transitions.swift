@@ -149,18 +149,19 @@ extension LockTable {
 
     // MARK: - Sessions
 
-    /// Sets a live session's deadline to `now + ttl`, keeping its heap entry no later than the deadline.
+    /// Sets the deadline of the live session at `index` of ``sessions`` to `now + ttl`, keeping its heap entry no
+    /// later than the deadline.
     /// - Returns: The new deadline.
     @discardableResult
-    mutating func refresh(_ id: SessionID, now: Instant) -> Instant {
-        guard let index = self.sessions.index(forKey: id) else { preconditionFailure("refreshing gone session \(id)") }
-        // In place: one hash lookup, and no copy of the session's record, locks and waits (the keepalive hot path).
+    mutating func refresh(at index: Dictionary<SessionID, SessionState>.Index, now: Instant) -> Instant {
+        // In place: no second hash lookup, and no copy of the session's record, locks and waits (the keepalive hot
+        // path).
         let deadline = now + self.sessions.values[index].record.ttl
         self.sessions.values[index].deadline = deadline
         if deadline < self.sessions.values[index].heapDeadline {
             // Only if `now` went backwards; the old entry goes stale.
             self.sessions.values[index].heapDeadline = deadline
-            self.sessionDeadlines.push(DeadlineEntry(deadline: deadline, id: id))
+            self.sessionDeadlines.push(DeadlineEntry(deadline: deadline, id: self.sessions.keys[index]))
         }
         return deadline
     }
