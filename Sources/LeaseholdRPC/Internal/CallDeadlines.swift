@@ -18,8 +18,8 @@ final class CallDeadlines {
         var deadline: NIODeadline
         var callID: UInt64
         var token: Token
-        static func < (lhs: Entry, rhs: Entry) -> Bool { lhs.deadline < rhs.deadline }
-        static func == (lhs: Entry, rhs: Entry) -> Bool { lhs.token == rhs.token }
+        /// By deadline, then by registration: a total order, consistent with `==` (tokens are unique).
+        static func < (lhs: Entry, rhs: Entry) -> Bool { (lhs.deadline, lhs.token) < (rhs.deadline, rhs.token) }
     }
 
     private let loop: any EventLoop
