@@ -127,26 +127,36 @@ final class WatchHub: Sendable {
             for index in state.watchers.values.indices where !state.watchers.values[index].isEnded {
                 let from = state.watchers.values[index].from
                 let prefix = state.watchers.values[index].prefix
-                let shared = from <= first.revision
-                var delivery =
-                    shared
-                    ? byPrefix[prefix] ?? Delivery(events: events, prefix: prefix, from: 0)
-                    : Delivery(events: events, prefix: prefix, from: from)
-                defer { if shared { byPrefix[prefix] = delivery } }
-                guard !delivery.matching.isEmpty else { continue }
-                switch state.watchers.values[index].phase {
-                case .catchingUp:
-                    if state.watchers.values[index].buffer(delivery.matching) > Self.maxCatchUpBuffer {
-                        Self.end(state.watchers.keys[index], in: &state)
-                    }
-                case .live:
-                    let payload = delivery.payload(revision: last.revision)
-                    do {
-                        try state.watchers.values[index].writer.send(encoded: payload)
-                    } catch {
-                        Self.end(state.watchers.keys[index], in: &state)
-                    }
+                if from <= first.revision {
+                    // Filtered once per prefix (the default is built only when the prefix is first seen), and
+                    // encoded in place in the dictionary.
+                    Self.deliver(
+                        &byPrefix[prefix, default: Delivery(events: events, prefix: prefix, from: 0)], to: index,
+                        revision: last.revision, in: &state)
+                } else {
+                    var own = Delivery(events: events, prefix: prefix, from: from)
+                    Self.deliver(&own, to: index, revision: last.revision, in: &state)
                 }
+            }
+        }
+    }
+
+    /// Buffers or sends one publish's matching events to the watcher at `index` of ``State/watchers``.
+    private static func deliver(
+        _ delivery: inout Delivery, to index: Dictionary<UInt64, Watcher>.Index, revision: UInt64,
+        in state: inout State
+    ) {
+        guard !delivery.matching.isEmpty else { return }
+        switch state.watchers.values[index].phase {
+        case .catchingUp:
+            if state.watchers.values[index].buffer(delivery.matching) > Self.maxCatchUpBuffer {
+                Self.end(state.watchers.keys[index], in: &state)
+            }
+        case .live:
+            do {
+                try state.watchers.values[index].writer.send(encoded: delivery.payload(revision: revision))
+            } catch {
+                Self.end(state.watchers.keys[index], in: &state)
             }
         }
     }
