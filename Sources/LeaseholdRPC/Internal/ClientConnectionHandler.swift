@@ -38,10 +38,7 @@ final class ClientConnectionHandler: ChannelInboundHandler {
 
     private var pending: [UInt64: Pending] = [:]
     private var context: ChannelHandlerContext?
-    private var flushScheduled = false
-    private var needsFlush = false
-    /// Inside a batch of commands, which flushes once at its end.
-    private var inBatch = false
+    private var flushes = FlushCoalescer()
     private var deadlines: CallDeadlines?
     /// Set once the connection has ended; later calls fail with it.
     private var endedWith: LeaseholdError?
@@ -66,10 +63,9 @@ final class ClientConnectionHandler: ChannelInboundHandler {
 
     /// Runs commands from ``RPCConnection`` with one flush for all of them.
     func run(_ commands: [Command]) {
-        self.inBatch = true
+        self.flushes.beginBatch()
         for command in commands { self.run(command) }
-        self.inBatch = false
-        self.flushIfNeeded()
+        if self.flushes.endBatch() { self.flush() }
     }
 
     // MARK: - Calls
@@ -125,26 +121,21 @@ final class ClientConnectionHandler: ChannelInboundHandler {
     private func write(_ frame: Frame) {
         guard let context = self.context else { return }
         context.write(Self.wrapOutboundOut(frame), promise: nil)
-        self.needsFlush = true
-        guard !self.inBatch, !self.flushScheduled else { return }
-        self.flushScheduled = true
+        guard self.flushes.noteWrite() else { return }
         context.eventLoop.assumeIsolated().execute {
-            self.flushScheduled = false
-            self.flushIfNeeded()
+            if self.flushes.deferredFlushRuns() { self.flush() }
         }
     }
 
-    private func flushIfNeeded() {
-        guard self.needsFlush, let context = self.context else { return }
-        self.needsFlush = false
-        context.flush()
+    private func flush() {
+        self.context?.flush()
     }
 
     // MARK: - Inbound
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let frame = Self.unwrapInboundIn(data)
-        self.inBatch = true
+        self.flushes.beginBatch()
         if frame.callID == 0 {
             if let error = frame.status?.error { self.end(with: error) }
             return
@@ -172,8 +163,7 @@ final class ClientConnectionHandler: ChannelInboundHandler {
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
-        self.inBatch = false
-        self.flushIfNeeded()
+        if self.flushes.endBatch() { self.flush() }
         context.fireChannelReadComplete()
     }
 

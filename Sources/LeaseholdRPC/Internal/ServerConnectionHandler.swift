@@ -46,11 +46,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     private var principal: Principal?
     private var calls: [UInt64: OpenCall] = [:]
     private var context: ChannelHandlerContext?
-    private var flushScheduled = false
-    /// Writes are pending a flush.
-    private var needsFlush = false
-    /// Inside a read burst or an inbox drain, which flush once at their end.
-    private var inBatch = false
+    private var flushes = FlushCoalescer()
     private var deadlines: CallDeadlines?
     /// Frames encoded since the last flush. Reused: once the socket has taken a flushed buffer, the next frames
     /// are encoded into the same memory.
@@ -69,7 +65,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         self.logger[metadataKey: "connection"] = "\(connectionID.rawValue)"
     }
 
-    /// What a call's task reports to the event loop.
+    /// What a call reports to the event loop, from its task or its completion.
     enum CallEvent: Sendable {
         case item(callID: UInt64, payload: ByteBuffer, size: Int)
         case overflow(callID: UInt64, limit: Int)
@@ -81,10 +77,9 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
         self.inbox = LoopInbox(loop: context.eventLoop) { events in
             let handler = bound.value
-            handler.inBatch = true
+            handler.flushes.beginBatch()
             for event in events { handler.handle(event) }
-            handler.inBatch = false
-            handler.flushIfNeeded()
+            if handler.flushes.endBatch() { handler.flush() }
         }
         self.deadlines = CallDeadlines(
             loop: context.eventLoop,
@@ -123,7 +118,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let frame = Self.unwrapInboundIn(data)
         guard !self.closing else { return }
-        self.inBatch = true
+        self.flushes.beginBatch()
         if frame.flags.contains(.cancel) {
             self.cancel(callID: frame.callID)
         } else if frame.callID == 0 {
@@ -137,8 +132,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
-        self.inBatch = false
-        self.flushIfNeeded()
+        if self.flushes.endBatch() { self.flush() }
         context.fireChannelReadComplete()
     }
 
@@ -344,26 +338,22 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         self.wrote()
     }
 
-    /// Notes a write: a read burst or drain flushes at its end; any other write (a deadline) gets a flush later in
-    /// this loop tick, shared with whatever else is written in it.
+    /// Notes a write (see ``FlushCoalescer``).
     private func wrote() {
-        self.needsFlush = true
-        guard !self.inBatch, !self.flushScheduled, let context = self.context else { return }
-        self.flushScheduled = true
+        guard self.flushes.noteWrite(), let context = self.context else { return }
         context.eventLoop.assumeIsolated().execute {
-            self.flushScheduled = false
-            self.flushIfNeeded()
+            if self.flushes.deferredFlushRuns() { self.flush() }
         }
     }
 
-    private func flushIfNeeded() {
-        guard self.needsFlush, let context = self.context else { return }
+    private func flush() {
+        guard let context = self.context else { return }
         self.flushNow(context, promise: nil)
     }
 
     /// Writes the outbox and flushes; `promise` completes when the socket has taken it (or failed to).
     private func flushNow(_ context: ChannelHandlerContext, promise: EventLoopPromise<Void>?) {
-        self.needsFlush = false
+        self.flushes.flushed()
         var promise = promise
         if !self.unrefunded.isEmpty {
             let items = self.unrefunded
