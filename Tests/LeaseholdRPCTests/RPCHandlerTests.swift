@@ -1,5 +1,6 @@
 import Foundation
 @testable import LeaseholdRPC
+import LeaseholdTestSupport
 import LeaseholdWire
 import Logging
 import NIOCore
@@ -55,7 +56,10 @@ struct RPCHandlerTests {
             #expect(handler.object != nil)
             _ = try? await channel.finish()
         }
-        #expect(handler.object == nil, "the handler outlived its connection")
+        // The Hang call's task keeps the handler (through the inbox it posts to) until it has seen its cancellation
+        // and posted; then nothing may hold it.
+        let freed = await eventually(timeout: .seconds(10)) { handler.object == nil }
+        #expect(freed, "the handler outlived its connection")
     }
 
     @Test("CANCEL of an unknown call is ignored; a reused open call_id closes the connection")
