@@ -212,12 +212,14 @@ public final class Session: Sendable {
         }
     }
 
-    /// Sends a keepalive every TTL/3; on failure reports jeopardy and retries (reconnecting and resuming) until
-    /// it succeeds (safe) or the TTL has passed since the last success (expired).
+    /// Sends a keepalive every TTL/3, on the process-wide grid of ``KeepAliveSchedule`` so that sessions due
+    /// together share a write; on failure reports jeopardy and retries (reconnecting and resuming) until it
+    /// succeeds (safe) or the TTL has passed since the last success (expired).
     private func keepAliveLoop() async {
-        let interval = self.ttl / 3
+        let schedule = KeepAliveSchedule(ttl: self.ttl)
+        let interval = schedule.interval
         var backoff = Backoff(self.client.configuration.reconnectBackoff)
-        var nextAttempt = ContinuousClock.now + interval
+        var nextAttempt = schedule.next(after: .now)
         while !Task.isCancelled {
             try? await Task.sleep(until: nextAttempt)
             if Task.isCancelled { return }
@@ -233,7 +235,7 @@ public final class Session: Sendable {
                     self.publish(.connected)
                 }
                 backoff.reset()
-                nextAttempt = sentAt + interval
+                nextAttempt = schedule.next(after: sentAt)
             } catch let error as LeaseholdError where error.code == .sessionExpired || error.code == .notFound {
                 self.finish(with: .expired)
                 return
