@@ -37,6 +37,7 @@ let targets: [Target] = [
             .product(name: "LeaseholdRPC", package: "leasehold"),
             .product(name: "LeaseholdWire", package: "leasehold"),
             .product(name: "LeaseholdCore", package: "leasehold"),
+            .product(name: "LeaseholdClient", package: "leasehold"),
             .product(name: "Histogram", package: "hdrhistogram-swift"),
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "NIOCore", package: "swift-nio"),

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Histogram
+import LeaseholdClient
 import LeaseholdCore
 import LeaseholdRPC
 import LeaseholdWire
@@ -14,8 +15,11 @@ struct SessionsWorkload: AsyncParsableCommand {
         discussion: """
             Sessions are opened with up to --open-in-flight OpenSession calls at once, spread round-robin over \
             the connections (default 8). Each session then sends a KeepAlive every TTL/3, as the Swift client \
-            does, at its own phase (spread evenly over the interval, not in bursts); the schedule starts as each \
-            session opens, so none can expire while the rest are opening. After a --warmup, the server's CPU \
+            does: with --schedule client (the default), on the client's grid of ticks (KeepAliveSchedule: sessions \
+            due within the same tick, 50 ms at a 10 s TTL, go out together in one write per connection); with \
+            --schedule spread, each at its own phase, spread evenly over the interval (what sessions of many \
+            separate processes look like to the server, the worst case). Phases start spread evenly either way, \
+            and the schedule starts as each session opens, so none can expire while the rest are opening. After a --warmup, the server's CPU \
             (utime + stime from /proc/<pid>/stat) is measured over --duration and its RSS (VmRSS from \
             /proc/<pid>/status) read at the end. Then the schedule stops and every session gets one more \
             KeepAlive (256 at a time, for at most 60 s): any that fails with SESSION_EXPIRED or NOT_FOUND counts \
@@ -36,6 +40,13 @@ struct SessionsWorkload: AsyncParsableCommand {
 
     @Option(help: "The sessions' TTL; they send a KeepAlive every TTL/3.")
     var ttl = DurationArgument(.seconds(10), text: "10s")
+
+    @Option(help: "client: keepalives on the Swift client's grid of ticks; spread: each session at its own phase.")
+    var schedule = Schedule.client
+
+    enum Schedule: String, ExpressibleByArgument, Sendable {
+        case client, spread
+    }
 
     @Option(help: "How many OpenSession calls may be in flight at once.")
     var openInFlight = 64
@@ -82,7 +93,10 @@ struct SessionsWorkload: AsyncParsableCommand {
 
         init(connection: RPCConnection) { self.connection = connection }
 
-        func run(interval: UInt64) async {
+        /// - Parameters:
+        ///   - interval: Nanoseconds between a session's keepalives.
+        ///   - align: Moves a due time onto the schedule's grid (identity for `spread`).
+        func run(interval: UInt64, align: @escaping @Sendable (UInt64) -> UInt64) async {
             let connection = self.connection
             await withDiscardingTaskGroup { group in
                 var heap = DeadlineHeap()
@@ -97,8 +111,8 @@ struct SessionsWorkload: AsyncParsableCommand {
                         _ = heap.popFirst()
                         if self.stats.withLock({ $0.expired.contains(next.item) }) { continue }
                         // Like the Swift client, a late session sends one keepalive, not one per missed beat.
-                        let following = next.due + interval
-                        heap.push(due: following > now ? following : now + interval, item: next.item)
+                        let following = align(next.due + interval)
+                        heap.push(due: following > now ? following : align(now + interval), item: next.item)
                         if following <= now { self.stats.withLock { $0.missedBeats += 1 } }
                         let index = next.item
                         let due = next.due
@@ -166,13 +180,22 @@ struct SessionsWorkload: AsyncParsableCommand {
         let options = self.options
         let count = self.count
         let ttl = self.ttl.duration
-        let interval = (ttl / 3).nanoseconds
+        let keepAliveSchedule = KeepAliveSchedule(ttl: ttl)
+        let interval = keepAliveSchedule.interval.nanoseconds
+        // Times are monotonicNanos(); every scheduler shares its origin, as every session of a client process
+        // shares the grid's.
+        let align: @Sendable (UInt64) -> UInt64 =
+            switch self.schedule {
+            case .client: { keepAliveSchedule.alignedDown(.nanoseconds($0)).nanoseconds }
+            case .spread: { $0 }
+            }
         let connectionCount = options.connectionCount(default: 8, limit: count)
         var report = Report(
             workload: "sessions --count \(count) (TTL \(self.ttl), \(connectionCount) conns)", options: options,
             parameters: options.parameters.merging([
                 "connections": "\(connectionCount)", "count": "\(count)", "ttl": self.ttl.description,
                 "openInFlight": "\(self.openInFlight)", "openLimit": self.openLimit.description,
+                "schedule": self.schedule.rawValue,
             ]) { $1 })
         // Opening and the final check are bounded themselves (--open-limit, finalCheckLimit).
         Watchdog.arm(
@@ -184,7 +207,7 @@ struct SessionsWorkload: AsyncParsableCommand {
         let runners = Task {
             await withDiscardingTaskGroup { group in
                 for scheduler in schedulers {
-                    group.addTask { await scheduler.run(interval: interval) }
+                    group.addTask { await scheduler.run(interval: interval, align: align) }
                 }
             }
         }
@@ -231,7 +254,7 @@ struct SessionsWorkload: AsyncParsableCommand {
             }
             // Phases spread evenly over the interval by the golden ratio, whatever the order of opening.
             let phase = (Double(index + 1) * 0.618_033_988_749_895).truncatingRemainder(dividingBy: 1)
-            let firstDue = sent + UInt64(Double(interval) * max(0.02, phase))
+            let firstDue = align(sent + UInt64(Double(interval) * max(0.02, phase)))
             scheduler.inbox.withLock { $0.append((index, info.sessionID, firstDue)) }
             openedCount.value.add(1, ordering: .relaxed)
             return (monotonicNanos() - sent, info.sessionID)
