@@ -11,7 +11,7 @@
 #   SYNC_MODES=full QUICK=1 bench/run.sh   # a short smoke run: 2 s windows, 10,000 sessions, 100 watchers
 #
 # Settings (environment): SYNC_MODES ("full normal"), SESSIONS_SYNC_MODES ("full"), WORKLOADS (all: "uncontended
-# uncontended-8conns contended-k1 contended-k16 sessions expiry watch ping ping-8conns"), DURATION (10s), WARMUP (2s), SESSIONS_COUNT (100000),
+# uncontended-8conns contended-k1 contended-k16 sessions sessions-spread expiry watch ping ping-8conns"), DURATION (10s), WARMUP (2s), SESSIONS_COUNT (100000),
 # SESSIONS_DURATION (60s), WATCHERS (1000), CLIENTS (64), RESULTS (bench/results), DATA_DIR (${TMPDIR:-/tmp}),
 # BUILD (1), QUICK (0), SERVER_ARGS (more `leasehold serve` flags, e.g. "--event-loops 1").
 set -euo pipefail
@@ -33,7 +33,7 @@ else
     sessions_count=${SESSIONS_COUNT:-100000}; sessions_duration=${SESSIONS_DURATION:-60s}
     watchers=${WATCHERS:-1000}
 fi
-all_workloads="uncontended uncontended-8conns contended-k1 contended-k16 sessions expiry watch ping ping-8conns"
+all_workloads="uncontended uncontended-8conns contended-k1 contended-k16 sessions sessions-spread expiry watch ping ping-8conns"
 workloads=${WORKLOADS:-$all_workloads}
 results=${RESULTS:-$here/results}
 data_dir=${DATA_DIR:-${TMPDIR:-/tmp}}
@@ -122,6 +122,9 @@ for sync in $sync_modes; do
     run contended-k16 "$sync" contended --keys 16 "${common[@]}"
     if [[ " $sessions_sync_modes " == *" $sync "* ]]; then
         run sessions "$sync" sessions --count "$sessions_count" --duration "$sessions_duration" --warmup "$warmup"
+        # The worst case: keepalives at scattered phases, as sessions of many separate processes send them.
+        run sessions-spread "$sync" sessions --count "$sessions_count" --duration "$sessions_duration" --warmup "$warmup" \
+            --schedule spread
     fi
     run expiry "$sync" expiry --duration "$duration"
     run watch "$sync" watch --watchers "$watchers" --duration "$duration" --warmup "$warmup"

@@ -191,7 +191,8 @@ struct SessionsWorkload: AsyncParsableCommand {
             }
         let connectionCount = options.connectionCount(default: 8, limit: count)
         var report = Report(
-            workload: "sessions --count \(count) (TTL \(self.ttl), \(connectionCount) conns)", options: options,
+            workload: "sessions --count \(count) (TTL \(self.ttl), \(connectionCount) conns, \(self.schedule.rawValue) schedule)",
+            options: options,
             parameters: options.parameters.merging([
                 "connections": "\(connectionCount)", "count": "\(count)", "ttl": self.ttl.description,
                 "openInFlight": "\(self.openInFlight)", "openLimit": self.openLimit.description,
@@ -366,18 +367,22 @@ struct SessionsWorkload: AsyncParsableCommand {
                 "server RSS", value: Format.mebibytes(memory.rssBytes), target: "< 512 MiB",
                 met: fullSize ? memory.rssBytes < 512 << 20 : nil)
         }
+        // The target is for sessions kept alive as the client keeps them; the spread schedule is the worst case,
+        // shown for reference.
+        let cpuTargetApplies = self.schedule == .client
         if let cpu = usage.serverCPUPercentOfOneCore {
             report.row(
                 "server CPU (\(Format.count(keepAlivesPerSecond)) keepalives/s)", value: "\(Format.percent(cpu)) of a core",
-                target: "< 30%", met: fullSize ? cpu < 30 : nil)
+                target: cpuTargetApplies ? "< 30%" : "worst case, no target", met: fullSize && cpuTargetApplies ? cpu < 30 : nil)
         }
         report.row("keepalive latency", latency: report.latencies["keepAlive"]!)
         report.row("OpenSession rate", value: "\(Format.count(Double(count - failedOpens) / openSeconds))/s")
         if let perCall = report.figures["serverCPUMicrosPerKeepAlive"] {
             report.row(
                 "server CPU per KeepAlive", value: "\(perCall) µs",
-                target: "< \(Int(0.3e6 / (Double(count) / (Double(interval) / 1e9)))) µs (30% at this rate)",
-                met: perCall < 0.3e6 / (Double(count) / (Double(interval) / 1e9)))
+                target: cpuTargetApplies
+                    ? "< \(Int(0.3e6 / (Double(count) / (Double(interval) / 1e9)))) µs (30% at this rate)" : "–",
+                met: cpuTargetApplies ? perCall < 0.3e6 / (Double(count) / (Double(interval) / 1e9)) : nil)
         }
         try report.emit(options: options)
 
