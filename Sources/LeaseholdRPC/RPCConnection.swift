@@ -115,23 +115,36 @@ public final class RPCConnection: Sendable {
     ///   - request: The request.
     /// - Returns: The stream's items; it finishes when the server ends the call with `OK` and throws
     ///   ``LeaseholdError`` otherwise. Dropping the iterator cancels the call on the server.
+    @inlinable
     public func serverStream<Request: WireMessage, Response: WireMessage>(
         _ method: String, _ request: Request, as: Response.Type = Response.self
     ) -> AsyncThrowingStream<Response, any Error> {
-        let callID = self.nextCallID.wrappingAdd(1, ordering: .relaxed).oldValue
-        let frame = Frame(callID: callID, method: method, payload: request.encoded())
-        let inbox = self.inbox
+        // Inlinable so that decoding and the stream's continuation are specialized in the caller's module: each
+        // item would otherwise pay runtime generic metadata lookups. The rest is `startStream`, not generic.
         let (responses, continuation) = AsyncThrowingStream.makeStream(of: Response.self)
-        continuation.onTermination = { _ in inbox.post(.cancel(callID: callID, error: CancellationError())) }
-        let receiver = ClientConnectionHandler.StreamReceiver(
+        let cancel = self.startStream(
+            method: method, payload: request.encoded(),
             item: { payload in
                 guard let response = try? Response(decoding: payload) else { return false }
                 continuation.yield(response)
                 return true
             },
             end: { error in continuation.finish(throwing: error) })
-        inbox.post(.startStream(frame, receiver))
+        continuation.onTermination = { _ in cancel() }
         return responses
+    }
+
+    /// Starts a server stream whose items go to `item` and whose end goes to `end`.
+    /// - Returns: What cancels the call (for the stream's termination).
+    @usableFromInline
+    func startStream(
+        method: String, payload: ByteBuffer, item: @escaping @Sendable (ByteBuffer) -> Bool,
+        end: @escaping @Sendable ((any Error)?) -> Void
+    ) -> @Sendable () -> Void {
+        let callID = self.nextCallID.wrappingAdd(1, ordering: .relaxed).oldValue
+        let inbox = self.inbox
+        inbox.post(.startStream(Frame(callID: callID, method: method, payload: payload), .init(item: item, end: end)))
+        return { inbox.post(.cancel(callID: callID, error: CancellationError())) }
     }
 
     /// The event loop that serves this connection: a task that runs there (with the event loops as Swift's global
