@@ -19,18 +19,29 @@ final class WatchHub: Sendable {
         case live
     }
 
-    private struct Watcher {
-        var prefix: String
+    /// One watch stream: a class only ever touched under the hub's lock (hence `@unchecked Sendable`).
+    /// ``publish(_:)`` reads every watcher's fields for every event, and reading a struct out of the dictionary
+    /// copied it whole (its prefix, phase, writer and continuation: a retain and a release each), which was most
+    /// of the hub's time.
+    private final class Watcher: @unchecked Sendable {
+        let prefix: String
         /// Events below this revision are not sent (a start in the future).
         var from: UInt64
         var phase: Phase
-        var writer: RPCStreamWriter<WatchResponse>
+        let writer: RPCStreamWriter<WatchResponse>
         var ended: CheckedContinuation<Void, Never>?
         var isEnded = false
 
+        init(prefix: String, phase: Phase, writer: RPCStreamWriter<WatchResponse>) {
+            self.prefix = prefix
+            self.from = 0
+            self.phase = phase
+            self.writer = writer
+        }
+
         /// Buffers live events during catch-up (in place, without copying the buffer).
         /// - Returns: How many events are buffered now.
-        mutating func buffer(_ events: [Event]) -> Int {
+        func buffer(_ events: [Event]) -> Int {
             guard case .catchingUp(var buffered) = self.phase else { return 0 }
             self.phase = .catchingUp([])
             buffered.append(contentsOf: events)
@@ -60,7 +71,7 @@ final class WatchHub: Sendable {
         self.state.withLock { state in
             let id = state.nextID
             state.nextID += 1
-            state.watchers[id] = Watcher(prefix: prefix, from: 0, phase: .catchingUp([]), writer: writer)
+            state.watchers[id] = Watcher(prefix: prefix, phase: .catchingUp([]), writer: writer)
             return (id, state.lastPublished)
         }
     }
@@ -69,7 +80,7 @@ final class WatchHub: Sendable {
     /// to the watcher directly.
     func goLive(_ id: UInt64, from: UInt64) {
         self.locked { state in
-            guard var watcher = state.watchers[id], !watcher.isEnded, case .catchingUp(let buffered) = watcher.phase else {
+            guard let watcher = state.watchers[id], !watcher.isEnded, case .catchingUp(let buffered) = watcher.phase else {
                 return
             }
             watcher.from = from
@@ -81,10 +92,8 @@ final class WatchHub: Sendable {
                 }
                 // An empty response tells the client it is caught up, as of this revision.
                 try watcher.writer.send(WatchResponse(events: [], revision: state.lastPublished))
-                state.watchers[id] = watcher
             } catch {
-                state.watchers[id] = watcher
-                Self.end(id, in: &state)
+                Self.end(watcher, in: &state)
             }
         }
     }
@@ -94,22 +103,23 @@ final class WatchHub: Sendable {
         await withTaskCancellationHandler {
             await withCheckedContinuation { continuation in
                 let ended = self.state.withLock { state -> Bool in
-                    if state.watchers[id] == nil || state.watchers[id]!.isEnded { return true }
-                    state.watchers[id]!.ended = continuation
+                    guard let watcher = state.watchers[id], !watcher.isEnded else { return true }
+                    watcher.ended = continuation
                     return false
                 }
                 if ended { continuation.resume() }
             }
         } onCancel: {
-            self.locked { Self.end(id, in: &$0) }
+            self.locked { state in
+                if let watcher = state.watchers[id] { Self.end(watcher, in: &state) }
+            }
         }
     }
 
     /// Removes a watcher.
     func unsubscribe(_ id: UInt64) {
         self.locked { state in
-            Self.end(id, in: &state)
-            state.watchers.removeValue(forKey: id)
+            if let watcher = state.watchers.removeValue(forKey: id) { Self.end(watcher, in: &state) }
         }
     }
 
@@ -122,41 +132,36 @@ final class WatchHub: Sendable {
         self.locked { state in
             state.lastPublished = last.revision
             var byPrefix: [String: Delivery] = [:]
-            // By index, reading fields in place: copying each Watcher (its prefix, phase and writer) cost more
-            // than the rest of the loop.
-            for index in state.watchers.values.indices where !state.watchers.values[index].isEnded {
-                let from = state.watchers.values[index].from
-                let prefix = state.watchers.values[index].prefix
-                if from <= first.revision {
+            for watcher in state.watchers.values where !watcher.isEnded {
+                if watcher.from <= first.revision {
                     // Filtered once per prefix (the default is built only when the prefix is first seen), and
                     // encoded in place in the dictionary.
                     Self.deliver(
-                        &byPrefix[prefix, default: Delivery(events: events, prefix: prefix, from: 0)], to: index,
-                        revision: last.revision, in: &state)
+                        &byPrefix[watcher.prefix, default: Delivery(events: events, prefix: watcher.prefix, from: 0)],
+                        to: watcher, revision: last.revision, in: &state)
                 } else {
-                    var own = Delivery(events: events, prefix: prefix, from: from)
-                    Self.deliver(&own, to: index, revision: last.revision, in: &state)
+                    var own = Delivery(events: events, prefix: watcher.prefix, from: watcher.from)
+                    Self.deliver(&own, to: watcher, revision: last.revision, in: &state)
                 }
             }
         }
     }
 
-    /// Buffers or sends one publish's matching events to the watcher at `index` of ``State/watchers``.
+    /// Buffers or sends one publish's matching events to `watcher`.
     private static func deliver(
-        _ delivery: inout Delivery, to index: Dictionary<UInt64, Watcher>.Index, revision: UInt64,
-        in state: inout State
+        _ delivery: inout Delivery, to watcher: Watcher, revision: UInt64, in state: inout State
     ) {
         guard !delivery.matching.isEmpty else { return }
-        switch state.watchers.values[index].phase {
+        switch watcher.phase {
         case .catchingUp:
-            if state.watchers.values[index].buffer(delivery.matching) > Self.maxCatchUpBuffer {
-                Self.end(state.watchers.keys[index], in: &state)
+            if watcher.buffer(delivery.matching) > Self.maxCatchUpBuffer {
+                Self.end(watcher, in: &state)
             }
         case .live:
             do {
-                try state.watchers.values[index].writer.send(encoded: delivery.payload(revision: revision))
+                try watcher.writer.send(encoded: delivery.payload(revision: revision))
             } catch {
-                Self.end(state.watchers.keys[index], in: &state)
+                Self.end(watcher, in: &state)
             }
         }
     }
@@ -187,13 +192,12 @@ final class WatchHub: Sendable {
 
     /// Marks a watcher ended. Its waiting continuation is resumed by ``locked(_:)`` after the lock is released: a
     /// task being cancelled holds its own status lock while its cancellation handler waits for ours.
-    private static func end(_ id: UInt64, in state: inout State) {
-        guard state.watchers[id] != nil else { return }
-        state.watchers[id]!.isEnded = true
-        if let continuation = state.watchers[id]!.ended {
+    private static func end(_ watcher: Watcher, in state: inout State) {
+        watcher.isEnded = true
+        if let continuation = watcher.ended {
             state.deferred.append(continuation)
         }
-        state.watchers[id]!.ended = nil
+        watcher.ended = nil
     }
 
     /// Runs `body` under the lock, then resumes the continuations of watchers it ended.
