@@ -14,7 +14,9 @@ extension SQLiteStore {
         public var path: String
         /// How hard commits sync. `.full` by default.
         public var synchronous: Synchronous
-        /// Keep at most this many events; older ones are pruned, oldest first.
+        /// Keep this many events; older ones are pruned, oldest first. Pruning by count starts once 1% of the limit
+        /// (at least 1, at most ``retentionChunkSize``) is due and then prunes down to the limit, so that a busy
+        /// log is pruned in batches instead of after every commit: between prunes it may hold that many more.
         public var eventRetention: Int
         /// Prune events older than this (by their wall time), oldest first.
         public var eventMaxAge: Duration

@@ -31,6 +31,31 @@ struct RetentionTests {
         #expect(try await store.events(prefix: "", from: 41, limit: 1).events.map(\.revision) == [41])
     }
 
+    @Test("pruning by count waits until 1% of the limit is due, then prunes down to the limit in one transaction")
+    func byCountInBatches() async throws {
+        let directory = try TemporaryDirectory()
+        let store = try SQLiteStore.open(directory.file(), eventRetention: 1_000)  // slack: 10
+        defer { store.close() }
+        try await store.commit([.openSession(Fixture.session(1))])
+        try await store.commit(Fixture.alternatingEvents(count: 1_009))
+        try await store.commit([])  // runs after the writer's check (and prune, if any) that followed the commit
+        #expect(store.statistics.retentionTransactions == 0)
+        #expect(try await store.allEvents().events.count == 1_009)
+
+        try await store.commit(Fixture.alternatingEvents(count: 1, from: 1_010, key: "b"))
+        try await store.commit([])
+        #expect(store.statistics.retentionTransactions == 1)
+        #expect(store.statistics.prunedEvents == 10)
+        let page = try await store.allEvents()
+        #expect(page.events.map(\.revision) == Array(11...1_010))
+        #expect(page.compactRevision == 11)
+
+        // enforceRetention prunes what is beyond the limit whatever the slack.
+        try await store.commit(Fixture.alternatingEvents(count: 3, from: 1_011, key: "c"))
+        try await store.enforceRetention()
+        #expect(try await store.allEvents().events.map(\.revision) == Array(14...1_013))
+    }
+
     @Test("pruning goes in bounded chunks, one transaction each")
     func chunks() async throws {
         let directory = try TemporaryDirectory()

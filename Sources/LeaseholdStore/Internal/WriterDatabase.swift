@@ -12,6 +12,11 @@ final class WriterDatabase {
     private let logger: Logger
     /// Rows in `events`, counted once at open and then kept up to date, so that retention never counts the table.
     private(set) var eventCount: Int
+    /// `at_ms` of the oldest event (`nil`: the log is empty), valid while ``oldestEventAtIsKnown``: read when the
+    /// oldest event may have changed (at open, after the first insert into an empty log, after a prune), so the age
+    /// check after each commit does not read the table.
+    private var oldestEventAt: UInt64?
+    private var oldestEventAtIsKnown = false
 
     /// Opens (or creates) the database, switches it to WAL, sets `synchronous` and migrates the schema.
     /// - Parameters:
@@ -89,6 +94,7 @@ final class WriterDatabase {
                 }
             }
         }
+        if self.eventCount == 0, inserted > 0 { self.oldestEventAtIsKnown = false }
         self.eventCount += inserted
     }
 
@@ -145,17 +151,29 @@ final class WriterDatabase {
 
     // MARK: - Retention
 
-    /// Whether some events are due for pruning: more than ``SQLiteStore/Configuration/eventRetention``, or the
-    /// oldest one older than ``SQLiteStore/Configuration/eventMaxAge``.
+    /// Whether some events are due for pruning: ``countSlack`` or more beyond
+    /// ``SQLiteStore/Configuration/eventRetention``, or the oldest one older than
+    /// ``SQLiteStore/Configuration/eventMaxAge``. A prune then takes the log down to the limit exactly.
     /// - Parameter now: The wall-clock time to measure age against.
     /// - Throws: ``SQLiteError``.
     func hasRetentionBacklog(now: WallTime) throws -> Bool {
-        if self.eventCount > self.configuration.eventRetention { return true }
+        if self.eventCount - max(self.configuration.eventRetention, 0) >= self.countSlack { return true }
         guard self.eventCount > 0 else { return false }
-        let oldest = try self.connection.cachedStatement("SELECT at_ms FROM events ORDER BY revision LIMIT 1")
-        defer { oldest.reset() }
-        guard try oldest.step() else { return false }
-        return oldest.uint64(at: 0) < self.cutoff(now: now)
+        if !self.oldestEventAtIsKnown {
+            let oldest = try self.connection.cachedStatement("SELECT at_ms FROM events ORDER BY revision LIMIT 1")
+            defer { oldest.reset() }
+            self.oldestEventAt = try oldest.step() ? oldest.uint64(at: 0) : nil
+            self.oldestEventAtIsKnown = true
+        }
+        guard let oldest = self.oldestEventAt else { return false }
+        return oldest < self.cutoff(now: now)
+    }
+
+    /// How many events beyond ``SQLiteStore/Configuration/eventRetention`` make pruning by count due: 1% of the limit,
+    /// at least 1 and at most one chunk. Pruning after every group commit cost a second transaction (and a second
+    /// sync) per group once the log was full; in batches it costs one per ~1% of the limit.
+    private var countSlack: Int {
+        max(1, min(self.configuration.eventRetention / 100, self.configuration.retentionChunkSize))
     }
 
     /// Prunes one chunk: the longest run of oldest events (by revision) that are beyond the count limit or older
@@ -198,6 +216,7 @@ final class WriterDatabase {
         }
         self.eventCount -= deleted
         if deleted > 0 {
+            self.oldestEventAtIsKnown = false
             self.logger.debug("pruned events", metadata: ["count": "\(deleted)", "left": "\(self.eventCount)"])
         }
         return deleted
