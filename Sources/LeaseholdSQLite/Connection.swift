@@ -53,11 +53,12 @@ public final class Connection {
     /// - Parameters:
     ///   - path: A file path, `":memory:"`, or a `file:` URI with ``OpenFlags/uri``.
     ///   - flags: How to open it; by default read-write, creating the file if needed.
+    ///   - vfs: The name of the SQLite VFS to use, such as `"unix-excl"`; `nil` for the default.
     /// - Throws: ``SQLiteError`` when the file cannot be opened.
-    public init(path: String, flags: OpenFlags = [.readWrite, .create]) throws {
+    public init(path: String, flags: OpenFlags = [.readWrite, .create], vfs: String? = nil) throws {
         self.path = path
         var handle: OpaquePointer?
-        let code = sqlite3_open_v2(path, &handle, flags.rawValue, nil)
+        let code = sqlite3_open_v2(path, &handle, flags.rawValue, vfs)
         guard code == SQLITE_OK, let handle else {
             // sqlite3_open_v2 usually allocates a handle even when it fails; it must be closed.
             let message = handle.map { String(cString: sqlite3_errmsg($0)) } ?? "cannot open"

@@ -3,7 +3,9 @@ internal import LeaseholdSQLite
 public import Logging
 
 /// The SQLite implementation of ``Store``: one database file in WAL mode, one writer thread with group commit,
-/// one read-only connection for loading and for the event log.
+/// one read-only connection for loading and for the event log. The process holds the file exclusively while the
+/// store is open (SQLite's `unix-excl` VFS): a second server on the same file fails with ``DataFileInUse``, and
+/// tools such as `sqlite3` can read the file only once the server has stopped.
 ///
 /// ```swift
 /// let store = try SQLiteStore(configuration: .init(path: "leasehold.db"), logger: logger)
@@ -34,8 +36,9 @@ public final class SQLiteStore: Store {
     /// - Parameters:
     ///   - configuration: Where the database is and how to maintain it.
     ///   - logger: Where to log; the store adds the path as metadata.
-    /// - Throws: ``SQLiteError`` when the file cannot be opened or set up; ``UnsupportedSchemaVersion`` when it
-    ///   was written by a newer build.
+    /// - Throws: ``DataFileInUse`` when another process has the file open (after waiting up to 5 s for it);
+    ///   ``SQLiteError`` when the file cannot be opened or set up; ``UnsupportedSchemaVersion`` when it was written
+    ///   by a newer build.
     public init(configuration: Configuration, logger: Logger) throws {
         var logger = logger
         logger[metadataKey: "store.path"] = "\(configuration.path)"

@@ -20,7 +20,8 @@ final class StoreReader: Sendable {
     ///   - logger: Where to log.
     /// - Throws: ``SQLiteError``.
     init(path: String, logger: Logger) throws {
-        let connection = try Connection(path: path, flags: [.readOnly])
+        // The writer's VFS: the process-wide lock and the heap WAL index are shared by the connections of the process.
+        let connection = try Connection(path: path, flags: [.readOnly], vfs: "unix-excl")
         try connection.setBusyTimeout(.seconds(5))
         self.connection = Mutex(connection)
         self.logger = logger
