@@ -6,7 +6,7 @@
 # and memory are read from /proc), and stops it. Results go to bench/results/<date>-<workload>-<sync>.json; the table
 # also goes to bench/results/<date>-summary.md with the command and the machine.
 #
-#   bench/run.sh                      # build in release mode, run everything (about 8 minutes on 2 cores)
+#   bench/run.sh                      # build in release mode, run everything (about 6 minutes on 2 cores)
 #   BUILD=0 bench/run.sh              # reuse the release builds
 #   SYNC_MODES=full QUICK=1 bench/run.sh   # a short smoke run: 2 s windows, 10,000 sessions, 100 watchers
 #
