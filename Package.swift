@@ -78,7 +78,7 @@ let targets: [Target] = [
     .target(
         name: "LeaseholdRPC",
         dependencies: [
-            "LeaseholdWire", nioCore, nioPosix, logging, .product(name: "Crypto", package: "swift-crypto"),
+            "LeaseholdCore", "LeaseholdWire", nioCore, nioPosix, logging, .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "HeapModule", package: "swift-collections"),
         ],
         swiftSettings: swiftSettings

@@ -1,3 +1,5 @@
+import LeaseholdCore
+
 /// When a session sends its keepalives: every TTL/3, at an instant rounded down to a grid of ticks shared by the
 /// whole process.
 ///
@@ -25,7 +27,7 @@ public struct KeepAliveSchedule: Hashable, Sendable {
     /// - Parameter ttl: The session's TTL.
     public init(ttl: Duration) {
         self.interval = ttl / 3
-        let milliseconds = Self.nanoseconds(self.interval) / 64 / 1_000_000
+        let milliseconds = self.interval.wholeNanoseconds / 64 / 1_000_000
         self.tick = .milliseconds(min(max(milliseconds, 1), 50))
     }
 
@@ -41,14 +43,9 @@ public struct KeepAliveSchedule: Hashable, Sendable {
     /// - Parameter offset: Time since a fixed origin.
     /// - Returns: The largest multiple of ``tick`` not above `offset`.
     public func alignedDown(_ offset: Duration) -> Duration {
-        let nanoseconds = Self.nanoseconds(offset)
-        let tick = Self.nanoseconds(self.tick)
+        let nanoseconds = offset.wholeNanoseconds
+        let tick = self.tick.wholeNanoseconds
         let ticks = nanoseconds >= 0 ? nanoseconds / tick : (nanoseconds - tick + 1) / tick
         return .nanoseconds(ticks * tick)
-    }
-
-    private static func nanoseconds(_ duration: Duration) -> Int64 {
-        let (seconds, attoseconds) = duration.components
-        return seconds * 1_000_000_000 + attoseconds / 1_000_000_000
     }
 }

@@ -64,4 +64,10 @@ extension Duration {
         let (seconds, attoseconds) = self.components
         return seconds * 1_000 + attoseconds / 1_000_000_000_000_000
     }
+
+    /// The duration in whole nanoseconds, rounded toward zero.
+    public var wholeNanoseconds: Int64 {
+        let (seconds, attoseconds) = self.components
+        return seconds * 1_000_000_000 + attoseconds / 1_000_000_000
+    }
 }

@@ -1,3 +1,4 @@
+import LeaseholdCore
 public import LeaseholdWire
 import Logging
 public import NIOCore
@@ -166,8 +167,7 @@ public final class RPCConnection: Sendable {
 extension TimeAmount {
     /// A NIO time amount from a Swift duration, rounded down to whole nanoseconds.
     init(_ duration: Duration) {
-        let (seconds, attoseconds) = duration.components
-        self = .nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
+        self = .nanoseconds(duration.wholeNanoseconds)
     }
 }
 

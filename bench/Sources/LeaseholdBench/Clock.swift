@@ -1,3 +1,5 @@
+import LeaseholdCore
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -51,9 +53,7 @@ struct Window: Sendable {
 extension Duration {
     /// The duration in whole nanoseconds (negative durations count as zero).
     var nanoseconds: UInt64 {
-        let (seconds, attoseconds) = self.components
-        let total = seconds * 1_000_000_000 + attoseconds / 1_000_000_000
-        return total > 0 ? UInt64(total) : 0
+        UInt64(max(self.wholeNanoseconds, 0))
     }
 
     var secondsDouble: Double { Double(self.nanoseconds) / 1e9 }
