@@ -23,10 +23,13 @@ extension EndToEndTests {
             #expect(run.status == 0, "stderr: \(run.standardError)")
             #expect(try await first.stop() == .exited(0))
 
-            // Once the first has stopped, the file is free again.
+            // Once the first has stopped, the file is free again: a new server opens it and serves from it. (Not
+            // stopped with SIGTERM right after it listens: a signal in that window can still beat the service
+            // group's handlers, a known race outside this test's subject.)
             let third = try await ServerProcess.start(.leasehold, data: data, log: directory.file("third.log"))
             defer { third.killIfRunning() }
-            #expect(try await third.stop() == .exited(0))
+            let again = try await leasehold(["lock", "jobs/1", "--server", third.address, "--", "true"], in: directory)
+            #expect(again.status == 0, "stderr: \(again.standardError)")
         }
     }
 }
