@@ -85,7 +85,10 @@ let targets: [Target] = [
     ),
     .testTarget(
         name: "LeaseholdRPCTests",
-        dependencies: ["LeaseholdRPC", "LeaseholdTestSupport", .product(name: "NIOEmbedded", package: "swift-nio")],
+        dependencies: [
+            "LeaseholdRPC", "LeaseholdTestSupport", .product(name: "NIOEmbedded", package: "swift-nio"),
+            .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+        ],
         swiftSettings: swiftSettings
     ),
 

@@ -90,24 +90,59 @@ public final class RPCConnection: Sendable {
     ) async throws -> Response {
         let callID = self.nextCallID.wrappingAdd(1, ordering: .relaxed).oldValue
         let frame = Frame(callID: callID, method: method, payload: request.encoded(), timeout: timeout)
-        let promise = self.channel.eventLoop.makePromise(of: ByteBuffer.self)
         let inbox = self.inbox
         // A cancellation can arrive before the call is registered on the loop; the flag makes `start` see it.
         let cancelled = ClientConnectionHandler.CancelFlag()
         let payload = try await withTaskCancellationHandler {
-            let start = ClientConnectionHandler.Command.startUnary(frame, promise, timeout: timeout, cancelled: cancelled)
-            if self.channel.eventLoop.inEventLoop {
-                // Already on the connection's thread (a task on the event loops): no hop through the inbox.
-                self.handler.value.run(start)
-            } else {
-                inbox.post(start)
-            }
-            return try await promise.futureResult.get()
+            try await self.startUnary(frame, timeout: timeout, cancelled: cancelled).get()
         } onCancel: {
             cancelled.set()
             inbox.post(.cancel(callID: callID, error: CancellationError()))
         }
         return try Response(decoding: payload)
+    }
+
+    /// Makes a unary call whose answer completes a future on the connection's event loop.
+    ///
+    /// For code that already runs on the loop as callbacks (a load generator, a proxy): a call started from the
+    /// loop and chained from its answer costs no task and no thread hop. Callbacks added with `assumeIsolated()`
+    /// run in the same loop tick as the answer's read, so a call they start shares that read's flush.
+    /// - Parameters:
+    ///   - method: The full method name.
+    ///   - request: The request.
+    ///   - timeout: The call's deadline, sent to the server and also enforced here.
+    /// - Returns: The decoded response, or the errors of ``unary(_:_:as:timeout:)`` (there is no cancellation).
+    @inlinable
+    public func unaryFuture<Request: WireMessage, Response: WireMessage>(
+        _ method: String, _ request: Request, as: Response.Type = Response.self, timeout: Duration? = nil
+    ) -> EventLoopFuture<Response> {
+        // Inlinable for the reason `serverStream` is: decoding specialized in the caller's module.
+        self.startUnary(method: method, payload: request.encoded(), timeout: timeout).flatMapThrowing {
+            try Response(decoding: $0)
+        }
+    }
+
+    /// Starts a unary call with no cancellation, for ``unaryFuture(_:_:as:timeout:)``.
+    @usableFromInline
+    func startUnary(method: String, payload: ByteBuffer, timeout: Duration?) -> EventLoopFuture<ByteBuffer> {
+        let callID = self.nextCallID.wrappingAdd(1, ordering: .relaxed).oldValue
+        return self.startUnary(
+            Frame(callID: callID, method: method, payload: payload, timeout: timeout), timeout: timeout, cancelled: nil)
+    }
+
+    /// Registers a unary call on the loop (directly when already there) and sends it.
+    private func startUnary(
+        _ frame: Frame, timeout: Duration?, cancelled: ClientConnectionHandler.CancelFlag?
+    ) -> EventLoopFuture<ByteBuffer> {
+        let promise = self.channel.eventLoop.makePromise(of: ByteBuffer.self)
+        let start = ClientConnectionHandler.Command.startUnary(frame, promise, timeout: timeout, cancelled: cancelled)
+        if self.channel.eventLoop.inEventLoop {
+            // Already on the connection's thread (a task or a callback on the event loops): no hop through the inbox.
+            self.handler.value.run(start)
+        } else {
+            self.inbox.post(start)
+        }
+        return promise.futureResult
     }
 
     /// Opens a server stream.
@@ -120,19 +155,40 @@ public final class RPCConnection: Sendable {
     public func serverStream<Request: WireMessage, Response: WireMessage>(
         _ method: String, _ request: Request, as: Response.Type = Response.self
     ) -> AsyncThrowingStream<Response, any Error> {
-        // Inlinable so that decoding and the stream's continuation are specialized in the caller's module: each
-        // item would otherwise pay runtime generic metadata lookups. The rest is `startStream`, not generic.
         let (responses, continuation) = AsyncThrowingStream.makeStream(of: Response.self)
-        let cancel = self.startStream(
+        let cancel = self.serverStream(
+            method, request, as: Response.self, onItem: { continuation.yield($0) },
+            onEnd: { continuation.finish(throwing: $0) })
+        continuation.onTermination = { _ in cancel() }
+        return responses
+    }
+
+    /// Opens a server stream whose items are handed to `onItem` on the connection's event loop, as they are read.
+    ///
+    /// For code that runs on the loop as callbacks and wants no task resume per item (the load generator's
+    /// thousand watchers); ``serverStream(_:_:as:)`` is this with an `AsyncThrowingStream` in between.
+    /// - Parameters:
+    ///   - method: The full method name.
+    ///   - request: The request.
+    ///   - onItem: Called with each item, in order, on the event loop; keep it short.
+    ///   - onEnd: Called once when the stream ends: `nil` when the server ends the call with `OK`, the error
+    ///     otherwise (also after the returned cancel).
+    /// - Returns: What cancels the call.
+    @inlinable
+    public func serverStream<Request: WireMessage, Response: WireMessage>(
+        _ method: String, _ request: Request, as: Response.Type = Response.self,
+        onItem: @escaping @Sendable (Response) -> Void, onEnd: @escaping @Sendable ((any Error)?) -> Void
+    ) -> @Sendable () -> Void {
+        // Inlinable so that decoding is specialized in the caller's module: each item would otherwise pay runtime
+        // generic metadata lookups. The rest is `startStream`, not generic.
+        self.startStream(
             method: method, payload: request.encoded(),
             item: { payload in
                 guard let response = try? Response(decoding: payload) else { return false }
-                continuation.yield(response)
+                onItem(response)
                 return true
             },
-            end: { error in continuation.finish(throwing: error) })
-        continuation.onTermination = { _ in cancel() }
-        return responses
+            end: onEnd)
     }
 
     /// Starts a server stream whose items go to `item` and whose end goes to `end`.

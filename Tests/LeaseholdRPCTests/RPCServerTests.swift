@@ -2,6 +2,7 @@ import Foundation
 @testable import LeaseholdRPC
 import LeaseholdTestSupport
 import LeaseholdWire
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 import Testing
@@ -197,6 +198,78 @@ struct RPCServerTests {
                 revisions.append(item.revision)
             }
             #expect(revisions == Array(0..<500))
+        }
+    }
+
+    @Test("calls chained from unaryFuture callbacks run on the loop; errors fail the future")
+    func futureCalls() async throws {
+        try await withTestServer { _, port in
+            let connection = try await RPCConnection.connect(host: "127.0.0.1", port: port, hello: HelloRequest())
+            // 200 calls, each started from the callback of the previous answer on the connection's event loop.
+            let keys = try await connection.eventLoop.flatSubmit { () -> EventLoopFuture<[String]> in
+                func call(_ index: Int, _ keys: [String]) -> EventLoopFuture<[String]> {
+                    guard index < 200 else { return connection.eventLoop.makeSucceededFuture(keys) }
+                    let answer: EventLoopFuture<ForceReleaseRequest> = connection.unaryFuture(
+                        TestService.echo, ForceReleaseRequest(key: "key-\(index)", reason: ""))
+                    return answer.assumeIsolated().flatMap { response in
+                        connection.eventLoop.preconditionInEventLoop()
+                        return call(index + 1, keys + [response.key])
+                    }.nonisolated()
+                }
+                return call(0, [])
+            }.get()
+            #expect(keys == (0..<200).map { "key-\($0)" })
+
+            let unknown: EventLoopFuture<Empty> = connection.unaryFuture("nope.Nope/Nothing", Empty())
+            await #expect(throws: LeaseholdError.self) { try await unknown.get() }
+            do {
+                _ = try await unknown.get()
+            } catch let error as LeaseholdError {
+                #expect(error.code == .unimplemented)
+            }
+
+            await connection.close()
+            let closed: EventLoopFuture<Empty> = connection.unaryFuture(TestService.echo, Empty())
+            do {
+                _ = try await closed.get()
+                Issue.record("a call on a closed connection succeeded")
+            } catch let error as LeaseholdError {
+                #expect(error.code == .unavailable)
+            }
+        }
+    }
+
+    @Test("callback server streams hand over every item in order on the loop, then end with nil; cancel ends them")
+    func callbackStreams() async throws {
+        try await withTestServer { _, port in
+            let connection = try await RPCConnection.connect(host: "127.0.0.1", port: port, hello: HelloRequest())
+            defer { Task { await connection.close() } }
+            let received = NIOLockedValueBox<[UInt64]>([])
+            let ended = connection.eventLoop.makePromise(of: Void.self)
+            _ = connection.serverStream(
+                TestService.count, ListRequest(prefix: "", limit: 500), as: ListResponse.self,
+                onItem: { item in
+                    connection.eventLoop.preconditionInEventLoop()
+                    received.withLockedValue { $0.append(item.revision) }
+                },
+                onEnd: { error in
+                    if let error { ended.fail(error) } else { ended.succeed() }
+                })
+            try await ended.futureResult.get()
+            #expect(received.withLockedValue { $0 } == Array(0..<500))
+
+            // A stream that never ends by itself ends with CancellationError once cancelled.
+            let flooded = NIOLockedValueBox(0)
+            let floodEnded = connection.eventLoop.makePromise(of: Void.self)
+            let cancel = connection.serverStream(
+                TestService.flood, Empty(), as: ListRequest.self,
+                onItem: { _ in flooded.withLockedValue { $0 += 1 } },
+                onEnd: { error in
+                    if let error { floodEnded.fail(error) } else { floodEnded.succeed() }
+                })
+            while flooded.withLockedValue({ $0 }) == 0 { try await Task.sleep(for: .milliseconds(5)) }
+            cancel()
+            await #expect(throws: CancellationError.self) { try await floodEnded.futureResult.get() }
         }
     }
 

@@ -24,7 +24,7 @@ final class ClientConnectionHandler: ChannelInboundHandler {
 
     /// What ``RPCConnection`` asks of the loop.
     enum Command: Sendable {
-        case startUnary(Frame, EventLoopPromise<ByteBuffer>, timeout: Duration?, cancelled: CancelFlag)
+        case startUnary(Frame, EventLoopPromise<ByteBuffer>, timeout: Duration?, cancelled: CancelFlag?)
         case startStream(Frame, StreamReceiver)
         case cancel(callID: UInt64, error: any Error)
     }
@@ -73,7 +73,7 @@ final class ClientConnectionHandler: ChannelInboundHandler {
     func run(_ command: Command) {
         switch command {
         case .startUnary(let frame, let promise, let timeout, let cancelled):
-            guard !cancelled.isSet else {
+            guard cancelled?.isSet != true else {
                 promise.fail(CancellationError())
                 return
             }
