@@ -3,6 +3,7 @@ import Histogram
 import LeaseholdCore
 import LeaseholdRPC
 import LeaseholdWire
+import NIOCore
 
 /// `contended`: every client waits on one of a few keys, so each grant is a hand-off from a releasing holder.
 struct Contended: AsyncParsableCommand {
@@ -43,7 +44,7 @@ struct Contended: AsyncParsableCommand {
         var sentAt: UInt64
     }
 
-    struct ClientResult: Sendable {
+    struct ClientResult: ClosedLoopResult {
         var acquire = makeLatencyHistogram()
         var grantsInWindow = 0
         var grants: [Grant] = []
@@ -70,42 +71,40 @@ struct Contended: AsyncParsableCommand {
             after: options.warmup.duration + options.duration.duration + wait + .seconds(60), what: "contended")
 
         let window = Window(warmup: options.warmup.duration, duration: options.duration.duration)
-        let (results, usage) = await runClients(
-            count: options.clients, window: window, serverPID: options.serverPID, connection: { sessions[$0].connection }
-        ) {
+        let (results, usage) = await runClients(count: options.clients, window: window, serverPID: options.serverPID) {
             index in
             let session = sessions[index]
+            let connection = session.connection
             let keyIndex = index % keys
             let key = "bench/contended/\(keyIndex)"
-            var result = ClientResult()
-            result.grants.reserveCapacity(4_096)
-            result.releases.reserveCapacity(4_096)
-            while window.isOpen(at: monotonicNanos()) {
+            var initial = ClientResult()
+            initial.grants.reserveCapacity(4_096)
+            initial.releases.reserveCapacity(4_096)
+            return await ClosedLoopClient.run(on: connection.eventLoop, window: window, initial) {
+                (client: ClosedLoopClient<ClientResult>) -> EventLoopFuture<Void> in
                 let sent = monotonicNanos()
-                do {
-                    let acquired: AcquireResponse = try await session.connection.unary(
-                        LeaseholdMethod.acquire, AcquireRequest(sessionID: session.id, key: key, wait: wait),
-                        timeout: wait + callTimeout)
+                let acquire: EventLoopFuture<AcquireResponse> = connection.unaryFuture(
+                    LeaseholdMethod.acquire, AcquireRequest(sessionID: session.id, key: key, wait: wait),
+                    timeout: wait + callTimeout)
+                return acquire.assumeIsolated().flatMap { (acquired: AcquireResponse) -> EventLoopFuture<Void> in
                     let granted = monotonicNanos()
-                    guard let lock = acquired.lock else { throw MissingLock() }
-                    result.grants.append(Grant(token: lock.fencingToken, key: keyIndex, receivedAt: granted))
+                    guard let lock = acquired.lock else { return connection.eventLoop.makeFailedFuture(MissingLock()) }
+                    client.result.grants.append(Grant(token: lock.fencingToken, key: keyIndex, receivedAt: granted))
                     if window.contains(granted) {
-                        result.acquire.recordClamped(granted - sent)
-                        result.grantsInWindow += 1
+                        client.result.acquire.recordClamped(granted - sent)
+                        client.result.grantsInWindow += 1
                     }
                     let releaseSent = monotonicNanos()
-                    let released: ReleaseResponse = try await session.connection.unary(
+                    let release: EventLoopFuture<ReleaseResponse> = connection.unaryFuture(
                         LeaseholdMethod.release,
                         ReleaseRequest(sessionID: session.id, key: key, fencingToken: lock.fencingToken),
                         timeout: callTimeout)
-                    result.releases.append(Release(revision: released.revision, key: keyIndex, sentAt: releaseSent))
-                } catch {
-                    result.errors.add(error)
-                    if isConnectionLost(error) { break }
-                    try? await Task.sleep(for: .milliseconds(1))
-                }
+                    return release.assumeIsolated().map { (released: ReleaseResponse) -> Void in
+                        client.result.releases.append(
+                            Release(revision: released.revision, key: keyIndex, sentAt: releaseSent))
+                    }.nonisolated()
+                }.nonisolated()
             }
-            return result
         }
         keeper.cancel()
 

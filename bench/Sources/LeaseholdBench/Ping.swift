@@ -3,6 +3,7 @@ import Histogram
 import LeaseholdCore
 import LeaseholdRPC
 import LeaseholdWire
+import NIOCore
 
 /// `ping`: the cheapest RPC the server has, as the ceiling of the RPC layer itself.
 struct Ping: AsyncParsableCommand {
@@ -17,7 +18,7 @@ struct Ping: AsyncParsableCommand {
 
     @OptionGroup var options: CommonOptions
 
-    struct ClientResult: Sendable {
+    struct ClientResult: ClosedLoopResult {
         var latency = makeLatencyHistogram()
         var calls = 0
         var errors = ErrorTally()
@@ -34,30 +35,23 @@ struct Ping: AsyncParsableCommand {
         Watchdog.arm(after: options.warmup.duration + options.duration.duration + .seconds(60), what: "ping")
 
         let window = Window(warmup: options.warmup.duration, duration: options.duration.duration)
-        let (results, usage) = await runClients(
-            count: options.clients, window: window, serverPID: options.serverPID, connection: { sessions[$0].connection }
-        ) {
+        let (results, usage) = await runClients(count: options.clients, window: window, serverPID: options.serverPID) {
             index in
             let session = sessions[index]
             let request = KeepAliveRequest(sessionID: session.id)
-            var result = ClientResult()
-            while window.isOpen(at: monotonicNanos()) {
+            return await ClosedLoopClient.run(on: session.connection.eventLoop, window: window, ClientResult()) {
+                (client: ClosedLoopClient<ClientResult>) -> EventLoopFuture<Void> in
                 let sent = monotonicNanos()
-                do {
-                    let _: KeepAliveResponse = try await session.connection.unary(
-                        LeaseholdMethod.keepAlive, request, timeout: callTimeout)
+                let call: EventLoopFuture<KeepAliveResponse> = session.connection.unaryFuture(
+                    LeaseholdMethod.keepAlive, request, timeout: callTimeout)
+                return call.assumeIsolated().map { (_: KeepAliveResponse) -> Void in
                     let answered = monotonicNanos()
                     if window.contains(answered) {
-                        result.latency.recordClamped(answered - sent)
-                        result.calls += 1
+                        client.result.latency.recordClamped(answered - sent)
+                        client.result.calls += 1
                     }
-                } catch {
-                    result.errors.add(error)
-                    if isConnectionLost(error) { break }
-                    try? await Task.sleep(for: .milliseconds(1))
-                }
+                }.nonisolated()
             }
-            return result
         }
 
         var latency = makeLatencyHistogram()

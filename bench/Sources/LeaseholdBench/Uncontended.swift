@@ -3,6 +3,7 @@ import Histogram
 import LeaseholdCore
 import LeaseholdRPC
 import LeaseholdWire
+import NIOCore
 
 /// `uncontended`: every client loops Acquire(own key, wait 0) + Release; the server's best case for throughput.
 struct Uncontended: AsyncParsableCommand {
@@ -16,7 +17,7 @@ struct Uncontended: AsyncParsableCommand {
 
     @OptionGroup var options: CommonOptions
 
-    struct ClientResult: Sendable {
+    struct ClientResult: ClosedLoopResult {
         var acquire = makeLatencyHistogram()
         var release = makeLatencyHistogram()
         var pairs = 0
@@ -36,38 +37,34 @@ struct Uncontended: AsyncParsableCommand {
         Watchdog.arm(after: options.warmup.duration + options.duration.duration + .seconds(60), what: "uncontended")
 
         let window = Window(warmup: options.warmup.duration, duration: options.duration.duration)
-        let (results, usage) = await runClients(
-            count: options.clients, window: window, serverPID: options.serverPID, connection: { sessions[$0].connection }
-        ) {
+        let (results, usage) = await runClients(count: options.clients, window: window, serverPID: options.serverPID) {
             index in
             let session = sessions[index]
             let key = "bench/uncontended/\(index)"
-            var result = ClientResult()
-            while window.isOpen(at: monotonicNanos()) {
+            let connection = session.connection
+            return await ClosedLoopClient.run(on: connection.eventLoop, window: window, ClientResult()) {
+                (client: ClosedLoopClient<ClientResult>) -> EventLoopFuture<Void> in
                 let sent = monotonicNanos()
-                do {
-                    let acquired: AcquireResponse = try await session.connection.unary(
-                        LeaseholdMethod.acquire, AcquireRequest(sessionID: session.id, key: key, wait: .zero),
-                        timeout: callTimeout)
+                let acquire: EventLoopFuture<AcquireResponse> = connection.unaryFuture(
+                    LeaseholdMethod.acquire, AcquireRequest(sessionID: session.id, key: key, wait: .zero),
+                    timeout: callTimeout)
+                return acquire.assumeIsolated().flatMap { (acquired: AcquireResponse) -> EventLoopFuture<Void> in
+                    guard let lock = acquired.lock else { return connection.eventLoop.makeFailedFuture(MissingLock()) }
                     let granted = monotonicNanos()
-                    guard let lock = acquired.lock else { throw MissingLock() }
-                    let _: ReleaseResponse = try await session.connection.unary(
+                    let release: EventLoopFuture<ReleaseResponse> = connection.unaryFuture(
                         LeaseholdMethod.release,
                         ReleaseRequest(sessionID: session.id, key: key, fencingToken: lock.fencingToken),
                         timeout: callTimeout)
-                    let released = monotonicNanos()
-                    if window.contains(released) {
-                        result.acquire.recordClamped(granted - sent)
-                        result.release.recordClamped(released - granted)
-                        result.pairs += 1
-                    }
-                } catch {
-                    result.errors.add(error)
-                    if isConnectionLost(error) { break }
-                    try? await Task.sleep(for: .milliseconds(1))
-                }
+                    return release.assumeIsolated().map { (_: ReleaseResponse) -> Void in
+                        let released = monotonicNanos()
+                        if window.contains(released) {
+                            client.result.acquire.recordClamped(granted - sent)
+                            client.result.release.recordClamped(released - granted)
+                            client.result.pairs += 1
+                        }
+                    }.nonisolated()
+                }.nonisolated()
             }
-            return result
         }
         keeper.cancel()
 
