@@ -3,8 +3,9 @@
 #
 # For each --sync mode (full, then normal) and each workload, it starts a fresh `leasehold serve` on a temporary
 # data file and a free loopback port, runs `leasehold-bench` against it with --server-pid (so that the server's CPU
-# and memory are read from /proc), and stops it. Results go to bench/results/<date>-<workload>-<sync>.json; the table
-# also goes to bench/results/<date>-summary.md with the command and the machine.
+# and memory are read from /proc), and stops it. Results go to a folder of their own, bench/results/<date>-<commit>/
+# (<date>-<workload>-<sync>.json each), so that a run never overwrites the results kept in git; the table also goes to
+# <date>-summary.md there, with the command and the machine.
 #
 #   bench/run.sh                      # build in release mode, run everything (about 6 minutes on 2 cores)
 #   BUILD=0 bench/run.sh              # reuse the release builds
@@ -12,7 +13,7 @@
 #
 # Settings (environment): SYNC_MODES ("full normal"), SESSIONS_SYNC_MODES ("full"), WORKLOADS (all: "uncontended
 # uncontended-8conns contended-k1 contended-k16 sessions sessions-spread expiry watch ping ping-8conns"), DURATION (10s), WARMUP (2s), SESSIONS_COUNT (100000),
-# SESSIONS_DURATION (60s), WATCHERS (1000), CLIENTS (64), RESULTS (bench/results), DATA_DIR (${TMPDIR:-/tmp}),
+# SESSIONS_DURATION (60s), WATCHERS (1000), CLIENTS (64), RESULTS (bench/results/<date>-<commit>), DATA_DIR (${TMPDIR:-/tmp}),
 # BUILD (1), QUICK (0), SERVER_ARGS (more `leasehold serve` flags, e.g. "--event-loops 1").
 set -euo pipefail
 
@@ -35,7 +36,7 @@ else
 fi
 all_workloads="uncontended uncontended-8conns contended-k1 contended-k16 sessions sessions-spread expiry watch ping ping-8conns"
 workloads=${WORKLOADS:-$all_workloads}
-results=${RESULTS:-$here/results}
+results=${RESULTS:-$here/results/$date-$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)}
 data_dir=${DATA_DIR:-${TMPDIR:-/tmp}}
 mkdir -p "$results"
 
