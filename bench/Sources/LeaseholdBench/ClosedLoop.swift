@@ -9,9 +9,9 @@ protocol ClosedLoopResult: Sendable {
 ///
 /// Each round of calls is started from the callback of the previous round's last answer, in the loop tick that read
 /// it: no task is resumed per call and the next request shares that read's flush. The load generator shares the
-/// machine's cores with the server, so every microsecond it spends per call is taken from the server: with one
-/// task resume per call, the generator used more CPU per call than the server did (16 µs against 12 µs, ping over 64
-/// connections).
+/// machine's cores with the server, so every microsecond it spends per call is taken from the server (with a task
+/// per client it spent about 16 µs per `ping` call over 64 connections, more than the server's 12 µs; most of that
+/// is the kernel's, which this does not change, so the gain there is a few percent).
 ///
 /// Confined to its event loop: `round` gets it to record into ``result`` from its callbacks.
 final class ClosedLoopClient<Result: ClosedLoopResult> {
