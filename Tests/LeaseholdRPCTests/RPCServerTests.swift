@@ -239,6 +239,42 @@ struct RPCServerTests {
         }
     }
 
+    @Test(
+        "a server that never answers: the client's own deadline ends the call, async and future alike",
+        .timeLimit(.minutes(1)))
+    func clientDeadline() async throws {
+        // Answers Hello, then reads and ignores every frame, so only the client's timer can end a call.
+        let server = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    let sync = channel.pipeline.syncOperations
+                    try sync.addHandler(ByteToMessageHandler(FrameDecoder(maximumFrameLength: 1 << 20)))
+                    try sync.addHandler(MessageToByteHandler(FrameEncoder()))
+                    try sync.addHandler(SilentAfterHello())
+                }
+            }
+            .bind(host: "127.0.0.1", port: 0).get()
+        let port = try #require(server.localAddress?.port)
+        let connection = try await RPCConnection.connect(host: "127.0.0.1", port: port, hello: HelloRequest())
+        func expectNoAnswer(_ call: () async throws -> Empty) async {
+            do {
+                _ = try await call()
+                Issue.record("a silent server answered")
+            } catch let error as LeaseholdError {
+                #expect(error.code == .deadlineExceeded)
+                #expect(error.cause is NoAnswerWithinDeadline)
+            } catch {
+                Issue.record("unexpected error \(error)")
+            }
+        }
+        await expectNoAnswer { try await connection.unary(TestService.echo, Empty(), timeout: .milliseconds(100)) }
+        await expectNoAnswer {
+            try await connection.unaryFuture(TestService.echo, Empty(), as: Empty.self, timeout: .milliseconds(100)).get()
+        }
+        await connection.close()
+        try await server.close()
+    }
+
     @Test("callback server streams hand over every item in order on the loop, then end with nil; cancel ends them")
     func callbackStreams() async throws {
         try await withTestServer { _, port in
@@ -310,5 +346,21 @@ struct RPCServerTests {
             }
             #expect(status?.code == .resourceExhausted)
         }
+    }
+}
+
+/// A server end that answers `Hello` and nothing else.
+private final class SilentAfterHello: ChannelInboundHandler {
+    typealias InboundIn = Frame
+    typealias OutboundOut = Frame
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let frame = Self.unwrapInboundIn(data)
+        guard frame.method == LeaseholdMethod.hello else { return }
+        let hello = HelloResponse(
+            serverVersion: "silent", serverID: "silent", protocolVersion: 1, maxFrameBytes: 1 << 20, principal: "",
+            roles: [])
+        context.writeAndFlush(
+            Self.wrapOutboundOut(Frame(callID: frame.callID, payload: hello.encoded(), status: .ok)), promise: nil)
     }
 }
