@@ -88,13 +88,13 @@ public final class RPCConnection: Sendable {
     public func unary<Request: WireMessage, Response: WireMessage>(
         _ method: String, _ request: Request, as: Response.Type = Response.self, timeout: Duration? = nil
     ) async throws -> Response {
-        let callID = self.nextCallID.wrappingAdd(1, ordering: .relaxed).oldValue
-        let frame = Frame(callID: callID, method: method, payload: request.encoded(), timeout: timeout)
+        let frame = self.newFrame(method: method, payload: request.encoded(), timeout: timeout)
+        let callID = frame.callID
         let inbox = self.inbox
         // A cancellation can arrive before the call is registered on the loop; the flag makes `start` see it.
         let cancelled = ClientConnectionHandler.CancelFlag()
         let payload = try await withTaskCancellationHandler {
-            try await self.startUnary(frame, timeout: timeout, cancelled: cancelled).get()
+            try await self.startUnary(frame, cancelled: cancelled).get()
         } onCancel: {
             cancelled.set()
             inbox.post(.cancel(callID: callID, error: CancellationError()))
@@ -125,17 +125,13 @@ public final class RPCConnection: Sendable {
     /// Starts a unary call with no cancellation, for ``unaryFuture(_:_:as:timeout:)``.
     @usableFromInline
     func startUnary(method: String, payload: ByteBuffer, timeout: Duration?) -> EventLoopFuture<ByteBuffer> {
-        let callID = self.nextCallID.wrappingAdd(1, ordering: .relaxed).oldValue
-        return self.startUnary(
-            Frame(callID: callID, method: method, payload: payload, timeout: timeout), timeout: timeout, cancelled: nil)
+        self.startUnary(self.newFrame(method: method, payload: payload, timeout: timeout), cancelled: nil)
     }
 
-    /// Registers a unary call on the loop (directly when already there) and sends it.
-    private func startUnary(
-        _ frame: Frame, timeout: Duration?, cancelled: ClientConnectionHandler.CancelFlag?
-    ) -> EventLoopFuture<ByteBuffer> {
+    /// Registers a unary call on the loop (directly when already there) and sends it; its deadline is the frame's.
+    private func startUnary(_ frame: Frame, cancelled: ClientConnectionHandler.CancelFlag?) -> EventLoopFuture<ByteBuffer> {
         let promise = self.channel.eventLoop.makePromise(of: ByteBuffer.self)
-        let start = ClientConnectionHandler.Command.startUnary(frame, promise, timeout: timeout, cancelled: cancelled)
+        let start = ClientConnectionHandler.Command.startUnary(frame, promise, cancelled: cancelled)
         if self.channel.eventLoop.inEventLoop {
             // Already on the connection's thread (a task or a callback on the event loops): no hop through the inbox.
             self.handler.value.run(start)
@@ -198,10 +194,17 @@ public final class RPCConnection: Sendable {
         method: String, payload: ByteBuffer, item: @escaping @Sendable (ByteBuffer) -> Bool,
         end: @escaping @Sendable ((any Error)?) -> Void
     ) -> @Sendable () -> Void {
-        let callID = self.nextCallID.wrappingAdd(1, ordering: .relaxed).oldValue
+        let frame = self.newFrame(method: method, payload: payload)
+        let callID = frame.callID
         let inbox = self.inbox
-        inbox.post(.startStream(Frame(callID: callID, method: method, payload: payload), .init(item: item, end: end)))
+        inbox.post(.startStream(frame, .init(item: item, end: end)))
         return { inbox.post(.cancel(callID: callID, error: CancellationError())) }
+    }
+
+    /// The first frame of a new call, under this connection's next call_id.
+    private func newFrame(method: String, payload: ByteBuffer, timeout: Duration? = nil) -> Frame {
+        let callID = self.nextCallID.wrappingAdd(1, ordering: .relaxed).oldValue
+        return Frame(callID: callID, method: method, payload: payload, timeout: timeout)
     }
 
     /// The event loop that serves this connection: a task that runs there (with the event loops as Swift's global

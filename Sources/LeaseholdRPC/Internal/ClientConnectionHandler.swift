@@ -24,7 +24,8 @@ final class ClientConnectionHandler: ChannelInboundHandler {
 
     /// What ``RPCConnection`` asks of the loop.
     enum Command: Sendable {
-        case startUnary(Frame, EventLoopPromise<ByteBuffer>, timeout: Duration?, cancelled: CancelFlag?)
+        /// A unary call; its deadline is the frame's `timeout`.
+        case startUnary(Frame, EventLoopPromise<ByteBuffer>, cancelled: CancelFlag?)
         case startStream(Frame, StreamReceiver)
         case cancel(callID: UInt64, error: any Error)
     }
@@ -72,7 +73,8 @@ final class ClientConnectionHandler: ChannelInboundHandler {
 
     func run(_ command: Command) {
         switch command {
-        case .startUnary(let frame, let promise, let timeout, let cancelled):
+        case .startUnary(let frame, let promise, let cancelled):
+            let timeout = frame.timeout
             guard cancelled?.isSet != true else {
                 promise.fail(CancellationError())
                 return
