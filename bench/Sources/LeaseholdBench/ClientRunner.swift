@@ -1,6 +1,4 @@
-import LeaseholdRPC
 import LeaseholdWire
-import NIOCore
 
 /// Runs `count` clients as child tasks for one ``Window`` and measures CPU over the window itself.
 ///
