@@ -12,7 +12,8 @@
 #   SYNC_MODES=full QUICK=1 bench/run.sh   # a short smoke run: 2 s windows, 10,000 sessions, 100 watchers
 #
 # Settings (environment): SYNC_MODES ("full normal"), SESSIONS_SYNC_MODES ("full"), WORKLOADS (all: "uncontended
-# uncontended-8conns contended-k1 contended-k16 sessions sessions-spread expiry watch ping ping-8conns"), DURATION (10s), WARMUP (2s), SESSIONS_COUNT (100000),
+# uncontended-8conns contended-k1 contended-k16 sessions sessions-spread expiry watch ping ping-1loop ping-8conns"),
+# DURATION (10s), WARMUP (2s), SESSIONS_COUNT (100000),
 # SESSIONS_DURATION (60s), WATCHERS (1000), CLIENTS (64), RESULTS (bench/results/<date>-<commit>), DATA_DIR (${TMPDIR:-/tmp}),
 # BUILD (1), QUICK (0), SERVER_ARGS (more `leasehold serve` flags, e.g. "--event-loops 1").
 set -euo pipefail
@@ -34,7 +35,7 @@ else
     sessions_count=${SESSIONS_COUNT:-100000}; sessions_duration=${SESSIONS_DURATION:-60s}
     watchers=${WATCHERS:-1000}
 fi
-all_workloads="uncontended uncontended-8conns contended-k1 contended-k16 sessions sessions-spread expiry watch ping ping-8conns"
+all_workloads="uncontended uncontended-8conns contended-k1 contended-k16 sessions sessions-spread expiry watch ping ping-1loop ping-8conns"
 workloads=${WORKLOADS:-$all_workloads}
 results=${RESULTS:-$here/results/$date-$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)}
 data_dir=${DATA_DIR:-${TMPDIR:-/tmp}}
@@ -130,6 +131,8 @@ for sync in $sync_modes; do
     run expiry "$sync" expiry --duration "$duration"
     run watch "$sync" watch --watchers "$watchers" --duration "$duration" --warmup "$warmup"
     run ping "$sync" ping "${common[@]}"
+    # The same with the generator on one event loop: it then takes at most one core, as redis-benchmark does.
+    run ping-1loop "$sync" ping "${common[@]}" --event-loops 1
     run ping-8conns "$sync" ping "${common[@]}" --connections 8
 done
 

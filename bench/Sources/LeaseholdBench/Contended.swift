@@ -58,7 +58,8 @@ struct Contended: AsyncParsableCommand {
         let wait = self.wait.duration
         let connectionCount = options.connectionCount(default: options.clients, limit: options.clients)
         var report = Report(
-            workload: "contended --keys \(keys) (\(options.clients) clients, \(connectionCount) conns)",
+            workload:
+                "contended --keys \(keys) (\(options.clients) clients, \(options.connectionsLabel(connectionCount)))",
             options: options,
             parameters: options.parameters.merging([
                 "connections": "\(connectionCount)", "keys": "\(keys)", "wait": self.wait.description,

@@ -55,7 +55,8 @@ struct Expiry: AsyncParsableCommand {
         let holderConnections = connectionCount / 2
         let waiterConnectionCount = connectionCount - holderConnections
         var report = Report(
-            workload: "expiry (\(holders) holders/round, TTL \(self.ttl), \(connectionCount) conns)",
+            workload:
+                "expiry (\(holders) holders/round, TTL \(self.ttl), \(options.connectionsLabel(connectionCount)))",
             options: options,
             parameters: options.parameters.merging([
                 "connections": "\(connectionCount)", "holders": "\(holders)", "ttl": self.ttl.description,

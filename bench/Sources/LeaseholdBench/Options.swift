@@ -2,6 +2,9 @@ import ArgumentParser
 import Foundation
 import LeaseholdRPC
 import LeaseholdWire
+import NIOCore
+import NIOPosix
+import Synchronization
 
 /// A duration on the command line: `10s`, `500ms`, `2m`, `1.5s`, or a bare number of seconds.
 struct DurationArgument: ExpressibleByArgument, Sendable, CustomStringConvertible {
@@ -55,6 +58,17 @@ struct CommonOptions: ParsableArguments {
                 """))
     var connections: Int?
 
+    @Option(
+        name: .customLong("event-loops"),
+        help: ArgumentHelp(
+            "Event-loop threads that run this generator's connections.",
+            discussion: """
+                Default: one per core (SwiftNIO's shared group). The generator shares the machine's cores with the \
+                server: with one loop it takes at most one core and its thread rarely sleeps, as redis-benchmark's \
+                single thread does.
+                """))
+    var eventLoops: Int?
+
     @Option(help: "How long to measure, after the warm-up (e.g. 10s).")
     var duration = DurationArgument(.seconds(10), text: "10s")
 
@@ -72,6 +86,7 @@ struct CommonOptions: ParsableArguments {
     func validate() throws {
         guard self.clients > 0 else { throw ValidationError("--clients must be positive") }
         if let connections, connections <= 0 { throw ValidationError("--connections must be positive") }
+        if let eventLoops, eventLoops <= 0 { throw ValidationError("--event-loops must be positive") }
         let (host, _) = try self.endpoint()
         guard Self.isLoopback(host) else {
             throw ValidationError("--server must be a loopback address (127.0.0.0/8, localhost or ::1), not \(host)")
@@ -104,7 +119,8 @@ struct CommonOptions: ParsableArguments {
         for index in 0..<count {
             connections.append(
                 try await RPCConnection.connect(
-                    host: host, port: port, hello: HelloRequest(clientName: "leasehold-bench/\(name)/\(index)")))
+                    host: host, port: port, hello: HelloRequest(clientName: "leasehold-bench/\(name)/\(index)"),
+                    group: GeneratorLoops.group(threads: self.eventLoops)))
         }
         return connections
     }
@@ -114,7 +130,30 @@ struct CommonOptions: ParsableArguments {
         [
             "server": self.server, "clients": "\(self.clients)", "duration": self.duration.description,
             "warmup": self.warmup.description,
+            "generatorEventLoops": self.eventLoops.map { "\($0)" } ?? "\(System.coreCount) (default: one per core)",
         ]
+    }
+
+    /// How a workload's label names its connections: "8 conns", with the generator's loops when `--event-loops` is
+    /// given ("64 conns, 1 generator loop"), so that table rows say how the load was made.
+    func connectionsLabel(_ count: Int) -> String {
+        "\(count) conns" + (self.eventLoops.map { ", \($0) generator loop\($0 == 1 ? "" : "s")" } ?? "")
+    }
+}
+
+/// The event loops of the generator's connections: SwiftNIO's shared group by default, or one group of the size
+/// `--event-loops` asks for, made at the first connection and kept for the life of the process.
+enum GeneratorLoops {
+    private static let sized = Mutex<MultiThreadedEventLoopGroup?>(nil)
+
+    static func group(threads: Int?) -> any EventLoopGroup {
+        guard let threads else { return MultiThreadedEventLoopGroup.singleton }
+        return self.sized.withLock { group in
+            if let group { return group }
+            let made = MultiThreadedEventLoopGroup(numberOfThreads: threads)
+            group = made
+            return made
+        }
     }
 }
 

@@ -28,7 +28,9 @@ struct Ping: AsyncParsableCommand {
         let options = self.options
         let connectionCount = options.connectionCount(default: options.clients, limit: options.clients)
         var report = Report(
-            workload: "ping (\(options.clients) clients, \(connectionCount) conns)", options: options,
+            workload:
+                "ping (\(options.clients) clients, \(options.connectionsLabel(connectionCount)))",
+            options: options,
             parameters: options.parameters.merging(["connections": "\(connectionCount)", "rpc": "KeepAlive"]) { $1 })
         let connections = try await options.connect(count: connectionCount, name: "ping")
         let sessions = try await openSessions(count: options.clients, over: connections, ttl: loadSessionTTL, name: "ping")

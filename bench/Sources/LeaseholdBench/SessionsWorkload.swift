@@ -195,7 +195,9 @@ struct SessionsWorkload: AsyncParsableCommand {
             }
         let connectionCount = options.connectionCount(default: 8, limit: count)
         var report = Report(
-            workload: "sessions --count \(count) (TTL \(self.ttl), \(connectionCount) conns, \(self.schedule.rawValue) schedule)",
+            workload:
+                "sessions --count \(count) (TTL \(self.ttl), \(options.connectionsLabel(connectionCount)), "
+                + "\(self.schedule.rawValue) schedule)",
             options: options,
             parameters: options.parameters.merging([
                 "connections": "\(connectionCount)", "count": "\(count)", "ttl": self.ttl.description,

@@ -28,7 +28,9 @@ struct Uncontended: AsyncParsableCommand {
         let options = self.options
         let connectionCount = options.connectionCount(default: options.clients, limit: options.clients)
         var report = Report(
-            workload: "uncontended (\(options.clients) clients, \(connectionCount) conns)", options: options,
+            workload:
+                "uncontended (\(options.clients) clients, \(options.connectionsLabel(connectionCount)))",
+            options: options,
             parameters: options.parameters.merging(["connections": "\(connectionCount)"]) { $1 })
         let connections = try await options.connect(count: connectionCount, name: "uncontended")
         let sessions = try await openSessions(

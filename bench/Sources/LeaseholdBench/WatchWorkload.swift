@@ -104,7 +104,9 @@ struct WatchWorkload: AsyncParsableCommand {
         let period = 1_000_000_000 / UInt64(self.rate)
         let connectionCount = options.connectionCount(default: 8, limit: watcherCount)
         var report = Report(
-            workload: "watch --watchers \(watcherCount) (\(self.rate * 2) events/s, \(connectionCount) conns)",
+            workload:
+                "watch --watchers \(watcherCount) (\(self.rate * 2) events/s, "
+                + "\(options.connectionsLabel(connectionCount)))",
             options: options,
             parameters: options.parameters.merging([
                 "connections": "\(connectionCount)", "watchers": "\(watcherCount)",
