@@ -174,25 +174,47 @@ struct GroupCommitTests {
         #expect(try await store.allEvents().events.map(\.revision) == [3])
         let before = try store.load()
 
-        let refused: [(String, [Mutation])] = [
-            ("the revision of a stored event", [.event(Fixture.event(3, .released, "k", session: 1, token: 3))]),
-            ("the revision of a pruned event", [.event(Fixture.event(1, .acquired, "other", session: 1))]),
-            ("a stored session id", [.openSession(Fixture.session(1))]),
-            ("a session id below the counter", [.openSession(Fixture.session(0))]),
+        // Events are checked by the group commit itself (one guarded UPDATE of meta per commit), sessions by triggers.
+        let refused: [(String, [Mutation], ResultCode)] = [
+            (
+                "the revision of a stored event", [.event(Fixture.event(3, .released, "k", session: 1, token: 3))],
+                .constraintPrimaryKey
+            ),
+            ("the revision of a pruned event", [.event(Fixture.event(1, .acquired, "other", session: 1))], .constraint),
+            (
+                "a new revision after one of a pruned event",
+                [
+                    .event(Fixture.event(2, .acquired, "other", session: 1)),
+                    .event(Fixture.event(4, .acquired, "b", session: 1)),
+                ],
+                .constraint
+            ),
+            ("a stored session id", [.openSession(Fixture.session(1))], .constraintTrigger),
+            ("a session id below the counter", [.openSession(Fixture.session(0))], .constraintTrigger),
             (
                 "a revision that goes back within a batch",
                 [
                     .event(Fixture.event(5, .acquired, "a", session: 1)),
                     .event(Fixture.event(4, .acquired, "b", session: 1)),
-                ]
+                ],
+                .constraint
+            ),
+            (
+                "a revision repeated within a batch",
+                [
+                    .event(Fixture.event(4, .acquired, "a", session: 1)),
+                    .event(Fixture.event(4, .released, "a", session: 1, token: 4)),
+                ],
+                .constraint
             ),
         ]
-        for (label, batch) in refused {
+        for (label, batch, code) in refused {
             let result = await store.commitResult(batch)
             let error = try #require(throws: SQLiteError.self, "\(label)") { try result.get() }
-            #expect(error.resultCode == .constraintTrigger, "\(label)")
+            #expect(error.resultCode == code, "\(label)")
             #expect(error.primaryResultCode == .constraint, "\(label)")
             #expect(try store.load() == before, "\(label)")
+            #expect(try await store.allEvents().events.map(\.revision) == [3], "\(label)")
         }
         try await store.commit([
             .openSession(Fixture.session(2)), .event(Fixture.event(4, .released, "k", session: 1, token: 3)),

@@ -149,10 +149,10 @@ struct SQLiteStoreTests {
             connection.close()
         }
         let error = try #require(throws: UnsupportedSchemaVersion.self) { try SQLiteStore.open(directory.file()) }
-        #expect(error == UnsupportedSchemaVersion(found: 99, supported: 2))
+        #expect(error == UnsupportedSchemaVersion(found: 99, supported: 3))
     }
 
-    @Test("a version 1 database migrates to version 2: the key index is dropped and its events still read by prefix")
+    @Test("a version 1 database migrates to the latest: the key index is dropped and its events still read by prefix")
     func migratesFromVersion1() async throws {
         let directory = try TemporaryDirectory()
         do {
@@ -175,11 +175,51 @@ struct SQLiteStoreTests {
 
         let connection = try Connection(path: directory.file())
         defer { connection.close() }
-        #expect(try connection.pragma("user_version") == "2")
+        #expect(try connection.pragma("user_version") == "\(Schema.latestVersion)")
         let index = try connection.cachedStatement("SELECT count(*) FROM sqlite_master WHERE name = 'events_by_key'")
         #expect(try index.step())
         #expect(index.int(at: 0) == 0)
         index.reset()
+    }
+
+    @Test("a version 2 database migrates to version 3: its revision counter goes on, and revisions are not reused")
+    func migratesFromVersion2() async throws {
+        let directory = try TemporaryDirectory()
+        do {
+            let connection = try Connection(path: directory.file())
+            try connection.execute(Schema.migrations[0])
+            try connection.execute(Schema.migrations[1])
+            try connection.execute("PRAGMA user_version = 2")
+            // Version 2's triggers move meta.revision with each event: to 3 here, and it stays 3 once pruned.
+            try connection.execute(
+                """
+                INSERT INTO sessions (id, secret_hash, ttl_ms, owner, name) VALUES (1, x'00', 10000, 'me', '');
+                INSERT INTO events (revision, type, key, session_id, fencing_token, owner, at_ms)
+                VALUES (1, 1, 'a', 1, 1, 'me', 0), (2, 2, 'a', 1, 1, 'me', 0), (3, 1, 'b', 1, 3, 'me', 0);
+                INSERT INTO locks (key, session_id, fencing_token, owner, acquired_at_ms) VALUES ('b', 1, 3, 'me', 0);
+                DELETE FROM events WHERE revision = 3;
+                """)
+            connection.close()
+        }
+        let store = try SQLiteStore.open(directory.file())
+        defer { store.close() }
+        #expect(try store.load().revision == 3)
+        let reused = await store.commitResult([.event(Fixture.event(3, .released, "b", session: 1, token: 3))])
+        let error = try #require(throws: SQLiteError.self) { try reused.get() }
+        #expect(error.resultCode == .constraint)
+        try await store.commit([.event(Fixture.event(4, .released, "b", session: 1, token: 3))])
+        #expect(try store.load().revision == 4)
+        #expect(try store.load().locks.isEmpty)
+
+        try await store.withWriterConnection { connection in
+            #expect(try connection.pragma("user_version") == "3")
+            let triggers = try connection.cachedStatement(
+                "SELECT name FROM sqlite_master WHERE type = 'trigger' ORDER BY name")
+            defer { triggers.reset() }
+            var names: [String] = []
+            while try triggers.step() { names.append(triggers.string(at: 0)) }
+            #expect(names == ["sessions_id_increases", "sessions_move_counter"])
+        }
     }
 
     @Test("a missing folder fails to open with SQLITE_CANTOPEN")

@@ -79,14 +79,20 @@ final class WriterDatabase {
 
     /// Applies `batches`, in order, in one `BEGIN IMMEDIATE … COMMIT`.
     ///
-    /// Triggers move `meta.revision` and `meta.last_session_id` with each inserted event and session, in the same
-    /// transaction, and refuse any that would move them back. On error nothing of the transaction remains
-    /// (``Connection/transaction(_:_:)`` rolls back) and ``eventCount`` is unchanged.
+    /// The counters move with the rows, in the same transaction, and only forward. `meta.revision` moves once, to
+    /// the group's last event, and only if the group's first event is above it: with the events' strictly
+    /// increasing order, checked here, no revision is ever stored twice, even after its row was pruned. Triggers
+    /// move `meta.last_session_id` with each inserted session and refuse an id that is not above it. On error
+    /// nothing of the transaction remains (``Connection/transaction(_:_:)`` rolls back) and ``eventCount`` is
+    /// unchanged.
     /// - Parameter batches: The batches of one group.
-    /// - Throws: ``SQLiteError`` from the first statement that failed, or from `COMMIT`.
+    /// - Throws: ``SQLiteError`` from the first statement that failed, or from `COMMIT`; with
+    ///   ``ResultCode/constraint`` when the events' revisions do not increase or the first is not above
+    ///   `meta.revision`.
     func commit(_ batches: [[Mutation]]) throws {
         var inserted = 0
         try self.connection.transaction(.immediate) {
+            var revisions: (first: UInt64, last: UInt64)?
             for batch in batches {
                 for mutation in batch {
                     switch mutation {
@@ -97,14 +103,35 @@ final class WriterDatabase {
                         try delete.bind(id.rawValue, at: 1)
                         try delete.run()
                     case .event(let event):
+                        if let last = revisions?.last, event.revision <= last {
+                            throw SQLiteError(
+                                resultCode: .constraint,
+                                message: "event revision \(event.revision) is not above \(last), the one before it")
+                        }
                         try self.apply(event)
+                        revisions = (revisions?.first ?? event.revision, event.revision)
                         inserted += 1
                     }
                 }
             }
+            if let revisions { try self.moveRevision(to: revisions.last, from: revisions.first) }
         }
         if self.eventCount == 0, inserted > 0 { self.oldestEventAtIsKnown = false }
         self.eventCount += inserted
+    }
+
+    /// Sets `meta.revision` to `last` if it is below `first`.
+    /// - Throws: ``SQLiteError`` with ``ResultCode/constraint`` when it is not.
+    private func moveRevision(to last: UInt64, from first: UInt64) throws {
+        let sql = "UPDATE meta SET revision = ?1 WHERE revision < ?2"
+        let move = try self.connection.cachedStatement(sql)
+        try move.bind(last, at: 1)
+        try move.bind(first, at: 2)
+        try move.run()
+        guard self.connection.changes == 1 else {
+            throw SQLiteError(
+                resultCode: .constraint, message: "event revision \(first) is not above meta.revision", sql: sql)
+        }
     }
 
     private func insert(_ session: SessionRecord) throws {
