@@ -155,19 +155,14 @@ struct SQLiteStoreTests {
     @Test("a version 1 database migrates to the latest: the key index is dropped and its events still read by prefix")
     func migratesFromVersion1() async throws {
         let directory = try TemporaryDirectory()
-        do {
-            let connection = try Connection(path: directory.file())
-            try connection.execute(Schema.migrations[0])
-            try connection.execute("PRAGMA user_version = 1")
-            // Stamped now, so that age-based retention leaves them alone.
-            try connection.execute(
-                """
+        // Stamped now, so that age-based retention leaves them alone.
+        try Self.writeDatabase(
+            at: directory.file(), version: 1,
+            rows: """
                 INSERT INTO events (revision, type, key, session_id, fencing_token, owner, at_ms)
                 SELECT column1, column2, column3, 1, column4, 'me', CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)
                 FROM (VALUES (1, 1, 'a/1', 1), (2, 1, 'b/1', 2), (3, 2, 'a/1', 1))
                 """)
-            connection.close()
-        }
         let store = try SQLiteStore.open(directory.file())
         let page = try await store.events(prefix: "a/", from: 1, limit: 10)
         store.close()
@@ -185,22 +180,16 @@ struct SQLiteStoreTests {
     @Test("a version 2 database migrates to version 3: its revision counter goes on, and revisions are not reused")
     func migratesFromVersion2() async throws {
         let directory = try TemporaryDirectory()
-        do {
-            let connection = try Connection(path: directory.file())
-            try connection.execute(Schema.migrations[0])
-            try connection.execute(Schema.migrations[1])
-            try connection.execute("PRAGMA user_version = 2")
-            // Version 2's triggers move meta.revision with each event: to 3 here, and it stays 3 once pruned.
-            try connection.execute(
-                """
+        // Version 2's triggers move meta.revision with each event: to 3 here, and it stays 3 once pruned.
+        try Self.writeDatabase(
+            at: directory.file(), version: 2,
+            rows: """
                 INSERT INTO sessions (id, secret_hash, ttl_ms, owner, name) VALUES (1, x'00', 10000, 'me', '');
                 INSERT INTO events (revision, type, key, session_id, fencing_token, owner, at_ms)
                 VALUES (1, 1, 'a', 1, 1, 'me', 0), (2, 2, 'a', 1, 1, 'me', 0), (3, 1, 'b', 1, 3, 'me', 0);
                 INSERT INTO locks (key, session_id, fencing_token, owner, acquired_at_ms) VALUES ('b', 1, 3, 'me', 0);
                 DELETE FROM events WHERE revision = 3;
                 """)
-            connection.close()
-        }
         let store = try SQLiteStore.open(directory.file())
         defer { store.close() }
         #expect(try store.load().revision == 3)
@@ -220,6 +209,15 @@ struct SQLiteStoreTests {
             while try triggers.step() { names.append(triggers.string(at: 0)) }
             #expect(names == ["sessions_id_increases", "sessions_move_counter"])
         }
+    }
+
+    /// Writes a database as a build of schema `version` left it: that version's migrations, then `rows`.
+    private static func writeDatabase(at path: String, version: Int, rows: String) throws {
+        let connection = try Connection(path: path)
+        defer { connection.close() }
+        for migration in Schema.migrations[..<version] { try connection.execute(migration) }
+        try connection.execute("PRAGMA user_version = \(version)")
+        try connection.execute(rows)
     }
 
     @Test("a missing folder fails to open with SQLITE_CANTOPEN")
