@@ -3,7 +3,7 @@
 # set against: the same client counts, over 127.0.0.1, one call in flight per connection (no pipelining).
 #
 #   bench/redis-baseline.sh                 # needs redis-server and redis-benchmark (Debian: redis-server, redis-tools)
-#   INSTALL=1 bench/redis-baseline.sh       # apt-get installs them first
+#   INSTALL=1 bench/redis-baseline.sh       # installs them first (scripts/install-deps.sh)
 #
 # Redis runs with `appendonly yes`, `appendfsync always` (an fsync of the AOF before the replies of each event-loop
 # pass) and no snapshots, on a temporary folder beside the one `bench/run.sh` uses. For each test the table gives
@@ -22,18 +22,13 @@ data_dir=${DATA_DIR:-${TMPDIR:-/tmp}}
 
 log() { printf '[redis-baseline.sh %s] %s\n' "$(date +%T)" "$*" >&2; }
 
-if ! command -v redis-server >/dev/null || ! command -v redis-benchmark >/dev/null; then
-    if [[ ${INSTALL:-0} == 1 ]]; then
-        log "installing redis-server and redis-tools"
-        sudo_cmd=(); [[ $(id -u) == 0 ]] || sudo_cmd=(sudo)
-        "${sudo_cmd[@]}" apt-get update -qq
-        DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq redis-server redis-tools >&2
-    else
-        echo "redis-server and redis-benchmark are needed: apt-get install redis-server redis-tools, or INSTALL=1" >&2
-        exit 1
-    fi
+if [[ ${INSTALL:-0} == 1 ]]; then
+    "$(dirname "$here")/scripts/install-deps.sh" redis-server redis-tools time
 fi
-[[ -x /usr/bin/time ]] || { echo "/usr/bin/time is needed (Debian: time)" >&2; exit 1; }
+if ! command -v redis-server >/dev/null || ! command -v redis-benchmark >/dev/null || [[ ! -x /usr/bin/time ]]; then
+    echo "redis-server, redis-benchmark and /usr/bin/time are needed (Debian: redis-server redis-tools time), or INSTALL=1" >&2
+    exit 1
+fi
 mkdir -p "$results"
 
 # MARK: Server

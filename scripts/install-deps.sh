@@ -1,9 +1,14 @@
 #!/usr/bin/env bash
-# Installs the C libraries and tools Leasehold builds with, if they are missing (Debian/Ubuntu).
+# Installs the C libraries and tools Leasehold builds with, if they are missing (Debian/Ubuntu); or, given package
+# names, those instead (bench/redis-baseline.sh: scripts/install-deps.sh redis-server redis-tools time).
 # Safe to run again: it does nothing when everything is present.
 set -euo pipefail
 
-packages=(libprotobuf-c-dev protobuf-c-compiler libsqlite3-dev pkg-config python3)
+if [ $# -gt 0 ]; then
+    packages=("$@")
+else
+    packages=(libprotobuf-c-dev protobuf-c-compiler libsqlite3-dev pkg-config python3)
+fi
 missing=()
 for package in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
@@ -17,6 +22,6 @@ fi
 sudo=""
 [ "$(id -u)" -ne 0 ] && sudo="sudo"
 echo "installing ${missing[*]}" >&2
-export DEBIAN_FRONTEND=noninteractive
 $sudo apt-get update -qq
-$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+# Through env: sudo would drop an exported DEBIAN_FRONTEND.
+$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
