@@ -42,9 +42,13 @@ let targets: [Target] = [
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
+            "CEpoll",
         ],
         swiftSettings: swiftSettings
     ),
+
+    // <sys/epoll.h> for the loopback probe, which measures the round-trip floor below SwiftNIO.
+    .target(name: "CEpoll"),
 
     // Micro-benchmarks, one executable per suite (the plugin finds them under Benchmarks/).
     .executableTarget(

@@ -71,7 +71,9 @@ struct Report: Codable {
     mutating func serverCPUPerOperation(_ operation: String, perSecond rate: Double) {
         guard let cpu = self.resources?.serverCPUPercentOfOneCore, rate > 0 else { return }
         let micros = (cpu / 100 * 1e6 / rate).rounded(toPlaces: 1)
-        self.figures["serverCPUMicrosPer\(operation.prefix(1).uppercased() + operation.dropFirst())"] = micros
+        // "round trip" → serverCPUMicrosPerRoundTrip.
+        let name = operation.split(separator: " ").map { $0.prefix(1).uppercased() + $0.dropFirst() }.joined()
+        self.figures["serverCPUMicrosPer\(name)"] = micros
         self.row("server CPU per \(operation)", value: "\(micros) µs (\(Format.percent(cpu)) of a core)")
     }
 

@@ -13,12 +13,14 @@ struct Table: ParsableCommand {
         let decoder = JSONDecoder()
         var rows: [TableRow] = []
         var fsyncs: [Report] = []
+        var loopbacks: [Report] = []
         var clients: Int?
         var notes: [String] = []
         for file in self.files {
             let report = try decoder.decode(Report.self, from: Data(contentsOf: URL(fileURLWithPath: file)))
             rows += report.rows
             if report.workload.hasPrefix("fsync probe") { fsyncs.append(report) }
+            if report.workload.hasPrefix("loopback floor") { loopbacks.append(report) }
             if report.workload.hasPrefix("uncontended"), clients == nil {
                 clients = report.parameters["clients"].flatMap { Int($0) }
             }
@@ -41,6 +43,18 @@ struct Table: ParsableCommand {
                         + "--sync full cannot exceed ~\(Format.count(Double(clients) * 1e6 / (2 * p50))) pairs/s "
                         + "however commits are grouped.")
             }
+        }
+        for loopback in loopbacks {
+            guard let rate = loopback.figures["roundTripsPerSecond"], rate > 0 else { continue }
+            let connections = loopback.parameters["connections"] ?? "?"
+            let cpu = [loopback.figures["serverCPUMicrosPerRoundTrip"], loopback.figures["driverCPUMicrosPerRoundTrip"]]
+                .compactMap { $0 }.map { "\($0) µs" }.joined(separator: " + ")
+            print("")
+            print(
+                "Loopback bound: \(Format.count(rate)) round trips/s over \(connections) connections with no RPC layer "
+                    + "(CPU per round trip: \(cpu.isEmpty ? "?" : cpu), echo server + driver). `ping` over as many "
+                    + "connections cannot exceed it, nor `uncontended` ~\(Format.count(rate / 2)) pairs/s (two round "
+                    + "trips each), before any work of the RPC layer, the lock table or the disk.")
         }
         if !notes.isEmpty {
             print("")
