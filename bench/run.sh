@@ -116,12 +116,15 @@ started=$(date +%s)
 # The bound of a hand-off under --sync full: the sync latency of the data file's filesystem, before and after.
 "$bench" fsync --dir "$data_dir" --count 200 --label before --output "$results/$date-fsync-before.json" >/dev/null
 files+=("$results/$date-fsync-before.json")
-# The bound of every RPC workload: closed-loop round trips over as many loopback connections as clients, with no RPC layer (a raw
-# echo server and driver, one thread each); ping over 64 connections cannot go faster.
+# The bounds of every RPC workload: closed-loop round trips over as many loopback connections as clients with no RPC
+# layer, answered by a raw echo server (the kernel's floor: ping cannot go faster) and by an empty SwiftNIO handler
+# (SwiftNIO's own floor: no server on it can go faster).
 if [[ " $workloads " == *" ping "* ]]; then
-    "$bench" loopback --connections "$clients" --duration "$duration" --warmup "$warmup" \
-        --output "$results/$date-loopback.json" >/dev/null
-    files+=("$results/$date-loopback.json")
+    for kind in raw nio; do
+        "$bench" loopback --server-kind "$kind" --connections "$clients" --duration "$duration" --warmup "$warmup" \
+            --output "$results/$date-loopback-$kind.json" >/dev/null
+        files+=("$results/$date-loopback-$kind.json")
+    done
 fi
 for sync in $sync_modes; do
     common=(--clients "$clients" --duration "$duration" --warmup "$warmup")
@@ -161,7 +164,7 @@ summary="$results/$date-summary.md"
         "kernel $(uname -r); server and load generator on the same machine, over 127.0.0.1."
     echo
     # Every result of the day in a fixed order, so that re-running some workloads (WORKLOADS=...) updates the table.
-    ordered=("$results/$date-fsync-before.json" "$results/$date-loopback.json")
+    ordered=("$results/$date-fsync-before.json" "$results/$date-loopback-raw.json" "$results/$date-loopback-nio.json")
     for sync in full normal; do
         for name in $all_workloads; do ordered+=("$results/$date-$name-$sync.json"); done
     done

@@ -1,6 +1,8 @@
 import ArgumentParser
 import CEpoll
 import Foundation
+import NIOCore
+import NIOPosix
 
 #if canImport(Glibc)
 import Glibc
@@ -14,7 +16,7 @@ import Musl
 /// A raw echo server (a child process of this one) and a closed-loop driver, each one thread on `epoll`, with no
 /// RPC layer, no protobuf and no allocation per call: what remains is the kernel's `read`, `write` and wake-ups
 /// and the two processes sharing the cores. `ping` over the same number of connections cannot go faster than this.
-struct LoopbackProbe: ParsableCommand {
+struct LoopbackProbe: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "loopback",
         abstract: "Measure closed-loop round trips over loopback TCP with no RPC layer: the ceiling of ping.",
@@ -43,6 +45,25 @@ struct LoopbackProbe: ParsableCommand {
     @Option(help: "How long to run before measuring (e.g. 2s).")
     var warmup = DurationArgument(.seconds(2), text: "2s")
 
+    /// What answers the driver.
+    enum ServerKind: String, ExpressibleByArgument, CaseIterable {
+        /// One thread on `epoll`, one `read` and one `write` per request: the kernel's floor.
+        case raw
+        /// A SwiftNIO channel handler on one event loop, answering each read burst with one write and flush, as
+        /// Leasehold's RPC server does: SwiftNIO's own cost, without the RPC layer.
+        case nio
+
+        var label: String { self == .raw ? "raw echo" : "SwiftNIO echo" }
+    }
+
+    @Option(
+        help: ArgumentHelp(
+            "The echo server: raw (epoll, the kernel's floor) or nio (a SwiftNIO handler on one event loop).",
+            discussion: "nio shows what SwiftNIO itself costs per call, below Leasehold's RPC layer."
+        )
+    )
+    var serverKind = ServerKind.raw
+
     @Flag(help: .hidden)
     var echoServer = false
 
@@ -55,11 +76,18 @@ struct LoopbackProbe: ParsableCommand {
         }
     }
 
-    func run() throws {
+    func run() async throws {
         if self.echoServer {
-            try EchoServer(requestSize: self.requestSize, responseSize: self.responseSize).run()
+            switch self.serverKind {
+            case .raw: try EchoServer(requestSize: self.requestSize, responseSize: self.responseSize).run()
+            case .nio: try await NIOEchoServer.run(requestSize: self.requestSize, responseSize: self.responseSize)
+            }
         }
-        let server = try EchoServerProcess.start(requestSize: self.requestSize, responseSize: self.responseSize)
+        let server = try EchoServerProcess.start(
+            kind: self.serverKind,
+            requestSize: self.requestSize,
+            responseSize: self.responseSize
+        )
         defer { server.stop() }
 
         var driver = try EchoDriver(
@@ -74,10 +102,11 @@ struct LoopbackProbe: ParsableCommand {
         )
 
         var report = Report(
-            workload: "loopback floor (\(self.connections) conns, no RPC layer)",
+            workload: "loopback floor (\(self.connections) conns, \(self.serverKind.label))",
             server: ServerInfo(address: "127.0.0.1:\(server.port)", pid: server.pid, commandLine: nil, sync: "–"),
             parameters: [
-                "connections": "\(self.connections)", "requestSize": "\(self.requestSize)",
+                "connections": "\(self.connections)", "serverKind": self.serverKind.rawValue,
+                "requestSize": "\(self.requestSize)",
                 "responseSize": "\(self.responseSize)", "duration": self.duration.description,
                 "warmup": self.warmup.description,
             ]
@@ -154,17 +183,70 @@ private struct EchoServer {
     }
 }
 
+/// The floor's echo server on SwiftNIO: one event loop, one handler per connection that answers a read burst with
+/// one write and one flush from a reused buffer (as Leasehold's `ServerConnectionHandler` does with its outbox).
+private enum NIOEchoServer {
+    final class Handler: ChannelInboundHandler {
+        typealias InboundIn = ByteBuffer
+        typealias OutboundOut = ByteBuffer
+
+        let requestSize: Int
+        let response: [UInt8]
+        private var received = 0
+        private var outbox = ByteBuffer()
+
+        init(requestSize: Int, responseSize: Int) {
+            self.requestSize = requestSize
+            self.response = [UInt8](repeating: 0x2A, count: responseSize)
+        }
+
+        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+            self.received += Self.unwrapInboundIn(data).readableBytes
+            while self.received >= self.requestSize {
+                self.received -= self.requestSize
+                self.outbox.writeBytes(self.response)
+            }
+        }
+
+        func channelReadComplete(context: ChannelHandlerContext) {
+            guard self.outbox.readableBytes > 0 else { return }
+            context.writeAndFlush(Self.wrapOutboundOut(self.outbox), promise: nil)
+            self.outbox.clear()
+        }
+    }
+
+    static func run(requestSize: Int, responseSize: Int) async throws -> Never {
+        let parent = getppid()
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let channel = try await ServerBootstrap(group: group)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(
+                        Handler(requestSize: requestSize, responseSize: responseSize)
+                    )
+                }
+            }
+            .bind(host: "127.0.0.1", port: 0).get()
+        FileHandle.standardOutput.write(Data("port \(channel.localAddress?.port ?? 0)\n".utf8))
+        while getppid() == parent { try await Task.sleep(for: .seconds(1)) }
+        exit(0)
+    }
+}
+
 /// The echo server as a child process of this executable.
 private struct EchoServerProcess {
     let process: Process
     let port: Int
     var pid: Int32 { self.process.processIdentifier }
 
-    static func start(requestSize: Int, responseSize: Int) throws -> EchoServerProcess {
+    static func start(kind: LoopbackProbe.ServerKind, requestSize: Int, responseSize: Int) throws -> EchoServerProcess {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
         process.arguments = [
-            "loopback", "--echo-server", "--request-size", "\(requestSize)", "--response-size", "\(responseSize)",
+            "loopback", "--echo-server", "--server-kind", kind.rawValue, "--request-size", "\(requestSize)",
+            "--response-size", "\(responseSize)",
         ]
         let pipe = Pipe()
         process.standardOutput = pipe

@@ -50,11 +50,18 @@ struct Table: ParsableCommand {
             let cpu = [loopback.figures["serverCPUMicrosPerRoundTrip"], loopback.figures["driverCPUMicrosPerRoundTrip"]]
                 .compactMap { $0 }.map { "\($0) µs" }.joined(separator: " + ")
             print("")
-            print(
-                "Loopback bound: \(Format.count(rate)) round trips/s over \(connections) connections with no RPC layer "
-                    + "(CPU per round trip: \(cpu.isEmpty ? "?" : cpu), echo server + driver). `ping` over as many "
-                    + "connections cannot exceed it, nor `uncontended` ~\(Format.count(rate / 2)) pairs/s (two round "
-                    + "trips each), before any work of the RPC layer, the lock table or the disk.")
+            if loopback.parameters["serverKind"] == LoopbackProbe.ServerKind.nio.rawValue {
+                print(
+                    "SwiftNIO bound: \(Format.count(rate)) round trips/s over \(connections) connections when an empty "
+                        + "SwiftNIO handler on one event loop answers a raw driver (CPU per round trip: \(cpu), server + "
+                        + "driver). A server on SwiftNIO cannot answer faster, before any work of its own.")
+            } else {
+                print(
+                    "Loopback bound: \(Format.count(rate)) round trips/s over \(connections) connections with no RPC "
+                        + "layer (CPU per round trip: \(cpu), raw echo server + driver). `ping` over as many connections "
+                        + "cannot exceed it, nor `uncontended` ~\(Format.count(rate / 2)) pairs/s (two round trips each), "
+                        + "before any work of the RPC layer, the lock table or the disk.")
+            }
         }
         if !notes.isEmpty {
             print("")
