@@ -56,7 +56,7 @@ public final class Session: Sendable {
         self.secret = info.secret
         self.mutable = Mutex(Mutable(connection: connection, confirmedAt: sentAt))
         // The loop keeps the session alive (and in memory) until it is closed or expires, like the lease it is.
-        let task = Task { await self.keepAliveLoop() }
+        let task = Task { await self.keepAlive() }
         self.mutable.withLock { $0.keepAlive = task }
     }
 
@@ -209,6 +209,34 @@ public final class Session: Sendable {
         self.mutable.withLock { mutable in
             mutable.connection = connection
             mutable.confirmedAt = max(mutable.confirmedAt, sentAt)
+        }
+    }
+
+    /// Runs the keepalive loop, and ends the session as `expired` at ``confirmedUntil`` even while a keepalive or a
+    /// reconnect is still waiting: a frozen server holds a call open, and a reconnect to it waits for its connect
+    /// timeout, so the loop alone would notice the TTL only after those give up.
+    private func keepAlive() async {
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { await self.keepAliveLoop() }
+            group.addTask { await self.expireWhenUnconfirmed() }
+            // Either ends the session (expired or closed); the other then has nothing left to do.
+            await group.next()
+            group.cancelAll()
+        }
+    }
+
+    /// Waits for ``confirmedUntil``, again each time a keepalive has moved it, and ends the session once it passes.
+    private func expireWhenUnconfirmed() async {
+        while true {
+            do {
+                try await Task.sleep(until: self.confirmedUntil)
+            } catch {
+                return
+            }
+            if ContinuousClock.now >= self.confirmedUntil {
+                self.finish(with: .expired)
+                return
+            }
         }
     }
 
