@@ -1,5 +1,6 @@
 import CLeaseholdProto
 import CProtobufC
+import Foundation
 import LeaseholdCore
 public import NIOCore
 
@@ -45,18 +46,34 @@ public struct Frame: Hashable, Sendable {
     /// - Throws: ``MalformedMessage`` when the bytes are not a `Frame`.
     public init(decoding buffer: ByteBuffer) throws {
         self = try unpack(
-            buffer, name: "leasehold.v1.Frame", unpack: { leasehold__v1__frame__unpack(nil, $0, $1) },
-            free: { leasehold__v1__frame__free_unpacked($0, nil) }
+            buffer, name: "leasehold.v1.Frame", unpack: { leasehold__v1__frame__unpack($0, $1, $2) },
+            free: { leasehold__v1__frame__free_unpacked($0, $1) }
         ) { c in
             var payload = ByteBuffer()
             if let data = c.payload.data, c.payload.len > 0 {
                 payload = ByteBuffer(bytes: UnsafeRawBufferPointer(start: data, count: c.payload.len))
             }
             return try Frame(
-                callID: c.call_id, method: String(protobufC: c.method), payload: payload,
+                callID: c.call_id, method: Self.method(protobufC: c.method), payload: payload,
                 status: Status.from(c.status), flags: Flags(rawValue: c.flags),
                 timeout: c.timeout_ms > 0 ? Duration(wireMilliseconds: c.timeout_ms) : nil)
         }
+    }
+
+    /// The method names this module knows, each a constant: a call's first frame names one of them, and reading it
+    /// as that constant spares a string allocation per call.
+    private static let knownMethods = LeaseholdMethod.all + FencedResourceMethod.all
+
+    /// A frame's method: one of ``knownMethods`` when it is one, else a new string.
+    private static func method(protobufC pointer: UnsafePointer<CChar>?) throws -> String {
+        guard let pointer else { return "" }
+        let length = strlen(pointer)
+        let bytes = UnsafeRawBufferPointer(start: pointer, count: length)
+        for name in Self.knownMethods where name.utf8.count == length {
+            let equal = name.utf8.withContiguousStorageIfAvailable { memcmp($0.baseAddress!, pointer, length) == 0 }
+            if equal ?? name.utf8.elementsEqual(bytes) { return name }
+        }
+        return try String(protobufC: pointer)
     }
 
     /// Appends the encoded frame (without length prefix) to `buffer`.

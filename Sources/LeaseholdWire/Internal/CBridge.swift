@@ -3,47 +3,96 @@ import CProtobufC
 import Foundation
 import NIOCore
 
-/// Holds the C memory (strings, byte arrays, pointer arrays) that one message conversion lends to protobuf-c.
+/// Holds the C memory (strings, byte arrays, structs, pointer arrays) that one message conversion lends to
+/// protobuf-c.
 ///
-/// Everything allocated through an arena is freed when ``withCArena(_:)`` returns, so C structs built with it
-/// must not escape that closure.
-final class CArena {
-    private var allocations: [UnsafeMutableRawPointer] = []
+/// Memory comes from a region on the stack of ``withCArena(_:)`` while it fits and from `malloc` beyond it; all of it
+/// is given back when that closure returns, so C structs built with an arena must not escape it. Packing a frame or
+/// a small message costs no heap allocation here.
+struct CArena {
+    /// Bytes of stack per arena: below the size Swift always places on the stack, and enough for a frame's status
+    /// and method or a lock's strings (a large message, such as a `List` answer, spills to `malloc`).
+    static let stackBytes = 1_024
+
+    /// The region and the blocks that did not fit in it, each starting with the address of the previous one.
+    struct State {
+        let base: UnsafeMutableRawPointer
+        let capacity: Int
+        var used = 0
+        var spilled: UnsafeMutableRawPointer?
+    }
+
+    /// A spilled block's header: the previous block's address, padded to keep the memory after it 16-byte aligned.
+    private static let headerBytes = 16
+
+    private let state: UnsafeMutablePointer<State>
+
+    init(_ state: UnsafeMutablePointer<State>) { self.state = state }
+
+    /// `byteCount` bytes aligned to 16, valid until the arena's closure returns.
+    private func allocate(byteCount: Int) -> UnsafeMutableRawPointer {
+        let start = (self.state.pointee.used + 15) & ~15
+        if byteCount <= self.state.pointee.capacity - start {
+            self.state.pointee.used = start + byteCount
+            return self.state.pointee.base + start
+        }
+        let block = malloc(Self.headerBytes + byteCount)!
+        block.storeBytes(of: self.state.pointee.spilled, as: UnsafeMutableRawPointer?.self)
+        self.state.pointee.spilled = block
+        return block + Self.headerBytes
+    }
+
+    /// Frees what spilled to `malloc`.
+    static func freeSpilled(_ state: UnsafeMutablePointer<State>) {
+        var next = state.pointee.spilled
+        while let block = next {
+            next = block.load(as: UnsafeMutableRawPointer?.self)
+            free(block)
+        }
+        state.pointee.spilled = nil
+    }
 
     /// A NUL-terminated copy of `string`.
     func string(_ string: String) -> UnsafeMutablePointer<CChar> {
-        let copy = strdup(string)!
-        self.allocations.append(UnsafeMutableRawPointer(copy))
-        return copy
+        var string = string
+        return string.withUTF8 { utf8 in
+            let copy = self.allocate(byteCount: utf8.count + 1)
+            if let source = utf8.baseAddress { copy.copyMemory(from: source, byteCount: utf8.count) }
+            copy.storeBytes(of: 0, toByteOffset: utf8.count, as: UInt8.self)
+            return copy.bindMemory(to: CChar.self, capacity: utf8.count + 1)
+        }
     }
 
     /// A copy of `bytes` as protobuf-c's `bytes` value.
     func bytes(_ bytes: [UInt8]) -> ProtobufCBinaryData {
         guard !bytes.isEmpty else { return ProtobufCBinaryData(len: 0, data: nil) }
-        let memory = UnsafeMutablePointer<UInt8>.allocate(capacity: bytes.count)
+        let memory = self.allocate(byteCount: bytes.count).bindMemory(to: UInt8.self, capacity: bytes.count)
         memory.initialize(from: bytes, count: bytes.count)
-        self.allocations.append(UnsafeMutableRawPointer(memory))
         return ProtobufCBinaryData(len: bytes.count, data: memory)
     }
 
     /// A copy of a buffer's readable bytes as protobuf-c's `bytes` value.
     func bytes(_ buffer: ByteBuffer) -> ProtobufCBinaryData {
-        self.bytes(Array(buffer.readableBytesView))
+        guard buffer.readableBytes > 0 else { return ProtobufCBinaryData(len: 0, data: nil) }
+        let memory = self.allocate(byteCount: buffer.readableBytes)
+        buffer.withUnsafeReadableBytes { memory.copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
+        return ProtobufCBinaryData(len: buffer.readableBytes, data: memory.assumingMemoryBound(to: UInt8.self))
     }
 
     /// A C struct initialised by `initialise` and owned by the arena.
     func object<T>(_ initialise: (UnsafeMutablePointer<T>) -> Void) -> UnsafeMutablePointer<T> {
-        let memory = UnsafeMutablePointer<T>.allocate(capacity: 1)
+        precondition(MemoryLayout<T>.alignment <= 16)
+        let memory = self.allocate(byteCount: MemoryLayout<T>.stride).bindMemory(to: T.self, capacity: 1)
         initialise(memory)
-        self.allocations.append(UnsafeMutableRawPointer(memory))
         return memory
     }
 
     /// An array of `count` pointers, for `repeated` fields.
     func pointers<T>(count: Int) -> UnsafeMutablePointer<UnsafeMutablePointer<T>?> {
-        let memory = UnsafeMutablePointer<UnsafeMutablePointer<T>?>.allocate(capacity: max(count, 1))
-        memory.initialize(repeating: nil, count: max(count, 1))
-        self.allocations.append(UnsafeMutableRawPointer(memory))
+        let capacity = max(count, 1)
+        let memory = self.allocate(byteCount: capacity * MemoryLayout<UnsafeMutablePointer<T>?>.stride)
+            .bindMemory(to: UnsafeMutablePointer<T>?.self, capacity: capacity)
+        memory.initialize(repeating: nil, count: capacity)
         return memory
     }
 
@@ -64,17 +113,18 @@ final class CArena {
         for (index, message) in messages.enumerated() { array[index] = message.cPointer(self) }
         return (messages.count, array)
     }
-
-    deinit {
-        for allocation in self.allocations { free(allocation) }
-    }
 }
 
-/// Runs `body` with an arena whose allocations are freed when it returns.
+/// Runs `body` with an arena whose memory is given back when it returns.
 @inline(__always)
 func withCArena<R>(_ body: (CArena) throws -> R) rethrows -> R {
-    let arena = CArena()
-    return try withExtendedLifetime(arena) { try body(arena) }
+    try withUnsafeTemporaryAllocation(byteCount: CArena.stackBytes, alignment: 16) { region in
+        var state = CArena.State(base: region.baseAddress!, capacity: region.count)
+        return try withUnsafeMutablePointer(to: &state) { state in
+            defer { CArena.freeSpilled(state) }
+            return try body(CArena(state))
+        }
+    }
 }
 
 /// Packs a protobuf-c message with its generated `get_packed_size` and `pack` functions.
@@ -93,29 +143,83 @@ func pack<M>(
 }
 
 /// Unpacks a buffer's readable bytes with a generated `unpack` function, hands the C struct to `read`, and frees it.
+///
+/// protobuf-c allocates the struct and each of its strings and byte arrays; here those allocations come from a
+/// scratch buffer on the stack (``UnpackScratch``), which `read` copies out of before it goes.
 /// - Throws: ``MalformedMessage`` named `name` when protobuf-c refuses the bytes or `read` throws.
 @inline(__always)
 func unpack<M, R>(
     _ buffer: ByteBuffer, name: String,
-    unpack: (Int, UnsafePointer<UInt8>) -> UnsafeMutablePointer<M>?,
-    free: (UnsafeMutablePointer<M>) -> Void,
+    unpack: (UnsafeMutablePointer<ProtobufCAllocator>, Int, UnsafePointer<UInt8>) -> UnsafeMutablePointer<M>?,
+    free: (UnsafeMutablePointer<M>, UnsafeMutablePointer<ProtobufCAllocator>) -> Void,
     read: (M) throws -> R
 ) throws -> R {
-    let message: UnsafeMutablePointer<M>? = buffer.withUnsafeReadableBytes { bytes in
-        // protobuf-c wants a non-null pointer even for an empty message.
-        var empty: UInt8 = 0
-        guard let base = bytes.baseAddress, bytes.count > 0 else {
-            return withUnsafePointer(to: &empty) { unpack(0, $0) }
+    try UnpackScratch.withAllocator { allocator in
+        let message: UnsafeMutablePointer<M>? = buffer.withUnsafeReadableBytes { bytes in
+            // protobuf-c wants a non-null pointer even for an empty message.
+            var empty: UInt8 = 0
+            guard let base = bytes.baseAddress, bytes.count > 0 else {
+                return withUnsafePointer(to: &empty) { unpack(allocator, 0, $0) }
+            }
+            return unpack(allocator, bytes.count, base.assumingMemoryBound(to: UInt8.self))
         }
-        return unpack(bytes.count, base.assumingMemoryBound(to: UInt8.self))
+        guard let message else { throw MalformedMessage(messageName: name) }
+        defer { free(message, allocator) }
+        do {
+            return try read(message.pointee)
+        } catch {
+            // A field protobuf-c accepted but Swift cannot represent: the message as a whole is malformed.
+            throw MalformedMessage(messageName: name)
+        }
     }
-    guard let message else { throw MalformedMessage(messageName: name) }
-    defer { free(message) }
-    do {
-        return try read(message.pointee)
-    } catch {
-        // A field protobuf-c accepted but Swift cannot represent: the message as a whole is malformed.
-        throw MalformedMessage(messageName: name)
+}
+
+/// Where protobuf-c's allocations for one unpack come from: a bump region in a stack buffer while they fit, `malloc`
+/// beyond it. A frame or a small message fits whole, so decoding one costs no heap allocation on the C side.
+struct UnpackScratch {
+    /// Bytes of stack per unpack: below the size Swift always places on the stack, and enough for a frame with a
+    /// method name, a status and a small payload (larger messages spill to `malloc`).
+    static let size = 1_024
+
+    private let base: UnsafeMutableRawPointer
+    private let capacity: Int
+    private var used = 0
+
+    /// Runs `body` with an allocator for protobuf-c whose memory lasts until `body` returns.
+    @inline(__always)
+    static func withAllocator<R>(_ body: (UnsafeMutablePointer<ProtobufCAllocator>) throws -> R) rethrows -> R {
+        try withUnsafeTemporaryAllocation(byteCount: Self.size, alignment: 16) { buffer in
+            var scratch = UnpackScratch(base: buffer.baseAddress!, capacity: buffer.count)
+            return try withUnsafeMutablePointer(to: &scratch) { scratch in
+                var allocator = ProtobufCAllocator(
+                    alloc: UnpackScratch.allocate, free: UnpackScratch.free,
+                    allocator_data: UnsafeMutableRawPointer(scratch))
+                return try withUnsafeMutablePointer(to: &allocator) { try body($0) }
+            }
+        }
+    }
+
+    private init(base: UnsafeMutableRawPointer, capacity: Int) {
+        self.base = base
+        self.capacity = capacity
+    }
+
+    private static let allocate: @convention(c) (UnsafeMutableRawPointer?, Int) -> UnsafeMutableRawPointer? = {
+        data, size in
+        let scratch = data!.assumingMemoryBound(to: UnpackScratch.self)
+        let start = (scratch.pointee.used + 15) & ~15
+        guard size <= scratch.pointee.capacity - start else { return malloc(size) }
+        scratch.pointee.used = start + size
+        return scratch.pointee.base + start
+    }
+
+    private static let free: @convention(c) (UnsafeMutableRawPointer?, UnsafeMutableRawPointer?) -> Void = {
+        data, pointer in
+        guard let pointer else { return }
+        let scratch = data!.assumingMemoryBound(to: UnpackScratch.self).pointee
+        // The region is given back whole when the unpack ends; only what spilled to malloc is freed.
+        if pointer >= scratch.base, pointer < scratch.base + scratch.capacity { return }
+        Foundation.free(pointer)
     }
 }
 

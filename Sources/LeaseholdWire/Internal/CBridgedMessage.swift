@@ -59,8 +59,8 @@ extension CBridgedMessage {
     init(unpacking buffer: ByteBuffer) throws {
         let functions = Self.cFunctions
         self = try unpack(
-            buffer, name: Self.protobufName, unpack: { functions.unpack(nil, $0, $1) },
-            free: { functions.free($0, nil) }, read: Self.init(c:))
+            buffer, name: Self.protobufName, unpack: { functions.unpack($0, $1, $2) },
+            free: { functions.free($0, $1) }, read: Self.init(c:))
     }
 
     /// Appends the message packed by the generated `*_pack`.
