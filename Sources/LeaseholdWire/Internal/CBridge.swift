@@ -7,8 +7,8 @@ import NIOCore
 /// protobuf-c.
 ///
 /// Memory comes from a region on the stack of ``withCArena(_:)`` while it fits and from `malloc` beyond it; all of it
-/// is given back when that closure returns, so C structs built with an arena must not escape it. Packing a frame or
-/// a small message costs no heap allocation here.
+/// is given back when that closure returns, so C structs built with an arena must not escape it. Packing or
+/// unpacking a frame or a small message costs no heap allocation here.
 struct CArena {
     /// Bytes of stack per arena: below the size Swift always places on the stack, and enough for a frame's status
     /// and method or a lock's strings (a large message, such as a `List` answer, spills to `malloc`).
@@ -40,6 +40,15 @@ struct CArena {
         block.storeBytes(of: self.state.pointee.spilled, as: UnsafeMutableRawPointer?.self)
         self.state.pointee.spilled = block
         return block + Self.headerBytes
+    }
+
+    /// Runs `body` with an allocator for protobuf-c's `*_unpack` and `*_free_unpacked` whose memory comes from this
+    /// arena; its `free` does nothing, as everything goes when the arena does.
+    func withProtobufAllocator<R>(_ body: (UnsafeMutablePointer<ProtobufCAllocator>) throws -> R) rethrows -> R {
+        var allocator = ProtobufCAllocator(
+            alloc: { state, size in CArena(state!.assumingMemoryBound(to: State.self)).allocate(byteCount: size) },
+            free: { _, _ in }, allocator_data: UnsafeMutableRawPointer(self.state))
+        return try withUnsafeMutablePointer(to: &allocator) { try body($0) }
     }
 
     /// Frees what spilled to `malloc`.
@@ -144,8 +153,8 @@ func pack<M>(
 
 /// Unpacks a buffer's readable bytes with a generated `unpack` function, hands the C struct to `read`, and frees it.
 ///
-/// protobuf-c allocates the struct and each of its strings and byte arrays; here those allocations come from a
-/// scratch buffer on the stack (``UnpackScratch``), which `read` copies out of before it goes.
+/// protobuf-c allocates the struct and each of its strings and byte arrays; here they come from a ``CArena``, which
+/// `read` copies out of before it goes.
 /// - Throws: ``MalformedMessage`` named `name` when protobuf-c refuses the bytes or `read` throws.
 @inline(__always)
 func unpack<M, R>(
@@ -154,72 +163,25 @@ func unpack<M, R>(
     free: (UnsafeMutablePointer<M>, UnsafeMutablePointer<ProtobufCAllocator>) -> Void,
     read: (M) throws -> R
 ) throws -> R {
-    try UnpackScratch.withAllocator { allocator in
-        let message: UnsafeMutablePointer<M>? = buffer.withUnsafeReadableBytes { bytes in
-            // protobuf-c wants a non-null pointer even for an empty message.
-            var empty: UInt8 = 0
-            guard let base = bytes.baseAddress, bytes.count > 0 else {
-                return withUnsafePointer(to: &empty) { unpack(allocator, 0, $0) }
+    try withCArena { arena in
+        try arena.withProtobufAllocator { allocator in
+            let message: UnsafeMutablePointer<M>? = buffer.withUnsafeReadableBytes { bytes in
+                // protobuf-c wants a non-null pointer even for an empty message.
+                var empty: UInt8 = 0
+                guard let base = bytes.baseAddress, bytes.count > 0 else {
+                    return withUnsafePointer(to: &empty) { unpack(allocator, 0, $0) }
+                }
+                return unpack(allocator, bytes.count, base.assumingMemoryBound(to: UInt8.self))
             }
-            return unpack(allocator, bytes.count, base.assumingMemoryBound(to: UInt8.self))
-        }
-        guard let message else { throw MalformedMessage(messageName: name) }
-        defer { free(message, allocator) }
-        do {
-            return try read(message.pointee)
-        } catch {
-            // A field protobuf-c accepted but Swift cannot represent: the message as a whole is malformed.
-            throw MalformedMessage(messageName: name)
-        }
-    }
-}
-
-/// Where protobuf-c's allocations for one unpack come from: a bump region in a stack buffer while they fit, `malloc`
-/// beyond it. A frame or a small message fits whole, so decoding one costs no heap allocation on the C side.
-struct UnpackScratch {
-    /// Bytes of stack per unpack: below the size Swift always places on the stack, and enough for a frame with a
-    /// method name, a status and a small payload (larger messages spill to `malloc`).
-    static let size = 1_024
-
-    private let base: UnsafeMutableRawPointer
-    private let capacity: Int
-    private var used = 0
-
-    /// Runs `body` with an allocator for protobuf-c whose memory lasts until `body` returns.
-    @inline(__always)
-    static func withAllocator<R>(_ body: (UnsafeMutablePointer<ProtobufCAllocator>) throws -> R) rethrows -> R {
-        try withUnsafeTemporaryAllocation(byteCount: Self.size, alignment: 16) { buffer in
-            var scratch = UnpackScratch(base: buffer.baseAddress!, capacity: buffer.count)
-            return try withUnsafeMutablePointer(to: &scratch) { scratch in
-                var allocator = ProtobufCAllocator(
-                    alloc: UnpackScratch.allocate, free: UnpackScratch.free,
-                    allocator_data: UnsafeMutableRawPointer(scratch))
-                return try withUnsafeMutablePointer(to: &allocator) { try body($0) }
+            guard let message else { throw MalformedMessage(messageName: name) }
+            defer { free(message, allocator) }
+            do {
+                return try read(message.pointee)
+            } catch {
+                // A field protobuf-c accepted but Swift cannot represent: the message as a whole is malformed.
+                throw MalformedMessage(messageName: name)
             }
         }
-    }
-
-    private init(base: UnsafeMutableRawPointer, capacity: Int) {
-        self.base = base
-        self.capacity = capacity
-    }
-
-    private static let allocate: @convention(c) (UnsafeMutableRawPointer?, Int) -> UnsafeMutableRawPointer? = {
-        data, size in
-        let scratch = data!.assumingMemoryBound(to: UnpackScratch.self)
-        let start = (scratch.pointee.used + 15) & ~15
-        guard size <= scratch.pointee.capacity - start else { return malloc(size) }
-        scratch.pointee.used = start + size
-        return scratch.pointee.base + start
-    }
-
-    private static let free: @convention(c) (UnsafeMutableRawPointer?, UnsafeMutableRawPointer?) -> Void = {
-        data, pointer in
-        guard let pointer else { return }
-        let scratch = data!.assumingMemoryBound(to: UnpackScratch.self).pointee
-        // The region is given back whole when the unpack ends; only what spilled to malloc is freed.
-        if pointer >= scratch.base, pointer < scratch.base + scratch.capacity { return }
-        Foundation.free(pointer)
     }
 }
 
