@@ -1,13 +1,11 @@
 import ArgumentParser
-import CEpoll
 import Foundation
+
+#if os(Linux)
+import CEpoll
+import Glibc
 import NIOCore
 import NIOPosix
-
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
 #endif
 
 /// `loopback`: the round-trip floor of the machine's loopback TCP, the bound of every RPC workload as `fsync` is
@@ -77,6 +75,17 @@ struct LoopbackProbe: AsyncParsableCommand {
     }
 
     func run() async throws {
+        #if os(Linux)
+        try await self.measure()
+        #else
+        throw ValidationError("loopback runs on Linux only: its driver and raw echo server use epoll")
+        #endif
+    }
+}
+
+#if os(Linux)
+extension LoopbackProbe {
+    private func measure() async throws {
         if self.echoServer {
             switch self.serverKind {
             case .raw: try EchoServer(requestSize: self.requestSize, responseSize: self.responseSize).run()
@@ -442,3 +451,4 @@ private enum Socket {
         return address
     }
 }
+#endif
