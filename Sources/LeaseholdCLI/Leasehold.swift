@@ -26,7 +26,7 @@ struct Leasehold: AsyncParsableCommand {
               1    the lock is held by someone else (--wait 0), or the wait for it ran out
               2    `lock` lost its lock while the command ran, and stopped the command
               64   bad usage: unknown option, bad value, missing argument
-              69   the server cannot be reached or does not answer
+              69   the server cannot be reached or does not answer; `serve` cannot listen or open its data file
               70   any other error
               77   no or unknown token, or not allowed (release --force needs admin)
               `lock` otherwise exits with its command's status (128 + N if the command died of signal N; \

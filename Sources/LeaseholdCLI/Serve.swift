@@ -123,7 +123,9 @@ struct Serve: AsyncParsableCommand {
         do {
             try await server.start()
         } catch {
-            throw ValidationError("cannot start: \(error)")
+            // Not a usage error: the options were fine, the address or the data file is not to be had.
+            StandardError.print("leasehold: cannot start: \(error)")
+            throw ExitCode(ExitStatus.unavailable)
         }
         let group = ServiceGroup(
             configuration: ServiceGroupConfiguration(

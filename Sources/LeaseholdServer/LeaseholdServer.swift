@@ -70,7 +70,7 @@ public final class LeaseholdServer: Service, Sendable {
 
     /// Opens the store, loads the state and starts listening.
     /// - Returns: The RPC listener's address.
-    /// - Throws: When the store cannot be opened or an address cannot be bound.
+    /// - Throws: The store's errors when it cannot be opened; ``ListenFailed`` when an address cannot be bound.
     @discardableResult
     public func start() async throws -> SocketAddress {
         var storeConfiguration = SQLiteStore.Configuration(path: self.configuration.dataPath)
@@ -90,11 +90,15 @@ public final class LeaseholdServer: Service, Sendable {
             let rpc = RPCServer(
                 configuration: rpcConfiguration, services: [LeaseholdService(locks: locks, store: store)],
                 logger: self.logger)
-            let address = try await rpc.start()
+            let address = try await ListenFailed.naming(
+                host: self.configuration.listenHost, port: self.configuration.listenPort
+            ) { try await rpc.start() }
             var metrics: MetricsEndpoint?
             if let host = self.configuration.metricsHost {
-                metrics = try await MetricsEndpoint.start(
-                    host: host, port: self.configuration.metricsPort, locks: locks, logger: self.logger)
+                metrics = try await ListenFailed.naming(host: host, port: self.configuration.metricsPort) {
+                    try await MetricsEndpoint.start(
+                        host: host, port: self.configuration.metricsPort, locks: locks, logger: self.logger)
+                }
             }
             let expiry = Task { await locks.runExpiry() }
             self.running.withLock { $0 = Running(store: store, locks: locks, rpc: rpc, expiry: expiry, metrics: metrics) }
