@@ -12,7 +12,8 @@ public struct ListenFailed: Error, CustomStringConvertible {
 
     /// `cannot listen on 127.0.0.1:7420: Address already in use`.
     public var description: String {
-        let reason = (self.underlying as? IOError).map { String(cString: strerror($0.errnoCode)) } ?? "\(self.underlying)"
+        let reason =
+            (self.underlying as? IOError).map { String(cString: strerror($0.errnoCode)) } ?? "\(self.underlying)"
         return "cannot listen on \(self.address): \(reason)"
     }
 
