@@ -37,11 +37,7 @@ struct LoopbackProbe: AsyncParsableCommand {
     @Option(help: "Bytes of each response (a KeepAlive answer is 20).")
     var responseSize = 20
 
-    @Option(help: "How long to measure, after the warm-up (e.g. 10s).")
-    var duration = DurationArgument(.seconds(10), text: "10s")
-
-    @Option(help: "How long to run before measuring (e.g. 2s).")
-    var warmup = DurationArgument(.seconds(2), text: "2s")
+    @OptionGroup var window: WindowOptions
 
     /// What answers the driver.
     enum ServerKind: String, ExpressibleByArgument, CaseIterable {
@@ -106,7 +102,7 @@ extension LoopbackProbe {
             responseSize: self.responseSize
         )
         let measured = try driver.run(
-            window: Window(warmup: self.warmup.duration, duration: self.duration.duration),
+            window: Window(warmup: self.window.warmup.duration, duration: self.window.duration.duration),
             serverPID: server.pid
         )
 
@@ -116,8 +112,8 @@ extension LoopbackProbe {
             parameters: [
                 "connections": "\(self.connections)", "serverKind": self.serverKind.rawValue,
                 "requestSize": "\(self.requestSize)",
-                "responseSize": "\(self.responseSize)", "duration": self.duration.description,
-                "warmup": self.warmup.description,
+                "responseSize": "\(self.responseSize)", "duration": self.window.duration.description,
+                "warmup": self.window.warmup.description,
             ]
         )
         guard measured.seconds > 0 else { throw ProbeFailed(message: "the measured window never opened") }

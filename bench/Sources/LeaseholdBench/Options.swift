@@ -40,6 +40,15 @@ struct OutputOptions: ParsableArguments {
     var output: String?
 }
 
+/// How long a run warms up and then measures.
+struct WindowOptions: ParsableArguments {
+    @Option(help: "How long to measure, after the warm-up (e.g. 10s).")
+    var duration = DurationArgument(.seconds(10), text: "10s")
+
+    @Option(help: "How long to run before measuring (e.g. 2s).")
+    var warmup = DurationArgument(.seconds(2), text: "2s")
+}
+
 /// Options every workload takes.
 struct CommonOptions: ParsableArguments {
     @Option(help: "The server, HOST:PORT (loopback only).")
@@ -69,11 +78,12 @@ struct CommonOptions: ParsableArguments {
                 """))
     var eventLoops: Int?
 
-    @Option(help: "How long to measure, after the warm-up (e.g. 10s).")
-    var duration = DurationArgument(.seconds(10), text: "10s")
+    @OptionGroup var window: WindowOptions
 
-    @Option(help: "How long to run before measuring (e.g. 2s).")
-    var warmup = DurationArgument(.seconds(2), text: "2s")
+    /// How long to measure, after the warm-up.
+    var duration: DurationArgument { self.window.duration }
+    /// How long to run before measuring.
+    var warmup: DurationArgument { self.window.warmup }
 
     @OptionGroup var output: OutputOptions
 
