@@ -119,18 +119,20 @@ struct Serve: AsyncParsableCommand {
             }
         }
 
+        // The group traps SIGINT and SIGTERM first and then runs the server, which starts there: a signal sent as soon
+        // as the server says it listens stops it gracefully, instead of killing it before the traps are set.
         let server = LeaseholdServer(configuration: configuration, logger: logger)
-        do {
-            try await server.start()
-        } catch {
-            // Not a usage error: the options were fine, the address or the data file is not to be had.
-            StandardError.print("leasehold: cannot start: \(error)")
-            throw ExitCode(ExitStatus.unavailable)
-        }
         let group = ServiceGroup(
             configuration: ServiceGroupConfiguration(
                 services: [.init(service: server)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
-        try await group.run()
+        do {
+            try await group.run()
+        } catch {
+            // The server throws only when it cannot start. Not a usage error: the options were fine, the address
+            // or the data file is not to be had.
+            StandardError.print("leasehold: cannot start: \(error)")
+            throw ExitCode(ExitStatus.unavailable)
+        }
     }
 
     /// Parses the `HOST:PORT` given to `option`; port 0 lets the kernel pick one.

@@ -109,7 +109,10 @@ public final class LeaseholdServer: Service, Sendable {
         }
     }
 
-    /// Runs until graceful shutdown (SIGINT/SIGTERM through a `ServiceGroup`), then stops cleanly.
+    /// Runs until graceful shutdown (SIGINT/SIGTERM through a `ServiceGroup`), then stops cleanly. Starts the server
+    /// first unless ``start()`` already has: run it in the group that traps the signals, so that none can arrive
+    /// between the server listening and the traps being set.
+    /// - Throws: Only what ``start()`` throws.
     public func run() async throws {
         if self.running.withLock({ $0 == nil }) { try await self.start() }
         try? await gracefulShutdown()

@@ -27,13 +27,25 @@ extension EndToEndTests {
             #expect(run.status == 0, "stderr: \(run.standardError)")
             #expect(try await first.stop() == .exited(0))
 
-            // Once the first has stopped, the file is free again: a new server opens it and serves from it. (Not
-            // stopped with SIGTERM right after it listens: a signal in that window can still beat the service
-            // group's handlers, a known race outside this test's subject.)
+            // Once the first has stopped, the file is free again: a new server opens it and serves from it.
             let third = try await ServerProcess.start(.leasehold, data: data, log: directory.file("third.log"))
             defer { third.killIfRunning() }
             let again = try await leasehold(["lock", "jobs/1", "--server", third.address, "--", "true"], in: directory)
             #expect(again.status == 0, "stderr: \(again.standardError)")
+            #expect(try await third.stop() == .exited(0))
+        }
+
+        @Test("SIGTERM sent as soon as serve says it listens stops it cleanly, every time (20 starts)")
+        func signalRightAfterListening() async throws {
+            let directory = try TemporaryDirectory("e2e")
+            defer { directory.remove() }
+            for round in 0..<20 {
+                let server = try await ServerProcess.start(
+                    .leasehold, data: directory.file("l.db"), log: directory.file("\(round).log"))
+                defer { server.killIfRunning() }
+                let ended = try await server.stop()
+                #expect(ended == .exited(0), "round \(round): \(ended); log: \(server.logTail)")
+            }
         }
 
         @Test("a server whose address is taken says so in one line and exits 69; so does one whose metrics address is")
