@@ -126,14 +126,9 @@ extension LoopbackProbe {
         report.row("round trips/s", value: Format.count(perSecond))
         report.row("round-trip latency", latency: report.latencies["roundTrip"]!)
         report.serverCPUPerOperation("round trip", perSecond: perSecond)
-        if perSecond > 0 {
-            let micros = (measured.usage.loadGeneratorCPUPercentOfOneCore / 100 * 1e6 / perSecond).rounded(toPlaces: 1)
-            report.figures["driverCPUMicrosPerRoundTrip"] = micros
-            report.row(
-                "driver CPU per round trip",
-                value: "\(micros) µs (\(Format.percent(measured.usage.loadGeneratorCPUPercentOfOneCore)) of a core)"
-            )
-        }
+        report.cpuPerOperation(
+            of: "driver", percentOfOneCore: measured.usage.loadGeneratorCPUPercentOfOneCore, operation: "round trip",
+            perSecond: perSecond)
         report.notes.append(
             "echo server and driver: one thread each, epoll, one read and one write per request; no RPC layer"
         )

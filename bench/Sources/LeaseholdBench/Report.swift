@@ -69,12 +69,20 @@ struct Report: Codable {
     /// Records the server's CPU time per operation (from `--server-pid`) as a figure and a row: the cost that stays
     /// when the load generator and other processes take CPU away.
     mutating func serverCPUPerOperation(_ operation: String, perSecond rate: Double) {
-        guard let cpu = self.resources?.serverCPUPercentOfOneCore, rate > 0 else { return }
+        guard let cpu = self.resources?.serverCPUPercentOfOneCore else { return }
+        self.cpuPerOperation(of: "server", percentOfOneCore: cpu, operation: operation, perSecond: rate)
+    }
+
+    /// Records a process's CPU time per operation as the figure `<process>CPUMicrosPer<Operation>` ("round trip" →
+    /// `serverCPUMicrosPerRoundTrip`) and the row "<process> CPU per <operation>".
+    mutating func cpuPerOperation(
+        of process: String, percentOfOneCore cpu: Double, operation: String, perSecond rate: Double
+    ) {
+        guard rate > 0 else { return }
         let micros = (cpu / 100 * 1e6 / rate).rounded(toPlaces: 1)
-        // "round trip" → serverCPUMicrosPerRoundTrip.
         let name = operation.split(separator: " ").map { $0.prefix(1).uppercased() + $0.dropFirst() }.joined()
-        self.figures["serverCPUMicrosPer\(name)"] = micros
-        self.row("server CPU per \(operation)", value: "\(micros) µs (\(Format.percent(cpu)) of a core)")
+        self.figures["\(process)CPUMicrosPer\(name)"] = micros
+        self.row("\(process) CPU per \(operation)", value: "\(micros) µs (\(Format.percent(cpu)) of a core)")
     }
 
     /// Adds a table row for a latency distribution.
