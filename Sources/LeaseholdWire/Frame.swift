@@ -68,10 +68,11 @@ public struct Frame: Hashable, Sendable {
     private static func method(protobufC pointer: UnsafePointer<CChar>?) throws -> String {
         guard let pointer else { return "" }
         let length = strlen(pointer)
-        let bytes = UnsafeRawBufferPointer(start: pointer, count: length)
+        // The names are literals, whose UTF-8 is always contiguous.
         for name in Self.knownMethods where name.utf8.count == length {
-            let equal = name.utf8.withContiguousStorageIfAvailable { memcmp($0.baseAddress!, pointer, length) == 0 }
-            if equal ?? name.utf8.elementsEqual(bytes) { return name }
+            if name.utf8.withContiguousStorageIfAvailable({ memcmp($0.baseAddress!, pointer, length) == 0 }) == true {
+                return name
+            }
         }
         return try String(protobufC: pointer)
     }
