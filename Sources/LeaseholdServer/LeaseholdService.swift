@@ -18,8 +18,8 @@ public struct LeaseholdService: RPCService {
         self.store = store
     }
 
-    /// Every unary method but `KeepAlive` answers from the lock service's completion (after the commit, or at once
-    /// for an error), with no task per call; `KeepAlive` touches memory only and runs inline.
+    /// Every unary method answers from the lock service's completion, with no task per call: once what the answer
+    /// observed is durable (at once when no commit is in flight).
     public var methods: [RPCMethod] {
         let locks = self.locks
         return [
@@ -33,8 +33,9 @@ public struct LeaseholdService: RPCService {
                 locks.resumeSession(request.sessionID, secret: request.secret, connection: context.connectionID, completion: respond)
                 return nil
             },
-            .unaryInline(LeaseholdMethod.keepAlive) { (request: KeepAliveRequest, context) in
-                try locks.keepAlive(request.sessionID, connection: context.connectionID)
+            .unaryCallback(LeaseholdMethod.keepAlive) { (request: KeepAliveRequest, context, respond) in
+                locks.keepAlive(request.sessionID, connection: context.connectionID, completion: respond)
+                return nil
             },
             .unaryCallback(LeaseholdMethod.closeSession) { (request: CloseSessionRequest, context, respond) in
                 locks.closeSession(request.sessionID, connection: context.connectionID) { result in

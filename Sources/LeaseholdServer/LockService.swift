@@ -9,9 +9,13 @@ import Synchronization
 /// The single owner of lock state: Core's ``LockTable`` behind a mutex, the store, and the watch hub.
 ///
 /// Every operation applies its transition and queues the resulting mutations in the store inside one critical
-/// section, so the store commits them in transition order. Replies, grants to queued waiters and watch events go
-/// out only once those mutations are durable (group commit lets one sync serve many callers). Queries wait for a
-/// barrier, so nobody is shown state that a crash could still undo.
+/// section, so the store commits them in transition order. Watch events go out only once their mutations are
+/// durable (group commit lets one sync serve many callers).
+///
+/// Every reply leaves through one gate, ``whenDurable(in:_:)``: successes and errors alike (a `LOCK_HELD` naming a
+/// holder, a `NOT_LOCK_HOLDER`, a query, a failed wait) are sent only once every commit submitted before the reply
+/// was computed is durable, so nobody is shown state that a crash could still undo. When nothing is in flight the
+/// reply goes out at once; otherwise it rides on the commit in flight and costs no sync of its own.
 ///
 /// Each operation takes a completion, called once from whatever thread finishes it (usually the store's writer,
 /// when the commit is durable), so that the RPC layer can answer without a task per call. Each also has an `async`
@@ -32,6 +36,8 @@ public final class LockService: Sendable {
         /// Continuations to resume once the lock is released: a task being cancelled holds its own status lock
         /// while its cancellation handler waits for ours, so resuming it under our lock could deadlock.
         var deferred: [@Sendable () -> Void] = []
+        /// The newest batch submitted to the store; replies wait for it (``whenDurable(in:_:)``).
+        var newestCommit: PendingCommit?
     }
 
     private let state: Mutex<State>
@@ -42,6 +48,9 @@ public final class LockService: Sendable {
     let hub: WatchHub
     private let configuration: LockTable.Configuration
     private let timer: ExpiryTimer
+    /// Set when a commit fails, until ``recover(after:)`` has rebuilt the table from disk: the table was ahead of
+    /// the disk, so later replies may show what the failed commit lost, and answer `UNAVAILABLE` instead.
+    private let commitFailed = Atomic<Bool>(false)
 
     /// Loads the durable state and builds the table; every session gets a fresh TTL from now.
     /// - Parameters:
@@ -117,17 +126,18 @@ public final class LockService: Sendable {
     }
 
     /// Extends a session's deadline by its TTL. Never written to disk.
-    /// - Throws: `SESSION_EXPIRED`, `NOT_FOUND`, `PERMISSION_DENIED` (another connection's session).
-    public func keepAlive(_ id: SessionID, connection: ConnectionID) throws -> KeepAliveResponse {
-        try self.state.withLock { state in
-            try Self.checkServing(state)
+    /// - Returns: The TTL and the time left; `SESSION_EXPIRED`, `NOT_FOUND` or `PERMISSION_DENIED` (another
+    ///   connection's session). Like every reply, it waits for the commit in flight, if any: an expiry that is
+    ///   not durable yet could still be undone by a crash.
+    public func keepAlive(_ id: SessionID, connection: ConnectionID, completion: @escaping Completion<KeepAliveResponse>) {
+        self.transact({ state, now in
             try self.checkBinding(state, id, connection)
-            switch state.table.keepAlive(id, now: self.clock.now()) {
-            case .alive(let ttl, let expiresIn): return KeepAliveResponse(ttl: ttl, expiresIn: expiresIn)
+            switch state.table.keepAlive(id, now: now) {
+            case .alive(let ttl, let expiresIn): return (KeepAliveResponse(ttl: ttl, expiresIn: expiresIn), [])
             case .expired: throw Self.sessionExpired(id)
             case .notFound: throw Self.sessionNotFound(id)
             }
-        }
+        }, completion: completion)
     }
 
     /// Closes a session, releasing all its locks.
@@ -196,7 +206,7 @@ public final class LockService: Sendable {
                         message: "\(self.configuration.maxWaitersPerKey) calls wait on \(key) already")
                 }
             } catch {
-                state.deferred.append { completion(.failure(error)) }
+                self.fail(completion, with: error, in: &state)
             }
         }
     }
@@ -373,25 +383,45 @@ public final class LockService: Sendable {
                 let (value, effects) = try transition(&state, self.clock.now())
                 self.execute(effects, in: &state) { result in completion(result.map { value }.mapError { $0 }) }
             } catch {
-                state.deferred.append { completion(.failure(error)) }
+                self.fail(completion, with: error, in: &state)
             }
         }
     }
 
+    /// Answers `completion` with `error` once what the error observed is durable (``whenDurable(in:_:)``), or
+    /// with `UNAVAILABLE` when the commit it waited for failed.
+    private func fail<T>(_ completion: @escaping Completion<T>, with error: any Error, in state: inout State) {
+        self.whenDurable(in: &state) { result in
+            switch result {
+            case .success: completion(.failure(error))
+            case .failure(let unavailable): completion(.failure(unavailable))
+            }
+        }
+    }
+
+    /// The one way a reply leaves the service: `reply` runs once every commit submitted so far is durable. With
+    /// nothing in flight it runs right after the state lock is released; otherwise it waits for the newest
+    /// commit, which the store finishes after every earlier one. It is told of a failed commit, so that it does
+    /// not show what that commit lost.
+    private func whenDurable(in state: inout State, _ reply: @escaping PendingCommit.Waiter) {
+        guard let commit = state.newestCommit else {
+            state.deferred.append { reply(.success(())) }
+            return
+        }
+        if let finished = commit.wait(reply) { state.deferred.append { reply(finished) } }
+    }
+
 
     /// Queues `effects`' mutations in the store (inside the state lock, so in transition order) and arranges
-    /// the grants, failures and events; `completion` runs once the mutations are durable or have failed.
-    ///
-    /// With a completion and no mutations the submission is a barrier: the caller hears back once everything
-    /// before it is durable. Without a completion, nothing to persist means nothing to submit, so a re-queued
-    /// wait or an idle expiry tick does not wake the store's writer.
+    /// the grants, failures and events: events are published once the mutations are durable, and the grants, the
+    /// failures and `reply` go through ``whenDurable(in:_:)``.
     private func execute(
-        _ effects: [LockTable.Effect], in state: inout State,
-        completion: (@Sendable (Result<Void, LeaseholdError>) -> Void)? = nil
+        _ effects: [LockTable.Effect], in state: inout State, reply: PendingCommit.Waiter? = nil
     ) {
         var mutations: [Mutation] = []
         var events: [Event] = []
         var grants: [(Completion<LockInfo>, LockInfo)] = []
+        var failures: [(Completion<LockInfo>, any Error)] = []
         for effect in effects {
             switch effect {
             case .persist(let mutation):
@@ -404,29 +434,38 @@ public final class LockService: Sendable {
             case .grant(let waiter, let lock):
                 if let continuation = state.waiters.removeValue(forKey: waiter) { grants.append((continuation, lock)) }
             case .fail(let waiter, let failure):
-                if let waiter = state.waiters.removeValue(forKey: waiter) {
-                    let error = Self.error(for: failure)
-                    state.deferred.append { waiter(.failure(error)) }
-                }
+                if let waiter = state.waiters.removeValue(forKey: waiter) { failures.append((waiter, Self.error(for: failure))) }
             }
         }
         self.timer.deadlineChanged(to: state.table.nextDeadline)
-        // Grants and events always come with mutations, so an empty batch with no one waiting has nothing to do.
-        guard !mutations.isEmpty || completion != nil else { return }
+        if !mutations.isEmpty { self.submit(mutations, events: events, in: &state) }
+        for (waiter, lock) in grants {
+            self.whenDurable(in: &state) { result in waiter(result.map { lock }.mapError { $0 }) }
+        }
+        for (waiter, error) in failures { self.fail(waiter, with: error, in: &state) }
+        if let reply { self.whenDurable(in: &state, reply) }
+    }
+
+    /// Queues one batch in the store and makes it the commit that replies wait for.
+    private func submit(_ mutations: [Mutation], events: [Event], in state: inout State) {
+        let commit = PendingCommit()
+        state.newestCommit = commit
         let hub = self.hub
-        let hasMutations = !mutations.isEmpty
-        self.store.submit(mutations) { [self, grants, events] result in
+        self.store.submit(mutations) { [self] result in
+            // The store completes batches in order, so a failure is recorded before any later batch finishes.
             switch result {
             case .success:
-                for (waiter, lock) in grants { waiter(.success(lock)) }
                 hub.publish(events)
-                completion?(.success(()))
+                if self.commitFailed.load(ordering: .acquiring) {
+                    commit.finish(.failure(LeaseholdError(code: .unavailable, message: "an earlier commit failed; retry")))
+                } else {
+                    commit.finish(.success(()))
+                }
             case .failure(let error):
-                let unavailable = LeaseholdError(
-                    code: .unavailable, message: "the store could not commit: \(error)", cause: error)
-                for (waiter, _) in grants { waiter(.failure(unavailable)) }
-                completion?(.failure(unavailable))
-                if hasMutations { self.recover(after: error) }
+                self.commitFailed.store(true, ordering: .releasing)
+                commit.finish(.failure(LeaseholdError(
+                    code: .unavailable, message: "the store could not commit: \(error)", cause: error)))
+                self.recover(after: error)
             }
         }
     }
@@ -435,7 +474,7 @@ public final class LockService: Sendable {
     private func cancelWait(_ waiter: WaiterID, in state: inout State) {
         let effects = state.table.cancelWait(waiter)
         if let completion = state.waiters.removeValue(forKey: waiter) {
-            state.deferred.append { completion(.failure(CancellationError())) }
+            self.fail(completion, with: CancellationError(), in: &state)
         }
         self.execute(effects, in: &state)
     }
@@ -461,6 +500,8 @@ public final class LockService: Sendable {
             let waiters = self.state.withLock { state in
                 defer { state.waiters.removeAll() }
                 state.table = LockTable(restoring: persisted, configuration: self.configuration, now: self.clock.now())
+                state.newestCommit = nil
+                self.commitFailed.store(false, ordering: .releasing)
                 if state.mode == .recovering { state.mode = .serving }
                 return Array(state.waiters.values)
             }
