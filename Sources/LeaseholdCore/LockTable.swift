@@ -61,7 +61,7 @@ public struct LockTable: Sendable {
     var delayDeadlines = MinHeap<DeadlineEntry<LockKey>>()
 
     /// Creates an empty table, as for a new database.
-    /// - Parameter configuration: Limits and timings; the defaults match SPEC.md.
+    /// - Parameter configuration: Limits and timings; the defaults are those docs/protocol.md names.
     public init(configuration: Configuration = .init()) {
         self.configuration = configuration
         self.revision = 0
@@ -70,7 +70,7 @@ public struct LockTable: Sendable {
 
     /// Rebuilds the table from what the store kept.
     ///
-    /// Every session gets a fresh deadline of `now` + its TTL (a grace period to resume, SPEC.md §5), even if its
+    /// Every session gets a fresh deadline of `now` + its TTL (a grace period to resume, docs/protocol.md), even if its
     /// old deadline passed while the server was down. The revision and the session counter continue from the
     /// persisted values and never go back. Waits and lock delays are not durable and start empty.
     ///
@@ -125,7 +125,7 @@ extension LockTable {
         /// How long a key stays ungrantable after its lock was lost by expiry or force-release (`--lock-delay`).
         public var lockDelay: Duration
 
-        /// Creates a configuration; every default matches SPEC.md.
+        /// Creates a configuration; every default is the one docs/protocol.md names.
         /// - Parameters:
         ///   - defaultTTL: The TTL of a session opened with a TTL of zero.
         ///   - minTTL: The shortest TTL allowed.

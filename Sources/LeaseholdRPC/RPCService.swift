@@ -7,7 +7,7 @@ public import NIOCore
 /// ```swift
 /// struct Echo: RPCService {
 ///     var methods: [RPCMethod] {
-///         [.unary("demo.Echo/Say") { (request: HelloRequest, context) in
+///         [.unary(MethodDescriptor<HelloRequest, HelloResponse>("demo.Echo/Say")) { request, context in
 ///             HelloResponse(serverVersion: request.clientName, serverID: "", protocolVersion: 1,
 ///                           maxFrameBytes: 0, principal: context.principal.name, roles: [])
 ///         }]
@@ -47,12 +47,13 @@ public struct RPCMethod: Sendable {
     /// connection's event loop, which saves the task and two thread hops of an `async` handler. Use it only for
     /// work measured in microseconds.
     /// - Parameters:
-    ///   - name: The full method name.
+    ///   - method: The method, with its request and response types.
     ///   - handler: Answers a request; throw ``LeaseholdError`` to end the call with its status.
     public static func unaryInline<Request: WireMessage, Response: WireMessage>(
-        _ name: String, _ handler: @escaping @Sendable (Request, RPCContext) throws -> Response
+        _ method: MethodDescriptor<Request, Response>,
+        _ handler: @escaping @Sendable (Request, RPCContext) throws -> Response
     ) -> RPCMethod {
-        RPCMethod(name: name, kind: .inline { payload, context in
+        RPCMethod(name: method.name, kind: .inline { payload, context in
             try handler(Request(decoding: payload), context).encoded()
         })
     }
@@ -64,16 +65,16 @@ public struct RPCMethod: Sendable {
     /// The handler may return a cancel action: it runs (on the event loop) if the call ends before `respond`, when
     /// the client cancels, the deadline passes or the connection closes. A later `respond` is then ignored.
     /// - Parameters:
-    ///   - name: The full method name.
+    ///   - method: The method, with its request and response types.
     ///   - handler: Starts the work; `respond` takes the answer, or ``LeaseholdError`` to end the call with its
     ///     status.
     public static func unaryCallback<Request: WireMessage, Response: WireMessage>(
-        _ name: String,
+        _ method: MethodDescriptor<Request, Response>,
         _ handler: @escaping @Sendable (
             Request, RPCContext, _ respond: @escaping @Sendable (Result<Response, any Error>) -> Void
         ) -> (@Sendable () -> Void)?
     ) -> RPCMethod {
-        RPCMethod(name: name, kind: .callback { payload, context, completion in
+        RPCMethod(name: method.name, kind: .callback { payload, context, completion in
             let request: Request
             do {
                 request = try Request(decoding: payload)
@@ -87,12 +88,13 @@ public struct RPCMethod: Sendable {
 
     /// A unary method: one request, one response.
     /// - Parameters:
-    ///   - name: The full method name.
+    ///   - method: The method, with its request and response types.
     ///   - handler: Answers a request; throw ``LeaseholdError`` to end the call with its status.
     public static func unary<Request: WireMessage, Response: WireMessage>(
-        _ name: String, _ handler: @escaping @Sendable (Request, RPCContext) async throws -> Response
+        _ method: MethodDescriptor<Request, Response>,
+        _ handler: @escaping @Sendable (Request, RPCContext) async throws -> Response
     ) -> RPCMethod {
-        RPCMethod(name: name, kind: .task({ payload, context, _ in
+        RPCMethod(name: method.name, kind: .task({ payload, context, _ in
             let request = try Request(decoding: payload)
             return try await handler(request, context).encoded()
         }, isStreaming: false))
@@ -100,14 +102,14 @@ public struct RPCMethod: Sendable {
 
     /// A server-streaming method: one request, any number of responses, then a status.
     /// - Parameters:
-    ///   - name: The full method name.
+    ///   - method: The method, with its request and response types.
     ///   - handler: Sends items through the writer and returns when the stream is done; throw to end it with a
     ///     status other than `OK`.
     public static func serverStreaming<Request: WireMessage, Response: WireMessage>(
-        _ name: String,
+        _ method: StreamingMethodDescriptor<Request, Response>,
         _ handler: @escaping @Sendable (Request, RPCContext, RPCStreamWriter<Response>) async throws -> Void
     ) -> RPCMethod {
-        RPCMethod(name: name, kind: .task({ payload, context, sink in
+        RPCMethod(name: method.name, kind: .task({ payload, context, sink in
             let request = try Request(decoding: payload)
             try await handler(request, context, RPCStreamWriter(sink: sink))
             return ByteBuffer()

@@ -20,7 +20,7 @@ public import ServiceLifecycle
 /// await server.stop()
 /// ```
 public final class LeaseholdServer: Service, Sendable {
-    /// Everything `leasehold serve` can set (SPEC.md §6).
+    /// Everything `leasehold serve` can set (README.md, "Configuration").
     public struct Configuration: Sendable {
         public var listenHost = "127.0.0.1"
         public var listenPort = 7420

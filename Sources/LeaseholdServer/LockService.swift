@@ -533,7 +533,7 @@ public final class LockService: Sendable {
         }
     }
 
-    /// Session-bound calls work only on the connection that opened or last resumed the session (SPEC.md §3).
+    /// Session-bound calls work only on the connection that opened or last resumed the session (docs/protocol.md).
     /// Sessions the table does not know get the table's own answer (`NOT_FOUND`, `SESSION_EXPIRED`).
     private func checkBinding(_ state: State, _ id: SessionID, _ connection: ConnectionID) throws {
         guard state.bindings[id] != connection, state.table.session(id, now: self.clock.now()) != nil else { return }

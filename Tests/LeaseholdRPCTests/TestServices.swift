@@ -7,10 +7,14 @@ import Synchronization
 
 /// Methods that exercise the RPC layer without any lock logic.
 struct TestService: RPCService {
-    static let echo = "test.Test/Echo"
-    static let hang = "test.Test/Hang"
-    static let flood = "test.Test/Flood"
-    static let count = "test.Test/Count"
+    static let echo = MethodDescriptor<ForceReleaseRequest, ForceReleaseRequest>("test.Test/Echo")
+    static let hang = MethodDescriptor<Empty, Empty>("test.Test/Hang")
+    static let flood = StreamingMethodDescriptor<Empty, ListRequest>("test.Test/Flood")
+    static let count = StreamingMethodDescriptor<ListRequest, ListResponse>("test.Test/Count")
+    /// `Echo` called with a request it cannot decode.
+    static let echoWithWrongRequest = MethodDescriptor<Empty, Empty>("test.Test/Echo")
+    /// A method no service serves.
+    static let unknown = MethodDescriptor<Empty, Empty>("nope.Nope/Nothing")
 
     /// Set when a `Hang` call's handler sees its cancellation.
     let cancellations = Cancellations()
@@ -160,7 +164,7 @@ final class RawFrameClient: Sendable {
 
     /// Says Hello and returns the server's answer frame.
     func hello(token: String = "", version: UInt32 = 1) async throws -> Frame? {
-        try await self.send(Frame(callID: 1, method: LeaseholdMethod.hello, payload: HelloRequest(protocolVersion: version, token: token).encoded()))
+        try await self.send(Frame(callID: 1, method: LeaseholdMethod.hello.name, payload: HelloRequest(protocolVersion: version, token: token).encoded()))
         return await self.next()
     }
 

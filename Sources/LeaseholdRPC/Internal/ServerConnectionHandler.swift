@@ -195,7 +195,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
 
     private func open(_ frame: Frame, context: ChannelHandlerContext) {
         let callID = frame.callID
-        if frame.method == LeaseholdMethod.hello {
+        if frame.method == LeaseholdMethod.hello.name {
             self.hello(frame)
             return
         }
