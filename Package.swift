@@ -130,9 +130,16 @@ let targets: [Target] = [
         dependencies: [
             "LeaseholdServer", "LeaseholdClient", logging, nioCore, nioPosix,
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Metrics", package: "swift-metrics"),
+            .product(name: "Prometheus", package: "swift-prometheus"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "UnixSignals", package: "swift-service-lifecycle"),
         ],
+        swiftSettings: swiftSettings
+    ),
+    .testTarget(
+        name: "LeaseholdCLITests",
+        dependencies: ["LeaseholdCLI"],
         swiftSettings: swiftSettings
     ),
 

@@ -43,6 +43,8 @@ public final class RPCServer: Sendable {
         public var serverVersion: String = "0.1.0"
         /// Sent in `HelloResponse.server_id`.
         public var serverID: String = "leasehold"
+        /// Told when each call ends (metrics); nil for none.
+        public var observer: (any RPCCallObserver)?
 
         public init(host: String, port: Int) {
             self.host = host
@@ -91,7 +93,7 @@ public final class RPCServer: Sendable {
                     serverVersion: configuration.serverVersion, serverID: configuration.serverID,
                     protocolVersion: LeaseholdMethod.protocolVersion, maxFrameBytes: UInt32(limits.maxFrameBytes),
                     principal: principal.name, roles: principal.roles.sorted())
-            }, limits: limits, logger: logger)
+            }, limits: limits, logger: logger, observer: configuration.observer)
     }
 
     /// Binds the listening socket and starts accepting connections.

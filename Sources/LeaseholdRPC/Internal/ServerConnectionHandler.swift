@@ -21,6 +21,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         var hello: @Sendable (Principal) -> HelloResponse
         var limits: RPCServer.Limits
         var logger: Logger
+        var observer: (any RPCCallObserver)?
     }
 
     /// A request to end every call with `UNAVAILABLE` and close the connection, sent on shutdown.
@@ -32,6 +33,9 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         var onCancel: (@Sendable () -> Void)?
         var deadline: CallDeadlines.Token?
         var sink: RPCStreamSink
+        /// The method and when the call's first frame was read, for ``Shared/observer``.
+        var method: String
+        var started: NIODeadline
 
         /// Stops the work of a call that ended before its handler did.
         func cancelWork() {
@@ -195,17 +199,20 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
 
     private func open(_ frame: Frame, context: ChannelHandlerContext) {
         let callID = frame.callID
+        let started = NIODeadline.now()
         if frame.method == LeaseholdMethod.hello.name {
-            self.hello(frame)
+            self.hello(frame, started: started)
             return
         }
         guard let principal = self.principal else {
-            self.reply(callID: callID, status: Status(code: .unauthenticated, message: "call Hello first"))
+            self.reply(
+                callID: callID, status: Status(code: .unauthenticated, message: "call Hello first"),
+                ending: (frame.method, started))
             return
         }
         guard let method = self.shared.methods[frame.method] else {
             let message = frame.method.isEmpty ? "first frame of a call has no method" : "unknown method \(frame.method)"
-            self.reply(callID: callID, status: Status(code: .unimplemented, message: message))
+            self.reply(callID: callID, status: Status(code: .unimplemented, message: message), ending: (frame.method, started))
             return
         }
         guard self.calls.count < self.shared.limits.maxConcurrentCallsPerConnection else {
@@ -213,7 +220,8 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
                 callID: callID,
                 status: Status(
                     code: .resourceExhausted,
-                    message: "more than \(self.shared.limits.maxConcurrentCallsPerConnection) calls open on one connection"))
+                    message: "more than \(self.shared.limits.maxConcurrentCallsPerConnection) calls open on one connection"),
+                ending: (frame.method, started))
             return
         }
 
@@ -223,13 +231,15 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         switch method.kind {
         case .inline(let handler):
             do {
-                self.reply(callID: callID, payload: try handler(frame.payload, rpcContext), status: .ok)
+                self.reply(
+                    callID: callID, payload: try handler(frame.payload, rpcContext), status: .ok,
+                    ending: (frame.method, started))
             } catch {
-                self.reply(callID: callID, status: Self.status(for: error))
+                self.reply(callID: callID, status: Self.status(for: error), ending: (frame.method, started))
             }
         case .callback(let handler):
             guard let inbox = self.inbox else { return }
-            self.register(callID: callID, timeout: frame.timeout, sink: .none)
+            self.register(callID: callID, timeout: frame.timeout, sink: .none, method: frame.method, started: started)
             let onCancel = handler(frame.payload, rpcContext) { result in
                 inbox.post(.completed(callID: callID, result: result))
             }
@@ -249,7 +259,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
             } else {
                 sink = .none
             }
-            self.register(callID: callID, timeout: frame.timeout, sink: sink)
+            self.register(callID: callID, timeout: frame.timeout, sink: sink, method: frame.method, started: started)
             let payload = frame.payload
             self.calls[callID]?.task = Task {
                 let result: Result<ByteBuffer, any Error>
@@ -264,8 +274,10 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     }
 
     /// Records an open call and its deadline.
-    private func register(callID: UInt64, timeout: Duration?, sink: RPCStreamSink) {
-        var call = OpenCall(sink: sink)
+    private func register(
+        callID: UInt64, timeout: Duration?, sink: RPCStreamSink, method: String, started: NIODeadline
+    ) {
+        var call = OpenCall(sink: sink, method: method, started: started)
         guard let timeout, let deadlines = self.deadlines else {
             self.calls[callID] = call
             return
@@ -276,7 +288,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         deadlines.add(callID: callID, token: token, timeout: TimeAmount(timeout), openCalls: self.calls.count)
     }
 
-    private func hello(_ frame: Frame) {
+    private func hello(_ frame: Frame, started: NIODeadline) {
         let status: Status
         var payload = ByteBuffer()
         do {
@@ -296,7 +308,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         } catch {
             status = Status(code: .invalidArgument, message: "Hello request does not decode")
         }
-        self.reply(callID: frame.callID, payload: payload, status: status)
+        self.reply(callID: frame.callID, payload: payload, status: status, ending: (frame.method, started))
     }
 
     private func cancel(callID: UInt64) {
@@ -318,7 +330,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         guard let call = self.calls.removeValue(forKey: callID) else { return }
         if call.sink !== RPCStreamSink.none { call.sink.close() }
         if status.code != .ok { call.cancelWork() }
-        self.reply(callID: callID, payload: payload, status: status)
+        self.reply(callID: callID, payload: payload, status: status, ending: (call.method, call.started))
     }
 
     /// Writes a stream item. Its bytes stay charged to the stream until the socket has taken them.
@@ -328,8 +340,13 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         self.write(Frame(callID: callID, payload: payload))
     }
 
-    private func reply(callID: UInt64, payload: ByteBuffer = ByteBuffer(), status: Status) {
+    /// Writes a call's last frame and tells the observer that the call `ending` (its method and start) is over.
+    private func reply(
+        callID: UInt64, payload: ByteBuffer = ByteBuffer(), status: Status, ending call: (String, NIODeadline)
+    ) {
         self.write(Frame(callID: callID, payload: payload, status: status))
+        self.shared.observer?.callEnded(
+            method: call.0, code: status.code, duration: .nanoseconds((NIODeadline.now() - call.1).nanoseconds))
     }
 
     private func write(_ frame: Frame) {
