@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Prints the path of a Python virtual environment (.build/python-venv) holding the pinned tools of
+# clients/python/requirements-dev.txt, creating or updating it first. Needs Python 3.11+ with venv: on Debian
+# `python3-venv` is installed when missing.
+#
+#   venv=$(scripts/python-env.sh)              tools only (protoc for the _pb2 files, pytest, mypy)
+#   venv=$(scripts/python-env.sh --package)    and the leasehold package from clients/python
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+venv="$root/.build/python-venv"
+requirements="$root/clients/python/requirements-dev.txt"
+
+# Debian's own interpreter first: its venv module is what python3-venv provides.
+python=""
+for candidate in /usr/bin/python3 python3; do
+    if command -v "$candidate" >/dev/null 2>&1 \
+        && "$candidate" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)' 2>/dev/null; then
+        python=$(command -v "$candidate")
+        break
+    fi
+done
+if [ -z "$python" ] || ! "$python" -c 'import ensurepip, venv' >/dev/null 2>&1; then
+    # A Debian python3 without python3-venv has `venv` but not `ensurepip`, and `python3 -m venv` fails.
+    scripts/install-deps.sh python3 python3-venv >&2
+    python=/usr/bin/python3
+fi
+
+stamp="$venv/.requirements"
+if [ ! -x "$venv/bin/python" ] || ! cmp -s "$requirements" "$stamp"; then
+    rm -rf "$venv"
+    mkdir -p "$(dirname "$venv")"
+    "$python" -m venv "$venv" >&2
+    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r "$requirements" >&2
+    cp "$requirements" "$stamp"
+fi
+if [ "${1:-}" = "--package" ]; then
+    # Not editable: the tests import what `pip install ./clients/python` installs, with its package data.
+    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --force-reinstall --no-deps \
+        ./clients/python >&2
+    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check ./clients/python >&2
+fi
+echo "$venv"
