@@ -220,9 +220,9 @@ class Connection:
     async def close(self) -> None:
         """Closes the connection; open calls fail with ``Unavailable``."""
         self._fail_all(errors.Unavailable(f"connection to {self.address} closed by the client"))
-        self._reader_task.cancel()
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await self._reader_task
+        if not self._reader_task.done():
+            self._reader_task.cancel()
+            await asyncio.wait({self._reader_task})
         await self._close_writer()
 
     # MARK: internals
@@ -277,7 +277,9 @@ class Connection:
         except asyncio.CancelledError:
             error = errors.Unavailable(f"connection to {self.address} closed by the client")
         self._fail_all(error)
-        await self._close_writer()
+        # Not awaiting wait_closed here: close() cancels this task, which would cancel the future it waits on.
+        if not self._writer.is_closing():
+            self._writer.close()
 
     def _dispatch(self, frame: pb.Frame) -> None:
         if frame.call_id == 0:
@@ -332,4 +334,5 @@ class Connection:
         if not self._writer.is_closing():
             self._writer.close()
         with contextlib.suppress(Exception):
-            await self._writer.wait_closed()
+            # Shielded: several closers may wait on the one close future, and a cancelled waiter would cancel it.
+            await asyncio.shield(self._writer.wait_closed())

@@ -238,9 +238,20 @@ class Client:
 
         request = pb.OpenSessionRequest(ttl_ms=milliseconds(ttl, "ttl"), name=text_to_wire(name))
         loop = asyncio.get_running_loop()
-        connection = await self._connection()
-        sent_at = loop.time()
-        info = await connection.unary(SERVICE + "OpenSession", request, pb.SessionInfo, timeout=self.call_timeout)
+        for attempt in range(2):
+            connection = await self._connection()
+            sent_at = loop.time()
+            try:
+                info = await connection.unary(
+                    SERVICE + "OpenSession", request, pb.SessionInfo, timeout=self.call_timeout
+                )
+                break
+            except errors.LeaseholdError as error:
+                # Sent again once on a new connection: if the lost one had opened a session, that session holds
+                # nothing and expires after its TTL.
+                if attempt == 1 or not is_connectivity(error):
+                    raise
+                await self._discard(connection)
         session = Session(self, info, connection, sent_at, lost_margin)
         self._sessions.add(session)
         return session
@@ -307,12 +318,13 @@ class Client:
 
     async def _call(self, method: str, request: Message, response_type: type[M]) -> M:
         """A call that needs no session, sent again once on a new connection if the connection was lost."""
+        connection = await self._connection()
         try:
-            connection = await self._connection()
             return await connection.unary(method, request, response_type, timeout=self.call_timeout)
         except errors.LeaseholdError as error:
             if not is_connectivity(error):
                 raise
+            await self._discard(connection)
         connection = await self._connection()
         return await connection.unary(method, request, response_type, timeout=self.call_timeout)
 
