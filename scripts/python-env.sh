@@ -11,7 +11,13 @@ root=$(pwd)
 venv="$root/.build/python-venv"
 requirements="$root/clients/python/requirements-dev.txt"
 
-# Debian's own interpreter first: its venv module is what python3-venv provides.
+# On Debian and Ubuntu, python3 and python3-venv come from apt (a no-op when installed). A python3 without
+# python3-venv still imports `venv`, but `python3 -m venv` fails for want of ensurepip, so the package is what
+# is checked, not the module.
+if command -v apt-get >/dev/null 2>&1 && command -v dpkg-query >/dev/null 2>&1; then
+    scripts/install-deps.sh python3 python3-venv >&2
+fi
+# Debian's own interpreter first: its venv module is what python3-venv completes.
 python=""
 for candidate in /usr/bin/python3 python3; do
     if command -v "$candidate" >/dev/null 2>&1 \
@@ -20,10 +26,9 @@ for candidate in /usr/bin/python3 python3; do
         break
     fi
 done
-if [ -z "$python" ] || ! "$python" -c 'import ensurepip, venv' >/dev/null 2>&1; then
-    # A Debian python3 without python3-venv has `venv` but not `ensurepip`, and `python3 -m venv` fails.
-    scripts/install-deps.sh python3 python3-venv >&2
-    python=/usr/bin/python3
+if [ -z "$python" ]; then
+    echo "Python 3.11 or later with venv is needed for the Python client's checks" >&2
+    exit 1
 fi
 
 stamp="$venv/.requirements"
