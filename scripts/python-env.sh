@@ -40,7 +40,9 @@ if [ ! -x "$venv/bin/python" ] || ! cmp -s "$requirements" "$stamp"; then
     cp "$requirements" "$stamp"
 fi
 if [ "${1:-}" = "--package" ]; then
-    # Not editable: the tests import what `pip install ./clients/python` installs, with its package data.
+    # Not editable: the tests import what `pip install ./clients/python` installs, with its package data. The
+    # build folder goes first, so that a module removed from src/ cannot linger in it.
+    rm -rf clients/python/build
     "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --force-reinstall --no-deps \
         ./clients/python >&2
     "$venv/bin/python" -m pip install --quiet --disable-pip-version-check ./clients/python >&2
