@@ -87,7 +87,7 @@ let targets: [Target] = [
         name: "LeaseholdRPCTests",
         dependencies: [
             "LeaseholdRPC", "LeaseholdTestSupport", .product(name: "NIOEmbedded", package: "swift-nio"),
-            .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            .product(name: "NIOConcurrencyHelpers", package: "swift-nio"), .product(name: "Crypto", package: "swift-crypto"),
         ],
         swiftSettings: swiftSettings
     ),
