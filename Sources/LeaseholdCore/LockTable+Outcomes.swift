@@ -135,3 +135,60 @@ extension LockTable {
         }
     }
 }
+
+extension LockTable {
+    /// Whether a token is a key's current grant, as `Validate` reports it.
+    public struct Validation: Hashable, Sendable {
+        /// The token is the key's current grant.
+        public var valid: Bool
+        /// The key's current holder, if any.
+        public var holder: LockInfo?
+        /// The revision the answer was read at.
+        public var revision: UInt64
+
+        public init(valid: Bool, holder: LockInfo?, revision: UInt64) {
+            self.valid = valid
+            self.holder = holder
+            self.revision = revision
+        }
+    }
+
+    /// Held locks under a prefix, as `List` reports them.
+    public struct Listing: Hashable, Sendable {
+        /// The locks, sorted by key bytes.
+        public var locks: [LockInfo]
+        /// The revision the answer was read at.
+        public var revision: UInt64
+
+        public init(locks: [LockInfo], revision: UInt64) {
+            self.locks = locks
+            self.revision = revision
+        }
+    }
+
+    /// A session's lease after a keepalive.
+    public struct SessionLease: Hashable, Sendable {
+        /// The session's TTL.
+        public var ttl: Duration
+        /// Time left until the session expires without another keepalive.
+        public var expiresIn: Duration
+
+        public init(ttl: Duration, expiresIn: Duration) {
+            self.ttl = ttl
+            self.expiresIn = expiresIn
+        }
+    }
+
+    /// A lock ended by force, and the revision of its `forceReleased` event.
+    public struct ForcedRelease: Hashable, Sendable {
+        /// The lock as it was held.
+        public var lock: LockInfo
+        /// The revision of the release.
+        public var revision: UInt64
+
+        public init(lock: LockInfo, revision: UInt64) {
+            self.lock = lock
+            self.revision = revision
+        }
+    }
+}
