@@ -54,7 +54,10 @@ let targets: [Target] = [
 
     .target(
         name: "LeaseholdCore",
-        dependencies: [.product(name: "DequeModule", package: "swift-collections")],
+        dependencies: [
+            .product(name: "DequeModule", package: "swift-collections"),
+            .product(name: "HeapModule", package: "swift-collections"),
+        ],
         swiftSettings: swiftSettings
     ),
     .testTarget(

@@ -1,3 +1,5 @@
+import HeapModule
+
 // MARK: - Sessions
 
 extension LockTable {
@@ -31,7 +33,7 @@ extension LockTable {
         let record = SessionRecord(id: id, secretHash: secretHash, ttl: ttl, owner: owner, name: name)
         let deadline = now + ttl
         self.sessions[id] = SessionState(record: record, deadline: deadline, heapDeadline: deadline)
-        self.sessionDeadlines.push(DeadlineEntry(deadline: deadline, id: id))
+        self.sessionDeadlines.insert(DeadlineEntry(deadline: deadline, id: id))
         let info = SessionInfo(id: id, ttl: ttl, expiresIn: ttl, owner: owner, name: name, locks: [])
         return (.opened(info), [.persist(.openSession(record))])
     }
