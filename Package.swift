@@ -138,6 +138,7 @@ let targets: [Target] = [
         ],
         swiftSettings: swiftSettings
     ),
+    .testTarget(name: "LeaseholdCLITests", dependencies: ["LeaseholdCLI"], swiftSettings: swiftSettings),
 
     .target(
         name: "LeaseholdTestSupport",
