@@ -26,16 +26,16 @@ public final class LockService: Sendable {
 
     private enum Mode { case serving, recovering, stopped }
 
-    private struct State {
+    private struct State: AfterUnlockState {
         var table: LockTable
         /// Completions of queued `Acquire` calls.
         var waiters: [WaiterID: Completion<LockInfo>] = [:]
         /// Which connection may act for each session (the one that opened or last resumed it).
         var bindings: [SessionID: ConnectionID] = [:]
         var mode = Mode.serving
-        /// Continuations to resume once the lock is released: a task being cancelled holds its own status lock
-        /// while its cancellation handler waits for ours, so resuming it under our lock could deadlock.
-        var deferred: [@Sendable () -> Void] = []
+        /// Replies to send once the lock is released (a completion may call back into the service, and a task
+        /// being cancelled holds its own status lock while its cancellation handler waits for ours).
+        var afterUnlock = AfterUnlock()
         /// The newest batch submitted to the store; replies wait for it (``whenDurable(in:_:)``).
         var newestCommit: PendingCommit?
     }
@@ -366,15 +366,9 @@ public final class LockService: Sendable {
 
     // MARK: - Internal
 
-    /// Runs `body` under the state lock, then resumes the continuations it deferred.
+    /// Runs `body` under the state lock, then the replies it queued.
     private func locked<T>(_ body: (inout State) throws -> T) rethrows -> T {
-        let (result, deferred) = try self.state.withLock { state -> (T, [@Sendable () -> Void]) in
-            let result = try body(&state)
-            defer { state.deferred.removeAll() }
-            return (result, state.deferred)
-        }
-        for resume in deferred { resume() }
-        return result
+        try self.state.withLockThenRun(body)
     }
 
     /// Applies a transition and queues its effects in one critical section; `completion` gets the transition's
@@ -410,10 +404,10 @@ public final class LockService: Sendable {
     /// not show what that commit lost.
     private func whenDurable(in state: inout State, _ reply: @escaping PendingCommit.Waiter) {
         guard let commit = state.newestCommit else {
-            state.deferred.append { reply(.success(())) }
+            state.afterUnlock.append { reply(.success(())) }
             return
         }
-        if let finished = commit.wait(reply) { state.deferred.append { reply(finished) } }
+        if let finished = commit.wait(reply) { state.afterUnlock.append { reply(finished) } }
     }
 
 

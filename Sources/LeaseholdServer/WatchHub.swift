@@ -51,11 +51,12 @@ final class WatchHub: Sendable {
         }
     }
 
-    private struct State {
+    private struct State: AfterUnlockState {
         var lastPublished: UInt64
         var watchers: [UInt64: Watcher] = [:]
         var nextID: UInt64 = 1
-        var deferred: [CheckedContinuation<Void, Never>] = []
+        /// Resumes the continuations of ended watchers once the lock is released.
+        var afterUnlock = AfterUnlock()
     }
 
     private let state: Mutex<State>
@@ -239,19 +240,13 @@ final class WatchHub: Sendable {
     private static func end(_ watcher: Watcher, in state: inout State) {
         watcher.isEnded = true
         if let continuation = watcher.ended {
-            state.deferred.append(continuation)
+            state.afterUnlock.append { continuation.resume() }
         }
         watcher.ended = nil
     }
 
     /// Runs `body` under the lock, then resumes the continuations of watchers it ended.
     private func locked<T>(_ body: (inout State) -> T) -> T {
-        let (result, deferred) = self.state.withLock { state -> (T, [CheckedContinuation<Void, Never>]) in
-            let result = body(&state)
-            defer { state.deferred.removeAll() }
-            return (result, state.deferred)
-        }
-        for continuation in deferred { continuation.resume() }
-        return result
+        self.state.withLockThenRun(body)
     }
 }
