@@ -3,7 +3,7 @@
 extension LockTable {
     /// A live session as `OpenSession`, `ResumeSession` and lookups describe it (`SessionInfo` on the wire,
     /// without the secret, which the table never sees).
-    public struct SessionInfo: Hashable, Sendable {
+    public struct SessionDescription: Hashable, Sendable {
         /// The session's id.
         public var id: SessionID
         /// The session's TTL.
@@ -38,7 +38,7 @@ extension LockTable {
     /// The answer to ``LockTable/openSession(ttl:secretHash:owner:name:now:)``.
     public enum OpenSessionOutcome: Hashable, Sendable {
         /// The session is open (once the `.openSession` persist is durable).
-        case opened(SessionInfo)
+        case opened(SessionDescription)
         /// The TTL is outside ``Configuration/minTTL``...``Configuration/maxTTL`` (`INVALID_ARGUMENT`).
         case invalidTTL
         /// ``Configuration/maxSessions`` sessions are open already (`RESOURCE_EXHAUSTED`).
@@ -48,7 +48,7 @@ extension LockTable {
     /// The answer to ``LockTable/resumeSession(_:secretHash:now:)``.
     public enum ResumeOutcome: Hashable, Sendable {
         /// The secret matched; the session's deadline was refreshed.
-        case resumed(SessionInfo)
+        case resumed(SessionDescription)
         /// No such session (`NOT_FOUND`).
         case notFound
         /// The session's deadline has passed (`SESSION_EXPIRED`).

@@ -100,7 +100,7 @@ public struct LeaseholdService: RPCService {
 
 extension SessionInfo {
     /// The wire form of a session; `secret` only from `OpenSession`.
-    init(_ info: LockTable.SessionInfo, secret: [UInt8]) {
+    init(_ info: LockTable.SessionDescription, secret: [UInt8]) {
         self.init(
             sessionID: info.id, secret: secret, ttl: info.ttl, expiresIn: info.expiresIn, owner: info.owner,
             locks: info.locks)

@@ -109,7 +109,7 @@ public final class LockService: Sendable {
     /// Resumes a session on `connection` after a reconnect; counts as a keepalive.
     /// - Throws: `NOT_FOUND`, `SESSION_EXPIRED`, `PERMISSION_DENIED` (wrong secret), `UNAVAILABLE`.
     public func resumeSession(
-        _ id: SessionID, secret: [UInt8], connection: ConnectionID, completion: @escaping Completion<LockTable.SessionInfo>
+        _ id: SessionID, secret: [UInt8], connection: ConnectionID, completion: @escaping Completion<LockTable.SessionDescription>
     ) {
         let hash = Self.hash(secret)
         self.transact({ state, now in
@@ -338,7 +338,7 @@ public final class LockService: Sendable {
     /// ``resumeSession(_:secret:connection:completion:)`` for callers in a task.
     public func resumeSession(
         _ id: SessionID, secret: [UInt8], connection: ConnectionID
-    ) async throws -> LockTable.SessionInfo {
+    ) async throws -> LockTable.SessionDescription {
         try await Self.awaiting { self.resumeSession(id, secret: secret, connection: connection, completion: $0) }
     }
 
@@ -588,7 +588,7 @@ private final class WaitTicket: Sendable {
 /// A session just opened, with its secret: the only time the secret leaves the server.
 public struct OpenedSession: Sendable {
     /// The session.
-    public var info: LockTable.SessionInfo
+    public var info: LockTable.SessionDescription
     /// The random secret that resumes it; the server keeps only its hash.
     public var secret: [UInt8]
     /// The session's id.
