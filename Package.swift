@@ -62,7 +62,7 @@ let targets: [Target] = [
     ),
     .testTarget(
         name: "LeaseholdCoreTests",
-        dependencies: ["LeaseholdCore", "LeaseholdTestSupport"],
+        dependencies: ["LeaseholdCore", "LeaseholdTestUtilities"],
         swiftSettings: swiftSettings
     ),
 
@@ -73,7 +73,7 @@ let targets: [Target] = [
     ),
     .testTarget(
         name: "LeaseholdWireTests",
-        dependencies: ["LeaseholdWire", "LeaseholdTestSupport", .product(name: "NIOEmbedded", package: "swift-nio"),
+        dependencies: ["LeaseholdWire", "LeaseholdTestUtilities", .product(name: "NIOEmbedded", package: "swift-nio"),
                        .product(name: "NIOTestUtils", package: "swift-nio")],
         swiftSettings: swiftSettings
     ),
@@ -89,7 +89,7 @@ let targets: [Target] = [
     .testTarget(
         name: "LeaseholdRPCTests",
         dependencies: [
-            "LeaseholdRPC", "LeaseholdTestSupport", .product(name: "NIOEmbedded", package: "swift-nio"),
+            "LeaseholdRPC", "LeaseholdTestUtilities", .product(name: "NIOEmbedded", package: "swift-nio"),
             .product(name: "NIOConcurrencyHelpers", package: "swift-nio"), .product(name: "Crypto", package: "swift-crypto"),
         ],
         swiftSettings: swiftSettings
@@ -99,7 +99,7 @@ let targets: [Target] = [
     .target(name: "LeaseholdStore", dependencies: ["LeaseholdSQLite", "LeaseholdCore", logging], swiftSettings: swiftSettings),
     .testTarget(
         name: "LeaseholdStoreTests",
-        dependencies: ["LeaseholdStore", "LeaseholdSQLite", "LeaseholdTestSupport"],
+        dependencies: ["LeaseholdStore", "LeaseholdSQLite", "LeaseholdTestUtilities"],
         swiftSettings: swiftSettings
     ),
 
@@ -117,14 +117,14 @@ let targets: [Target] = [
     ),
     .testTarget(
         name: "LeaseholdServerTests",
-        dependencies: ["LeaseholdServer", "LeaseholdClient", "LeaseholdTestSupport"],
+        dependencies: ["LeaseholdServer", "LeaseholdClient", "LeaseholdTestSupport", "LeaseholdTestUtilities"],
         swiftSettings: swiftSettings
     ),
 
     .target(name: "LeaseholdClient", dependencies: ["LeaseholdRPC", logging], swiftSettings: swiftSettings),
     .testTarget(
         name: "LeaseholdClientTests",
-        dependencies: ["LeaseholdClient", "LeaseholdServer", "LeaseholdTestSupport"],
+        dependencies: ["LeaseholdClient", "LeaseholdServer", "LeaseholdTestSupport", "LeaseholdTestUtilities"],
         swiftSettings: swiftSettings
     ),
 
@@ -140,9 +140,16 @@ let targets: [Target] = [
     ),
     .testTarget(name: "LeaseholdCLITests", dependencies: ["LeaseholdCLI"], swiftSettings: swiftSettings),
 
+    // Test helpers with no Leasehold dependency (seeded randomness, bounded waits, temporary folders), so that
+    // the Core, Wire, Store and RPC tests do not build the server.
+    .target(name: "LeaseholdTestUtilities", swiftSettings: swiftSettings),
+    // Helpers that run servers and clients: a manual clock, in-process and spawned servers, raw sessions.
     .target(
         name: "LeaseholdTestSupport",
-        dependencies: ["LeaseholdCore", "LeaseholdServer", "LeaseholdClient", "LeaseholdRPC", "LeaseholdWire", nioCore],
+        dependencies: [
+            "LeaseholdCore", "LeaseholdServer", "LeaseholdClient", "LeaseholdRPC", "LeaseholdWire",
+            "LeaseholdTestUtilities", nioCore, logging,
+        ],
         swiftSettings: swiftSettings
     ),
 
@@ -176,15 +183,15 @@ let targets: [Target] = [
     .testTarget(
         name: "FencedResourceTests",
         dependencies: [
-            "FencedResource", "LeaseholdTestSupport", "LeaseholdClient", "LeaseholdRPC", "LeaseholdWire", logging,
-            nioCore,
+            "FencedResource", "LeaseholdTestSupport", "LeaseholdTestUtilities", "LeaseholdClient", "LeaseholdRPC",
+            "LeaseholdWire", logging, nioCore,
         ],
         swiftSettings: swiftSettings
     ),
 
     .testTarget(
         name: "EndToEndTests",
-        dependencies: ["LeaseholdClient", "LeaseholdTestSupport"],
+        dependencies: ["LeaseholdClient", "LeaseholdTestSupport", "LeaseholdTestUtilities"],
         swiftSettings: swiftSettings
     ),
 ]

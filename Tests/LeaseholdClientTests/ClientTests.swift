@@ -3,6 +3,7 @@ import LeaseholdCore
 import LeaseholdRPC
 import LeaseholdServer
 import LeaseholdTestSupport
+import LeaseholdTestUtilities
 import LeaseholdWire
 import Synchronization
 import Testing

@@ -3,6 +3,7 @@ import LeaseholdRPC
 import LeaseholdServer
 import LeaseholdStore
 import LeaseholdTestSupport
+import LeaseholdTestUtilities
 import LeaseholdWire
 import Logging
 import Synchronization
