@@ -73,7 +73,8 @@ let targets: [Target] = [
     ),
     .testTarget(
         name: "LeaseholdWireTests",
-        dependencies: ["LeaseholdWire", "LeaseholdTestUtilities", .product(name: "NIOEmbedded", package: "swift-nio"),
+        dependencies: ["LeaseholdWire", "LeaseholdCore", "CLeaseholdProto", "LeaseholdTestUtilities", nioCore,
+                       .product(name: "NIOEmbedded", package: "swift-nio"),
                        .product(name: "NIOTestUtils", package: "swift-nio")],
         swiftSettings: swiftSettings
     ),
@@ -89,7 +90,8 @@ let targets: [Target] = [
     .testTarget(
         name: "LeaseholdRPCTests",
         dependencies: [
-            "LeaseholdRPC", "LeaseholdTestUtilities", .product(name: "NIOEmbedded", package: "swift-nio"),
+            "LeaseholdRPC", "LeaseholdWire", "LeaseholdTestUtilities", nioCore, nioPosix, logging,
+            .product(name: "NIOEmbedded", package: "swift-nio"),
             .product(name: "NIOConcurrencyHelpers", package: "swift-nio"), .product(name: "Crypto", package: "swift-crypto"),
         ],
         swiftSettings: swiftSettings
@@ -99,7 +101,7 @@ let targets: [Target] = [
     .target(name: "LeaseholdStore", dependencies: ["LeaseholdSQLite", "LeaseholdCore", logging], swiftSettings: swiftSettings),
     .testTarget(
         name: "LeaseholdStoreTests",
-        dependencies: ["LeaseholdStore", "LeaseholdSQLite", "LeaseholdTestUtilities"],
+        dependencies: ["LeaseholdStore", "LeaseholdSQLite", "LeaseholdCore", logging],
         swiftSettings: swiftSettings
     ),
 
@@ -117,22 +119,30 @@ let targets: [Target] = [
     ),
     .testTarget(
         name: "LeaseholdServerTests",
-        dependencies: ["LeaseholdServer", "LeaseholdClient", "LeaseholdTestSupport", "LeaseholdTestUtilities"],
+        dependencies: [
+            "LeaseholdServer", "LeaseholdClient", "LeaseholdCore", "LeaseholdRPC", "LeaseholdStore", "LeaseholdWire",
+            "LeaseholdTestSupport", "LeaseholdTestUtilities", logging,
+        ],
         swiftSettings: swiftSettings
     ),
 
-    .target(name: "LeaseholdClient", dependencies: ["LeaseholdRPC", logging], swiftSettings: swiftSettings),
+    .target(
+        name: "LeaseholdClient", dependencies: ["LeaseholdRPC", "LeaseholdWire", "LeaseholdCore"],
+        swiftSettings: swiftSettings),
     .testTarget(
         name: "LeaseholdClientTests",
-        dependencies: ["LeaseholdClient", "LeaseholdServer", "LeaseholdTestSupport", "LeaseholdTestUtilities"],
+        dependencies: [
+            "LeaseholdClient", "LeaseholdServer", "LeaseholdCore", "LeaseholdRPC", "LeaseholdWire", "LeaseholdTestSupport",
+            "LeaseholdTestUtilities", nioCore, nioPosix,
+        ],
         swiftSettings: swiftSettings
     ),
 
     .executableTarget(
         name: "LeaseholdCLI",
         dependencies: [
-            "LeaseholdServer", "LeaseholdClient", logging, nioCore, nioPosix,
-            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            "LeaseholdServer", "LeaseholdClient", "LeaseholdCore", "LeaseholdRPC", "LeaseholdStore", "LeaseholdWire",
+            logging, nioCore, nioPosix, .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "UnixSignals", package: "swift-service-lifecycle"),
         ],
@@ -191,7 +201,10 @@ let targets: [Target] = [
 
     .testTarget(
         name: "EndToEndTests",
-        dependencies: ["LeaseholdClient", "LeaseholdTestSupport", "LeaseholdTestUtilities"],
+        dependencies: [
+            "LeaseholdClient", "LeaseholdCore", "LeaseholdRPC", "LeaseholdWire", "LeaseholdTestSupport",
+            "LeaseholdTestUtilities",
+        ],
         swiftSettings: swiftSettings
     ),
 ]
