@@ -286,3 +286,23 @@ async def test_watch_delivers_events_in_order(server: Server) -> None:
         assert (first.type, first.key, first.fencing_token) == (leasehold.EventType.ACQUIRED, "watch/a", lock.fencing_token)
         assert (second.type, second.key) == (leasehold.EventType.RELEASED, "watch/a")
         assert second.revision > first.revision
+
+
+async def test_watch_reader_that_falls_behind_its_buffer_resumes_without_gap(server: Server) -> None:
+    """A stream buffer of 2 responses overflows while nobody reads: the stream is cancelled, not grown, and the watch
+    picks up from the next revision when read again."""
+    async with await leasehold.connect(server.address, stream_buffer=2) as client:
+        session = await client.open_session(ttl=10.0)
+        watch = client.watch("slow/", from_revision=1)
+        lock = await session.acquire("slow/0", wait=0)
+        first = await anext(watch)  # the stream is open and live
+        await lock.release()
+        for n in range(1, 15):
+            lock = await session.acquire(f"slow/{n}", wait=0)
+            await lock.release()
+        seen = [first]
+        while len(seen) < 30:
+            seen.append(await anext(watch))
+        await watch.aclose()
+        assert [event.revision for event in seen] == list(range(first.revision, first.revision + 30))
+        assert watch.restarts >= 1

@@ -16,7 +16,7 @@ from google.protobuf.message import Message
 from . import errors
 from ._codec import format_address, key_to_wire, milliseconds, parse_address, text_to_wire
 from ._proto import leasehold_pb2 as pb
-from ._wire import PROTOCOL_VERSION, Connection, Stream
+from ._wire import DEFAULT_STREAM_BUFFER, PROTOCOL_VERSION, Connection, Stream
 from .types import Description, Event, ForceReleased, Listing, LockInfo, ServerInfo, Validation, Waiter
 
 if TYPE_CHECKING:
@@ -88,6 +88,7 @@ async def connect(
     connect_timeout: float = 5.0,
     call_timeout: float = 10.0,
     reconnect_backoff: tuple[float, float] = (0.05, 1.0),
+    stream_buffer: int = DEFAULT_STREAM_BUFFER,
 ) -> Client:
     """Connects to a Leasehold server and says ``Hello``.
 
@@ -101,6 +102,8 @@ async def connect(
         connect_timeout: Seconds for TCP, TLS and ``Hello`` on one address.
         call_timeout: The deadline of calls that do not wait for a lock, in seconds.
         reconnect_backoff: The first and the longest pause between reconnection attempts, in seconds.
+        stream_buffer: Watch responses buffered for a consumer that does not keep up; past it the stream is cancelled
+            and the watch resumes by revision when the consumer reads again.
 
     Returns:
         A connected client; use ``async with`` or ``await client.close()``.
@@ -117,6 +120,7 @@ async def connect(
         connect_timeout=connect_timeout,
         call_timeout=call_timeout,
         reconnect_backoff=reconnect_backoff,
+        stream_buffer=stream_buffer,
     )
     try:
         await client._connection()
@@ -143,6 +147,7 @@ class Client:
         connect_timeout: float = 5.0,
         call_timeout: float = 10.0,
         reconnect_backoff: tuple[float, float] = (0.05, 1.0),
+        stream_buffer: int = DEFAULT_STREAM_BUFFER,
     ) -> None:
         texts = address.split(",") if isinstance(address, str) else list(address)
         self._addresses = [parse_address(text) for text in texts if text.strip()]
@@ -163,6 +168,7 @@ class Client:
         self.connect_timeout = connect_timeout
         self.call_timeout = call_timeout
         self.reconnect_backoff = reconnect_backoff
+        self._stream_buffer = stream_buffer
         self._current: Connection | None = None
         self._connecting: asyncio.Task[Connection] | None = None
         self._preferred = 0
@@ -379,6 +385,7 @@ class Client:
                     tls=self._tls,
                     server_hostname=self._server_hostname,
                     connect_timeout=self.connect_timeout,
+                    stream_buffer=self._stream_buffer,
                 )
             except errors.Unavailable as error:
                 problems.append(error.message)
@@ -406,6 +413,9 @@ class Watch:
         self._pending: collections.deque[Event] = collections.deque()
         self._done = False
         self._backoff = _Backoff(*client.reconnect_backoff)
+        #: How many times the watch has opened a new stream after losing one (a lost connection, a full buffer).
+        self.restarts = 0
+        self._opened = False
 
     @property
     def next_revision(self) -> int:
@@ -439,6 +449,9 @@ class Watch:
                 raise StopAsyncIteration
             try:
                 if self._stream is None:
+                    if self._opened:
+                        self.restarts += 1
+                    self._opened = True
                     connection = await self._client._connection()
                     request = pb.WatchRequest(prefix=self._prefix, start_revision=self._next)
                     self._stream = connection.stream(SERVICE + "Watch", request, pb.WatchResponse)

@@ -194,6 +194,8 @@ class Session:
                 if existing is not None and existing.fencing_token == info.fencing_token:
                     return existing
                 lock = Lock(self, info)
+                if self._loop.time() >= self.confirmed_until - self.lost_margin:
+                    lock.lost.set()  # granted while keepalives fail, past the point where locks are given up
                 self._locks[key] = lock
                 return lock
         finally:
