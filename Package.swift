@@ -138,7 +138,18 @@ let targets: [Target] = [
 
     .target(
         name: "LeaseholdTestSupport",
-        dependencies: ["LeaseholdCore", "LeaseholdServer", "LeaseholdClient", "LeaseholdRPC", "LeaseholdWire", nioCore],
+        dependencies: [
+            "LeaseholdCore", "LeaseholdServer", "LeaseholdClient", "LeaseholdRPC", "LeaseholdWire",
+            "LeaseholdLinearizability", nioCore,
+        ],
+        swiftSettings: swiftSettings
+    ),
+
+    // A linearizability checker for recorded lock histories (used by tests only): pure, no dependencies.
+    .target(name: "LeaseholdLinearizability", swiftSettings: swiftSettings),
+    .testTarget(
+        name: "LeaseholdLinearizabilityTests",
+        dependencies: ["LeaseholdLinearizability", "LeaseholdTestSupport"],
         swiftSettings: swiftSettings
     ),
 
@@ -180,7 +191,7 @@ let targets: [Target] = [
 
     .testTarget(
         name: "EndToEndTests",
-        dependencies: ["LeaseholdClient", "LeaseholdTestSupport"],
+        dependencies: ["LeaseholdClient", "LeaseholdTestSupport", "LeaseholdLinearizability"],
         swiftSettings: swiftSettings
     ),
 ]
