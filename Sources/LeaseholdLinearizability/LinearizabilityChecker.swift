@@ -138,3 +138,57 @@ public struct FailingWindow: Sendable, CustomStringConvertible {
         return lines.joined(separator: "\n")
     }
 }
+
+extension LinearizabilityChecker {
+    /// Checks every key's history, then the tokens of all of them together (``TokenOrderCheck``).
+    ///
+    /// ```swift
+    /// let summary = LinearizabilityChecker().check(histories: recorder.histories)
+    /// print(summary)  // "3 keys, 4,210 operations (97 lost): linearizable"
+    /// for failure in summary.failures { Issue.record(Comment(rawValue: failure)) }
+    /// ```
+    /// - Parameter histories: Each key's operations.
+    /// - Returns: Every key's verdict, the token violations, and the counts.
+    public func check(histories: [String: [LockOperation]]) -> HistoryCheckSummary {
+        var keys: [String: LockHistoryCheck] = [:]
+        for (key, history) in histories {
+            keys[key] = self.check(history)
+        }
+        return HistoryCheckSummary(
+            keys: keys, tokenViolations: TokenOrderCheck.violations(in: histories),
+            operations: histories.values.reduce(0) { $0 + $1.count },
+            lostOperations: histories.values.reduce(0) { total, history in
+                total + history.count { $0.result == nil }
+            })
+    }
+}
+
+/// The verdicts on the histories of several keys, and on their tokens together.
+public struct HistoryCheckSummary: Sendable, CustomStringConvertible {
+    /// Each key's verdict.
+    public var keys: [String: LockHistoryCheck]
+    /// What ``TokenOrderCheck`` found across keys.
+    public var tokenViolations: [TokenOrderCheck.Violation]
+    /// How many operations the histories hold (a `CloseSession` or `ResumeSession` counts once per key).
+    public var operations: Int
+    /// How many of them were lost.
+    public var lostOperations: Int
+
+    /// Whether every key is linearizable and the tokens are consistent; false when any key is undecided.
+    public var isLinearizable: Bool {
+        self.failures.isEmpty
+    }
+
+    /// One readable message per key that is not linearizable or undecided, then one per token violation.
+    public var failures: [String] {
+        let keys = self.keys.filter { $0.value.verdict != .linearizable }.sorted { $0.key < $1.key }
+        return keys.map { "\($0.key): \($0.value)" } + self.tokenViolations.map(\.description)
+    }
+
+    public var description: String {
+        let verdict = self.isLinearizable ? "linearizable" : "\(self.failures.count) failures"
+        let steps = self.keys.values.reduce(0) { $0 + $1.steps }
+        return "\(self.keys.count) keys, \(self.operations) operations (\(self.lostOperations) lost), "
+            + "\(steps) search steps: \(verdict)"
+    }
+}

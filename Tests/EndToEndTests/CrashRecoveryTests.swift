@@ -1,6 +1,7 @@
 import Foundation
 import LeaseholdClient
 import LeaseholdCore
+import LeaseholdLinearizability
 import LeaseholdRPC
 import LeaseholdTestSupport
 import LeaseholdWire
@@ -52,6 +53,18 @@ import Testing
 /// 6. **Releases find their lock.** A `Release` of a held lock never answers `NOT_LOCK_HOLDER`, and no call answers
 ///    an error the workload cannot cause (`SESSION_EXPIRED`, `NOT_FOUND`, `PERMISSION_DENIED`, …).
 ///
+/// ## Linearizability
+///
+/// Besides those invariants, which compare what one client knows with what the server lists, every call that
+/// touches a key is recorded in a ``LockHistoryRecorder``: its invocation, its answer (or its loss, settled by the
+/// moment the killed server had exited) and its result. A `CloseSession` or `ResumeSession` counts on every key, as
+/// the close of (or the list of) that session's lock there. Besides grants and releases, the clients describe random
+/// keys and send releases that must be refused (a key they do not hold, with a token they saw; the key they hold, with
+/// a wrong token). At the end, each key's history is checked against a sequential fenced lock
+/// (``LinearizabilityChecker``: one holder, tokens above everything seen, `LOCK_HELD` and `Describe` naming the
+/// holder, releases only by the holder with its token), and the tokens of all keys against one counter
+/// (``TokenOrderCheck``). This is the check that found a `LOCK_HELD` naming a grant the kill undid (issue 20).
+///
 /// What is *not* asserted, because a correct server may do either: whether a grant, a release or a close whose
 /// answer was lost took effect; how the token of such a grant compares with acknowledged ones; which session gets a
 /// key first after a restart. A session whose `OpenSession` answer was lost is simply abandoned (it holds nothing).
@@ -83,6 +96,11 @@ struct CrashRecoveryTests {
         /// How long a client pauses after a release, in milliseconds: keys are sometimes free with nobody queued,
         /// so that a release is sometimes the last change before a kill (with a queue, a grant always follows it).
         var thinkTime = 0...30
+        /// The chance, in percent, that a client without a lock first describes a random key.
+        var describePercent = 20
+        /// The chance, in percent, that a client first sends a `Release` that must answer `NOT_LOCK_HOLDER`: of a key
+        /// it does not hold, with a token it saw there; or of the key it holds, with a token that is not its grant's.
+        var wrongReleasePercent = 10
         /// The deadline of every call; a live server answers long before.
         var callTimeout = Duration.seconds(5)
         /// The session TTL: longer than the whole test, so that no session can expire.
@@ -117,6 +135,7 @@ struct CrashRecoveryTests {
 
         let board = EpochBoard()
         let ledger = CrashLedger()
+        let recorder = LockHistoryRecorder()
         board.publish(Epoch(incarnation: 0, port: server.port))
         var killDelays: [Int] = []
         var killsOnAnswer = 0
@@ -127,7 +146,8 @@ struct CrashRecoveryTests {
                 let clientSeed = random.next()
                 group.addTask {
                     var client = CrashClient(
-                        index: index, plan: plan, board: board, ledger: ledger, random: SplitMix64(seed: clientSeed))
+                        index: index, plan: plan, board: board, ledger: ledger, recorder: recorder,
+                        random: SplitMix64(seed: clientSeed))
                     await client.run()
                 }
             }
@@ -149,6 +169,7 @@ struct CrashRecoveryTests {
                 board.killing(incarnation - 1)
                 server.process.send(SIGKILL)
                 try await server.process.waitForExit(timeout: .seconds(10))
+                recorder.epochEnded(incarnation - 1)
                 server = try await ServerProcess.start(
                     .leasehold, data: dataPath, log: directory.file("serve-\(incarnation).log"),
                     arguments: serveArguments, timeout: .seconds(15))
@@ -175,13 +196,16 @@ struct CrashRecoveryTests {
         let connection = try await RPCConnection.connect(
             host: "127.0.0.1", port: server.port, hello: HelloRequest(clientName: "crash-audit"))
         for key in plan.keys {
-            let description: DescribeResponse = try await connection.unary(
+            let invoked = recorder.now
+            let description = try await connection.unary(
                 LeaseholdMethod.describe, DescribeRequest(key: key), timeout: plan.callTimeout)
+            recorder.record(key, client: plan.clients, .describe, invoked: invoked, .init(description))
             #expect(!description.held, "\(key) is still held at the end: \(String(describing: description.lock))")
             ledger.saw(description.revision, in: plan.kills)
         }
         await connection.close()
         let exit = try await server.stop(timeout: .seconds(10))
+        recorder.epochEnded(plan.kills)
         let elapsed = ContinuousClock.now - started
 
         let record = ledger.snapshot
@@ -200,6 +224,23 @@ struct CrashRecoveryTests {
             Issue.record("… and \(violations.count - 30) more violations")
         }
 
+        // Every key's history against the fenced-lock model, and the tokens across keys.
+        let histories = recorder.histories
+        let linearizability = LinearizabilityChecker().check(histories: histories)
+        print(
+            "CrashRecoveryTests: --sync \(sync): checked \(linearizability.operations) operations over "
+                + "\(plan.kills) kills for linearizability: \(linearizability)")
+        for failure in linearizability.failures.prefix(10) {
+            Issue.record(Comment(rawValue: "seed \(seed), --sync \(sync): \(failure)"))
+        }
+        if !linearizability.isLinearizable {
+            for (key, history) in histories {
+                let file = directory.file("history-\(key.replacingOccurrences(of: "/", with: "-")).txt")
+                let lines = history.sorted { $0.invoked < $1.invoked }.map(\.description)
+                try? lines.joined(separator: "\n").write(toFile: file, atomically: false, encoding: .utf8)
+            }
+        }
+
         // The run must have exercised recovery: grants before and after restarts, and resumed sessions.
         let grantedIncarnations = Set(record.holds.filter { $0.origin == .acquire }.map(\.incarnation))
         #expect(grantedIncarnations.contains(0), "no grant before the first kill")
@@ -209,10 +250,10 @@ struct CrashRecoveryTests {
         let resumes = record.counts.values.reduce(0) { $0 + $1.resumes }
         #expect(resumes >= plan.clients * plan.kills / 2, "only \(resumes) resumes")
 
-        if violations.isEmpty {
+        if violations.isEmpty, linearizability.isLinearizable {
             directory.remove()
         } else {
-            print("CrashRecoveryTests: server logs kept in \(directory.path)")
+            print("CrashRecoveryTests: server logs and histories kept in \(directory.path)")
         }
     }
 }
@@ -396,6 +437,8 @@ private final class CrashLedger: Sendable {
         var unknownCloses = 0
         var closesUndoneByCrash = 0
         var closedSessionsProbed = 0
+        var describes = 0
+        var wrongReleasesRefused = 0
 
         var description: String {
             "\(self.resumes) resumes found \(self.grantsFoundOnResume) unanswered grants and "
@@ -403,7 +446,8 @@ private final class CrashLedger: Sendable {
                 + "\(self.releases) releases, \(self.refusals) refusals (held or wait ran out); the kill cut "
                 + "\(self.unknownAcquires) acquires and \(self.unknownReleases) releases; \(self.closes) sessions "
                 + "closed, \(self.unknownCloses) closes cut, \(self.closesUndoneByCrash) found undone, "
-                + "\(self.closedSessionsProbed) closed sessions found gone"
+                + "\(self.closedSessionsProbed) closed sessions found gone; \(self.describes) describes, "
+                + "\(self.wrongReleasesRefused) wrong-token releases refused"
         }
     }
 
@@ -517,6 +561,7 @@ private struct CrashClient {
     let plan: CrashRecoveryTests.Plan
     let board: EpochBoard
     let ledger: CrashLedger
+    let recorder: LockHistoryRecorder
     var random: SplitMix64
 
     private var session = SessionID(0)
@@ -535,12 +580,18 @@ private struct CrashClient {
     private var unknownClose: (session: SessionID, secret: [UInt8], held: Held?)?
     /// Sessions whose `CloseSession` was answered, to be found gone after the next restart.
     private var closedSessions: [(session: SessionID, secret: [UInt8])] = []
+    /// The last token this client saw on each key (a grant, a holder): a wrong token once the grant is over.
+    private var seenTokens: [String: UInt64] = [:]
 
-    init(index: Int, plan: CrashRecoveryTests.Plan, board: EpochBoard, ledger: CrashLedger, random: SplitMix64) {
+    init(
+        index: Int, plan: CrashRecoveryTests.Plan, board: EpochBoard, ledger: CrashLedger,
+        recorder: LockHistoryRecorder, random: SplitMix64
+    ) {
         self.index = index
         self.plan = plan
         self.board = board
         self.ledger = ledger
+        self.recorder = recorder
         self.random = random
     }
 
@@ -564,6 +615,10 @@ private struct CrashClient {
                 continue
             }
             if self.held != nil {
+                if self.random.percent(self.plan.wrongReleasePercent) {
+                    guard await self.wrongRelease() else { return }
+                    continue
+                }
                 if Int.random(in: 1...100, using: &self.random) <= self.plan.closePercent {
                     guard await self.closeSession() else { return }
                 } else {
@@ -578,6 +633,14 @@ private struct CrashClient {
             }
             if !self.hasSession {
                 guard await self.openSession(on: connection) else { return }
+                continue
+            }
+            if self.random.percent(self.plan.describePercent) {
+                guard await self.describe() else { return }
+                continue
+            }
+            if self.random.percent(self.plan.wrongReleasePercent) {
+                guard await self.wrongRelease() else { return }
                 continue
             }
             guard await self.acquire() else { return }
@@ -634,6 +697,8 @@ private struct CrashClient {
         let key = self.plan.keys[Int.random(in: 0...(self.plan.keys.count - 1), using: &self.random)]
         let wait = Int.random(in: 1...100, using: &self.random) <= self.plan.tryLockPercent ? 0 : self.plan.acquireWait
         self.unknownAcquire = key
+        let call = LockOperation.Call.acquire(sessionID: self.session.rawValue)
+        let invoked = self.recorder.now
         do {
             let response: AcquireResponse = try await connection.unary(
                 LeaseholdMethod.acquire,
@@ -646,6 +711,8 @@ private struct CrashClient {
                 self.fail("Acquire \(key) answered a grant of something else: \(String(describing: response.lock))")
                 return false
             }
+            self.record(key, call, invoked, .granted(fencingToken: lock.fencingToken))
+            self.seenTokens[key] = lock.fencingToken
             self.ledger.saw(lock.fencingToken, in: self.incarnation)
             self.ledger.count(self.incarnation) { $0.grants += 1 }
             let hold = self.ledger.begin(
@@ -662,8 +729,19 @@ private struct CrashClient {
             // The server's own answer (the key is held, or the wait ran out): nothing was granted.
             self.unknownAcquire = nil
             self.ledger.count(self.incarnation) { $0.refusals += 1 }
+            guard error.code == .lockHeld else {
+                self.record(key, call, invoked, .waitExpired)
+                return true
+            }
+            guard let holder = error.holder, holder.key == key else {
+                self.fail("Acquire \(key) answered LOCK_HELD with holder \(String(describing: error.holder))")
+                return false
+            }
+            self.record(key, call, invoked, .lockHeld(LockHolder(holder)))
+            self.seenTokens[key] = holder.fencingToken
             return true
         } catch {
+            self.recordLost(key, call, invoked)
             guard await self.lostAnswer(to: "Acquire \(key)", error) else { return false }
             self.ledger.count(self.incarnation) { $0.unknownAcquires += 1 }
             return true
@@ -677,18 +755,27 @@ private struct CrashClient {
         self.ledger.setEnd(of: held.hold, ContinuousClock.now)
         self.held = nil
         self.unknownRelease = held
+        let call = LockOperation.Call.release(sessionID: self.session.rawValue, fencingToken: held.token)
+        let invoked = self.recorder.now
         do {
             let response: ReleaseResponse = try await connection.unary(
                 LeaseholdMethod.release,
                 ReleaseRequest(sessionID: self.session, key: held.key, fencingToken: held.token),
                 timeout: self.plan.callTimeout)
             self.board.answered(by: self.incarnation)
+            self.record(held.key, call, invoked, .released(revision: response.revision))
             self.unknownRelease = nil
             self.ledger.saw(response.revision, in: self.incarnation)
             self.ledger.count(self.incarnation) { $0.releases += 1 }
             try? await Task.sleep(for: .milliseconds(Int.random(in: self.plan.thinkTime, using: &self.random)))
             return true
+        } catch let error as LeaseholdError where error.code == .notLockHolder {
+            self.record(held.key, call, invoked, .notLockHolder)
+            self.unknownRelease = nil
+            self.fail("Release \(held.key) token \(held.token) of a lock it held answered \(error)")
+            return false
         } catch {
+            self.recordLost(held.key, call, invoked)
             guard await self.lostAnswer(to: "Release \(held.key) token \(held.token)", error) else { return false }
             self.ledger.count(self.incarnation) { $0.unknownReleases += 1 }
             return true
@@ -704,11 +791,14 @@ private struct CrashClient {
         self.held = nil
         self.hasSession = false
         self.unknownClose = (self.session, self.secret, held)
+        let call = LockOperation.Call.closeSession(sessionID: self.session.rawValue)
+        let invoked = self.recorder.now
         do {
             let response: CloseSessionResponse = try await connection.unary(
                 LeaseholdMethod.closeSession, CloseSessionRequest(sessionID: self.session),
                 timeout: self.plan.callTimeout)
             self.board.answered(by: self.incarnation)
+            for key in self.plan.keys { self.record(key, call, invoked, .closed) }
             self.unknownClose = nil
             self.closedSessions.append((self.session, self.secret))
             self.ledger.count(self.incarnation) { $0.closes += 1 }
@@ -717,9 +807,71 @@ private struct CrashClient {
             }
             return true
         } catch {
+            for key in self.plan.keys { self.recordLost(key, call, invoked) }
             guard await self.lostAnswer(to: "CloseSession \(self.session)", error) else { return false }
             self.ledger.count(self.incarnation) { $0.unknownCloses += 1 }
             return true
+        }
+    }
+
+    /// Describes a random key.
+    /// - Returns: false after a violation that ends this client.
+    private mutating func describe() async -> Bool {
+        guard let connection = self.connection else { return true }
+        let key = self.random.pick(self.plan.keys)
+        let invoked = self.recorder.now
+        do {
+            let description = try await connection.unary(
+                LeaseholdMethod.describe, DescribeRequest(key: key), timeout: self.plan.callTimeout)
+            self.record(key, .describe, invoked, .init(description))
+            self.ledger.saw(description.revision, in: self.incarnation)
+            self.ledger.count(self.incarnation) { $0.describes += 1 }
+            if let lock = description.lock { self.seenTokens[key] = lock.fencingToken }
+            if description.held != (description.lock != nil) || (description.lock.map { $0.key != key } ?? false) {
+                self.fail(
+                    "Describe \(key) answered held \(description.held), lock \(String(describing: description.lock))")
+                return false
+            }
+            return true
+        } catch {
+            self.recordLost(key, .describe, invoked)
+            return await self.lostAnswer(to: "Describe \(key)", error)
+        }
+    }
+
+    /// Sends a `Release` that must answer `NOT_LOCK_HOLDER`: of the key this client holds, with a token that is not
+    /// its grant's; or of a key it does not hold, with the last token it saw there (someone else's grant, or its own
+    /// earlier one).
+    /// - Returns: false after a violation that ends this client.
+    private mutating func wrongRelease() async -> Bool {
+        guard let connection = self.connection else { return true }
+        let key: String
+        let token: UInt64
+        if let held = self.held {
+            key = held.key
+            token = self.random.percent(50) ? held.token - 1 : held.token + 1
+        } else {
+            key = self.random.pick(self.plan.keys)
+            token = self.seenTokens[key] ?? UInt64(1 + self.random.below(100))
+        }
+        let call = LockOperation.Call.release(sessionID: self.session.rawValue, fencingToken: token)
+        let invoked = self.recorder.now
+        do {
+            let response = try await connection.unary(
+                LeaseholdMethod.release, ReleaseRequest(sessionID: self.session, key: key, fencingToken: token),
+                timeout: self.plan.callTimeout)
+            self.record(key, call, invoked, .released(revision: response.revision))
+            self.fail(
+                "Release \(key) with token \(token), holding \(String(describing: self.held)), succeeded at revision "
+                    + "\(response.revision)")
+            return false
+        } catch let error as LeaseholdError where error.code == .notLockHolder {
+            self.record(key, call, invoked, .notLockHolder)
+            self.ledger.count(self.incarnation) { $0.wrongReleasesRefused += 1 }
+            return true
+        } catch {
+            self.recordLost(key, call, invoked)
+            return await self.lostAnswer(to: "Release \(key) with wrong token \(token)", error)
         }
     }
 
@@ -744,17 +896,21 @@ private struct CrashClient {
 
         // Sessions closed with an answer must stay closed.
         while let closed = self.closedSessions.first {
+            let invoked = self.recorder.now
             do {
                 let info: SessionInfo = try await connection.unary(
                     LeaseholdMethod.resumeSession,
                     ResumeSessionRequest(sessionID: closed.session, secret: closed.secret),
                     timeout: self.plan.callTimeout)
+                self.recordLocks(of: closed.session, invoked, info.locks)
                 self.fail(
                     "session \(closed.session), closed with an answer, came back after restart \(self.incarnation) "
                         + "holding \(info.locks.map(\.key))")
             } catch let error as LeaseholdError where error.code == .notFound {
+                self.recordLocks(of: closed.session, invoked, [])
                 self.ledger.count(epoch.incarnation) { $0.closedSessionsProbed += 1 }
             } catch {
+                self.recordLocksLost(of: closed.session, invoked)
                 return await self.lostAnswer(to: "ResumeSession \(closed.session) (closed)", error)
             }
             self.closedSessions.removeFirst()
@@ -762,11 +918,13 @@ private struct CrashClient {
 
         // A close whose answer was lost: gone, or back whole (then this client carries on with it).
         if let closing = self.unknownClose {
+            let invoked = self.recorder.now
             do {
-                let _: SessionInfo = try await connection.unary(
+                let info: SessionInfo = try await connection.unary(
                     LeaseholdMethod.resumeSession,
                     ResumeSessionRequest(sessionID: closing.session, secret: closing.secret),
                     timeout: self.plan.callTimeout)
+                self.recordLocks(of: closing.session, invoked, info.locks)
                 (self.session, self.secret, self.hasSession) = (closing.session, closing.secret, true)
                 if let held = closing.held {
                     self.ledger.setEnd(of: held.hold, nil)
@@ -774,8 +932,9 @@ private struct CrashClient {
                 }
                 self.ledger.count(epoch.incarnation) { $0.closesUndoneByCrash += 1 }
             } catch let error as LeaseholdError where error.code == .notFound {
-                // The close took effect.
+                self.recordLocks(of: closing.session, invoked, [])  // the close took effect
             } catch {
+                self.recordLocksLost(of: closing.session, invoked)
                 return await self.lostAnswer(to: "ResumeSession \(closing.session) (closing)", error)
             }
             self.unknownClose = nil
@@ -783,20 +942,25 @@ private struct CrashClient {
         guard self.hasSession else { return true }
 
         let info: SessionInfo
+        let invoked = self.recorder.now
         do {
             info = try await connection.unary(
                 LeaseholdMethod.resumeSession, ResumeSessionRequest(sessionID: self.session, secret: self.secret),
                 timeout: self.plan.callTimeout)
+            self.recordLocks(of: self.session, invoked, info.locks)
         } catch {
+            self.recordLocksLost(of: self.session, invoked)
             return await self.lostAnswer(to: "ResumeSession \(self.session)", error)
         }
         self.ledger.count(epoch.incarnation) { $0.resumes += 1 }
         self.settle(info, at: ContinuousClock.now)
 
         if let held = self.held {
+            let invoked = self.recorder.now
             do {
                 let description: DescribeResponse = try await connection.unary(
                     LeaseholdMethod.describe, DescribeRequest(key: held.key), timeout: self.plan.callTimeout)
+                self.record(held.key, .describe, invoked, .init(description))
                 self.ledger.saw(description.revision, in: epoch.incarnation)
                 if description.lock?.sessionID != self.session || description.lock?.fencingToken != held.token {
                     self.fail(
@@ -805,6 +969,7 @@ private struct CrashClient {
                             + "\(held.token)")
                 }
             } catch {
+                self.recordLost(held.key, .describe, invoked)
                 return await self.lostAnswer(to: "Describe \(held.key)", error)
             }
         }
@@ -872,6 +1037,31 @@ private struct CrashClient {
 
     // MARK: - Helpers
 
+    /// Records an answered operation on `key` for the linearizability check; its answer arrived now.
+    private func record(
+        _ key: String, _ call: LockOperation.Call, _ invoked: Duration, _ result: LockOperation.Result
+    ) {
+        self.recorder.record(key, client: self.index, call, invoked: invoked, result)
+    }
+
+    /// Records an operation on `key` whose answer the kill of this client's incarnation cut.
+    private func recordLost(_ key: String, _ call: LockOperation.Call, _ invoked: Duration) {
+        self.recorder.recordLost(key, client: self.index, call, invoked: invoked, epoch: self.incarnation)
+    }
+
+    /// Records a `ResumeSession` answer on every key: the session's lock there, or none.
+    private func recordLocks(of session: SessionID, _ invoked: Duration, _ locks: [LockInfo]) {
+        for key in self.plan.keys {
+            let token = locks.first { $0.key == key }?.fencingToken
+            self.record(key, .sessionLocks(sessionID: session.rawValue), invoked, .sessionHolds(fencingToken: token))
+        }
+    }
+
+    /// Records a lost `ResumeSession` on every key.
+    private func recordLocksLost(of session: SessionID, _ invoked: Duration) {
+        for key in self.plan.keys { self.recordLost(key, .sessionLocks(sessionID: session.rawValue), invoked) }
+    }
+
     private func connect(_ epoch: Epoch) async throws -> RPCConnection {
         try await RPCConnection.connect(
             host: "127.0.0.1", port: epoch.port, hello: HelloRequest(clientName: "crash-\(self.index)"),
@@ -911,5 +1101,21 @@ private struct CrashClient {
 
     private func fail(_ message: String) {
         self.ledger.violation("client \(self.index) (session \(self.session)): \(message)")
+    }
+}
+
+// MARK: - Recorded answers
+
+extension LockHolder {
+    /// The holder a `LockInfo` names.
+    fileprivate init(_ lock: LockInfo) {
+        self.init(sessionID: lock.sessionID.rawValue, fencingToken: lock.fencingToken)
+    }
+}
+
+extension LockOperation.Result {
+    /// A `Describe` answer.
+    fileprivate init(_ description: DescribeResponse) {
+        self = .described(description.lock.map(LockHolder.init), revision: description.revision)
     }
 }
