@@ -88,7 +88,7 @@ public final class LeaseholdServer: Service, Sendable {
             rpcConfiguration.serverID = self.configuration.serverID
             rpcConfiguration.serverVersion = LeaseholdVersion.current
             let rpc = RPCServer(
-                configuration: rpcConfiguration, services: [LeaseholdService(locks: locks, store: store)],
+                configuration: rpcConfiguration, services: [LeaseholdService(locks: locks)],
                 logger: self.logger)
             let address = try await ListenFailed.naming(
                 host: self.configuration.listenHost, port: self.configuration.listenPort

@@ -4,6 +4,7 @@ import LeaseholdCore
 import LeaseholdLinearizability
 import LeaseholdRPC
 import LeaseholdTestSupport
+import LeaseholdTestUtilities
 import LeaseholdWire
 import Synchronization
 import Testing

@@ -1,5 +1,5 @@
 import LeaseholdLinearizability
-import LeaseholdTestSupport
+import LeaseholdTestUtilities
 import Testing
 
 /// Histories recorded from a simulated correct server must all pass, lost answers included: a checker that

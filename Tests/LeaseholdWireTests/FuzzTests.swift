@@ -1,4 +1,4 @@
-import LeaseholdTestSupport
+import LeaseholdTestUtilities
 import LeaseholdWire
 import NIOCore
 import Testing
