@@ -11,14 +11,13 @@ import Synchronization
 ///
 /// ```swift
 /// let recorder = LockHistoryRecorder()
+/// let call = LockOperation.Call.acquire(sessionID: session.rawValue)
 /// let invoked = recorder.now
 /// do {
 ///     let response = try await connection.unary(LeaseholdMethod.acquire, request)
-///     recorder.record(
-///         key, client: 1, .acquire(sessionID: session), invoked: invoked,
-///         .granted(fencingToken: response.lock!.fencingToken))
+///     recorder.record(key, client: 1, call, invoked: invoked, .granted(fencingToken: response.lock!.fencingToken))
 /// } catch {
-///     recorder.recordLost(key, client: 1, .acquire(sessionID: session), invoked: invoked, epoch: incarnation)
+///     recorder.recordLost(key, client: 1, call, invoked: invoked, epoch: incarnation)
 /// }
 /// // …after SIGKILL and waitForExit:
 /// recorder.epochEnded(incarnation)
