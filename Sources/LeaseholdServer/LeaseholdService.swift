@@ -33,12 +33,20 @@ public struct LeaseholdService: RPCService {
                 }
                 return nil
             },
-            .unaryCallback(LeaseholdMethod.keepAlive) { request, context, respond in
-                locks.keepAlive(request.sessionID, connection: context.connectionID) { result in
-                    respond(result.map { KeepAliveResponse(ttl: $0.ttl, expiresIn: $0.expiresIn) })
-                }
-                return nil
-            },
+            // The most frequent call: answered on the event loop unless a commit is in flight.
+            .unary(
+                LeaseholdMethod.keepAlive,
+                now: { request, context in
+                    try locks.keepAliveNow(request.sessionID, connection: context.connectionID)
+                        .map { try $0.get() }
+                        .map { KeepAliveResponse(ttl: $0.ttl, expiresIn: $0.expiresIn) }
+                },
+                later: { request, context, respond in
+                    locks.keepAlive(request.sessionID, connection: context.connectionID) { result in
+                        respond(result.map { KeepAliveResponse(ttl: $0.ttl, expiresIn: $0.expiresIn) })
+                    }
+                    return nil
+                }),
             .unaryCallback(LeaseholdMethod.closeSession) { request, context, respond in
                 locks.closeSession(request.sessionID, connection: context.connectionID) { result in
                     respond(result.map { CloseSessionResponse(released: UInt32(clamping: $0)) })

@@ -132,14 +132,27 @@ public final class LockService: Sendable {
     public func keepAlive(
         _ id: SessionID, connection: ConnectionID, completion: @escaping Completion<LockTable.SessionLease>
     ) {
-        self.transact({ state, now in
-            try self.checkBinding(state, id, connection)
-            switch state.table.keepAlive(id, now: now) {
-            case .alive(let ttl, let expiresIn): return (LockTable.SessionLease(ttl: ttl, expiresIn: expiresIn), [])
-            case .expired: throw Self.sessionExpired(id)
-            case .notFound: throw Self.sessionNotFound(id)
-            }
-        }, completion: completion)
+        self.transact({ state, now in (try self.keepAlive(id, connection: connection, in: &state, now: now), []) },
+            completion: completion)
+    }
+
+    /// ``keepAlive(_:connection:completion:)`` answered on the calling thread, for the RPC layer's inline path:
+    /// keepalives are the most frequent call, and most find no commit in flight.
+    /// - Returns: The answer, or `nil` when a commit is in flight: then the answer must wait for it, through
+    ///   ``keepAlive(_:connection:completion:)``.
+    public func keepAliveNow(_ id: SessionID, connection: ConnectionID) -> Result<LockTable.SessionLease, any Error>? {
+        self.transactNow { state, now in try self.keepAlive(id, connection: connection, in: &state, now: now) }
+    }
+
+    private func keepAlive(
+        _ id: SessionID, connection: ConnectionID, in state: inout State, now: Instant
+    ) throws -> LockTable.SessionLease {
+        try self.checkBinding(state, id, connection)
+        switch state.table.keepAlive(id, now: now) {
+        case .alive(let ttl, let expiresIn): return LockTable.SessionLease(ttl: ttl, expiresIn: expiresIn)
+        case .expired: throw Self.sessionExpired(id)
+        case .notFound: throw Self.sessionNotFound(id)
+        }
     }
 
     /// Closes a session, releasing all its locks.
@@ -383,6 +396,29 @@ public final class LockService: Sendable {
                 self.execute(effects, in: &state) { result in completion(result.map { value }.mapError { $0 }) }
             } catch {
                 self.fail(completion, with: error, in: &state)
+            }
+        }
+    }
+
+    /// ``transact(_:completion:)`` for a transition with no effects, answered on the calling thread when the gate of
+    /// ``whenDurable(in:_:)`` is open: no commit in flight, or the newest one finished.
+    /// - Returns: The answer, or `nil` when a commit is in flight (the caller then goes through `transact`).
+    private func transactNow<T: Sendable>(
+        _ transition: (inout State, Instant) throws -> T
+    ) -> Result<T, any Error>? {
+        self.state.withLock { state -> Result<T, any Error>? in
+            if let commit = state.newestCommit {
+                switch commit.result {
+                case nil: return nil
+                case .failure(let unavailable)?: return .failure(unavailable)
+                case .success?: break
+                }
+            }
+            do {
+                try Self.checkServing(state)
+                return .success(try transition(&state, self.clock.now()))
+            } catch {
+                return .failure(error)
             }
         }
     }

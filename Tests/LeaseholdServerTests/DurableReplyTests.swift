@@ -148,6 +148,8 @@ struct DurableReplyTests {
 
         fixture.askWhileTheGrantIsInFlight(answers)
         #expect(answers.all.isEmpty, "answered before the grant they show was durable: \(answers.all)")
+        // The inline keepalive path does not answer either: it hands the call to the waiting path.
+        #expect(fixture.service.keepAliveNow(fixture.other.id, connection: fixture.connection) == nil)
 
         fixture.store.letThrough()
         let all = await answers.waitFor(count: 7)
@@ -177,7 +179,7 @@ struct DurableReplyTests {
         #expect(try await fixture.service.describe(key: "k").holder == nil)
     }
 
-    @Test("with no commit in flight a refused try-lock answers before its call returns, with no commit of its own")
+    @Test("with no commit in flight a refused try-lock and a keepalive answer before their calls return, with no commit")
     func noCommitInFlightAnswersAtOnce() async throws {
         let fixture = try await Fixture()
         defer { fixture.close() }
@@ -189,6 +191,8 @@ struct DurableReplyTests {
             key: "k", session: fixture.other.id, wait: .zero, connection: fixture.connection,
             completion: answers.record("try-lock"))
         #expect(answers.all == ["try-lock: LOCK_HELD holder \(fixture.holder.id) token 1"])
+        let lease = try #require(fixture.service.keepAliveNow(fixture.other.id, connection: fixture.connection))
+        #expect(try lease.get().ttl == .seconds(30))
         #expect(fixture.store.inner.statistics.batches == before)
     }
 }

@@ -187,13 +187,17 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
                 self.write(Frame(callID: callID, status: CallStateMachine.status(for: error)))
             }
         case .callback(let handler):
-            guard let inbox = self.inbox else { return }
-            self.register(callID: callID, timeout: frame.timeout, sink: .none)
-            let onCancel = handler(frame.payload, rpcContext) { result in
-                inbox.post(.completed(callID: callID, result: result))
+            self.startCallback(handler, frame: frame, context: rpcContext)
+        case .inlineOrCallback(let inline, let handler):
+            do {
+                if let payload = try inline(frame.payload, rpcContext) {
+                    self.write(Frame(callID: callID, payload: payload, status: .ok))
+                } else {
+                    self.startCallback(handler, frame: frame, context: rpcContext)
+                }
+            } catch {
+                self.write(Frame(callID: callID, status: CallStateMachine.status(for: error)))
             }
-            // Every ending of a call goes through the loop, so it is still open; should it not be, cancel at once.
-            if let onCancel, !self.calls.attach(onCancel: onCancel, to: callID) { onCancel() }
         case .task(let handler, let isStreaming):
             guard let inbox = self.inbox else { return }
             let sink: RPCStreamSink
@@ -219,6 +223,18 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
                     inbox.post(.completed(callID: callID, result: result))
                 }, to: callID)
         }
+    }
+
+    /// Registers a callback call and starts it; its completion comes back through the inbox.
+    private func startCallback(_ handler: RPCMethod.CallbackHandler, frame: Frame, context: RPCContext) {
+        guard let inbox = self.inbox else { return }
+        let callID = frame.callID
+        self.register(callID: callID, timeout: frame.timeout, sink: .none)
+        let onCancel = handler(frame.payload, context) { result in
+            inbox.post(.completed(callID: callID, result: result))
+        }
+        // Every ending of a call goes through the loop, so it is still open; should it not be, cancel at once.
+        if let onCancel, !self.calls.attach(onCancel: onCancel, to: callID) { onCancel() }
     }
 
     /// Records an open call and its deadline.
