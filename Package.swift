@@ -138,7 +138,9 @@ let targets: [Target] = [
 
     .target(
         name: "LeaseholdTestSupport",
-        dependencies: ["LeaseholdCore", "LeaseholdServer", "LeaseholdClient", "LeaseholdRPC", "LeaseholdWire", nioCore],
+        dependencies: [
+            "LeaseholdCore", "LeaseholdServer", "LeaseholdClient", "LeaseholdRPC", "LeaseholdWire", nioCore, nioPosix,
+        ],
         swiftSettings: swiftSettings
     ),
 

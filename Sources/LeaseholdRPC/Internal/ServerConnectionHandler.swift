@@ -152,6 +152,8 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         case let error as MalformedMessage:
             self.closeConnection(
                 context: context, status: Status(code: .invalidArgument, message: "frame does not decode as \(error.messageName)"))
+        case let error as InvalidTextField:
+            self.closeConnection(context: context, status: Status(code: .invalidArgument, message: "\(error)"))
         default:
             self.logger.debug("connection error", metadata: ["error": "\(error)"])
             self.endAllCalls()
@@ -293,6 +295,8 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
             } else {
                 status = Status(code: .unauthenticated, message: request.token.isEmpty ? "a token is required" : "unknown token")
             }
+        } catch let error as InvalidTextField {
+            status = Status(code: .invalidArgument, message: "\(error)")
         } catch {
             status = Status(code: .invalidArgument, message: "Hello request does not decode")
         }
@@ -415,6 +419,8 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
             return Status(code: .cancelled, message: "cancelled")
         case let error as MalformedMessage:
             return Status(code: .invalidArgument, message: "request does not decode as \(error.messageName)")
+        case let error as InvalidTextField:
+            return Status(code: .invalidArgument, message: "\(error)")
         default:
             return Status(code: .internal, message: "\(error)")
         }
