@@ -20,7 +20,7 @@ public import ServiceLifecycle
 /// await server.stop()
 /// ```
 public final class LeaseholdServer: Service, Sendable {
-    /// Everything `leasehold serve` can set (SPEC.md §6).
+    /// Everything `leasehold serve` can set (README.md, "Configuration").
     public struct Configuration: Sendable {
         public var listenHost = "127.0.0.1"
         public var listenPort = 7420
@@ -88,7 +88,7 @@ public final class LeaseholdServer: Service, Sendable {
             rpcConfiguration.serverID = self.configuration.serverID
             rpcConfiguration.serverVersion = LeaseholdVersion.current
             let rpc = RPCServer(
-                configuration: rpcConfiguration, services: [LeaseholdService(locks: locks, store: store)],
+                configuration: rpcConfiguration, services: [LeaseholdService(locks: locks)],
                 logger: self.logger)
             let address = try await ListenFailed.naming(
                 host: self.configuration.listenHost, port: self.configuration.listenPort

@@ -7,7 +7,7 @@ import NIOPosix
 ///
 /// ```swift
 /// let client = try await RawSocketClient.connect(port: port)
-/// try await client.send(Frame(callID: 1, method: LeaseholdMethod.hello, payload: HelloRequest().encoded()))
+/// try await client.send(Frame(callID: 1, method: LeaseholdMethod.hello.name, payload: HelloRequest().encoded()))
 /// let answer = try await client.next()
 /// ```
 public final class RawSocketClient: Sendable {
@@ -72,7 +72,7 @@ public final class RawSocketClient: Sendable {
     /// Sends `Hello` as call `callID` and returns its status.
     public func hello(token: String = "", callID: UInt64 = 1) async throws -> Status? {
         try await self.send(
-            Frame(callID: callID, method: LeaseholdMethod.hello, payload: HelloRequest(token: token).encoded()))
+            Frame(callID: callID, method: LeaseholdMethod.hello.name, payload: HelloRequest(token: token).encoded()))
         return try await self.next()?.status
     }
 

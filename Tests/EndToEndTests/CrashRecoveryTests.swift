@@ -3,6 +3,7 @@ import LeaseholdClient
 import LeaseholdCore
 import LeaseholdRPC
 import LeaseholdTestSupport
+import LeaseholdTestUtilities
 import LeaseholdWire
 import Synchronization
 import Testing

@@ -29,7 +29,7 @@ struct ExactKeyTests {
     /// Opens a session over `client` as call 2 and returns its id.
     private func openSession(_ client: RawSocketClient) async throws -> UInt64 {
         try await client.send(
-            Frame(callID: 2, method: LeaseholdMethod.openSession, payload: OpenSessionRequest(name: "raw").encoded()))
+            Frame(callID: 2, method: LeaseholdMethod.openSession.name, payload: OpenSessionRequest(name: "raw").encoded()))
         let answer = try #require(try await client.status(of: 2))
         return try SessionInfo(decoding: answer.payload).sessionID.rawValue
     }
@@ -42,7 +42,7 @@ struct ExactKeyTests {
             #expect(try await raw.hello()?.code == .ok)
             let session = try await self.openSession(raw)
             let payload = field(1, varint: session) + field(2, [0x61, 0x00, 0x62])
-            try await raw.send(Frame(callID: 3, method: LeaseholdMethod.acquire, payload: ByteBuffer(bytes: payload)))
+            try await raw.send(Frame(callID: 3, method: LeaseholdMethod.acquire.name, payload: ByteBuffer(bytes: payload)))
             let status = try #require(try await raw.status(of: 3)?.status)
             #expect(status.code == .invalidArgument)
             #expect(status.message.contains("key"))
@@ -61,15 +61,15 @@ struct ExactKeyTests {
     func everyRequestField() async throws {
         typealias Case = (method: String, field: String, payload: (UInt64, [UInt8]) -> [UInt8])
         let cases: [Case] = [
-            (LeaseholdMethod.openSession, "name", { _, bad in field(2, bad) }),
-            (LeaseholdMethod.acquire, "key", { session, bad in field(1, varint: session) + field(2, bad) }),
-            (LeaseholdMethod.release, "key", { session, bad in field(1, varint: session) + field(2, bad) }),
-            (LeaseholdMethod.forceRelease, "key", { _, bad in field(1, bad) }),
-            (LeaseholdMethod.forceRelease, "reason", { _, bad in field(1, Array("k".utf8)) + field(2, bad) }),
-            (LeaseholdMethod.describe, "key", { _, bad in field(1, bad) }),
-            (LeaseholdMethod.validate, "key", { _, bad in field(1, bad) }),
-            (LeaseholdMethod.list, "prefix", { _, bad in field(1, bad) }),
-            (LeaseholdMethod.watch, "prefix", { _, bad in field(1, bad) }),
+            (LeaseholdMethod.openSession.name, "name", { _, bad in field(2, bad) }),
+            (LeaseholdMethod.acquire.name, "key", { session, bad in field(1, varint: session) + field(2, bad) }),
+            (LeaseholdMethod.release.name, "key", { session, bad in field(1, varint: session) + field(2, bad) }),
+            (LeaseholdMethod.forceRelease.name, "key", { _, bad in field(1, bad) }),
+            (LeaseholdMethod.forceRelease.name, "reason", { _, bad in field(1, Array("k".utf8)) + field(2, bad) }),
+            (LeaseholdMethod.describe.name, "key", { _, bad in field(1, bad) }),
+            (LeaseholdMethod.validate.name, "key", { _, bad in field(1, bad) }),
+            (LeaseholdMethod.list.name, "prefix", { _, bad in field(1, bad) }),
+            (LeaseholdMethod.watch.name, "prefix", { _, bad in field(1, bad) }),
         ]
         try await withLeaseholdServer { _, configuration in
             let raw = try await RawSocketClient.connect(port: configuration.port)
@@ -96,7 +96,7 @@ struct ExactKeyTests {
             let raw = try await RawSocketClient.connect(port: configuration.port)
             defer { Task { await raw.close() } }
             let payload = field(1, varint: 1) + field(3, Array("secret".utf8) + [0, 0x78])
-            try await raw.send(Frame(callID: 1, method: LeaseholdMethod.hello, payload: ByteBuffer(bytes: payload)))
+            try await raw.send(Frame(callID: 1, method: LeaseholdMethod.hello.name, payload: ByteBuffer(bytes: payload)))
             let status = try #require(try await raw.status(of: 1)?.status)
             #expect(status.code == .invalidArgument)
             #expect(status.message.hasPrefix("invalid token:"))
@@ -110,7 +110,7 @@ struct ExactKeyTests {
             defer { Task { await raw.close() } }
             #expect(try await raw.hello()?.code == .ok)
             // call_id 5, method "…/Describe\0x", payload DescribeRequest{key: "k"}, built by hand.
-            let body = field(1, varint: 5) + field(2, Array(LeaseholdMethod.describe.utf8) + [0, 0x78])
+            let body = field(1, varint: 5) + field(2, Array(LeaseholdMethod.describe.name.utf8) + [0, 0x78])
                 + field(3, field(1, Array("k".utf8)))
             let length = UInt32(body.count)
             try await raw.send(bytes: withUnsafeBytes(of: length.bigEndian, Array.init) + body)

@@ -149,14 +149,14 @@ struct ExactTextFieldTests {
 
     @Test("a frame whose method holds a NUL does not decode as the method before the NUL")
     func method() throws {
-        let wire = ProtoBytes().varint(1, 5).bytes(2, Array(LeaseholdMethod.describe.utf8) + [0x00, 0x78])
+        let wire = ProtoBytes().varint(1, 5).bytes(2, Array(LeaseholdMethod.describe.name.utf8) + [0x00, 0x78])
         let refused = InvalidTextField(
             messageName: "leasehold.v1.Frame", field: "method", problem: .containsNUL(offset: 31))
         #expect(throws: refused) {
             try Frame(decoding: ByteBuffer(bytes: wire.bytes))
         }
-        let exact = ProtoBytes().varint(1, 5).bytes(2, Array(LeaseholdMethod.describe.utf8))
-        #expect(try Frame(decoding: ByteBuffer(bytes: exact.bytes)).method == LeaseholdMethod.describe)
+        let exact = ProtoBytes().varint(1, 5).bytes(2, Array(LeaseholdMethod.describe.name.utf8))
+        #expect(try Frame(decoding: ByteBuffer(bytes: exact.bytes)).method == LeaseholdMethod.describe.name)
     }
 }
 
