@@ -122,6 +122,41 @@ struct ExactKeyTests {
         }
     }
 
+    @Test("session names, reasons and prefixes past their bounds are INVALID_ARGUMENT naming the field and limit")
+    func textBounds() async throws {
+        try await withLeaseholdServer(configure: { $0.textLimits.maxSessionNameBytes = 8 }) { _, configuration in
+            let connection = try await RPCConnection.connect(
+                host: configuration.host, port: configuration.port, hello: HelloRequest())
+            defer { Task { await connection.close() } }
+            let fits: SessionInfo = try await connection.unary(
+                LeaseholdMethod.openSession, OpenSessionRequest(name: "12345678"))
+            #expect(fits.sessionID.rawValue > 0)
+            let name = await leaseholdError {
+                let _: SessionInfo = try await connection.unary(
+                    LeaseholdMethod.openSession, OpenSessionRequest(name: "123456789"))
+            }
+            #expect(name?.code == .invalidArgument)
+            #expect(name?.message == "name is 9 bytes, more than the limit of 8")
+            let reason = await leaseholdError {
+                let _: ForceReleaseResponse = try await connection.unary(
+                    LeaseholdMethod.forceRelease, ForceReleaseRequest(key: "k", reason: String(repeating: "r", count: 1_025)))
+            }
+            #expect(reason?.code == .invalidArgument)
+            #expect(reason?.message.hasPrefix("reason is 1025 bytes") == true)
+            let prefix = await leaseholdError {
+                let _: ListResponse = try await connection.unary(
+                    LeaseholdMethod.list, ListRequest(prefix: String(repeating: "p", count: 513)))
+            }
+            #expect(prefix?.code == .invalidArgument)
+            #expect(prefix?.message.hasPrefix("prefix is 513 bytes") == true)
+            var watch = connection.serverStream(
+                LeaseholdMethod.watch, WatchRequest(prefix: String(repeating: "p", count: 513), startRevision: 0))
+                .makeAsyncIterator()
+            let watchError = await leaseholdError { _ = try await watch.next() }
+            #expect(watchError?.code == .invalidArgument)
+        }
+    }
+
     @Test("keys that differ only after a point name different locks")
     func distinctKeys() async throws {
         try await withLeaseholdServer { _, configuration in

@@ -62,20 +62,23 @@ struct CallStateMachine {
     private let authenticator: Authenticator
     private let hello: @Sendable (Principal) -> HelloResponse
     private let maxConcurrentCalls: Int
+    private let maxClientNameBytes: Int
 
     /// - Parameters:
     ///   - methods: The methods served, by full name.
     ///   - authenticator: Maps a `Hello` token to a principal.
     ///   - hello: The `Hello` answer for a principal.
     ///   - maxConcurrentCalls: Calls open at once; more are refused with `RESOURCE_EXHAUSTED`.
+    ///   - maxClientNameBytes: The longest `Hello.client_name`; longer is refused with `INVALID_ARGUMENT`.
     init(
         methods: [String: RPCMethod], authenticator: Authenticator, hello: @escaping @Sendable (Principal) -> HelloResponse,
-        maxConcurrentCalls: Int
+        maxConcurrentCalls: Int, maxClientNameBytes: Int = 256
     ) {
         self.methods = methods
         self.authenticator = authenticator
         self.hello = hello
         self.maxConcurrentCalls = maxConcurrentCalls
+        self.maxClientNameBytes = maxClientNameBytes
     }
 
     /// How many calls are open.
@@ -126,6 +129,13 @@ struct CallStateMachine {
                 status: Status(
                     code: .unsupportedProtocol,
                     message: "protocol version \(request.protocolVersion) is not supported; this server speaks \(LeaseholdMethod.protocolVersion)"))
+        }
+        guard request.clientName.utf8.count <= self.maxClientNameBytes else {
+            return Frame(
+                callID: frame.callID,
+                status: Status(
+                    code: .invalidArgument,
+                    message: "client_name is \(request.clientName.utf8.count) bytes, more than the limit of \(self.maxClientNameBytes)"))
         }
         guard let principal = self.authenticator.authenticate(token: request.token) else {
             let message = request.token.isEmpty ? "a token is required" : "unknown token"
@@ -205,6 +215,14 @@ struct CallStateMachine {
             self.isClosing = true
             return .abort(ended: self.endAll())
         }
+    }
+
+    /// The time a connection has to say a successful `Hello` is up: unless one did, the connection closes with
+    /// `UNAUTHENTICATED` (a client that connects and says nothing must not hold a connection forever).
+    /// - Parameter timeout: The time it had, for the message.
+    mutating func helloDeadlinePassed(timeout: Duration) -> ReceiveAction {
+        guard self.principal == nil else { return .none }
+        return self.close(Status(code: .unauthenticated, message: "no successful Hello within \(timeout)"))
     }
 
     /// The server is shutting down: every call ends with `UNAVAILABLE`, then the connection says so and closes.
