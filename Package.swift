@@ -54,12 +54,15 @@ let targets: [Target] = [
 
     .target(
         name: "LeaseholdCore",
-        dependencies: [.product(name: "DequeModule", package: "swift-collections")],
+        dependencies: [
+            .product(name: "DequeModule", package: "swift-collections"),
+            .product(name: "HeapModule", package: "swift-collections"),
+        ],
         swiftSettings: swiftSettings
     ),
     .testTarget(
         name: "LeaseholdCoreTests",
-        dependencies: ["LeaseholdCore", "LeaseholdTestSupport"],
+        dependencies: ["LeaseholdCore", "LeaseholdTestUtilities"],
         swiftSettings: swiftSettings
     ),
 
@@ -70,7 +73,8 @@ let targets: [Target] = [
     ),
     .testTarget(
         name: "LeaseholdWireTests",
-        dependencies: ["LeaseholdWire", "LeaseholdTestSupport", .product(name: "NIOEmbedded", package: "swift-nio"),
+        dependencies: ["LeaseholdWire", "LeaseholdCore", "CLeaseholdProto", "LeaseholdTestUtilities", nioCore,
+                       .product(name: "NIOEmbedded", package: "swift-nio"),
                        .product(name: "NIOTestUtils", package: "swift-nio")],
         swiftSettings: swiftSettings
     ),
@@ -86,8 +90,9 @@ let targets: [Target] = [
     .testTarget(
         name: "LeaseholdRPCTests",
         dependencies: [
-            "LeaseholdRPC", "LeaseholdTestSupport", .product(name: "NIOEmbedded", package: "swift-nio"),
-            .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            "LeaseholdRPC", "LeaseholdWire", "LeaseholdTestUtilities", nioCore, nioPosix, logging,
+            .product(name: "NIOEmbedded", package: "swift-nio"),
+            .product(name: "NIOConcurrencyHelpers", package: "swift-nio"), .product(name: "Crypto", package: "swift-crypto"),
         ],
         swiftSettings: swiftSettings
     ),
@@ -96,7 +101,7 @@ let targets: [Target] = [
     .target(name: "LeaseholdStore", dependencies: ["LeaseholdSQLite", "LeaseholdCore", logging], swiftSettings: swiftSettings),
     .testTarget(
         name: "LeaseholdStoreTests",
-        dependencies: ["LeaseholdStore", "LeaseholdSQLite", "LeaseholdTestSupport"],
+        dependencies: ["LeaseholdStore", "LeaseholdSQLite", "LeaseholdCore", logging],
         swiftSettings: swiftSettings
     ),
 
@@ -114,22 +119,30 @@ let targets: [Target] = [
     ),
     .testTarget(
         name: "LeaseholdServerTests",
-        dependencies: ["LeaseholdServer", "LeaseholdClient", "LeaseholdTestSupport"],
+        dependencies: [
+            "LeaseholdServer", "LeaseholdClient", "LeaseholdCore", "LeaseholdRPC", "LeaseholdStore", "LeaseholdWire",
+            "LeaseholdTestSupport", "LeaseholdTestUtilities", logging, nioCore,
+        ],
         swiftSettings: swiftSettings
     ),
 
-    .target(name: "LeaseholdClient", dependencies: ["LeaseholdRPC", logging], swiftSettings: swiftSettings),
+    .target(
+        name: "LeaseholdClient", dependencies: ["LeaseholdRPC", "LeaseholdWire", "LeaseholdCore"],
+        swiftSettings: swiftSettings),
     .testTarget(
         name: "LeaseholdClientTests",
-        dependencies: ["LeaseholdClient", "LeaseholdServer", "LeaseholdTestSupport"],
+        dependencies: [
+            "LeaseholdClient", "LeaseholdServer", "LeaseholdCore", "LeaseholdRPC", "LeaseholdWire", "LeaseholdTestSupport",
+            "LeaseholdTestUtilities", nioCore, nioPosix,
+        ],
         swiftSettings: swiftSettings
     ),
 
     .executableTarget(
         name: "LeaseholdCLI",
         dependencies: [
-            "LeaseholdServer", "LeaseholdClient", logging, nioCore, nioPosix,
-            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            "LeaseholdServer", "LeaseholdClient", "LeaseholdCore", "LeaseholdRPC", "LeaseholdStore", "LeaseholdWire",
+            logging, nioCore, nioPosix, .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Metrics", package: "swift-metrics"),
             .product(name: "Prometheus", package: "swift-prometheus"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -138,14 +151,26 @@ let targets: [Target] = [
         swiftSettings: swiftSettings
     ),
     .testTarget(
-        name: "LeaseholdCLITests",
-        dependencies: ["LeaseholdCLI"],
+        name: "LeaseholdCLITests", dependencies: ["LeaseholdCLI", "LeaseholdCore", logging], swiftSettings: swiftSettings),
+
+    // Test helpers with no Leasehold dependency (seeded randomness, bounded waits, temporary folders), so that
+    // the Core, Wire, Store and RPC tests do not build the server.
+    .target(name: "LeaseholdTestUtilities", swiftSettings: swiftSettings),
+    // Helpers that run servers and clients: a manual clock, in-process and spawned servers, raw sessions.
+    .target(
+        name: "LeaseholdTestSupport",
+        dependencies: [
+            "LeaseholdCore", "LeaseholdServer", "LeaseholdClient", "LeaseholdRPC", "LeaseholdWire",
+            "LeaseholdTestUtilities", "LeaseholdLinearizability", nioCore, nioPosix, logging,
+        ],
         swiftSettings: swiftSettings
     ),
 
-    .target(
-        name: "LeaseholdTestSupport",
-        dependencies: ["LeaseholdCore", "LeaseholdServer", "LeaseholdClient", "LeaseholdRPC", "LeaseholdWire", nioCore],
+    // A linearizability checker for recorded lock histories (used by tests only): pure, no dependencies.
+    .target(name: "LeaseholdLinearizability", swiftSettings: swiftSettings),
+    .testTarget(
+        name: "LeaseholdLinearizabilityTests",
+        dependencies: ["LeaseholdLinearizability", "LeaseholdTestUtilities"],
         swiftSettings: swiftSettings
     ),
 
@@ -179,15 +204,18 @@ let targets: [Target] = [
     .testTarget(
         name: "FencedResourceTests",
         dependencies: [
-            "FencedResource", "LeaseholdTestSupport", "LeaseholdClient", "LeaseholdRPC", "LeaseholdWire", logging,
-            nioCore,
+            "FencedResource", "LeaseholdTestSupport", "LeaseholdTestUtilities", "LeaseholdClient", "LeaseholdRPC",
+            "LeaseholdWire", logging, nioCore,
         ],
         swiftSettings: swiftSettings
     ),
 
     .testTarget(
         name: "EndToEndTests",
-        dependencies: ["LeaseholdClient", "LeaseholdTestSupport"],
+        dependencies: [
+            "LeaseholdClient", "LeaseholdCore", "LeaseholdRPC", "LeaseholdWire", "LeaseholdTestSupport",
+            "LeaseholdTestUtilities", "LeaseholdLinearizability",
+        ],
         swiftSettings: swiftSettings
     ),
 ]

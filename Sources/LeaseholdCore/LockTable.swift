@@ -1,3 +1,5 @@
+import HeapModule
+
 /// All sessions, locks and wait queues of one server: the pure state machine behind every lock RPC.
 ///
 /// `LockTable` does no I/O, reads no clock and draws no random numbers. Time comes in as `now`, and every
@@ -54,11 +56,11 @@ public struct LockTable: Sendable {
     var delays: [LockKey: Instant] = [:]
 
     /// One entry per session, never later than its real deadline (see ``SessionState/heapDeadline``).
-    var sessionDeadlines = MinHeap<DeadlineEntry<SessionID>>()
+    var sessionDeadlines = Heap<DeadlineEntry<SessionID>>()
     /// One entry per waiter ever queued; entries of waiters that are gone are skipped when they surface.
-    var waitDeadlines = MinHeap<DeadlineEntry<WaiterID>>()
+    var waitDeadlines = Heap<DeadlineEntry<WaiterID>>()
     /// One entry per lock delay ever started; entries of delays that are over are skipped when they surface.
-    var delayDeadlines = MinHeap<DeadlineEntry<LockKey>>()
+    var delayDeadlines = Heap<DeadlineEntry<LockKey>>()
 
     /// What the table did since it was created (metrics); see ``Statistics``.
     public internal(set) var statistics = Statistics()
@@ -102,7 +104,7 @@ public struct LockTable: Sendable {
             self.sessions[lock.sessionID]!.held.insert(key)
             self.revision = max(self.revision, lock.fencingToken)
         }
-        self.sessionDeadlines = MinHeap(
+        self.sessionDeadlines = Heap(
             self.sessions.values.map { DeadlineEntry(deadline: $0.deadline, id: $0.id) }
         )
     }

@@ -37,6 +37,8 @@ public struct RPCMethod: Sendable {
         case inline(@Sendable (ByteBuffer, RPCContext) throws -> ByteBuffer)
         /// Starts on the event loop and answers through a completion.
         case callback(CallbackHandler)
+        /// Answers on the event loop if it can (non-nil), else goes on as `callback`.
+        case inlineOrCallback(@Sendable (ByteBuffer, RPCContext) throws -> ByteBuffer?, CallbackHandler)
     }
 
     /// The full method name, such as `leasehold.v1.Leasehold/Acquire`.
@@ -84,6 +86,30 @@ public struct RPCMethod: Sendable {
             }
             return handler(request, context) { result in completion(result.map { $0.encoded() }) }
         })
+    }
+
+    /// A unary method that usually answers at once, on the event loop, but sometimes must wait (for the commit in
+    /// flight, say): `now` answers, or returns `nil` to hand the call to `later`, which answers through `respond`
+    /// as ``unaryCallback(_:_:)`` does. The common case then costs what ``unaryInline(_:_:)`` costs.
+    /// - Parameters:
+    ///   - method: The method, with its request and response types.
+    ///   - now: Answers on the event loop without blocking, or returns `nil`; throw ``LeaseholdError`` to end the
+    ///     call with its status.
+    ///   - later: Starts the work when `now` could not answer, as in ``unaryCallback(_:_:)``.
+    public static func unary<Request: WireMessage, Response: WireMessage>(
+        _ method: MethodDescriptor<Request, Response>,
+        now: @escaping @Sendable (Request, RPCContext) throws -> Response?,
+        later: @escaping @Sendable (
+            Request, RPCContext, _ respond: @escaping @Sendable (Result<Response, any Error>) -> Void
+        ) -> (@Sendable () -> Void)?
+    ) -> RPCMethod {
+        let callback = Self.unaryCallback(method, later)
+        guard case .callback(let deferred) = callback.kind else { preconditionFailure("unaryCallback makes a callback") }
+        return RPCMethod(
+            name: method.name,
+            kind: .inlineOrCallback({ payload, context in
+                try now(Request(decoding: payload), context)?.encoded()
+            }, deferred))
     }
 
     /// A unary method: one request, one response.

@@ -36,6 +36,8 @@ public final class LeaseholdServer: Service, Sendable {
         public var eventMaxAge = Duration.seconds(7 * 24 * 3600)
         /// Frame size, calls per connection, stream buffer bounds.
         public var rpcLimits = RPCServer.Limits()
+        /// Session names, force-release reasons, prefixes.
+        public var textLimits = TextLimits()
         /// Where to serve `GET /metrics`, if anywhere.
         public var metricsHost: String?
         public var metricsPort = 0
@@ -94,7 +96,7 @@ public final class LeaseholdServer: Service, Sendable {
             let rpcMetrics = self.configuration.metricsHost == nil ? nil : RPCMetrics()
             rpcConfiguration.observer = rpcMetrics
             let rpc = RPCServer(
-                configuration: rpcConfiguration, services: [LeaseholdService(locks: locks, store: store)],
+                configuration: rpcConfiguration, services: [LeaseholdService(locks: locks, textLimits: self.configuration.textLimits)],
                 logger: self.logger)
             let address = try await ListenFailed.naming(
                 host: self.configuration.listenHost, port: self.configuration.listenPort

@@ -2,7 +2,7 @@ import Crypto
 public import LeaseholdCore
 public import LeaseholdRPC
 public import LeaseholdStore
-public import LeaseholdWire
+import LeaseholdWire
 public import Logging
 import Synchronization
 
@@ -26,16 +26,16 @@ public final class LockService: Sendable {
 
     private enum Mode { case serving, recovering, stopped }
 
-    private struct State {
+    private struct State: AfterUnlockState {
         var table: LockTable
         /// Completions of queued `Acquire` calls.
         var waiters: [WaiterID: Completion<LockInfo>] = [:]
         /// Which connection may act for each session (the one that opened or last resumed it).
         var bindings: [SessionID: ConnectionID] = [:]
         var mode = Mode.serving
-        /// Continuations to resume once the lock is released: a task being cancelled holds its own status lock
-        /// while its cancellation handler waits for ours, so resuming it under our lock could deadlock.
-        var deferred: [@Sendable () -> Void] = []
+        /// Replies to send once the lock is released (a completion may call back into the service, and a task
+        /// being cancelled holds its own status lock while its cancellation handler waits for ours).
+        var afterUnlock = AfterUnlock()
         /// The newest batch submitted to the store; replies wait for it (``whenDurable(in:_:)``).
         var newestCommit: PendingCommit?
     }
@@ -67,7 +67,7 @@ public final class LockService: Sendable {
         self.clock = clock
         self.logger = logger
         self.configuration = configuration
-        self.hub = WatchHub(lastPublished: persisted.revision)
+        self.hub = WatchHub(lastPublished: persisted.revision, store: store)
         self.timer = ExpiryTimer(clock: clock)
         self.state = Mutex(State(table: LockTable(restoring: persisted, configuration: configuration, now: clock.now())))
         logger.info(
@@ -84,7 +84,7 @@ public final class LockService: Sendable {
     /// - Returns: The session, with its secret (the only time the secret is sent).
     /// - Throws: `INVALID_ARGUMENT` (TTL out of range), `RESOURCE_EXHAUSTED` (session limit), `UNAVAILABLE`.
     public func openSession(
-        ttl: Duration, name: String, owner: String, connection: ConnectionID, completion: @escaping Completion<SessionInfo>
+        ttl: Duration, name: String, owner: String, connection: ConnectionID, completion: @escaping Completion<OpenedSession>
     ) {
         var generator = SystemRandomNumberGenerator()
         let secret = (0..<32).map { _ in UInt8.random(in: .min ... .max, using: &generator) }
@@ -103,13 +103,13 @@ public final class LockService: Sendable {
                 throw LeaseholdError(
                     code: .resourceExhausted, message: "the server holds \(self.configuration.maxSessions) sessions already")
             }
-        }, completion: { completion($0.map { SessionInfo($0, secret: secret) }) })
+        }, completion: { completion($0.map { OpenedSession(info: $0, secret: secret) }) })
     }
 
     /// Resumes a session on `connection` after a reconnect; counts as a keepalive.
     /// - Throws: `NOT_FOUND`, `SESSION_EXPIRED`, `PERMISSION_DENIED` (wrong secret), `UNAVAILABLE`.
     public func resumeSession(
-        _ id: SessionID, secret: [UInt8], connection: ConnectionID, completion: @escaping Completion<SessionInfo>
+        _ id: SessionID, secret: [UInt8], connection: ConnectionID, completion: @escaping Completion<LockTable.SessionDescription>
     ) {
         let hash = Self.hash(secret)
         self.transact({ state, now in
@@ -122,22 +122,37 @@ public final class LockService: Sendable {
             case .wrongSecret:
                 throw LeaseholdError(code: .permissionDenied, message: "wrong secret for session \(id)")
             }
-        }, completion: { completion($0.map { SessionInfo($0, secret: []) }) })
+        }, completion: completion)
     }
 
     /// Extends a session's deadline by its TTL. Never written to disk.
     /// - Returns: The TTL and the time left; `SESSION_EXPIRED`, `NOT_FOUND` or `PERMISSION_DENIED` (another
     ///   connection's session). Like every reply, it waits for the commit in flight, if any: an expiry that is
     ///   not durable yet could still be undone by a crash.
-    public func keepAlive(_ id: SessionID, connection: ConnectionID, completion: @escaping Completion<KeepAliveResponse>) {
-        self.transact({ state, now in
-            try self.checkBinding(state, id, connection)
-            switch state.table.keepAlive(id, now: now) {
-            case .alive(let ttl, let expiresIn): return (KeepAliveResponse(ttl: ttl, expiresIn: expiresIn), [])
-            case .expired: throw Self.sessionExpired(id)
-            case .notFound: throw Self.sessionNotFound(id)
-            }
-        }, completion: completion)
+    public func keepAlive(
+        _ id: SessionID, connection: ConnectionID, completion: @escaping Completion<LockTable.SessionLease>
+    ) {
+        self.transact({ state, now in (try self.keepAlive(id, connection: connection, in: &state, now: now), []) },
+            completion: completion)
+    }
+
+    /// ``keepAlive(_:connection:completion:)`` answered on the calling thread, for the RPC layer's inline path:
+    /// keepalives are the most frequent call, and most find no commit in flight.
+    /// - Returns: The answer, or `nil` when a commit is in flight: then the answer must wait for it, through
+    ///   ``keepAlive(_:connection:completion:)``.
+    public func keepAliveNow(_ id: SessionID, connection: ConnectionID) -> Result<LockTable.SessionLease, any Error>? {
+        self.transactNow { state, now in try self.keepAlive(id, connection: connection, in: &state, now: now) }
+    }
+
+    private func keepAlive(
+        _ id: SessionID, connection: ConnectionID, in state: inout State, now: Instant
+    ) throws -> LockTable.SessionLease {
+        try self.checkBinding(state, id, connection)
+        switch state.table.keepAlive(id, now: now) {
+        case .alive(let ttl, let expiresIn): return LockTable.SessionLease(ttl: ttl, expiresIn: expiresIn)
+        case .expired: throw Self.sessionExpired(id)
+        case .notFound: throw Self.sessionNotFound(id)
+        }
     }
 
     /// Closes a session, releasing all its locks.
@@ -243,7 +258,7 @@ public final class LockService: Sendable {
     /// - Returns: The lock that was released and the revision of the release.
     /// - Throws: `PERMISSION_DENIED`, `NOT_FOUND`, `UNAVAILABLE`.
     public func forceRelease(
-        key: String, reason: String, principal: Principal, completion: @escaping Completion<(LockInfo, UInt64)>
+        key: String, reason: String, principal: Principal, completion: @escaping Completion<LockTable.ForcedRelease>
     ) {
         guard principal.hasRole("admin") else {
             completion(.failure(LeaseholdError(
@@ -253,11 +268,12 @@ public final class LockService: Sendable {
         self.transact({ state, now in
             let (outcome, effects) = state.table.forceRelease(key: key, now: now)
             switch outcome {
-            case .released(let lock, let revision): return ((lock, revision), effects)
+            case .released(let lock, let revision): return (LockTable.ForcedRelease(lock: lock, revision: revision), effects)
             case .notFound: throw LeaseholdError(code: .notFound, message: "nobody holds \(key)")
             }
         }, completion: { [logger] result in
-            if case .success(let (lock, _)) = result {
+            if case .success(let released) = result {
+                let lock = released.lock
                 logger.info(
                     "lock force-released",
                     metadata: [
@@ -277,15 +293,15 @@ public final class LockService: Sendable {
     }
 
     /// Whether `fencingToken` is the key's current grant.
-    public func validate(
-        key: String, fencingToken: UInt64, completion: @escaping Completion<(valid: Bool, holder: LockInfo?, revision: UInt64)>
-    ) {
+    public func validate(key: String, fencingToken: UInt64, completion: @escaping Completion<LockTable.Validation>) {
         self.transact({ state, _ in (state.table.validate(key: key, fencingToken: fencingToken), []) }, completion: completion)
     }
 
     /// Held locks whose key starts with `prefix`, sorted by key.
-    public func list(prefix: String, limit: Int?, completion: @escaping Completion<(locks: [LockInfo], revision: UInt64)>) {
-        self.transact({ state, _ in ((state.table.list(prefix: prefix, limit: limit), state.table.revision), []) }, completion: completion)
+    public func list(prefix: String, limit: Int?, completion: @escaping Completion<LockTable.Listing>) {
+        self.transact({ state, _ in
+            (LockTable.Listing(locks: state.table.list(prefix: prefix, limit: limit), revision: state.table.revision), [])
+        }, completion: completion)
     }
 
     /// The current revision (tests and metrics).
@@ -348,12 +364,14 @@ public final class LockService: Sendable {
     // MARK: - async forms
 
     /// ``openSession(ttl:name:owner:connection:completion:)`` for callers in a task.
-    public func openSession(ttl: Duration, name: String, owner: String, connection: ConnectionID) async throws -> SessionInfo {
+    public func openSession(ttl: Duration, name: String, owner: String, connection: ConnectionID) async throws -> OpenedSession {
         try await Self.awaiting { self.openSession(ttl: ttl, name: name, owner: owner, connection: connection, completion: $0) }
     }
 
     /// ``resumeSession(_:secret:connection:completion:)`` for callers in a task.
-    public func resumeSession(_ id: SessionID, secret: [UInt8], connection: ConnectionID) async throws -> SessionInfo {
+    public func resumeSession(
+        _ id: SessionID, secret: [UInt8], connection: ConnectionID
+    ) async throws -> LockTable.SessionDescription {
         try await Self.awaiting { self.resumeSession(id, secret: secret, connection: connection, completion: $0) }
     }
 
@@ -381,15 +399,9 @@ public final class LockService: Sendable {
 
     // MARK: - Internal
 
-    /// Runs `body` under the state lock, then resumes the continuations it deferred.
+    /// Runs `body` under the state lock, then the replies it queued.
     private func locked<T>(_ body: (inout State) throws -> T) rethrows -> T {
-        let (result, deferred) = try self.state.withLock { state -> (T, [@Sendable () -> Void]) in
-            let result = try body(&state)
-            defer { state.deferred.removeAll() }
-            return (result, state.deferred)
-        }
-        for resume in deferred { resume() }
-        return result
+        try self.state.withLockThenRun(body)
     }
 
     /// Applies a transition and queues its effects in one critical section; `completion` gets the transition's
@@ -404,6 +416,29 @@ public final class LockService: Sendable {
                 self.execute(effects, in: &state) { result in completion(result.map { value }.mapError { $0 }) }
             } catch {
                 self.fail(completion, with: error, in: &state)
+            }
+        }
+    }
+
+    /// ``transact(_:completion:)`` for a transition with no effects, answered on the calling thread when the gate of
+    /// ``whenDurable(in:_:)`` is open: no commit in flight, or the newest one finished.
+    /// - Returns: The answer, or `nil` when a commit is in flight (the caller then goes through `transact`).
+    private func transactNow<T: Sendable>(
+        _ transition: (inout State, Instant) throws -> T
+    ) -> Result<T, any Error>? {
+        self.state.withLock { state -> Result<T, any Error>? in
+            if let commit = state.newestCommit {
+                switch commit.result {
+                case nil: return nil
+                case .failure(let unavailable)?: return .failure(unavailable)
+                case .success?: break
+                }
+            }
+            do {
+                try Self.checkServing(state)
+                return .success(try transition(&state, self.clock.now()))
+            } catch {
+                return .failure(error)
             }
         }
     }
@@ -425,10 +460,10 @@ public final class LockService: Sendable {
     /// not show what that commit lost.
     private func whenDurable(in state: inout State, _ reply: @escaping PendingCommit.Waiter) {
         guard let commit = state.newestCommit else {
-            state.deferred.append { reply(.success(())) }
+            state.afterUnlock.append { reply(.success(())) }
             return
         }
-        if let finished = commit.wait(reply) { state.deferred.append { reply(finished) } }
+        if let finished = commit.wait(reply) { state.afterUnlock.append { reply(finished) } }
     }
 
 
@@ -627,8 +662,12 @@ private final class WaitTicket: Sendable {
     }
 }
 
-extension SessionInfo {
-    init(_ info: LockTable.SessionInfo, secret: [UInt8]) {
-        self.init(sessionID: info.id, secret: secret, ttl: info.ttl, expiresIn: info.expiresIn, owner: info.owner, locks: info.locks)
-    }
+/// A session just opened, with its secret: the only time the secret leaves the server.
+public struct OpenedSession: Sendable {
+    /// The session.
+    public var info: LockTable.SessionDescription
+    /// The random secret that resumes it; the server keeps only its hash.
+    public var secret: [UInt8]
+    /// The session's id.
+    public var id: SessionID { self.info.id }
 }

@@ -1,6 +1,6 @@
 import Foundation
 @testable import LeaseholdRPC
-import LeaseholdTestSupport
+import LeaseholdTestUtilities
 import LeaseholdWire
 import Logging
 import NIOCore

@@ -1,6 +1,6 @@
 import Foundation
 @testable import LeaseholdRPC
-import LeaseholdTestSupport
+import LeaseholdTestUtilities
 import LeaseholdWire
 import NIOConcurrencyHelpers
 import NIOCore
@@ -322,15 +322,8 @@ struct RPCServerTests {
             client.channel.read()
             #expect(try await client.hello()?.status?.code == .ok)
             try await client.send(Frame(callID: 2, method: TestService.flood.name, payload: Empty().encoded()))
-            // The stream is ended by the server while the client reads nothing.
-            let deadline = ContinuousClock.now + .seconds(20)
-            var last = -1
-            while ContinuousClock.now < deadline {
-                try await Task.sleep(for: .milliseconds(50))
-                let now = service.floodSent.count
-                if now == last { break }  // the handler stopped: its stream was ended
-                last = now
-            }
+            // The stream is ended by the server while the client reads nothing: its handler returns.
+            try await eventually(within: .seconds(20), "the flood's stream to be ended") { service.floodsEnded.count == 1 }
             let sent = service.floodSent.count
             // Bound: the stream buffer (256 KiB) plus the kernel's socket buffers: the server's send buffer (64 KiB,
             // which Linux doubles) and the client's receive buffer (16 KiB, doubled), with 1 MiB of slack.

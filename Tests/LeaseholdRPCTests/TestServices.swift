@@ -20,6 +20,8 @@ struct TestService: RPCService {
     let cancellations = Cancellations()
     /// How many items `Flood` managed to send before its stream ended.
     let floodSent = Counter()
+    /// How many `Flood` handlers have returned (their stream was ended under them).
+    let floodsEnded = Counter()
 
     final class Counter: Sendable {
         private let value = Atomic<Int>(0)
@@ -57,6 +59,7 @@ struct TestService: RPCService {
     var methods: [RPCMethod] {
         let cancellations = self.cancellations
         let floodSent = self.floodSent
+        let floodsEnded = self.floodsEnded
         return [
             // Echoes the key back, with the principal in the reason, after an optional tiny pause.
             .unary(Self.echo) { (request: ForceReleaseRequest, context) in
@@ -76,7 +79,8 @@ struct TestService: RPCService {
                 throw CancellationError()
             },
             // Streams 1 KiB items as fast as it can, until the stream is ended under it.
-            .serverStreaming(Self.flood) { (_: Empty, _, writer: RPCStreamWriter<ListRequest>) in
+            .serverStreaming(Self.flood) { _, _, writer in
+                defer { floodsEnded.add(1) }
                 let item = ListRequest(prefix: String(repeating: "x", count: 1_024), limit: 0).encoded()
                 while true {
                     do {

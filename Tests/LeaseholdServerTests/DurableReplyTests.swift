@@ -3,6 +3,7 @@ import LeaseholdRPC
 import LeaseholdServer
 import LeaseholdStore
 import LeaseholdTestSupport
+import LeaseholdTestUtilities
 import LeaseholdWire
 import Logging
 import Synchronization
@@ -98,8 +99,8 @@ struct DurableReplyTests {
         let directory: TemporaryDirectory
         let store: HeldStore
         let service: LockService
-        let holder: SessionInfo
-        let other: SessionInfo
+        let holder: OpenedSession
+        let other: OpenedSession
         let connection = ConnectionID(rawValue: 1)
 
         init() async throws {
@@ -118,18 +119,18 @@ struct DurableReplyTests {
         func askWhileTheGrantIsInFlight(_ answers: Answers) {
             self.store.hold()
             self.service.acquire(
-                key: "k", session: self.holder.sessionID, wait: .zero, connection: self.connection,
+                key: "k", session: self.holder.id, wait: .zero, connection: self.connection,
                 completion: answers.record("grant"))
             self.service.acquire(
-                key: "k", session: self.other.sessionID, wait: .zero, connection: self.connection,
+                key: "k", session: self.other.id, wait: .zero, connection: self.connection,
                 completion: answers.record("try-lock"))
             self.service.describe(key: "k", completion: answers.record("describe"))
             self.service.validate(key: "k", fencingToken: 1, completion: answers.record("validate"))
             self.service.list(prefix: "", limit: nil, completion: answers.record("list"))
             self.service.release(
-                key: "k", session: self.other.sessionID, fencingToken: 3, connection: self.connection,
+                key: "k", session: self.other.id, fencingToken: 3, connection: self.connection,
                 completion: answers.record("wrong release"))
-            self.service.keepAlive(self.other.sessionID, connection: self.connection, completion: answers.record("keepalive"))
+            self.service.keepAlive(self.other.id, connection: self.connection, completion: answers.record("keepalive"))
         }
 
         func close() {
@@ -147,10 +148,12 @@ struct DurableReplyTests {
 
         fixture.askWhileTheGrantIsInFlight(answers)
         #expect(answers.all.isEmpty, "answered before the grant they show was durable: \(answers.all)")
+        // The inline keepalive path does not answer either: it hands the call to the waiting path.
+        #expect(fixture.service.keepAliveNow(fixture.other.id, connection: fixture.connection) == nil)
 
         fixture.store.letThrough()
         let all = await answers.waitFor(count: 7)
-        let holder = fixture.holder.sessionID
+        let holder = fixture.holder.id
         #expect(
             all == [
                 "grant: ok", "try-lock: LOCK_HELD holder \(holder) token 1", "describe: ok", "validate: ok", "list: ok",
@@ -176,18 +179,20 @@ struct DurableReplyTests {
         #expect(try await fixture.service.describe(key: "k").holder == nil)
     }
 
-    @Test("with no commit in flight a refused try-lock answers before its call returns, with no commit of its own")
+    @Test("with no commit in flight a refused try-lock and a keepalive answer before their calls return, with no commit")
     func noCommitInFlightAnswersAtOnce() async throws {
         let fixture = try await Fixture()
         defer { fixture.close() }
         _ = try await fixture.service.acquire(
-            key: "k", session: fixture.holder.sessionID, wait: .zero, connection: fixture.connection)
+            key: "k", session: fixture.holder.id, wait: .zero, connection: fixture.connection)
         let answers = Answers()
         let before = fixture.store.inner.statistics.batches
         fixture.service.acquire(
-            key: "k", session: fixture.other.sessionID, wait: .zero, connection: fixture.connection,
+            key: "k", session: fixture.other.id, wait: .zero, connection: fixture.connection,
             completion: answers.record("try-lock"))
-        #expect(answers.all == ["try-lock: LOCK_HELD holder \(fixture.holder.sessionID) token 1"])
+        #expect(answers.all == ["try-lock: LOCK_HELD holder \(fixture.holder.id) token 1"])
+        let lease = try #require(fixture.service.keepAliveNow(fixture.other.id, connection: fixture.connection))
+        #expect(try lease.get().ttl == .seconds(30))
         #expect(fixture.store.inner.statistics.batches == before)
     }
 }

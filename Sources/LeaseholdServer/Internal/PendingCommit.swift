@@ -37,6 +37,14 @@ final class PendingCommit: Sendable {
         }
     }
 
+    /// The commit's result once it has finished; `nil` while it is in flight.
+    var result: Result<Void, LeaseholdError>? {
+        self.state.withLock { state in
+            if case .finished(let result) = state { return result }
+            return nil
+        }
+    }
+
     /// Records the result and runs every queued waiter with it, in the order they were queued.
     func finish(_ result: Result<Void, LeaseholdError>) {
         let waiters = self.state.withLock { state -> [Waiter] in
