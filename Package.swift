@@ -158,8 +158,16 @@ let targets: [Target] = [
         name: "LeaseholdTestSupport",
         dependencies: [
             "LeaseholdCore", "LeaseholdServer", "LeaseholdClient", "LeaseholdRPC", "LeaseholdWire",
-            "LeaseholdTestUtilities", nioCore, logging,
+            "LeaseholdTestUtilities", "LeaseholdLinearizability", nioCore, nioPosix, logging,
         ],
+        swiftSettings: swiftSettings
+    ),
+
+    // A linearizability checker for recorded lock histories (used by tests only): pure, no dependencies.
+    .target(name: "LeaseholdLinearizability", swiftSettings: swiftSettings),
+    .testTarget(
+        name: "LeaseholdLinearizabilityTests",
+        dependencies: ["LeaseholdLinearizability", "LeaseholdTestUtilities"],
         swiftSettings: swiftSettings
     ),
 
@@ -203,7 +211,7 @@ let targets: [Target] = [
         name: "EndToEndTests",
         dependencies: [
             "LeaseholdClient", "LeaseholdCore", "LeaseholdRPC", "LeaseholdWire", "LeaseholdTestSupport",
-            "LeaseholdTestUtilities",
+            "LeaseholdTestUtilities", "LeaseholdLinearizability",
         ],
         swiftSettings: swiftSettings
     ),
