@@ -29,7 +29,7 @@ extension Event: WireMessage, CBridgedMessage {
             at: WallTime(millisecondsSince1970: c.at_ms))
     }
 
-    package func fill(_ c: inout Leasehold__V1__Event, arena: CArena) {
+    package func fill(_ c: inout Leasehold__V1__Event, arena: borrowing CArena) {
         c.revision = self.revision
         c.type = Leasehold__V1__EventType(rawValue: UInt32(self.kind.rawValue))
         c.key = arena.text(self.key)

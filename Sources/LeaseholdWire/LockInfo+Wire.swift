@@ -24,7 +24,7 @@ extension LockInfo: WireMessage, CBridgedMessage {
             sessionTTL: Duration(wireMilliseconds: c.session_ttl_ms))
     }
 
-    package func fill(_ c: inout Leasehold__V1__LockInfo, arena: CArena) {
+    package func fill(_ c: inout Leasehold__V1__LockInfo, arena: borrowing CArena) {
         c.key = arena.text(self.key)
         c.session_id = self.sessionID.rawValue
         c.fencing_token = self.fencingToken

@@ -23,7 +23,7 @@ extension Status: WireMessage, CBridgedMessage {
             highestToken: c.highest_token, compactRevision: c.compact_revision)
     }
 
-    package func fill(_ c: inout Leasehold__V1__Status, arena: CArena) {
+    package func fill(_ c: inout Leasehold__V1__Status, arena: borrowing CArena) {
         c.code = Leasehold__V1__Code(rawValue: UInt32(bitPattern: self.code.rawValue))
         c.message = self.message.isEmpty ? nil : arena.string(self.message)
         c.holder = self.holder?.cPointer(arena)

@@ -22,7 +22,7 @@ extension WaiterInfo: WireMessage, CBridgedMessage {
             waitingSince: WallTime(millisecondsSince1970: c.waiting_since_ms))
     }
 
-    package func fill(_ c: inout Leasehold__V1__Waiter, arena: CArena) {
+    package func fill(_ c: inout Leasehold__V1__Waiter, arena: borrowing CArena) {
         c.session_id = self.sessionID.rawValue
         c.owner = arena.text(self.owner)
         c.waiting_since_ms = self.waitingSince.millisecondsSince1970

@@ -7,9 +7,13 @@ package import NIOCore
 /// protobuf-c.
 ///
 /// Memory comes from a region on the stack of ``withCArena(_:)`` while it fits and from `malloc` beyond it; all of it
-/// is given back when that closure returns, so C structs built with an arena must not escape it. Packing or
-/// unpacking a frame or a small message costs no heap allocation here.
-package struct CArena {
+/// is given back when that closure returns. Packing or unpacking a frame or a small message costs no heap allocation
+/// here.
+///
+/// The arena is noncopyable and only ever lent (`borrowing`), so the type system keeps it inside its closure: it
+/// cannot be stored, returned or captured by an escaping closure. The raw pointers it hands out are C memory that
+/// the language cannot track; they go straight into the struct being packed or unpacked in the same closure.
+package struct CArena: ~Copyable {
     /// Bytes of stack per arena: below the size Swift always places on the stack, and enough for a frame's status
     /// and method or a lock's strings (a large message, such as a `List` answer, spills to `malloc`).
     static let stackBytes = 1_024
@@ -138,7 +142,7 @@ package struct CArena {
 
 /// Runs `body` with an arena whose memory is given back when it returns.
 @inline(__always)
-package func withCArena<R>(_ body: (CArena) throws -> R) rethrows -> R {
+package func withCArena<R>(_ body: (borrowing CArena) throws -> R) rethrows -> R {
     try withUnsafeTemporaryAllocation(byteCount: CArena.stackBytes, alignment: 16) { region in
         var state = CArena.State(base: region.baseAddress!, capacity: region.count)
         return try withUnsafeMutablePointer(to: &state) { state in

@@ -50,7 +50,7 @@ package protocol CBridgedMessage: WireMessage {
     init(c: CMessage) throws
 
     /// Sets the fields of an initialised struct. Whatever the fields point to must come from `arena`.
-    func fill(_ c: inout CMessage, arena: CArena)
+    func fill(_ c: inout CMessage, arena: borrowing CArena)
 }
 
 extension CBridgedMessage {
@@ -72,12 +72,12 @@ extension CBridgedMessage {
     }
 
     /// An initialised, filled C struct whose pointers are owned by `arena`.
-    package func c(_ arena: CArena) -> CMessage {
+    package func c(_ arena: borrowing CArena) -> CMessage {
         self.cPointer(arena).pointee
     }
 
     /// A pointer to a C copy owned by `arena`, for message fields.
-    package func cPointer(_ arena: CArena) -> UnsafeMutablePointer<CMessage> {
+    package func cPointer(_ arena: borrowing CArena) -> UnsafeMutablePointer<CMessage> {
         let pointer = arena.object(Self.cFunctions.initialize)
         self.fill(&pointer.pointee, arena: arena)
         return pointer

@@ -83,7 +83,7 @@ extension HelloRequest: WireMessage, CBridgedMessage {
             token: String(exactText: c.token, field: "token"))
     }
 
-    package func fill(_ c: inout Leasehold__V1__HelloRequest, arena: CArena) {
+    package func fill(_ c: inout Leasehold__V1__HelloRequest, arena: borrowing CArena) {
         c.protocol_version = self.protocolVersion
         c.client_name = arena.text(self.clientName)
         c.token = arena.text(self.token)
@@ -112,7 +112,7 @@ extension HelloResponse: WireMessage, CBridgedMessage {
             principal: String(protobufC: c.principal), roles: repeated(c.roles, count: c.n_roles))
     }
 
-    package func fill(_ c: inout Leasehold__V1__HelloResponse, arena: CArena) {
+    package func fill(_ c: inout Leasehold__V1__HelloResponse, arena: borrowing CArena) {
         c.server_version = arena.string(self.serverVersion)
         c.server_id = arena.string(self.serverID)
         c.protocol_version = self.protocolVersion

@@ -121,7 +121,7 @@ extension AcquireRequest: WireMessage, CBridgedMessage {
             wait: Duration(wireMilliseconds: c.wait_timeout_ms))
     }
 
-    package func fill(_ c: inout Leasehold__V1__AcquireRequest, arena: CArena) {
+    package func fill(_ c: inout Leasehold__V1__AcquireRequest, arena: borrowing CArena) {
         c.session_id = self.sessionID.rawValue
         c.key = arena.text(self.key)
         c.wait_timeout_ms = self.wait.wireMilliseconds
@@ -145,7 +145,7 @@ extension AcquireResponse: WireMessage, CBridgedMessage {
 
     package init(c: Leasehold__V1__AcquireResponse) throws { try self.init(lock: LockInfo.from(c.lock)) }
 
-    package func fill(_ c: inout Leasehold__V1__AcquireResponse, arena: CArena) { c.lock = self.lock?.cPointer(arena) }
+    package func fill(_ c: inout Leasehold__V1__AcquireResponse, arena: borrowing CArena) { c.lock = self.lock?.cPointer(arena) }
 }
 
 extension ReleaseRequest: WireMessage, CBridgedMessage {
@@ -169,7 +169,7 @@ extension ReleaseRequest: WireMessage, CBridgedMessage {
             fencingToken: c.fencing_token)
     }
 
-    package func fill(_ c: inout Leasehold__V1__ReleaseRequest, arena: CArena) {
+    package func fill(_ c: inout Leasehold__V1__ReleaseRequest, arena: borrowing CArena) {
         c.session_id = self.sessionID.rawValue
         c.key = arena.text(self.key)
         c.fencing_token = self.fencingToken
@@ -193,7 +193,7 @@ extension ReleaseResponse: WireMessage, CBridgedMessage {
 
     package init(c: Leasehold__V1__ReleaseResponse) { self.init(revision: c.revision) }
 
-    package func fill(_ c: inout Leasehold__V1__ReleaseResponse, arena: CArena) { c.revision = self.revision }
+    package func fill(_ c: inout Leasehold__V1__ReleaseResponse, arena: borrowing CArena) { c.revision = self.revision }
 }
 
 extension ForceReleaseRequest: WireMessage, CBridgedMessage {
@@ -215,7 +215,7 @@ extension ForceReleaseRequest: WireMessage, CBridgedMessage {
         try self.init(key: String(exactText: c.key, field: "key"), reason: String(exactText: c.reason, field: "reason"))
     }
 
-    package func fill(_ c: inout Leasehold__V1__ForceReleaseRequest, arena: CArena) {
+    package func fill(_ c: inout Leasehold__V1__ForceReleaseRequest, arena: borrowing CArena) {
         c.key = arena.text(self.key)
         c.reason = arena.text(self.reason)
     }
@@ -240,7 +240,7 @@ extension ForceReleaseResponse: WireMessage, CBridgedMessage {
         try self.init(released: LockInfo.from(c.released), revision: c.revision)
     }
 
-    package func fill(_ c: inout Leasehold__V1__ForceReleaseResponse, arena: CArena) {
+    package func fill(_ c: inout Leasehold__V1__ForceReleaseResponse, arena: borrowing CArena) {
         c.released = self.released?.cPointer(arena)
         c.revision = self.revision
     }

@@ -132,7 +132,7 @@ extension DescribeRequest: WireMessage, CBridgedMessage {
 
     package init(c: Leasehold__V1__DescribeRequest) throws { try self.init(key: String(exactText: c.key, field: "key")) }
 
-    package func fill(_ c: inout Leasehold__V1__DescribeRequest, arena: CArena) { c.key = arena.text(self.key) }
+    package func fill(_ c: inout Leasehold__V1__DescribeRequest, arena: borrowing CArena) { c.key = arena.text(self.key) }
 }
 
 extension DescribeResponse: WireMessage, CBridgedMessage {
@@ -156,7 +156,7 @@ extension DescribeResponse: WireMessage, CBridgedMessage {
             queue: repeated(c.queue, count: c.n_queue, WaiterInfo.init(c:)), revision: c.revision)
     }
 
-    package func fill(_ c: inout Leasehold__V1__DescribeResponse, arena: CArena) {
+    package func fill(_ c: inout Leasehold__V1__DescribeResponse, arena: borrowing CArena) {
         c.held = self.held.protobufC
         c.lock = self.lock?.cPointer(arena)
         c.waiters = self.waiters
@@ -184,7 +184,7 @@ extension ValidateRequest: WireMessage, CBridgedMessage {
         try self.init(key: String(exactText: c.key, field: "key"), fencingToken: c.fencing_token)
     }
 
-    package func fill(_ c: inout Leasehold__V1__ValidateRequest, arena: CArena) {
+    package func fill(_ c: inout Leasehold__V1__ValidateRequest, arena: borrowing CArena) {
         c.key = arena.text(self.key)
         c.fencing_token = self.fencingToken
     }
@@ -209,7 +209,7 @@ extension ValidateResponse: WireMessage, CBridgedMessage {
         try self.init(valid: Bool(protobufC: c.valid), lock: LockInfo.from(c.lock), revision: c.revision)
     }
 
-    package func fill(_ c: inout Leasehold__V1__ValidateResponse, arena: CArena) {
+    package func fill(_ c: inout Leasehold__V1__ValidateResponse, arena: borrowing CArena) {
         c.valid = self.valid.protobufC
         c.lock = self.lock?.cPointer(arena)
         c.revision = self.revision
@@ -235,7 +235,7 @@ extension ListRequest: WireMessage, CBridgedMessage {
         try self.init(prefix: String(exactText: c.prefix, field: "prefix"), limit: c.limit)
     }
 
-    package func fill(_ c: inout Leasehold__V1__ListRequest, arena: CArena) {
+    package func fill(_ c: inout Leasehold__V1__ListRequest, arena: borrowing CArena) {
         c.prefix = arena.text(self.prefix)
         c.limit = self.limit
     }
@@ -260,7 +260,7 @@ extension ListResponse: WireMessage, CBridgedMessage {
         try self.init(locks: repeated(c.locks, count: c.n_locks, LockInfo.init(c:)), revision: c.revision)
     }
 
-    package func fill(_ c: inout Leasehold__V1__ListResponse, arena: CArena) {
+    package func fill(_ c: inout Leasehold__V1__ListResponse, arena: borrowing CArena) {
         (c.n_locks, c.locks) = arena.messages(self.locks)
         c.revision = self.revision
     }

@@ -140,7 +140,7 @@ extension OpenSessionRequest: WireMessage, CBridgedMessage {
         try self.init(ttl: Duration(wireMilliseconds: c.ttl_ms), name: String(exactText: c.name, field: "name"))
     }
 
-    package func fill(_ c: inout Leasehold__V1__OpenSessionRequest, arena: CArena) {
+    package func fill(_ c: inout Leasehold__V1__OpenSessionRequest, arena: borrowing CArena) {
         c.ttl_ms = self.ttl.wireMilliseconds
         c.name = arena.text(self.name)
     }
@@ -165,7 +165,7 @@ extension ResumeSessionRequest: WireMessage, CBridgedMessage {
         self.init(sessionID: SessionID(c.session_id), secret: [UInt8](protobufC: c.secret))
     }
 
-    package func fill(_ c: inout Leasehold__V1__ResumeSessionRequest, arena: CArena) {
+    package func fill(_ c: inout Leasehold__V1__ResumeSessionRequest, arena: borrowing CArena) {
         c.session_id = self.sessionID.rawValue
         c.secret = arena.bytes(self.secret)
     }
@@ -194,7 +194,7 @@ extension SessionInfo: WireMessage, CBridgedMessage {
             locks: repeated(c.locks, count: c.n_locks, LockInfo.init(c:)))
     }
 
-    package func fill(_ c: inout Leasehold__V1__SessionInfo, arena: CArena) {
+    package func fill(_ c: inout Leasehold__V1__SessionInfo, arena: borrowing CArena) {
         c.session_id = self.sessionID.rawValue
         c.secret = arena.bytes(self.secret)
         c.ttl_ms = self.ttl.wireMilliseconds
@@ -221,7 +221,7 @@ extension KeepAliveRequest: WireMessage, CBridgedMessage {
 
     package init(c: Leasehold__V1__KeepAliveRequest) { self.init(sessionID: SessionID(c.session_id)) }
 
-    package func fill(_ c: inout Leasehold__V1__KeepAliveRequest, arena: CArena) { c.session_id = self.sessionID.rawValue }
+    package func fill(_ c: inout Leasehold__V1__KeepAliveRequest, arena: borrowing CArena) { c.session_id = self.sessionID.rawValue }
 }
 
 extension KeepAliveResponse: WireMessage, CBridgedMessage {
@@ -243,7 +243,7 @@ extension KeepAliveResponse: WireMessage, CBridgedMessage {
         self.init(ttl: Duration(wireMilliseconds: c.ttl_ms), expiresIn: Duration(wireMilliseconds: c.expires_in_ms))
     }
 
-    package func fill(_ c: inout Leasehold__V1__KeepAliveResponse, arena: CArena) {
+    package func fill(_ c: inout Leasehold__V1__KeepAliveResponse, arena: borrowing CArena) {
         c.ttl_ms = self.ttl.wireMilliseconds
         c.expires_in_ms = self.expiresIn.wireMilliseconds
     }
@@ -266,7 +266,7 @@ extension CloseSessionRequest: WireMessage, CBridgedMessage {
 
     package init(c: Leasehold__V1__CloseSessionRequest) { self.init(sessionID: SessionID(c.session_id)) }
 
-    package func fill(_ c: inout Leasehold__V1__CloseSessionRequest, arena: CArena) { c.session_id = self.sessionID.rawValue }
+    package func fill(_ c: inout Leasehold__V1__CloseSessionRequest, arena: borrowing CArena) { c.session_id = self.sessionID.rawValue }
 }
 
 extension CloseSessionResponse: WireMessage, CBridgedMessage {
@@ -286,5 +286,5 @@ extension CloseSessionResponse: WireMessage, CBridgedMessage {
 
     package init(c: Leasehold__V1__CloseSessionResponse) { self.init(released: c.released) }
 
-    package func fill(_ c: inout Leasehold__V1__CloseSessionResponse, arena: CArena) { c.released = self.released }
+    package func fill(_ c: inout Leasehold__V1__CloseSessionResponse, arena: borrowing CArena) { c.released = self.released }
 }

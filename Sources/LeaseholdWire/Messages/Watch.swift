@@ -57,7 +57,7 @@ extension WatchRequest: WireMessage, CBridgedMessage {
         try self.init(prefix: String(exactText: c.prefix, field: "prefix"), startRevision: c.start_revision)
     }
 
-    package func fill(_ c: inout Leasehold__V1__WatchRequest, arena: CArena) {
+    package func fill(_ c: inout Leasehold__V1__WatchRequest, arena: borrowing CArena) {
         c.prefix = arena.text(self.prefix)
         c.start_revision = self.startRevision
     }
@@ -82,7 +82,7 @@ extension WatchResponse: WireMessage, CBridgedMessage {
         try self.init(events: repeated(c.events, count: c.n_events, Event.init(c:)), revision: c.revision)
     }
 
-    package func fill(_ c: inout Leasehold__V1__WatchResponse, arena: CArena) {
+    package func fill(_ c: inout Leasehold__V1__WatchResponse, arena: borrowing CArena) {
         (c.n_events, c.events) = arena.messages(self.events)
         c.revision = self.revision
     }

@@ -99,7 +99,7 @@ extension FencedWriteRequest: WireMessage, CBridgedMessage {
             lockKey: String(exactText: c.lock_key, field: "lock_key"))
     }
 
-    package func fill(_ c: inout Fencedresource__V1__WriteRequest, arena: CArena) {
+    package func fill(_ c: inout Fencedresource__V1__WriteRequest, arena: borrowing CArena) {
         c.resource = arena.text(self.resource)
         c.fencing_token = self.fencingToken
         c.data = arena.bytes(self.data)
@@ -124,7 +124,7 @@ extension FencedWriteResponse: WireMessage, CBridgedMessage {
 
     package init(c: Fencedresource__V1__WriteResponse) { self.init(version: c.version, acceptedToken: c.accepted_token) }
 
-    package func fill(_ c: inout Fencedresource__V1__WriteResponse, arena: CArena) {
+    package func fill(_ c: inout Fencedresource__V1__WriteResponse, arena: borrowing CArena) {
         c.version = self.version
         c.accepted_token = self.acceptedToken
     }
@@ -149,7 +149,7 @@ extension FencedReadRequest: WireMessage, CBridgedMessage {
         try self.init(resource: String(exactText: c.resource, field: "resource"))
     }
 
-    package func fill(_ c: inout Fencedresource__V1__ReadRequest, arena: CArena) { c.resource = arena.text(self.resource) }
+    package func fill(_ c: inout Fencedresource__V1__ReadRequest, arena: borrowing CArena) { c.resource = arena.text(self.resource) }
 }
 
 extension FencedReadResponse: WireMessage, CBridgedMessage {
@@ -171,7 +171,7 @@ extension FencedReadResponse: WireMessage, CBridgedMessage {
         self.init(data: [UInt8](protobufC: c.data), version: c.version, highestToken: c.highest_token)
     }
 
-    package func fill(_ c: inout Fencedresource__V1__ReadResponse, arena: CArena) {
+    package func fill(_ c: inout Fencedresource__V1__ReadResponse, arena: borrowing CArena) {
         c.data = arena.bytes(self.data)
         c.version = self.version
         c.highest_token = self.highestToken
