@@ -94,16 +94,19 @@ print()
 script = subprocess.run(["perf", "script", "-i", f"{work}/perf.data", "-F", "tid,comm,ip,sym,dso"],
                         capture_output=True, text=True).stdout
 threads = collections.Counter(); names = {}; self_sym = collections.defaultdict(collections.Counter)
-inclusive = collections.Counter(); total = 0
+inclusive = collections.Counter(); total = 0; objects = collections.Counter()
 for block in script.split("\n\n"):
     lines = [l for l in block.strip().split("\n") if l.strip()]
     if not lines: continue
     head = lines[0].split()
-    tid, comm = head[0], " ".join(head[1:]).rstrip(":")
+    # perf prints "comm tid"; threads that inherited their creator's name share a comm, so group by tid.
+    tid, comm = head[-1].rstrip(":"), " ".join(head[:-1])
     frames = []
     for line in lines[1:]:
         m = re.match(r"\s*[0-9a-f]+\s+(.*?)\s+\((.*)\)\s*$", line)
-        if m: frames.append(m.group(1).split("+0x")[0])
+        if m:
+            frames.append(m.group(1).split("+0x")[0])
+            if len(frames) == 1: objects["kernel" if "kernel" in m.group(2) else m.group(2).rsplit("/", 1)[-1]] += 1
     if not frames: continue
     total += 1; threads[tid] += 1; names[tid] = comm
     self_sym[tid][frames[0]] += 1
@@ -118,6 +121,10 @@ print(f"Samples: {total} (cpu-clock, 999 Hz, 4 s). By thread, with its top self-
 for tid, count in threads.most_common(6):
     print(f"- thread {tid} ({names[tid]}): {100 * count / total:.0f}% — " + "; ".join(
         f"{short(s)} {100 * c / count:.0f}%" for s, c in self_sym[tid].most_common(5)))
+print()
+print("Self time by object (the kernel, the Swift runtime, libc's malloc and free, SQLite, protobuf-c, Leasehold):")
+for name, count in objects.most_common(8):
+    print(f"  {100 * count / total:5.1f}%  {name}")
 print()
 print("Largest inclusive costs (share of all server samples that have the frame on the stack):")
 interesting = [(s, c) for s, c in inclusive.most_common(400)

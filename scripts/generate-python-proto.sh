@@ -16,7 +16,8 @@ protos=(leasehold/v1/leasehold.proto fencedresource/v1/fencedresource.proto)
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 mkdir -p "$out/gen"
-"$venv/bin/python" -m grpc_tools.protoc -Iproto --python_out="$out/gen" --pyi_out="$out/gen" "${protos[@]}"
+# The sample's protocol lives with the sample, under samples/FencedResource/proto/.
+"$venv/bin/python" -m grpc_tools.protoc -Iproto -Isamples/FencedResource/proto --python_out="$out/gen" --pyi_out="$out/gen" "${protos[@]}"
 
 target="$out/_proto"
 mkdir -p "$target"

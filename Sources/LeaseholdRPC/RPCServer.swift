@@ -219,7 +219,10 @@ public final class RPCServer: Sendable {
         }
         let sync = channel.pipeline.syncOperations
         try sync.addHandler(FrameDeadlineHandler(timeout: TimeAmount(limits.frameTimeout)))
-        try sync.addHandler(ByteToMessageHandler(FrameDecoder(maximumFrameLength: self.configuration.limits.maxFrameBytes)))
+        try sync.addHandler(
+            ByteToMessageHandler(
+                FrameDecoder(
+                    maximumFrameLength: self.configuration.limits.maxFrameBytes, knownMethods: self.shared.methodNames)))
         try sync.addHandler(ServerConnectionHandler(shared: self.shared, connectionID: id))
     }
 }

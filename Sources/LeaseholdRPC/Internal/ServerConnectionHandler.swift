@@ -19,6 +19,8 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     /// Server-wide settings and the method table, shared by every connection.
     struct Shared: Sendable {
         var methods: [String: RPCMethod]
+        /// Every method name served, `Hello` first: the frame decoder reads a call's method as one of these strings.
+        var methodNames: [String] { [LeaseholdMethod.hello.name] + self.methods.keys.sorted() }
         var authenticator: Authenticator
         var hello: @Sendable (Principal) -> HelloResponse
         var limits: RPCServer.Limits

@@ -59,7 +59,7 @@ async def test_connect_follows_a_standby_to_the_leader(server: Server) -> None:
         nonlocal hellos
         (length,) = struct.unpack(">I", await reader.readexactly(4))
         frame = pb.Frame.FromString(await reader.readexactly(length))
-        assert frame.method == "leasehold.v1.Leasehold/Hello"
+        assert frame.method == b"leasehold.v1.Leasehold/Hello"
         hellos += 1
         status = pb.Status(code=pb.UNAVAILABLE, message="standby", leader=server.address)
         body = pb.Frame(call_id=frame.call_id, status=status).SerializeToString()

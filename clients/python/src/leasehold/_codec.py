@@ -10,11 +10,11 @@ from ._proto import leasehold_pb2 as pb
 DEFAULT_PORT = 7420
 
 
-def key_to_wire(key: str, what: str = "key", *, allow_empty: bool = False) -> str:
-    """Checks a key (or prefix) given as ``str`` and returns the value for the request's field.
+def key_to_wire(key: str, what: str = "key", *, allow_empty: bool = False) -> bytes:
+    """Checks a key (or prefix) given as ``str`` and returns its UTF-8 bytes for the request's field.
 
-    The public API takes keys as ``str`` and encodes UTF-8 here, the only place requests are filled with them: if the
-    protocol's key fields become ``bytes``, this returns ``encoded`` instead and nothing else changes.
+    The protocol declares keys ``bytes`` (so that no layer can cut a key at a NUL) and carries UTF-8 there; the public
+    API takes and returns ``str``, and this is the one place requests are filled with keys.
 
     Raises:
         InvalidArgument: not a ``str``, not encodable as UTF-8 (a lone surrogate), empty, or containing NUL.
@@ -29,12 +29,22 @@ def key_to_wire(key: str, what: str = "key", *, allow_empty: bool = False) -> st
         raise errors.InvalidArgument(f"invalid {what}: empty")
     if b"\x00" in encoded:
         raise errors.InvalidArgument(f"invalid {what}: must not contain NUL")
-    return key
+    return encoded
 
 
-def text_to_wire(value: str) -> str:
-    """A name, owner or reason for a request field (see ``key_to_wire`` for why this exists)."""
-    return value
+def text_to_wire(value: str, what: str = "text") -> bytes:
+    """A name, token or reason as the UTF-8 bytes of its request field.
+
+    Raises:
+        InvalidArgument: not encodable as UTF-8, or containing NUL (the server refuses both).
+    """
+    try:
+        encoded = value.encode("utf-8")
+    except UnicodeEncodeError as error:
+        raise errors.InvalidArgument(f"invalid {what}: not valid UTF-8 ({error.reason})") from None
+    if b"\x00" in encoded:
+        raise errors.InvalidArgument(f"invalid {what}: must not contain NUL")
+    return encoded
 
 
 def text_from_wire(value: str | bytes) -> str:

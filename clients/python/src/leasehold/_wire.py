@@ -183,7 +183,7 @@ class Connection:
         call_id = self._new_call_id()
         future: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
         self._unary[call_id] = future
-        frame = pb.Frame(call_id=call_id, method=method, payload=request.SerializeToString())
+        frame = pb.Frame(call_id=call_id, method=method.encode(), payload=request.SerializeToString())
         if timeout is not None:
             frame.timeout_ms = max(1, min(int(timeout * 1000), 0xFFFF_FFFF))
         try:
@@ -214,7 +214,7 @@ class Connection:
         call_id = self._new_call_id()
         call = _StreamCall(self._stream_buffer)
         self._streams[call_id] = call
-        self._send(pb.Frame(call_id=call_id, method=method, payload=request.SerializeToString()))
+        self._send(pb.Frame(call_id=call_id, method=method.encode(), payload=request.SerializeToString()))
         return Stream(self, call_id, call, response_type)
 
     async def close(self) -> None:

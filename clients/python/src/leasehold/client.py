@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, TypeVar
 from google.protobuf.message import Message
 
 from . import errors
-from ._codec import format_address, key_to_wire, milliseconds, parse_address, text_to_wire
+from ._codec import format_address, key_to_wire, milliseconds, parse_address, text_from_wire, text_to_wire
 from ._proto import leasehold_pb2 as pb
 from ._wire import DEFAULT_STREAM_BUFFER, PROTOCOL_VERSION, Connection, Stream
 from .types import Description, Event, ForceReleased, Listing, LockInfo, ServerInfo, Validation, Waiter
@@ -277,7 +277,7 @@ class Client:
             lock=LockInfo._from_wire(response.lock) if response.HasField("lock") else None,
             waiters=response.waiters,
             queue=tuple(
-                Waiter(session_id=w.session_id, owner=w.owner, waiting_since_ms=w.waiting_since_ms)
+                Waiter(session_id=w.session_id, owner=text_from_wire(w.owner), waiting_since_ms=w.waiting_since_ms)
                 for w in response.queue
             ),
             revision=response.revision,
@@ -376,7 +376,11 @@ class Client:
         tried: set[tuple[str, int]] = set()
         problems: list[str] = []
         hops = 0
-        hello = pb.HelloRequest(protocol_version=PROTOCOL_VERSION, client_name=self._client_name, token=self._token)
+        hello = pb.HelloRequest(
+            protocol_version=PROTOCOL_VERSION,
+            client_name=text_to_wire(self._client_name, "client name"),
+            token=text_to_wire(self._token, "token"),
+        )
         while queue:
             host, port = queue.popleft()
             if (host, port) in tried:
@@ -410,7 +414,7 @@ class Client:
 class Watch:
     """An ``async for`` stream of ``Event``s that resumes by revision after reconnects: no gap, no duplicate."""
 
-    def __init__(self, client: Client, prefix: str, from_revision: int) -> None:
+    def __init__(self, client: Client, prefix: bytes, from_revision: int) -> None:
         self._client = client
         self._prefix = prefix
         self._next = from_revision

@@ -57,7 +57,9 @@ class FencedResource:
             Unavailable: the server cannot be reached.
         """
         host, port = parse_address(address)
-        hello = pb.HelloRequest(protocol_version=PROTOCOL_VERSION, client_name="leasehold-python", token=token or "")
+        hello = pb.HelloRequest(
+            protocol_version=PROTOCOL_VERSION, client_name=b"leasehold-python", token=text_to_wire(token or "", "token")
+        )
         connection = await Connection.open(host, port, hello=hello, tls=tls, connect_timeout=connect_timeout)
         return cls(connection, call_timeout)
 

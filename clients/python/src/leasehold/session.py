@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Literal, TypeVar
 from google.protobuf.message import Message
 
 from . import errors
-from ._codec import key_to_wire, milliseconds
+from ._codec import key_to_wire, milliseconds, text_from_wire
 from ._proto import leasehold_pb2 as pb
 from ._wire import Connection
 from .client import SERVICE, _Backoff, is_connectivity
@@ -75,7 +75,7 @@ class Session:
         #: The TTL the server granted, in seconds.
         self.ttl: float = info.ttl_ms / 1000
         #: The principal that owns the session.
-        self.owner: str = info.owner
+        self.owner: str = text_from_wire(info.owner)
         #: Seconds before ``confirmed_until`` at which the locks' ``lost`` events are set.
         self.lost_margin: float = lost_margin if lost_margin is not None else min(max(self.ttl / 10, 0.2), 5.0)
         self._secret = info.secret

@@ -10,11 +10,11 @@ class WriteRequest(_message.Message):
     FENCING_TOKEN_FIELD_NUMBER: _ClassVar[int]
     DATA_FIELD_NUMBER: _ClassVar[int]
     LOCK_KEY_FIELD_NUMBER: _ClassVar[int]
-    resource: str
+    resource: bytes
     fencing_token: int
     data: bytes
-    lock_key: str
-    def __init__(self, resource: _Optional[str] = ..., fencing_token: _Optional[int] = ..., data: _Optional[bytes] = ..., lock_key: _Optional[str] = ...) -> None: ...
+    lock_key: bytes
+    def __init__(self, resource: _Optional[bytes] = ..., fencing_token: _Optional[int] = ..., data: _Optional[bytes] = ..., lock_key: _Optional[bytes] = ...) -> None: ...
 
 class WriteResponse(_message.Message):
     __slots__ = ("version", "accepted_token")
@@ -27,8 +27,8 @@ class WriteResponse(_message.Message):
 class ReadRequest(_message.Message):
     __slots__ = ("resource",)
     RESOURCE_FIELD_NUMBER: _ClassVar[int]
-    resource: str
-    def __init__(self, resource: _Optional[str] = ...) -> None: ...
+    resource: bytes
+    def __init__(self, resource: _Optional[bytes] = ...) -> None: ...
 
 class ReadResponse(_message.Message):
     __slots__ = ("data", "version", "highest_token")

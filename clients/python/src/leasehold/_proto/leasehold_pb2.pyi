@@ -70,12 +70,12 @@ class Frame(_message.Message):
     FLAGS_FIELD_NUMBER: _ClassVar[int]
     TIMEOUT_MS_FIELD_NUMBER: _ClassVar[int]
     call_id: int
-    method: str
+    method: bytes
     payload: bytes
     status: Status
     flags: int
     timeout_ms: int
-    def __init__(self, call_id: _Optional[int] = ..., method: _Optional[str] = ..., payload: _Optional[bytes] = ..., status: _Optional[_Union[Status, _Mapping]] = ..., flags: _Optional[int] = ..., timeout_ms: _Optional[int] = ...) -> None: ...
+    def __init__(self, call_id: _Optional[int] = ..., method: _Optional[bytes] = ..., payload: _Optional[bytes] = ..., status: _Optional[_Union[Status, _Mapping]] = ..., flags: _Optional[int] = ..., timeout_ms: _Optional[int] = ...) -> None: ...
 
 class Status(_message.Message):
     __slots__ = ("code", "message", "holder", "highest_token", "compact_revision", "leader")
@@ -101,13 +101,13 @@ class LockInfo(_message.Message):
     OWNER_FIELD_NUMBER: _ClassVar[int]
     ACQUIRED_AT_MS_FIELD_NUMBER: _ClassVar[int]
     SESSION_TTL_MS_FIELD_NUMBER: _ClassVar[int]
-    key: str
+    key: bytes
     session_id: int
     fencing_token: int
-    owner: str
+    owner: bytes
     acquired_at_ms: int
     session_ttl_ms: int
-    def __init__(self, key: _Optional[str] = ..., session_id: _Optional[int] = ..., fencing_token: _Optional[int] = ..., owner: _Optional[str] = ..., acquired_at_ms: _Optional[int] = ..., session_ttl_ms: _Optional[int] = ...) -> None: ...
+    def __init__(self, key: _Optional[bytes] = ..., session_id: _Optional[int] = ..., fencing_token: _Optional[int] = ..., owner: _Optional[bytes] = ..., acquired_at_ms: _Optional[int] = ..., session_ttl_ms: _Optional[int] = ...) -> None: ...
 
 class Waiter(_message.Message):
     __slots__ = ("session_id", "owner", "waiting_since_ms")
@@ -115,9 +115,9 @@ class Waiter(_message.Message):
     OWNER_FIELD_NUMBER: _ClassVar[int]
     WAITING_SINCE_MS_FIELD_NUMBER: _ClassVar[int]
     session_id: int
-    owner: str
+    owner: bytes
     waiting_since_ms: int
-    def __init__(self, session_id: _Optional[int] = ..., owner: _Optional[str] = ..., waiting_since_ms: _Optional[int] = ...) -> None: ...
+    def __init__(self, session_id: _Optional[int] = ..., owner: _Optional[bytes] = ..., waiting_since_ms: _Optional[int] = ...) -> None: ...
 
 class Event(_message.Message):
     __slots__ = ("revision", "type", "key", "session_id", "fencing_token", "owner", "at_ms")
@@ -130,12 +130,12 @@ class Event(_message.Message):
     AT_MS_FIELD_NUMBER: _ClassVar[int]
     revision: int
     type: EventType
-    key: str
+    key: bytes
     session_id: int
     fencing_token: int
-    owner: str
+    owner: bytes
     at_ms: int
-    def __init__(self, revision: _Optional[int] = ..., type: _Optional[_Union[EventType, str]] = ..., key: _Optional[str] = ..., session_id: _Optional[int] = ..., fencing_token: _Optional[int] = ..., owner: _Optional[str] = ..., at_ms: _Optional[int] = ...) -> None: ...
+    def __init__(self, revision: _Optional[int] = ..., type: _Optional[_Union[EventType, str]] = ..., key: _Optional[bytes] = ..., session_id: _Optional[int] = ..., fencing_token: _Optional[int] = ..., owner: _Optional[bytes] = ..., at_ms: _Optional[int] = ...) -> None: ...
 
 class SessionInfo(_message.Message):
     __slots__ = ("session_id", "secret", "ttl_ms", "expires_in_ms", "owner", "locks")
@@ -149,9 +149,9 @@ class SessionInfo(_message.Message):
     secret: bytes
     ttl_ms: int
     expires_in_ms: int
-    owner: str
+    owner: bytes
     locks: _containers.RepeatedCompositeFieldContainer[LockInfo]
-    def __init__(self, session_id: _Optional[int] = ..., secret: _Optional[bytes] = ..., ttl_ms: _Optional[int] = ..., expires_in_ms: _Optional[int] = ..., owner: _Optional[str] = ..., locks: _Optional[_Iterable[_Union[LockInfo, _Mapping]]] = ...) -> None: ...
+    def __init__(self, session_id: _Optional[int] = ..., secret: _Optional[bytes] = ..., ttl_ms: _Optional[int] = ..., expires_in_ms: _Optional[int] = ..., owner: _Optional[bytes] = ..., locks: _Optional[_Iterable[_Union[LockInfo, _Mapping]]] = ...) -> None: ...
 
 class HelloRequest(_message.Message):
     __slots__ = ("protocol_version", "client_name", "token")
@@ -159,9 +159,9 @@ class HelloRequest(_message.Message):
     CLIENT_NAME_FIELD_NUMBER: _ClassVar[int]
     TOKEN_FIELD_NUMBER: _ClassVar[int]
     protocol_version: int
-    client_name: str
-    token: str
-    def __init__(self, protocol_version: _Optional[int] = ..., client_name: _Optional[str] = ..., token: _Optional[str] = ...) -> None: ...
+    client_name: bytes
+    token: bytes
+    def __init__(self, protocol_version: _Optional[int] = ..., client_name: _Optional[bytes] = ..., token: _Optional[bytes] = ...) -> None: ...
 
 class HelloResponse(_message.Message):
     __slots__ = ("server_version", "server_id", "protocol_version", "max_frame_bytes", "principal", "roles")
@@ -184,8 +184,8 @@ class OpenSessionRequest(_message.Message):
     TTL_MS_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     ttl_ms: int
-    name: str
-    def __init__(self, ttl_ms: _Optional[int] = ..., name: _Optional[str] = ...) -> None: ...
+    name: bytes
+    def __init__(self, ttl_ms: _Optional[int] = ..., name: _Optional[bytes] = ...) -> None: ...
 
 class ResumeSessionRequest(_message.Message):
     __slots__ = ("session_id", "secret")
@@ -227,9 +227,9 @@ class AcquireRequest(_message.Message):
     KEY_FIELD_NUMBER: _ClassVar[int]
     WAIT_TIMEOUT_MS_FIELD_NUMBER: _ClassVar[int]
     session_id: int
-    key: str
+    key: bytes
     wait_timeout_ms: int
-    def __init__(self, session_id: _Optional[int] = ..., key: _Optional[str] = ..., wait_timeout_ms: _Optional[int] = ...) -> None: ...
+    def __init__(self, session_id: _Optional[int] = ..., key: _Optional[bytes] = ..., wait_timeout_ms: _Optional[int] = ...) -> None: ...
 
 class AcquireResponse(_message.Message):
     __slots__ = ("lock",)
@@ -243,9 +243,9 @@ class ReleaseRequest(_message.Message):
     KEY_FIELD_NUMBER: _ClassVar[int]
     FENCING_TOKEN_FIELD_NUMBER: _ClassVar[int]
     session_id: int
-    key: str
+    key: bytes
     fencing_token: int
-    def __init__(self, session_id: _Optional[int] = ..., key: _Optional[str] = ..., fencing_token: _Optional[int] = ...) -> None: ...
+    def __init__(self, session_id: _Optional[int] = ..., key: _Optional[bytes] = ..., fencing_token: _Optional[int] = ...) -> None: ...
 
 class ReleaseResponse(_message.Message):
     __slots__ = ("revision",)
@@ -257,9 +257,9 @@ class ForceReleaseRequest(_message.Message):
     __slots__ = ("key", "reason")
     KEY_FIELD_NUMBER: _ClassVar[int]
     REASON_FIELD_NUMBER: _ClassVar[int]
-    key: str
-    reason: str
-    def __init__(self, key: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
+    key: bytes
+    reason: bytes
+    def __init__(self, key: _Optional[bytes] = ..., reason: _Optional[bytes] = ...) -> None: ...
 
 class ForceReleaseResponse(_message.Message):
     __slots__ = ("released", "revision")
@@ -272,8 +272,8 @@ class ForceReleaseResponse(_message.Message):
 class DescribeRequest(_message.Message):
     __slots__ = ("key",)
     KEY_FIELD_NUMBER: _ClassVar[int]
-    key: str
-    def __init__(self, key: _Optional[str] = ...) -> None: ...
+    key: bytes
+    def __init__(self, key: _Optional[bytes] = ...) -> None: ...
 
 class DescribeResponse(_message.Message):
     __slots__ = ("held", "lock", "waiters", "queue", "revision")
@@ -293,9 +293,9 @@ class ValidateRequest(_message.Message):
     __slots__ = ("key", "fencing_token")
     KEY_FIELD_NUMBER: _ClassVar[int]
     FENCING_TOKEN_FIELD_NUMBER: _ClassVar[int]
-    key: str
+    key: bytes
     fencing_token: int
-    def __init__(self, key: _Optional[str] = ..., fencing_token: _Optional[int] = ...) -> None: ...
+    def __init__(self, key: _Optional[bytes] = ..., fencing_token: _Optional[int] = ...) -> None: ...
 
 class ValidateResponse(_message.Message):
     __slots__ = ("valid", "lock", "revision")
@@ -311,9 +311,9 @@ class ListRequest(_message.Message):
     __slots__ = ("prefix", "limit")
     PREFIX_FIELD_NUMBER: _ClassVar[int]
     LIMIT_FIELD_NUMBER: _ClassVar[int]
-    prefix: str
+    prefix: bytes
     limit: int
-    def __init__(self, prefix: _Optional[str] = ..., limit: _Optional[int] = ...) -> None: ...
+    def __init__(self, prefix: _Optional[bytes] = ..., limit: _Optional[int] = ...) -> None: ...
 
 class ListResponse(_message.Message):
     __slots__ = ("locks", "revision")
@@ -327,9 +327,9 @@ class WatchRequest(_message.Message):
     __slots__ = ("prefix", "start_revision")
     PREFIX_FIELD_NUMBER: _ClassVar[int]
     START_REVISION_FIELD_NUMBER: _ClassVar[int]
-    prefix: str
+    prefix: bytes
     start_revision: int
-    def __init__(self, prefix: _Optional[str] = ..., start_revision: _Optional[int] = ...) -> None: ...
+    def __init__(self, prefix: _Optional[bytes] = ..., start_revision: _Optional[int] = ...) -> None: ...
 
 class WatchResponse(_message.Message):
     __slots__ = ("events", "revision")
