@@ -100,7 +100,10 @@ struct Serve: AsyncParsableCommand {
     @Option(
         help: ArgumentHelp(
             "Log format: text, or json (one object per line on stderr).",
-            discussion: "Expiries and force-releases are logged at info, each grant and release at debug, with key, session, owner and token.",
+            discussion: """
+                Expiries and force-releases are logged at info, each grant and release at debug, with key, session, \
+                owner and token.
+                """,
             valueName: "format"))
     var logFormat = "text"
 

@@ -51,7 +51,9 @@ struct TopCommand: AsyncParsableCommand {
     var maxKeys = 200
 
     func validate() throws {
-        guard self.interval.duration >= .milliseconds(100) else { throw ValidationError("--interval must be at least 100ms") }
+        guard self.interval.duration >= .milliseconds(100) else {
+            throw ValidationError("--interval must be at least 100ms")
+        }
         if let iterations = self.iterations, iterations < 1 { throw ValidationError("--iterations must be at least 1") }
         guard self.maxKeys >= 1 else { throw ValidationError("--max-keys must be at least 1") }
     }
@@ -193,7 +195,9 @@ final class Terminal: @unchecked Sendable {  // `saved` is set once; `quit` is a
     /// The terminal's columns and rows (80×24 if unknown).
     static func size() -> (width: Int, height: Int) {
         var size = winsize()
-        guard ioctl(STDOUT_FILENO, UInt(TIOCGWINSZ), &size) == 0, size.ws_col > 0, size.ws_row > 0 else { return (80, 24) }
+        guard ioctl(STDOUT_FILENO, UInt(TIOCGWINSZ), &size) == 0, size.ws_col > 0, size.ws_row > 0 else {
+            return (80, 24)
+        }
         return (Int(size.ws_col), Int(size.ws_row))
     }
 }
