@@ -31,6 +31,7 @@ let dependencies: [Package.Dependency] = [
     .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
     .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
     .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+    .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
 ]
 
 let nioCore: Target.Dependency = .product(name: "NIOCore", package: "swift-nio")
@@ -101,6 +102,20 @@ let targets: [Target] = [
     ),
 
     .target(
+        name: "LeaseholdPostgres",
+        dependencies: [
+            "LeaseholdCore", "LeaseholdStore", logging, nioCore, nioPosix,
+            .product(name: "PostgresNIO", package: "postgres-nio"),
+        ],
+        swiftSettings: swiftSettings
+    ),
+    .testTarget(
+        name: "LeaseholdPostgresTests",
+        dependencies: ["LeaseholdPostgres", "LeaseholdStore", "LeaseholdCore", "LeaseholdTestSupport", logging],
+        swiftSettings: swiftSettings
+    ),
+
+    .target(
         name: "LeaseholdServer",
         dependencies: [
             "LeaseholdCore", "LeaseholdStore", "LeaseholdRPC", "LeaseholdWire", logging, nioCore, nioPosix,
@@ -128,7 +143,7 @@ let targets: [Target] = [
     .executableTarget(
         name: "LeaseholdCLI",
         dependencies: [
-            "LeaseholdServer", "LeaseholdClient", logging, nioCore, nioPosix,
+            "LeaseholdServer", "LeaseholdClient", "LeaseholdPostgres", "LeaseholdStore", logging, nioCore, nioPosix,
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "UnixSignals", package: "swift-service-lifecycle"),

@@ -1,4 +1,4 @@
-import LeaseholdWire
+public import LeaseholdWire
 public import Logging
 public import NIOCore
 public import NIOPosix
@@ -43,6 +43,9 @@ public final class RPCServer: Sendable {
         public var serverVersion: String = "0.1.0"
         /// Sent in `HelloResponse.server_id`.
         public var serverID: String = "leasehold"
+        /// Asked at every `Hello`: a status to refuse it with (a standby's `UNAVAILABLE` naming the active node), or
+        /// `nil` to go on. A refused `Hello` leaves the connection unauthenticated, so no other call is served.
+        public var helloRefusal: (@Sendable () -> Status?)?
 
         public init(host: String, port: Int) {
             self.host = host
@@ -91,7 +94,7 @@ public final class RPCServer: Sendable {
                     serverVersion: configuration.serverVersion, serverID: configuration.serverID,
                     protocolVersion: LeaseholdMethod.protocolVersion, maxFrameBytes: UInt32(limits.maxFrameBytes),
                     principal: principal.name, roles: principal.roles.sorted())
-            }, limits: limits, logger: logger)
+            }, helloRefusal: configuration.helloRefusal, limits: limits, logger: logger)
     }
 
     /// Binds the listening socket and starts accepting connections.

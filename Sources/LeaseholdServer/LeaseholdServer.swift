@@ -1,13 +1,14 @@
 public import LeaseholdCore
 public import LeaseholdRPC
 public import LeaseholdStore
+public import LeaseholdWire
 public import Logging
 public import NIOCore
 import Synchronization
 import Prometheus
 public import ServiceLifecycle
 
-/// A whole Leasehold server: the SQLite store, the lock service, the expiry timer, the RPC listener and, if asked,
+/// A whole Leasehold server: the store (SQLite by default, or any ``Store``), the lock service, the expiry timer, the RPC listener and, if asked,
 /// the Prometheus endpoint. Runs as a swift-service-lifecycle `Service`.
 ///
 /// ```swift
@@ -40,32 +41,66 @@ public final class LeaseholdServer: Service, Sendable {
         public var metricsHost: String?
         public var metricsPort = 0
         public var serverID = "leasehold"
+        /// Asked at every `Hello`: a status to refuse it with, or `nil` to serve (a node that stepped down refuses
+        /// before its listener changes back to a standby's).
+        public var helloRefusal: (@Sendable () -> Status?)?
 
         public init() {}
     }
 
     private struct Running {
-        var store: SQLiteStore
+        var store: any Store
         var locks: LockService
         var rpc: RPCServer
         var expiry: Task<Void, Never>
         var metrics: MetricsEndpoint?
     }
 
+    /// Opens the store when the server starts; it is closed when the server stops.
+    public typealias StoreOpener = @Sendable () async throws -> any Store
+
     private let configuration: Configuration
+    private let openStore: StoreOpener
     private let clock: any LeaseClock
     private let logger: Logger
     private let running = Mutex<Running?>(nil)
 
-    /// Creates a server; nothing runs until ``start()`` or ``run()``.
+    /// Creates a server on the SQLite file of ``Configuration/dataPath``; nothing runs until ``start()`` or
+    /// ``run()``.
     /// - Parameters:
     ///   - configuration: What to listen on and where to keep state.
     ///   - clock: The source of time; tests inject a manual clock.
     ///   - logger: Where the server logs.
-    public init(configuration: Configuration, clock: any LeaseClock = SystemLeaseClock(), logger: Logger) {
+    public convenience init(configuration: Configuration, clock: any LeaseClock = SystemLeaseClock(), logger: Logger) {
+        self.init(configuration: configuration, store: Self.sqlite(configuration, logger: logger), clock: clock, logger: logger)
+    }
+
+    /// Creates a server on any ``Store``; nothing runs until ``start()`` or ``run()``.
+    /// - Parameters:
+    ///   - configuration: What to listen on (``Configuration/dataPath`` and ``Configuration/synchronous`` are
+    ///     ignored: they are the SQLite store's).
+    ///   - store: Opens the store at start.
+    ///   - clock: The source of time; tests inject a manual clock.
+    ///   - logger: Where the server logs.
+    public init(
+        configuration: Configuration, store: @escaping StoreOpener, clock: any LeaseClock = SystemLeaseClock(),
+        logger: Logger
+    ) {
         self.configuration = configuration
+        self.openStore = store
         self.clock = clock
         self.logger = logger
+    }
+
+    /// Opens the SQLite store that `configuration` describes.
+    public static func sqlite(_ configuration: Configuration, logger: Logger) -> StoreOpener {
+        return {
+            var storeConfiguration = SQLiteStore.Configuration(path: configuration.dataPath)
+            storeConfiguration.synchronous = configuration.synchronous
+            storeConfiguration.eventRetention = configuration.eventRetention
+            storeConfiguration.eventMaxAge = configuration.eventMaxAge
+            return try SQLiteStore(configuration: storeConfiguration, logger: logger)
+        }
     }
 
     /// Opens the store, loads the state and starts listening.
@@ -73,11 +108,7 @@ public final class LeaseholdServer: Service, Sendable {
     /// - Throws: The store's errors when it cannot be opened; ``ListenFailed`` when an address cannot be bound.
     @discardableResult
     public func start() async throws -> SocketAddress {
-        var storeConfiguration = SQLiteStore.Configuration(path: self.configuration.dataPath)
-        storeConfiguration.synchronous = self.configuration.synchronous
-        storeConfiguration.eventRetention = self.configuration.eventRetention
-        storeConfiguration.eventMaxAge = self.configuration.eventMaxAge
-        let store = try SQLiteStore(configuration: storeConfiguration, logger: self.logger)
+        let store = try await self.openStore()
         do {
             let locks = try LockService(
                 store: store, configuration: self.configuration.locks, clock: self.clock, logger: self.logger)
@@ -87,6 +118,7 @@ public final class LeaseholdServer: Service, Sendable {
             rpcConfiguration.limits = self.configuration.rpcLimits
             rpcConfiguration.serverID = self.configuration.serverID
             rpcConfiguration.serverVersion = LeaseholdVersion.current
+            rpcConfiguration.helloRefusal = self.configuration.helloRefusal
             let rpc = RPCServer(
                 configuration: rpcConfiguration, services: [LeaseholdService(locks: locks, store: store)],
                 logger: self.logger)
@@ -97,7 +129,8 @@ public final class LeaseholdServer: Service, Sendable {
             if let host = self.configuration.metricsHost {
                 metrics = try await ListenFailed.naming(host: host, port: self.configuration.metricsPort) {
                     try await MetricsEndpoint.start(
-                        host: host, port: self.configuration.metricsPort, locks: locks, logger: self.logger)
+                        host: host, port: self.configuration.metricsPort, locks: { locks }, leadership: nil,
+                        logger: self.logger)
                 }
             }
             let expiry = Task { await locks.runExpiry() }

@@ -19,6 +19,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         var methods: [String: RPCMethod]
         var authenticator: Authenticator
         var hello: @Sendable (Principal) -> HelloResponse
+        var helloRefusal: (@Sendable () -> Status?)? = nil
         var limits: RPCServer.Limits
         var logger: Logger
     }
@@ -281,7 +282,9 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         var payload = ByteBuffer()
         do {
             let request = try HelloRequest(decoding: frame.payload)
-            if request.protocolVersion != LeaseholdMethod.protocolVersion {
+            if let refusal = self.shared.helloRefusal?() {
+                status = refusal
+            } else if request.protocolVersion != LeaseholdMethod.protocolVersion {
                 status = Status(
                     code: .unsupportedProtocol,
                     message: "protocol version \(request.protocolVersion) is not supported; this server speaks \(LeaseholdMethod.protocolVersion)")

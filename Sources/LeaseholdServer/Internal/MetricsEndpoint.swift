@@ -14,13 +14,27 @@ final class MetricsEndpoint: Sendable {
 
     var localAddress: SocketAddress? { self.channel.localAddress }
 
-    static func start(host: String, port: Int, locks: LockService, logger: Logger) async throws -> MetricsEndpoint {
+    /// - Parameters:
+    ///   - locks: The lock service, when there is one (a standby has none).
+    ///   - leadership: Whether this node is the active one and its epoch, for a node on a shared store.
+    static func start(
+        host: String, port: Int, locks: @escaping @Sendable () -> LockService?,
+        leadership: (@Sendable () -> (isLeader: Bool, epoch: UInt64))?, logger: Logger
+    ) async throws -> MetricsEndpoint {
         let registry = PrometheusCollectorRegistry()
         let sessions = registry.makeGauge(descriptor: MetricNameDescriptor(namespace: "leasehold", metricName: "sessions", unitName: "", helpText: "Live sessions."))
         let revision = registry.makeGauge(descriptor: MetricNameDescriptor(namespace: "leasehold", metricName: "revision", unitName: "", helpText: "The current revision (last fencing token)."))
+        let leader = leadership.map { _ in registry.makeGauge(descriptor: MetricNameDescriptor(namespace: "leasehold", metricName: "leader", unitName: "", helpText: "1 on the active node, 0 on a standby.")) }
+        let epoch = leadership.map { _ in registry.makeGauge(descriptor: MetricNameDescriptor(namespace: "leasehold", metricName: "epoch", unitName: "", helpText: "The epoch of this node's last takeover (0 before any).")) }
         let render: @Sendable () -> [UInt8] = {
-            sessions.set(Double(locks.sessionCount))
-            revision.set(Double(locks.revision))
+            let service = locks()
+            sessions.set(Double(service?.sessionCount ?? 0))
+            revision.set(Double(service?.revision ?? 0))
+            if let leadership {
+                let (isLeader, current) = leadership()
+                leader?.set(Double(isLeader ? 1 : 0))
+                epoch?.set(Double(current))
+            }
             var buffer: [UInt8] = []
             registry.emit(into: &buffer)
             return buffer
