@@ -55,12 +55,15 @@ let targets: [Target] = [
 
     .target(
         name: "LeaseholdCore",
-        dependencies: [.product(name: "DequeModule", package: "swift-collections")],
+        dependencies: [
+            .product(name: "DequeModule", package: "swift-collections"),
+            .product(name: "HeapModule", package: "swift-collections"),
+        ],
         swiftSettings: swiftSettings
     ),
     .testTarget(
         name: "LeaseholdCoreTests",
-        dependencies: ["LeaseholdCore", "LeaseholdTestSupport"],
+        dependencies: ["LeaseholdCore", "LeaseholdTestUtilities"],
         swiftSettings: swiftSettings
     ),
 
@@ -71,7 +74,8 @@ let targets: [Target] = [
     ),
     .testTarget(
         name: "LeaseholdWireTests",
-        dependencies: ["LeaseholdWire", "LeaseholdTestSupport", .product(name: "NIOEmbedded", package: "swift-nio"),
+        dependencies: ["LeaseholdWire", "LeaseholdCore", "CLeaseholdProto", "LeaseholdTestUtilities", nioCore,
+                       .product(name: "NIOEmbedded", package: "swift-nio"),
                        .product(name: "NIOTestUtils", package: "swift-nio")],
         swiftSettings: swiftSettings
     ),
@@ -87,8 +91,9 @@ let targets: [Target] = [
     .testTarget(
         name: "LeaseholdRPCTests",
         dependencies: [
-            "LeaseholdRPC", "LeaseholdTestSupport", .product(name: "NIOEmbedded", package: "swift-nio"),
-            .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            "LeaseholdRPC", "LeaseholdWire", "LeaseholdTestUtilities", nioCore, nioPosix, logging,
+            .product(name: "NIOEmbedded", package: "swift-nio"),
+            .product(name: "NIOConcurrencyHelpers", package: "swift-nio"), .product(name: "Crypto", package: "swift-crypto"),
         ],
         swiftSettings: swiftSettings
     ),
@@ -97,7 +102,7 @@ let targets: [Target] = [
     .target(name: "LeaseholdStore", dependencies: ["LeaseholdSQLite", "LeaseholdCore", logging], swiftSettings: swiftSettings),
     .testTarget(
         name: "LeaseholdStoreTests",
-        dependencies: ["LeaseholdStore", "LeaseholdSQLite", "LeaseholdTestSupport"],
+        dependencies: ["LeaseholdStore", "LeaseholdSQLite", "LeaseholdCore", logging],
         swiftSettings: swiftSettings
     ),
 
@@ -111,7 +116,7 @@ let targets: [Target] = [
     ),
     .testTarget(
         name: "LeaseholdPostgresTests",
-        dependencies: ["LeaseholdPostgres", "LeaseholdStore", "LeaseholdCore", "LeaseholdTestSupport", logging],
+        dependencies: ["LeaseholdPostgres", "LeaseholdStore", "LeaseholdCore", "LeaseholdTestUtilities", logging],
         swiftSettings: swiftSettings
     ),
 
@@ -129,31 +134,55 @@ let targets: [Target] = [
     ),
     .testTarget(
         name: "LeaseholdServerTests",
-        dependencies: ["LeaseholdServer", "LeaseholdClient", "LeaseholdTestSupport"],
+        dependencies: [
+            "LeaseholdServer", "LeaseholdClient", "LeaseholdCore", "LeaseholdRPC", "LeaseholdStore", "LeaseholdWire",
+            "LeaseholdTestSupport", "LeaseholdTestUtilities", logging,
+        ],
         swiftSettings: swiftSettings
     ),
 
-    .target(name: "LeaseholdClient", dependencies: ["LeaseholdRPC", logging], swiftSettings: swiftSettings),
+    .target(
+        name: "LeaseholdClient", dependencies: ["LeaseholdRPC", "LeaseholdWire", "LeaseholdCore"],
+        swiftSettings: swiftSettings),
     .testTarget(
         name: "LeaseholdClientTests",
-        dependencies: ["LeaseholdClient", "LeaseholdServer", "LeaseholdTestSupport"],
+        dependencies: [
+            "LeaseholdClient", "LeaseholdServer", "LeaseholdCore", "LeaseholdRPC", "LeaseholdWire", "LeaseholdTestSupport",
+            "LeaseholdTestUtilities", nioCore, nioPosix,
+        ],
         swiftSettings: swiftSettings
     ),
 
     .executableTarget(
         name: "LeaseholdCLI",
         dependencies: [
-            "LeaseholdServer", "LeaseholdClient", "LeaseholdPostgres", "LeaseholdStore", logging, nioCore, nioPosix,
-            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            "LeaseholdServer", "LeaseholdClient", "LeaseholdCore", "LeaseholdPostgres", "LeaseholdRPC", "LeaseholdStore",
+            "LeaseholdWire", logging, nioCore, nioPosix, .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "UnixSignals", package: "swift-service-lifecycle"),
         ],
         swiftSettings: swiftSettings
     ),
+    .testTarget(name: "LeaseholdCLITests", dependencies: ["LeaseholdCLI"], swiftSettings: swiftSettings),
 
+    // Test helpers with no Leasehold dependency (seeded randomness, bounded waits, temporary folders), so that
+    // the Core, Wire, Store and RPC tests do not build the server.
+    .target(name: "LeaseholdTestUtilities", swiftSettings: swiftSettings),
+    // Helpers that run servers and clients: a manual clock, in-process and spawned servers, raw sessions.
     .target(
         name: "LeaseholdTestSupport",
-        dependencies: ["LeaseholdCore", "LeaseholdServer", "LeaseholdClient", "LeaseholdRPC", "LeaseholdWire", nioCore],
+        dependencies: [
+            "LeaseholdCore", "LeaseholdServer", "LeaseholdClient", "LeaseholdRPC", "LeaseholdWire",
+            "LeaseholdTestUtilities", "LeaseholdLinearizability", nioCore, logging,
+        ],
+        swiftSettings: swiftSettings
+    ),
+
+    // A linearizability checker for recorded lock histories (used by tests only): pure, no dependencies.
+    .target(name: "LeaseholdLinearizability", swiftSettings: swiftSettings),
+    .testTarget(
+        name: "LeaseholdLinearizabilityTests",
+        dependencies: ["LeaseholdLinearizability", "LeaseholdTestUtilities"],
         swiftSettings: swiftSettings
     ),
 
@@ -187,15 +216,18 @@ let targets: [Target] = [
     .testTarget(
         name: "FencedResourceTests",
         dependencies: [
-            "FencedResource", "LeaseholdTestSupport", "LeaseholdClient", "LeaseholdRPC", "LeaseholdWire", logging,
-            nioCore,
+            "FencedResource", "LeaseholdTestSupport", "LeaseholdTestUtilities", "LeaseholdClient", "LeaseholdRPC",
+            "LeaseholdWire", logging, nioCore,
         ],
         swiftSettings: swiftSettings
     ),
 
     .testTarget(
         name: "EndToEndTests",
-        dependencies: ["LeaseholdClient", "LeaseholdTestSupport"],
+        dependencies: [
+            "LeaseholdClient", "LeaseholdCore", "LeaseholdRPC", "LeaseholdWire", "LeaseholdTestSupport",
+            "LeaseholdTestUtilities", "LeaseholdLinearizability",
+        ],
         swiftSettings: swiftSettings
     ),
 ]

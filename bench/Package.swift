@@ -24,6 +24,7 @@ let dependencies: [Package.Dependency] = [
     .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
     .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
     .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+    .package(url: "https://github.com/apple/swift-collections.git", from: "1.6.0"),
 ]
 
 let benchmark: Target.Dependency = .product(name: "Benchmark", package: "benchmark")
@@ -42,6 +43,7 @@ let targets: [Target] = [
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "HeapModule", package: "swift-collections"),
             "CEpoll",
         ],
         swiftSettings: swiftSettings

@@ -15,7 +15,8 @@
 # uncontended-8conns contended-k1 contended-k16 sessions sessions-spread expiry watch ping ping-1loop ping-8conns"),
 # DURATION (10s), WARMUP (2s), SESSIONS_COUNT (100000),
 # SESSIONS_DURATION (60s), WATCHERS (1000), CLIENTS (64), RESULTS (bench/results/<date>-<commit>), DATA_DIR (${TMPDIR:-/tmp}),
-# BUILD (1), QUICK (0), SERVER_ARGS (more `leasehold serve` flags, e.g. "--event-loops 1").
+# BUILD (1), QUICK (0), SERVER_ARGS (more `leasehold serve` flags, e.g. "--event-loops 1"), LEASEHOLD and BENCH (the
+# server and generator binaries, for A/B runs of two builds: BUILD=0 LEASEHOLD=/other/tree/.build/release/leasehold).
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -50,8 +51,8 @@ if [[ ${BUILD:-1} == 1 ]]; then
     log "building leasehold-bench (release) in $here"
     (cd "$here" && swift build -c release --product leasehold-bench >&2)
 fi
-leasehold="$root/.build/release/leasehold"
-bench="$here/.build/release/leasehold-bench"
+leasehold=${LEASEHOLD:-$root/.build/release/leasehold}
+bench=${BENCH:-$here/.build/release/leasehold-bench}
 [[ -x $leasehold && -x $bench ]] || { echo "missing $leasehold or $bench: run with BUILD=1" >&2; exit 1; }
 
 # MARK: Server

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # README command 2 (and what CI runs): installs what is missing, checks that the generated protobuf-c code is
-# current, builds in debug mode, and runs the whole test suite.
+# current, builds in debug mode, and runs the whole test suite: the Swift tests, then the Python client's checks
+# and tests (scripts/test-python.sh, in a virtual environment it creates).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 scripts/generate-proto.sh --check
 swift build --build-tests
 swift test --skip-build "$@"
+scripts/test-python.sh

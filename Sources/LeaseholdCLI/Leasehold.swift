@@ -1,6 +1,6 @@
 import ArgumentParser
 
-/// The `leasehold` command: the server and the client commands in one executable (SPEC.md §6).
+/// The `leasehold` command: the server and the client commands in one executable (README.md, "Configuration").
 @main
 struct Leasehold: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

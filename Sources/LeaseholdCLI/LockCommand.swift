@@ -108,10 +108,10 @@ struct LockCommand: AsyncParsableCommand {
         var environment = ProcessInfo.processInfo.environment
         environment["LEASEHOLD_KEY"] = self.key
         environment["LEASEHOLD_FENCING_TOKEN"] = String(lock.fencingToken)
-        let child: ChildProcess
+        let child: GuardedCommand
         do {
-            child = try ChildProcess.spawn(self.command, environment: environment)
-        } catch let failure as ChildProcess.SpawnFailure {
+            child = try GuardedCommand.spawn(self.command, environment: environment)
+        } catch let failure as GuardedCommand.SpawnFailure {
             await Self.releaseAndClose(lock, session)
             let notFound = failure.errno == ENOENT
             throw CommandFailure(
@@ -178,14 +178,14 @@ struct LockCommand: AsyncParsableCommand {
     }
 
     private enum Ending {
-        case exited(ChildProcess.Termination)
+        case exited(GuardedCommand.Termination)
         case interrupted(Int32)
         case lost(String)
     }
 
     /// Watches the child, the signals and the lock until one of them ends the run.
     private func supervise(
-        _ child: ChildProcess,
+        _ child: GuardedCommand,
         session: Session,
         policy: LockLossPolicy,
         signals: SignalLatch,
@@ -200,7 +200,7 @@ struct LockCommand: AsyncParsableCommand {
                 return .lost("\(what) (\(event.kind.name) at revision \(event.revision))")
             }
             let now = ContinuousClock.now
-            if now >= session.confirmedUntil - policy.margin {
+            if policy.mustStop(now: now, confirmedUntil: session.confirmedUntil) {
                 let age = now - (session.confirmedUntil - session.ttl)
                 return .lost(
                     "no keepalive has succeeded for \(age.shortText) of the \(session.ttl.shortText) TTL, "

@@ -91,7 +91,7 @@ public final class LeaseholdClient: Sendable {
     /// - Throws: ``LeaseholdError`` (`INVALID_ARGUMENT`, `RESOURCE_EXHAUSTED`, `UNAVAILABLE`).
     public func openSession(ttl: Duration = .seconds(10), name: String = "") async throws -> Session {
         let connection = try await self.connection()
-        let info: SessionInfo = try await connection.unary(
+        let info = try await connection.unary(
             LeaseholdMethod.openSession, OpenSessionRequest(ttl: ttl, name: name), timeout: self.configuration.callTimeout)
         return Session(client: self, info: info, connection: connection)
     }
@@ -137,7 +137,7 @@ public final class LeaseholdClient: Sendable {
                 do {
                     let connection = try await self.connection()
                     let stream = connection.serverStream(
-                        LeaseholdMethod.watch, WatchRequest(prefix: prefix, startRevision: next), as: WatchResponse.self)
+                        LeaseholdMethod.watch, WatchRequest(prefix: prefix, startRevision: next))
                     for try await response in stream {
                         backoff.reset()
                         if response.events.isEmpty {
@@ -182,7 +182,9 @@ public final class LeaseholdClient: Sendable {
     // MARK: - Internal
 
     /// A unary call that needs no session, retried once on a fresh connection if the connection was lost.
-    func call<Request: WireMessage, Response: WireMessage>(_ method: String, _ request: Request) async throws -> Response {
+    func call<Request: WireMessage, Response: WireMessage>(
+        _ method: MethodDescriptor<Request, Response>, _ request: Request
+    ) async throws -> Response {
         do {
             return try await self.connection().unary(method, request, timeout: self.configuration.callTimeout)
         } catch let error as LeaseholdError where error.isConnectivity {

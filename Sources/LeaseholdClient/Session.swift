@@ -13,7 +13,7 @@ import Synchronization
 /// defer { Task { try await lock.release() } }
 /// ```
 public final class Session: Sendable {
-    /// How sure the session is that it still holds its locks (SPEC.md §7).
+    /// How sure the session is that it still holds its locks (docs/design.md, "Time").
     public enum State: Hashable, Sendable {
         /// Keepalives succeed.
         case connected
@@ -110,7 +110,7 @@ public final class Session: Sendable {
                 while true {
                     let remaining = max(.zero, deadline - .now)
                     do {
-                        let response: AcquireResponse = try await self.sessionCall(
+                        let response = try await self.sessionCall(
                             LeaseholdMethod.acquire,
                             AcquireRequest(sessionID: self.id, key: key, wait: remaining),
                             timeout: remaining + self.client.configuration.callTimeout)
@@ -166,7 +166,7 @@ public final class Session: Sendable {
         }
         task?.cancel()
         defer { self.finish(with: nil) }
-        let response: CloseSessionResponse = try await self.sessionCall(
+        let response = try await self.sessionCall(
             LeaseholdMethod.closeSession, CloseSessionRequest(sessionID: self.id),
             timeout: self.client.configuration.callTimeout)
         return Int(response.released)
@@ -177,7 +177,7 @@ public final class Session: Sendable {
     /// A call that must run on the connection the session is bound to: resumes on the current connection first
     /// if the session is bound to an older one.
     func sessionCall<Request: WireMessage, Response: WireMessage>(
-        _ method: String, _ request: Request, timeout: Duration
+        _ method: MethodDescriptor<Request, Response>, _ request: Request, timeout: Duration
     ) async throws -> Response {
         let connection = try await self.boundConnection()
         do {
@@ -199,7 +199,7 @@ public final class Session: Sendable {
     private func resume(on connection: RPCConnection) async throws {
         let sentAt = ContinuousClock.now
         do {
-            let _: SessionInfo = try await connection.unary(
+            _ = try await connection.unary(
                 LeaseholdMethod.resumeSession, ResumeSessionRequest(sessionID: self.id, secret: self.secret),
                 timeout: self.client.configuration.callTimeout)
         } catch let error as LeaseholdError where error.code == .sessionExpired || error.code == .notFound {
@@ -255,7 +255,7 @@ public final class Session: Sendable {
             var connection: RPCConnection?
             do {
                 connection = try await self.boundConnection()
-                let _: KeepAliveResponse = try await connection!.unary(
+                _ = try await connection!.unary(
                     LeaseholdMethod.keepAlive, KeepAliveRequest(sessionID: self.id), timeout: interval)
                 self.mutable.withLock { $0.confirmedAt = max($0.confirmedAt, sentAt) }
                 if self.state == .jeopardy {
@@ -337,11 +337,11 @@ public struct Lock: Sendable {
         let request = ReleaseRequest(sessionID: self.session.id, key: self.key, fencingToken: self.fencingToken)
         let timeout = self.session.client.configuration.callTimeout
         do {
-            let response: ReleaseResponse = try await self.session.sessionCall(LeaseholdMethod.release, request, timeout: timeout)
+            let response = try await self.session.sessionCall(LeaseholdMethod.release, request, timeout: timeout)
             return response.revision
         } catch let error as LeaseholdError where error.isConnectivity {
             do {
-                let response: ReleaseResponse = try await self.session.sessionCall(LeaseholdMethod.release, request, timeout: timeout)
+                let response = try await self.session.sessionCall(LeaseholdMethod.release, request, timeout: timeout)
                 return response.revision
             } catch let error as LeaseholdError where error.code == .notLockHolder {
                 return 0

@@ -1,7 +1,7 @@
 /// A point in time as the lock table sees it.
 ///
 /// Deadlines (TTLs, waits, lock delays) compare ``monotonic`` only, so wall-clock jumps change nothing
-/// (SPEC.md §5). ``wall`` rides along for the Unix times that clients see (`acquired_at_ms`, `at_ms`).
+/// (docs/protocol.md, "What the server guarantees"). ``wall`` rides along for the Unix times that clients see (`acquired_at_ms`, `at_ms`).
 /// Core never reads a clock: the server passes `now` in, and tests build instants by hand.
 public struct Instant: Comparable, Hashable, Sendable, CustomStringConvertible {
     /// Time since an arbitrary origin on a monotonic clock.

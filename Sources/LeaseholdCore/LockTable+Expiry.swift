@@ -1,3 +1,5 @@
+import HeapModule
+
 // MARK: - Time
 
 extension LockTable {
@@ -30,7 +32,7 @@ extension LockTable {
                 if session.deadline > entry.deadline {
                     // Kept alive since the entry was pushed: one entry again, at the real deadline.
                     self.sessions[entry.id]!.heapDeadline = session.deadline
-                    self.sessionDeadlines.push(DeadlineEntry(deadline: session.deadline, id: entry.id))
+                    self.sessionDeadlines.insert(DeadlineEntry(deadline: session.deadline, id: entry.id))
                     continue
                 }
                 self.endSession(

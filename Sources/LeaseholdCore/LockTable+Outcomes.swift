@@ -3,7 +3,7 @@
 extension LockTable {
     /// A live session as `OpenSession`, `ResumeSession` and lookups describe it (`SessionInfo` on the wire,
     /// without the secret, which the table never sees).
-    public struct SessionInfo: Hashable, Sendable {
+    public struct SessionDescription: Hashable, Sendable {
         /// The session's id.
         public var id: SessionID
         /// The session's TTL.
@@ -38,7 +38,7 @@ extension LockTable {
     /// The answer to ``LockTable/openSession(ttl:secretHash:owner:name:now:)``.
     public enum OpenSessionOutcome: Hashable, Sendable {
         /// The session is open (once the `.openSession` persist is durable).
-        case opened(SessionInfo)
+        case opened(SessionDescription)
         /// The TTL is outside ``Configuration/minTTL``...``Configuration/maxTTL`` (`INVALID_ARGUMENT`).
         case invalidTTL
         /// ``Configuration/maxSessions`` sessions are open already (`RESOURCE_EXHAUSTED`).
@@ -48,7 +48,7 @@ extension LockTable {
     /// The answer to ``LockTable/resumeSession(_:secretHash:now:)``.
     public enum ResumeOutcome: Hashable, Sendable {
         /// The secret matched; the session's deadline was refreshed.
-        case resumed(SessionInfo)
+        case resumed(SessionDescription)
         /// No such session (`NOT_FOUND`).
         case notFound
         /// The session's deadline has passed (`SESSION_EXPIRED`).
@@ -131,6 +131,63 @@ extension LockTable {
         public init(holder: LockInfo?, queue: [WaiterInfo], revision: UInt64) {
             self.holder = holder
             self.queue = queue
+            self.revision = revision
+        }
+    }
+}
+
+extension LockTable {
+    /// Whether a token is a key's current grant, as `Validate` reports it.
+    public struct Validation: Hashable, Sendable {
+        /// The token is the key's current grant.
+        public var valid: Bool
+        /// The key's current holder, if any.
+        public var holder: LockInfo?
+        /// The revision the answer was read at.
+        public var revision: UInt64
+
+        public init(valid: Bool, holder: LockInfo?, revision: UInt64) {
+            self.valid = valid
+            self.holder = holder
+            self.revision = revision
+        }
+    }
+
+    /// Held locks under a prefix, as `List` reports them.
+    public struct Listing: Hashable, Sendable {
+        /// The locks, sorted by key bytes.
+        public var locks: [LockInfo]
+        /// The revision the answer was read at.
+        public var revision: UInt64
+
+        public init(locks: [LockInfo], revision: UInt64) {
+            self.locks = locks
+            self.revision = revision
+        }
+    }
+
+    /// A session's lease after a keepalive.
+    public struct SessionLease: Hashable, Sendable {
+        /// The session's TTL.
+        public var ttl: Duration
+        /// Time left until the session expires without another keepalive.
+        public var expiresIn: Duration
+
+        public init(ttl: Duration, expiresIn: Duration) {
+            self.ttl = ttl
+            self.expiresIn = expiresIn
+        }
+    }
+
+    /// A lock ended by force, and the revision of its `forceReleased` event.
+    public struct ForcedRelease: Hashable, Sendable {
+        /// The lock as it was held.
+        public var lock: LockInfo
+        /// The revision of the release.
+        public var revision: UInt64
+
+        public init(lock: LockInfo, revision: UInt64) {
+            self.lock = lock
             self.revision = revision
         }
     }

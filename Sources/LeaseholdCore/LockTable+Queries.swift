@@ -22,9 +22,9 @@ extension LockTable {
     ///   - key: The key the token was granted on.
     ///   - fencingToken: The token to check.
     /// - Returns: Whether it is the current grant, the current holder if any, and the current revision.
-    public func validate(key: String, fencingToken: UInt64) -> (valid: Bool, holder: LockInfo?, revision: UInt64) {
+    public func validate(key: String, fencingToken: UInt64) -> Validation {
         let holder = self.locks[LockKey(key)]
-        return (holder?.fencingToken == fencingToken, holder, self.revision)
+        return Validation(valid: holder?.fencingToken == fencingToken, holder: holder, revision: self.revision)
     }
 
     /// Held locks whose key starts with the bytes of `prefix`, sorted by key bytes, as `List` answers. O(n).

@@ -1,3 +1,5 @@
+import HeapModule
+
 // MARK: - Sessions
 
 extension LockTable {
@@ -31,8 +33,8 @@ extension LockTable {
         let record = SessionRecord(id: id, secretHash: secretHash, ttl: ttl, owner: owner, name: name)
         let deadline = now + ttl
         self.sessions[id] = SessionState(record: record, deadline: deadline, heapDeadline: deadline)
-        self.sessionDeadlines.push(DeadlineEntry(deadline: deadline, id: id))
-        let info = SessionInfo(id: id, ttl: ttl, expiresIn: ttl, owner: owner, name: name, locks: [])
+        self.sessionDeadlines.insert(DeadlineEntry(deadline: deadline, id: id))
+        let info = SessionDescription(id: id, ttl: ttl, expiresIn: ttl, owner: owner, name: name, locks: [])
         return (.opened(info), [.persist(.openSession(record))])
     }
 
@@ -92,18 +94,18 @@ extension LockTable {
     /// Describes a session: TTL, time left, owner, name and the locks it holds.
     /// - Parameters:
     ///   - id: The session.
-    ///   - now: The current time, for ``SessionInfo/expiresIn``.
+    ///   - now: The current time, for ``SessionDescription/expiresIn``.
     /// - Returns: The session, or nil if it is not live (a session past its deadline that ``expire(now:)`` has
     ///   not processed yet is still returned, with `expiresIn` zero).
-    public func session(_ id: SessionID, now: Instant) -> SessionInfo? {
+    public func session(_ id: SessionID, now: Instant) -> SessionDescription? {
         self.sessions[id].map { self.info(of: $0, now: now) }
     }
 
     /// The number of live sessions.
     public var sessionCount: Int { self.sessions.count }
 
-    func info(of session: SessionState, now: Instant) -> SessionInfo {
-        SessionInfo(
+    func info(of session: SessionState, now: Instant) -> SessionDescription {
+        SessionDescription(
             id: session.id,
             ttl: session.record.ttl,
             expiresIn: max(.zero, session.deadline - now),

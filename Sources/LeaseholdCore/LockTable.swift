@@ -1,3 +1,5 @@
+import HeapModule
+
 /// All sessions, locks and wait queues of one server: the pure state machine behind every lock RPC.
 ///
 /// `LockTable` does no I/O, reads no clock and draws no random numbers. Time comes in as `now`, and every
@@ -54,14 +56,14 @@ public struct LockTable: Sendable {
     var delays: [LockKey: Instant] = [:]
 
     /// One entry per session, never later than its real deadline (see ``SessionState/heapDeadline``).
-    var sessionDeadlines = MinHeap<DeadlineEntry<SessionID>>()
+    var sessionDeadlines = Heap<DeadlineEntry<SessionID>>()
     /// One entry per waiter ever queued; entries of waiters that are gone are skipped when they surface.
-    var waitDeadlines = MinHeap<DeadlineEntry<WaiterID>>()
+    var waitDeadlines = Heap<DeadlineEntry<WaiterID>>()
     /// One entry per lock delay ever started; entries of delays that are over are skipped when they surface.
-    var delayDeadlines = MinHeap<DeadlineEntry<LockKey>>()
+    var delayDeadlines = Heap<DeadlineEntry<LockKey>>()
 
     /// Creates an empty table, as for a new database.
-    /// - Parameter configuration: Limits and timings; the defaults match SPEC.md.
+    /// - Parameter configuration: Limits and timings; the defaults are those docs/protocol.md names.
     public init(configuration: Configuration = .init()) {
         self.configuration = configuration
         self.revision = 0
@@ -70,7 +72,7 @@ public struct LockTable: Sendable {
 
     /// Rebuilds the table from what the store kept.
     ///
-    /// Every session gets a fresh deadline of `now` + its TTL (a grace period to resume, SPEC.md §5), even if its
+    /// Every session gets a fresh deadline of `now` + its TTL (a grace period to resume, docs/protocol.md), even if its
     /// old deadline passed while the server was down. The revision and the session counter continue from the
     /// persisted values and never go back. Waits and lock delays are not durable and start empty.
     ///
@@ -99,7 +101,7 @@ public struct LockTable: Sendable {
             self.sessions[lock.sessionID]!.held.insert(key)
             self.revision = max(self.revision, lock.fencingToken)
         }
-        self.sessionDeadlines = MinHeap(
+        self.sessionDeadlines = Heap(
             self.sessions.values.map { DeadlineEntry(deadline: $0.deadline, id: $0.id) }
         )
     }
@@ -125,7 +127,7 @@ extension LockTable {
         /// How long a key stays ungrantable after its lock was lost by expiry or force-release (`--lock-delay`).
         public var lockDelay: Duration
 
-        /// Creates a configuration; every default matches SPEC.md.
+        /// Creates a configuration; every default is the one docs/protocol.md names.
         /// - Parameters:
         ///   - defaultTTL: The TTL of a session opened with a TTL of zero.
         ///   - minTTL: The shortest TTL allowed.

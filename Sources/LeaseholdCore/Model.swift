@@ -1,4 +1,4 @@
-// The vocabulary shared by Core, Store, Wire, Server and Client (SPEC.md §1 and §3).
+// The vocabulary shared by Core, Store, Wire, Server and Client (docs/protocol.md).
 
 /// Identifies a session. Assigned by the lock table from a durable counter; never reused.
 public struct SessionID: RawRepresentable, Hashable, Comparable, Sendable, CustomStringConvertible {

@@ -1,4 +1,4 @@
-/// Who a connection speaks for, established by `Hello` (SPEC.md §1).
+/// Who a connection speaks for, established by `Hello` (docs/protocol.md).
 public struct Principal: Hashable, Sendable, CustomStringConvertible {
     /// The principal's name; sessions record it as their `owner`.
     public var name: String

@@ -10,7 +10,7 @@ import Synchronization
 /// ```swift
 /// let connection = try await RPCConnection.connect(host: "127.0.0.1", port: 7420, hello: HelloRequest(
 ///     protocolVersion: 1, clientName: "worker-7", token: ""))
-/// let info: DescribeResponse = try await connection.unary(LeaseholdMethod.describe, DescribeRequest(key: "jobs/1"))
+/// let info = try await connection.unary(LeaseholdMethod.describe, DescribeRequest(key: "jobs/1"))
 /// ```
 public final class RPCConnection: Sendable {
     /// The server's answer to `Hello`.
@@ -68,7 +68,7 @@ public final class RPCConnection: Sendable {
             channel: channel, handler: handler,
             hello: HelloResponse(serverVersion: "", serverID: "", protocolVersion: 0, maxFrameBytes: 0, principal: "", roles: []))
         do {
-            let response: HelloResponse = try await connection.unary(LeaseholdMethod.hello, hello, timeout: connectTimeout)
+            let response = try await connection.unary(LeaseholdMethod.hello, hello, timeout: connectTimeout)
             return RPCConnection(channel: channel, handler: handler, hello: response)
         } catch {
             try? await channel.close()
@@ -78,7 +78,7 @@ public final class RPCConnection: Sendable {
 
     /// Makes a unary call.
     /// - Parameters:
-    ///   - method: The full method name.
+    ///   - method: The method, with its request and response types.
     ///   - request: The request.
     ///   - timeout: The call's deadline, sent to the server and also enforced here, so that a server that stops
     ///     answering cannot hold the caller.
@@ -86,9 +86,9 @@ public final class RPCConnection: Sendable {
     /// - Throws: ``LeaseholdError`` with the server's status, `DEADLINE_EXCEEDED`, or `UNAVAILABLE` when the
     ///   connection ends; `CancellationError` when the calling task is cancelled (the server is sent CANCEL).
     public func unary<Request: WireMessage, Response: WireMessage>(
-        _ method: String, _ request: Request, as: Response.Type = Response.self, timeout: Duration? = nil
+        _ method: MethodDescriptor<Request, Response>, _ request: Request, timeout: Duration? = nil
     ) async throws -> Response {
-        let frame = self.newFrame(method: method, payload: request.encoded(), timeout: timeout)
+        let frame = self.newFrame(method: method.name, payload: request.encoded(), timeout: timeout)
         let callID = frame.callID
         let inbox = self.inbox
         // A cancellation can arrive before the call is registered on the loop; the flag makes `start` see it.
@@ -108,21 +108,21 @@ public final class RPCConnection: Sendable {
     /// loop and chained from its answer costs no task and no thread hop. Callbacks added with `assumeIsolated()`
     /// run in the same loop tick as the answer's read, so a call they start shares that read's flush.
     /// - Parameters:
-    ///   - method: The full method name.
+    ///   - method: The method, with its request and response types.
     ///   - request: The request.
     ///   - timeout: The call's deadline, sent to the server and also enforced here.
-    /// - Returns: The decoded response, or the errors of ``unary(_:_:as:timeout:)`` (there is no cancellation).
+    /// - Returns: The decoded response, or the errors of ``unary(_:_:timeout:)`` (there is no cancellation).
     @inlinable
     public func unaryFuture<Request: WireMessage, Response: WireMessage>(
-        _ method: String, _ request: Request, as: Response.Type = Response.self, timeout: Duration? = nil
+        _ method: MethodDescriptor<Request, Response>, _ request: Request, timeout: Duration? = nil
     ) -> EventLoopFuture<Response> {
         // Inlinable for the reason `serverStream` is: decoding specialized in the caller's module.
-        self.startUnary(method: method, payload: request.encoded(), timeout: timeout).flatMapThrowing {
+        self.startUnary(method: method.name, payload: request.encoded(), timeout: timeout).flatMapThrowing {
             try Response(decoding: $0)
         }
     }
 
-    /// Starts a unary call with no cancellation, for ``unaryFuture(_:_:as:timeout:)``.
+    /// Starts a unary call with no cancellation, for ``unaryFuture(_:_:timeout:)``.
     @usableFromInline
     func startUnary(method: String, payload: ByteBuffer, timeout: Duration?) -> EventLoopFuture<ByteBuffer> {
         self.startUnary(self.newFrame(method: method, payload: payload, timeout: timeout), cancelled: nil)
@@ -143,17 +143,17 @@ public final class RPCConnection: Sendable {
 
     /// Opens a server stream.
     /// - Parameters:
-    ///   - method: The full method name.
+    ///   - method: The method, with its request and response types.
     ///   - request: The request.
     /// - Returns: The stream's items; it finishes when the server ends the call with `OK` and throws
     ///   ``LeaseholdError`` otherwise. Dropping the iterator cancels the call on the server.
     @inlinable
     public func serverStream<Request: WireMessage, Response: WireMessage>(
-        _ method: String, _ request: Request, as: Response.Type = Response.self
+        _ method: StreamingMethodDescriptor<Request, Response>, _ request: Request
     ) -> AsyncThrowingStream<Response, any Error> {
         let (responses, continuation) = AsyncThrowingStream.makeStream(of: Response.self)
         let cancel = self.serverStream(
-            method, request, as: Response.self, onItem: { continuation.yield($0) },
+            method, request, onItem: { continuation.yield($0) },
             onEnd: { continuation.finish(throwing: $0) })
         continuation.onTermination = { _ in cancel() }
         return responses
@@ -162,9 +162,9 @@ public final class RPCConnection: Sendable {
     /// Opens a server stream whose items are handed to `onItem` on the connection's event loop, as they are read.
     ///
     /// For code that runs on the loop as callbacks and wants no task resume per item (the load generator's
-    /// thousand watchers); ``serverStream(_:_:as:)`` is this with an `AsyncThrowingStream` in between.
+    /// thousand watchers); ``serverStream(_:_:)`` is this with an `AsyncThrowingStream` in between.
     /// - Parameters:
-    ///   - method: The full method name.
+    ///   - method: The method, with its request and response types.
     ///   - request: The request.
     ///   - onItem: Called with each item, in order, on the event loop; keep it short.
     ///   - onEnd: Called once when the stream ends: `nil` when the server ends the call with `OK`, the error
@@ -172,13 +172,13 @@ public final class RPCConnection: Sendable {
     /// - Returns: What cancels the call.
     @inlinable
     public func serverStream<Request: WireMessage, Response: WireMessage>(
-        _ method: String, _ request: Request, as: Response.Type = Response.self,
+        _ method: StreamingMethodDescriptor<Request, Response>, _ request: Request,
         onItem: @escaping @Sendable (Response) -> Void, onEnd: @escaping @Sendable ((any Error)?) -> Void
     ) -> @Sendable () -> Void {
         // Inlinable so that decoding is specialized in the caller's module: each item would otherwise pay runtime
         // generic metadata lookups. The rest is `startStream`, not generic.
         self.startStream(
-            method: method, payload: request.encoded(),
+            method: method.name, payload: request.encoded(),
             item: { payload in
                 guard let response = try? Response(decoding: payload) else { return false }
                 onItem(response)

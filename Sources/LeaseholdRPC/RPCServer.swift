@@ -7,7 +7,7 @@ import Synchronization
 /// Serves ``RPCService``s over TCP: length-prefixed `leasehold.v1.Frame`s, many concurrent calls per connection.
 ///
 /// `Hello` belongs to this layer: every server built on it answers `leasehold.v1.Leasehold/Hello` and refuses other
-/// calls before it (SPEC.md §3).
+/// calls before it (docs/protocol.md).
 ///
 /// ```swift
 /// let server = RPCServer(configuration: .init(host: "127.0.0.1", port: 0), services: [myService], logger: logger)

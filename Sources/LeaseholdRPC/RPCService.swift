@@ -7,7 +7,7 @@ public import NIOCore
 /// ```swift
 /// struct Echo: RPCService {
 ///     var methods: [RPCMethod] {
-///         [.unary("demo.Echo/Say") { (request: HelloRequest, context) in
+///         [.unary(MethodDescriptor<HelloRequest, HelloResponse>("demo.Echo/Say")) { request, context in
 ///             HelloResponse(serverVersion: request.clientName, serverID: "", protocolVersion: 1,
 ///                           maxFrameBytes: 0, principal: context.principal.name, roles: [])
 ///         }]
@@ -37,6 +37,8 @@ public struct RPCMethod: Sendable {
         case inline(@Sendable (ByteBuffer, RPCContext) throws -> ByteBuffer)
         /// Starts on the event loop and answers through a completion.
         case callback(CallbackHandler)
+        /// Answers on the event loop if it can (non-nil), else goes on as `callback`.
+        case inlineOrCallback(@Sendable (ByteBuffer, RPCContext) throws -> ByteBuffer?, CallbackHandler)
     }
 
     /// The full method name, such as `leasehold.v1.Leasehold/Acquire`.
@@ -47,12 +49,13 @@ public struct RPCMethod: Sendable {
     /// connection's event loop, which saves the task and two thread hops of an `async` handler. Use it only for
     /// work measured in microseconds.
     /// - Parameters:
-    ///   - name: The full method name.
+    ///   - method: The method, with its request and response types.
     ///   - handler: Answers a request; throw ``LeaseholdError`` to end the call with its status.
     public static func unaryInline<Request: WireMessage, Response: WireMessage>(
-        _ name: String, _ handler: @escaping @Sendable (Request, RPCContext) throws -> Response
+        _ method: MethodDescriptor<Request, Response>,
+        _ handler: @escaping @Sendable (Request, RPCContext) throws -> Response
     ) -> RPCMethod {
-        RPCMethod(name: name, kind: .inline { payload, context in
+        RPCMethod(name: method.name, kind: .inline { payload, context in
             try handler(Request(decoding: payload), context).encoded()
         })
     }
@@ -64,16 +67,16 @@ public struct RPCMethod: Sendable {
     /// The handler may return a cancel action: it runs (on the event loop) if the call ends before `respond`, when
     /// the client cancels, the deadline passes or the connection closes. A later `respond` is then ignored.
     /// - Parameters:
-    ///   - name: The full method name.
+    ///   - method: The method, with its request and response types.
     ///   - handler: Starts the work; `respond` takes the answer, or ``LeaseholdError`` to end the call with its
     ///     status.
     public static func unaryCallback<Request: WireMessage, Response: WireMessage>(
-        _ name: String,
+        _ method: MethodDescriptor<Request, Response>,
         _ handler: @escaping @Sendable (
             Request, RPCContext, _ respond: @escaping @Sendable (Result<Response, any Error>) -> Void
         ) -> (@Sendable () -> Void)?
     ) -> RPCMethod {
-        RPCMethod(name: name, kind: .callback { payload, context, completion in
+        RPCMethod(name: method.name, kind: .callback { payload, context, completion in
             let request: Request
             do {
                 request = try Request(decoding: payload)
@@ -85,14 +88,39 @@ public struct RPCMethod: Sendable {
         })
     }
 
+    /// A unary method that usually answers at once, on the event loop, but sometimes must wait (for the commit in
+    /// flight, say): `now` answers, or returns `nil` to hand the call to `later`, which answers through `respond`
+    /// as ``unaryCallback(_:_:)`` does. The common case then costs what ``unaryInline(_:_:)`` costs.
+    /// - Parameters:
+    ///   - method: The method, with its request and response types.
+    ///   - now: Answers on the event loop without blocking, or returns `nil`; throw ``LeaseholdError`` to end the
+    ///     call with its status.
+    ///   - later: Starts the work when `now` could not answer, as in ``unaryCallback(_:_:)``.
+    public static func unary<Request: WireMessage, Response: WireMessage>(
+        _ method: MethodDescriptor<Request, Response>,
+        now: @escaping @Sendable (Request, RPCContext) throws -> Response?,
+        later: @escaping @Sendable (
+            Request, RPCContext, _ respond: @escaping @Sendable (Result<Response, any Error>) -> Void
+        ) -> (@Sendable () -> Void)?
+    ) -> RPCMethod {
+        let callback = Self.unaryCallback(method, later)
+        guard case .callback(let deferred) = callback.kind else { preconditionFailure("unaryCallback makes a callback") }
+        return RPCMethod(
+            name: method.name,
+            kind: .inlineOrCallback({ payload, context in
+                try now(Request(decoding: payload), context)?.encoded()
+            }, deferred))
+    }
+
     /// A unary method: one request, one response.
     /// - Parameters:
-    ///   - name: The full method name.
+    ///   - method: The method, with its request and response types.
     ///   - handler: Answers a request; throw ``LeaseholdError`` to end the call with its status.
     public static func unary<Request: WireMessage, Response: WireMessage>(
-        _ name: String, _ handler: @escaping @Sendable (Request, RPCContext) async throws -> Response
+        _ method: MethodDescriptor<Request, Response>,
+        _ handler: @escaping @Sendable (Request, RPCContext) async throws -> Response
     ) -> RPCMethod {
-        RPCMethod(name: name, kind: .task({ payload, context, _ in
+        RPCMethod(name: method.name, kind: .task({ payload, context, _ in
             let request = try Request(decoding: payload)
             return try await handler(request, context).encoded()
         }, isStreaming: false))
@@ -100,14 +128,14 @@ public struct RPCMethod: Sendable {
 
     /// A server-streaming method: one request, any number of responses, then a status.
     /// - Parameters:
-    ///   - name: The full method name.
+    ///   - method: The method, with its request and response types.
     ///   - handler: Sends items through the writer and returns when the stream is done; throw to end it with a
     ///     status other than `OK`.
     public static func serverStreaming<Request: WireMessage, Response: WireMessage>(
-        _ name: String,
+        _ method: StreamingMethodDescriptor<Request, Response>,
         _ handler: @escaping @Sendable (Request, RPCContext, RPCStreamWriter<Response>) async throws -> Void
     ) -> RPCMethod {
-        RPCMethod(name: name, kind: .task({ payload, context, sink in
+        RPCMethod(name: method.name, kind: .task({ payload, context, sink in
             let request = try Request(decoding: payload)
             try await handler(request, context, RPCStreamWriter(sink: sink))
             return ByteBuffer()

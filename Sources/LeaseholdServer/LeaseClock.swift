@@ -1,7 +1,7 @@
 public import LeaseholdCore
 import Foundation
 
-/// The server's source of time: `ContinuousClock` in production (monotonic, SPEC.md §5), a manual clock in tests.
+/// The server's source of time: `ContinuousClock` in production (monotonic, docs/protocol.md), a manual clock in tests.
 public protocol LeaseClock: Sendable {
     /// The current instant: monotonic time plus the wall-clock time it corresponds to.
     func now() -> Instant

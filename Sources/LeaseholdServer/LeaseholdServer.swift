@@ -21,7 +21,7 @@ public import ServiceLifecycle
 /// await server.stop()
 /// ```
 public final class LeaseholdServer: Service, Sendable {
-    /// Everything `leasehold serve` can set (SPEC.md §6).
+    /// Everything `leasehold serve` can set (README.md, "Configuration").
     public struct Configuration: Sendable {
         public var listenHost = "127.0.0.1"
         public var listenPort = 7420
@@ -120,7 +120,7 @@ public final class LeaseholdServer: Service, Sendable {
             rpcConfiguration.serverVersion = LeaseholdVersion.current
             rpcConfiguration.helloRefusal = self.configuration.helloRefusal
             let rpc = RPCServer(
-                configuration: rpcConfiguration, services: [LeaseholdService(locks: locks, store: store)],
+                configuration: rpcConfiguration, services: [LeaseholdService(locks: locks)],
                 logger: self.logger)
             let address = try await ListenFailed.naming(
                 host: self.configuration.listenHost, port: self.configuration.listenPort

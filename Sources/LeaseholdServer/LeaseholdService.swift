@@ -1,56 +1,67 @@
 import LeaseholdCore
 public import LeaseholdRPC
-public import LeaseholdStore
 import LeaseholdWire
 
-/// `leasehold.v1.Leasehold` on the RPC layer: decodes requests, calls ``LockService``, encodes answers.
-/// `Hello` is answered by the RPC layer itself.
+/// `leasehold.v1.Leasehold` on the RPC layer: the one adapter between the wire and ``LockService``. It decodes
+/// requests, calls the lock service, and maps its domain answers to wire messages. `Hello` is answered by the RPC
+/// layer itself.
 public struct LeaseholdService: RPCService {
     let locks: LockService
-    let store: any Store
 
     /// Creates the service.
-    /// - Parameters:
-    ///   - locks: The lock state.
-    ///   - store: The store, for reading the event log.
-    public init(locks: LockService, store: any Store) {
+    /// - Parameter locks: The lock state.
+    public init(locks: LockService) {
         self.locks = locks
-        self.store = store
     }
 
-    /// Every unary method but `KeepAlive` answers from the lock service's completion (after the commit, or at once
-    /// for an error), with no task per call; `KeepAlive` touches memory only and runs inline.
+    /// Every unary method answers from the lock service's completion, with no task per call: once what the answer
+    /// observed is durable (at once when no commit is in flight).
     public var methods: [RPCMethod] {
         let locks = self.locks
         return [
-            .unaryCallback(LeaseholdMethod.openSession) { (request: OpenSessionRequest, context, respond) in
+            .unaryCallback(LeaseholdMethod.openSession) { request, context, respond in
                 locks.openSession(
-                    ttl: request.ttl, name: request.name, owner: context.principal.name, connection: context.connectionID,
-                    completion: respond)
+                    ttl: request.ttl, name: request.name, owner: context.principal.name, connection: context.connectionID
+                ) { result in
+                    respond(result.map { SessionInfo($0.info, secret: $0.secret) })
+                }
                 return nil
             },
-            .unaryCallback(LeaseholdMethod.resumeSession) { (request: ResumeSessionRequest, context, respond) in
-                locks.resumeSession(request.sessionID, secret: request.secret, connection: context.connectionID, completion: respond)
+            .unaryCallback(LeaseholdMethod.resumeSession) { request, context, respond in
+                locks.resumeSession(request.sessionID, secret: request.secret, connection: context.connectionID) { result in
+                    respond(result.map { SessionInfo($0, secret: []) })
+                }
                 return nil
             },
-            .unaryInline(LeaseholdMethod.keepAlive) { (request: KeepAliveRequest, context) in
-                try locks.keepAlive(request.sessionID, connection: context.connectionID)
-            },
-            .unaryCallback(LeaseholdMethod.closeSession) { (request: CloseSessionRequest, context, respond) in
+            // The most frequent call: answered on the event loop unless a commit is in flight.
+            .unary(
+                LeaseholdMethod.keepAlive,
+                now: { request, context in
+                    try locks.keepAliveNow(request.sessionID, connection: context.connectionID)
+                        .map { try $0.get() }
+                        .map { KeepAliveResponse(ttl: $0.ttl, expiresIn: $0.expiresIn) }
+                },
+                later: { request, context, respond in
+                    locks.keepAlive(request.sessionID, connection: context.connectionID) { result in
+                        respond(result.map { KeepAliveResponse(ttl: $0.ttl, expiresIn: $0.expiresIn) })
+                    }
+                    return nil
+                }),
+            .unaryCallback(LeaseholdMethod.closeSession) { request, context, respond in
                 locks.closeSession(request.sessionID, connection: context.connectionID) { result in
                     respond(result.map { CloseSessionResponse(released: UInt32(clamping: $0)) })
                 }
                 return nil
             },
             // A queued Acquire leaves its queue when the call ends first (CANCEL, deadline, connection closed).
-            .unaryCallback(LeaseholdMethod.acquire) { (request: AcquireRequest, context, respond) in
+            .unaryCallback(LeaseholdMethod.acquire) { request, context, respond in
                 locks.acquire(
                     key: request.key, session: request.sessionID, wait: request.wait, connection: context.connectionID
                 ) { result in
                     respond(result.map { AcquireResponse(lock: $0) })
                 }
             },
-            .unaryCallback(LeaseholdMethod.release) { (request: ReleaseRequest, context, respond) in
+            .unaryCallback(LeaseholdMethod.release) { request, context, respond in
                 locks.release(
                     key: request.key, session: request.sessionID, fencingToken: request.fencingToken,
                     connection: context.connectionID
@@ -59,13 +70,13 @@ public struct LeaseholdService: RPCService {
                 }
                 return nil
             },
-            .unaryCallback(LeaseholdMethod.forceRelease) { (request: ForceReleaseRequest, context, respond) in
+            .unaryCallback(LeaseholdMethod.forceRelease) { request, context, respond in
                 locks.forceRelease(key: request.key, reason: request.reason, principal: context.principal) { result in
-                    respond(result.map { ForceReleaseResponse(released: $0.0, revision: $0.1) })
+                    respond(result.map { ForceReleaseResponse(released: $0.lock, revision: $0.revision) })
                 }
                 return nil
             },
-            .unaryCallback(LeaseholdMethod.describe) { (request: DescribeRequest, _, respond) in
+            .unaryCallback(LeaseholdMethod.describe) { request, _, respond in
                 locks.describe(key: request.key) { result in
                     respond(result.map { description in
                         DescribeResponse(
@@ -76,51 +87,30 @@ public struct LeaseholdService: RPCService {
                 }
                 return nil
             },
-            .unaryCallback(LeaseholdMethod.validate) { (request: ValidateRequest, _, respond) in
+            .unaryCallback(LeaseholdMethod.validate) { request, _, respond in
                 locks.validate(key: request.key, fencingToken: request.fencingToken) { result in
                     respond(result.map { ValidateResponse(valid: $0.valid, lock: $0.holder, revision: $0.revision) })
                 }
                 return nil
             },
-            .unaryCallback(LeaseholdMethod.list) { (request: ListRequest, _, respond) in
+            .unaryCallback(LeaseholdMethod.list) { request, _, respond in
                 locks.list(prefix: request.prefix, limit: request.limit == 0 ? nil : Int(request.limit)) { result in
                     respond(result.map { ListResponse(locks: $0.locks, revision: $0.revision) })
                 }
                 return nil
             },
-            .serverStreaming(LeaseholdMethod.watch) { (request: WatchRequest, _, writer: RPCStreamWriter<WatchResponse>) in
-                try await self.watch(request, writer: writer)
+            .serverStreaming(LeaseholdMethod.watch) { request, _, writer in
+                try await locks.hub.stream(prefix: request.prefix, from: request.startRevision, to: writer)
             },
         ]
     }
+}
 
-    /// Streams history from the event log up to the seam, then live events from the hub: no gap, no duplicate.
-    private func watch(_ request: WatchRequest, writer: RPCStreamWriter<WatchResponse>) async throws {
-        let hub = self.locks.hub
-        let (id, seam) = hub.subscribe(prefix: request.prefix, writer: writer)
-        defer { hub.unsubscribe(id) }
-        let from = request.startRevision == 0 ? seam + 1 : request.startRevision
-        var next = from
-        while next <= seam {
-            let page = try await self.store.events(prefix: request.prefix, from: next, limit: 1_000)
-            if next < page.compactRevision {
-                throw LeaseholdError(
-                    code: .compacted,
-                    message: "revision \(next) is compacted; the oldest kept is \(page.compactRevision)",
-                    compactRevision: page.compactRevision)
-            }
-            let events = page.events.prefix { $0.revision <= seam }
-            if let last = events.last {
-                try writer.send(WatchResponse(events: Array(events), revision: last.revision))
-                next = last.revision + 1
-            }
-            if events.count < 1_000 { break }
-        }
-        hub.goLive(id, from: from)
-        await hub.waitUntilEnded(id)
-        try Task.checkCancellation()
-        if writer.isOpen {
-            throw LeaseholdError(code: .resourceExhausted, message: "the watcher fell too far behind")
-        }
+extension SessionInfo {
+    /// The wire form of a session; `secret` only from `OpenSession`.
+    init(_ info: LockTable.SessionDescription, secret: [UInt8]) {
+        self.init(
+            sessionID: info.id, secret: secret, ttl: info.ttl, expiresIn: info.expiresIn, owner: info.owner,
+            locks: info.locks)
     }
 }

@@ -2,16 +2,20 @@ import Crypto
 public import LeaseholdCore
 public import LeaseholdRPC
 public import LeaseholdStore
-public import LeaseholdWire
+import LeaseholdWire
 public import Logging
 import Synchronization
 
 /// The single owner of lock state: Core's ``LockTable`` behind a mutex, the store, and the watch hub.
 ///
 /// Every operation applies its transition and queues the resulting mutations in the store inside one critical
-/// section, so the store commits them in transition order. Replies, grants to queued waiters and watch events go
-/// out only once those mutations are durable (group commit lets one sync serve many callers). Queries wait for a
-/// barrier, so nobody is shown state that a crash could still undo.
+/// section, so the store commits them in transition order. Watch events go out only once their mutations are
+/// durable (group commit lets one sync serve many callers).
+///
+/// Every reply leaves through one gate, ``whenDurable(in:_:)``: successes and errors alike (a `LOCK_HELD` naming a
+/// holder, a `NOT_LOCK_HOLDER`, a query, a failed wait) are sent only once every commit submitted before the reply
+/// was computed is durable, so nobody is shown state that a crash could still undo. When nothing is in flight the
+/// reply goes out at once; otherwise it rides on the commit in flight and costs no sync of its own.
 ///
 /// Each operation takes a completion, called once from whatever thread finishes it (usually the store's writer,
 /// when the commit is durable), so that the RPC layer can answer without a task per call. Each also has an `async`
@@ -22,16 +26,18 @@ public final class LockService: Sendable {
 
     private enum Mode { case serving, recovering, stopped }
 
-    private struct State {
+    private struct State: AfterUnlockState {
         var table: LockTable
         /// Completions of queued `Acquire` calls.
         var waiters: [WaiterID: Completion<LockInfo>] = [:]
         /// Which connection may act for each session (the one that opened or last resumed it).
         var bindings: [SessionID: ConnectionID] = [:]
         var mode = Mode.serving
-        /// Continuations to resume once the lock is released: a task being cancelled holds its own status lock
-        /// while its cancellation handler waits for ours, so resuming it under our lock could deadlock.
-        var deferred: [@Sendable () -> Void] = []
+        /// Replies to send once the lock is released (a completion may call back into the service, and a task
+        /// being cancelled holds its own status lock while its cancellation handler waits for ours).
+        var afterUnlock = AfterUnlock()
+        /// The newest batch submitted to the store; replies wait for it (``whenDurable(in:_:)``).
+        var newestCommit: PendingCommit?
     }
 
     private let state: Mutex<State>
@@ -42,6 +48,9 @@ public final class LockService: Sendable {
     let hub: WatchHub
     private let configuration: LockTable.Configuration
     private let timer: ExpiryTimer
+    /// Set when a commit fails, until ``recover(after:)`` has rebuilt the table from disk: the table was ahead of
+    /// the disk, so later replies may show what the failed commit lost, and answer `UNAVAILABLE` instead.
+    private let commitFailed = Atomic<Bool>(false)
 
     /// Loads the durable state and builds the table; every session gets a fresh TTL from now.
     /// - Parameters:
@@ -58,7 +67,7 @@ public final class LockService: Sendable {
         self.clock = clock
         self.logger = logger
         self.configuration = configuration
-        self.hub = WatchHub(lastPublished: persisted.revision)
+        self.hub = WatchHub(lastPublished: persisted.revision, store: store)
         self.timer = ExpiryTimer(clock: clock)
         self.state = Mutex(State(table: LockTable(restoring: persisted, configuration: configuration, now: clock.now())))
         logger.info(
@@ -75,7 +84,7 @@ public final class LockService: Sendable {
     /// - Returns: The session, with its secret (the only time the secret is sent).
     /// - Throws: `INVALID_ARGUMENT` (TTL out of range), `RESOURCE_EXHAUSTED` (session limit), `UNAVAILABLE`.
     public func openSession(
-        ttl: Duration, name: String, owner: String, connection: ConnectionID, completion: @escaping Completion<SessionInfo>
+        ttl: Duration, name: String, owner: String, connection: ConnectionID, completion: @escaping Completion<OpenedSession>
     ) {
         var generator = SystemRandomNumberGenerator()
         let secret = (0..<32).map { _ in UInt8.random(in: .min ... .max, using: &generator) }
@@ -94,13 +103,13 @@ public final class LockService: Sendable {
                 throw LeaseholdError(
                     code: .resourceExhausted, message: "the server holds \(self.configuration.maxSessions) sessions already")
             }
-        }, completion: { completion($0.map { SessionInfo($0, secret: secret) }) })
+        }, completion: { completion($0.map { OpenedSession(info: $0, secret: secret) }) })
     }
 
     /// Resumes a session on `connection` after a reconnect; counts as a keepalive.
     /// - Throws: `NOT_FOUND`, `SESSION_EXPIRED`, `PERMISSION_DENIED` (wrong secret), `UNAVAILABLE`.
     public func resumeSession(
-        _ id: SessionID, secret: [UInt8], connection: ConnectionID, completion: @escaping Completion<SessionInfo>
+        _ id: SessionID, secret: [UInt8], connection: ConnectionID, completion: @escaping Completion<LockTable.SessionDescription>
     ) {
         let hash = Self.hash(secret)
         self.transact({ state, now in
@@ -113,20 +122,36 @@ public final class LockService: Sendable {
             case .wrongSecret:
                 throw LeaseholdError(code: .permissionDenied, message: "wrong secret for session \(id)")
             }
-        }, completion: { completion($0.map { SessionInfo($0, secret: []) }) })
+        }, completion: completion)
     }
 
     /// Extends a session's deadline by its TTL. Never written to disk.
-    /// - Throws: `SESSION_EXPIRED`, `NOT_FOUND`, `PERMISSION_DENIED` (another connection's session).
-    public func keepAlive(_ id: SessionID, connection: ConnectionID) throws -> KeepAliveResponse {
-        try self.state.withLock { state in
-            try Self.checkServing(state)
-            try self.checkBinding(state, id, connection)
-            switch state.table.keepAlive(id, now: self.clock.now()) {
-            case .alive(let ttl, let expiresIn): return KeepAliveResponse(ttl: ttl, expiresIn: expiresIn)
-            case .expired: throw Self.sessionExpired(id)
-            case .notFound: throw Self.sessionNotFound(id)
-            }
+    /// - Returns: The TTL and the time left; `SESSION_EXPIRED`, `NOT_FOUND` or `PERMISSION_DENIED` (another
+    ///   connection's session). Like every reply, it waits for the commit in flight, if any: an expiry that is
+    ///   not durable yet could still be undone by a crash.
+    public func keepAlive(
+        _ id: SessionID, connection: ConnectionID, completion: @escaping Completion<LockTable.SessionLease>
+    ) {
+        self.transact({ state, now in (try self.keepAlive(id, connection: connection, in: &state, now: now), []) },
+            completion: completion)
+    }
+
+    /// ``keepAlive(_:connection:completion:)`` answered on the calling thread, for the RPC layer's inline path:
+    /// keepalives are the most frequent call, and most find no commit in flight.
+    /// - Returns: The answer, or `nil` when a commit is in flight: then the answer must wait for it, through
+    ///   ``keepAlive(_:connection:completion:)``.
+    public func keepAliveNow(_ id: SessionID, connection: ConnectionID) -> Result<LockTable.SessionLease, any Error>? {
+        self.transactNow { state, now in try self.keepAlive(id, connection: connection, in: &state, now: now) }
+    }
+
+    private func keepAlive(
+        _ id: SessionID, connection: ConnectionID, in state: inout State, now: Instant
+    ) throws -> LockTable.SessionLease {
+        try self.checkBinding(state, id, connection)
+        switch state.table.keepAlive(id, now: now) {
+        case .alive(let ttl, let expiresIn): return LockTable.SessionLease(ttl: ttl, expiresIn: expiresIn)
+        case .expired: throw Self.sessionExpired(id)
+        case .notFound: throw Self.sessionNotFound(id)
         }
     }
 
@@ -196,7 +221,7 @@ public final class LockService: Sendable {
                         message: "\(self.configuration.maxWaitersPerKey) calls wait on \(key) already")
                 }
             } catch {
-                state.deferred.append { completion(.failure(error)) }
+                self.fail(completion, with: error, in: &state)
             }
         }
     }
@@ -233,7 +258,7 @@ public final class LockService: Sendable {
     /// - Returns: The lock that was released and the revision of the release.
     /// - Throws: `PERMISSION_DENIED`, `NOT_FOUND`, `UNAVAILABLE`.
     public func forceRelease(
-        key: String, reason: String, principal: Principal, completion: @escaping Completion<(LockInfo, UInt64)>
+        key: String, reason: String, principal: Principal, completion: @escaping Completion<LockTable.ForcedRelease>
     ) {
         guard principal.hasRole("admin") else {
             completion(.failure(LeaseholdError(
@@ -243,11 +268,12 @@ public final class LockService: Sendable {
         self.transact({ state, now in
             let (outcome, effects) = state.table.forceRelease(key: key, now: now)
             switch outcome {
-            case .released(let lock, let revision): return ((lock, revision), effects)
+            case .released(let lock, let revision): return (LockTable.ForcedRelease(lock: lock, revision: revision), effects)
             case .notFound: throw LeaseholdError(code: .notFound, message: "nobody holds \(key)")
             }
         }, completion: { [logger] result in
-            if case .success(let (lock, _)) = result {
+            if case .success(let released) = result {
+                let lock = released.lock
                 logger.info(
                     "lock force-released",
                     metadata: [
@@ -267,15 +293,15 @@ public final class LockService: Sendable {
     }
 
     /// Whether `fencingToken` is the key's current grant.
-    public func validate(
-        key: String, fencingToken: UInt64, completion: @escaping Completion<(valid: Bool, holder: LockInfo?, revision: UInt64)>
-    ) {
+    public func validate(key: String, fencingToken: UInt64, completion: @escaping Completion<LockTable.Validation>) {
         self.transact({ state, _ in (state.table.validate(key: key, fencingToken: fencingToken), []) }, completion: completion)
     }
 
     /// Held locks whose key starts with `prefix`, sorted by key.
-    public func list(prefix: String, limit: Int?, completion: @escaping Completion<(locks: [LockInfo], revision: UInt64)>) {
-        self.transact({ state, _ in ((state.table.list(prefix: prefix, limit: limit), state.table.revision), []) }, completion: completion)
+    public func list(prefix: String, limit: Int?, completion: @escaping Completion<LockTable.Listing>) {
+        self.transact({ state, _ in
+            (LockTable.Listing(locks: state.table.list(prefix: prefix, limit: limit), revision: state.table.revision), [])
+        }, completion: completion)
     }
 
     /// The current revision (tests and metrics).
@@ -318,12 +344,14 @@ public final class LockService: Sendable {
     // MARK: - async forms
 
     /// ``openSession(ttl:name:owner:connection:completion:)`` for callers in a task.
-    public func openSession(ttl: Duration, name: String, owner: String, connection: ConnectionID) async throws -> SessionInfo {
+    public func openSession(ttl: Duration, name: String, owner: String, connection: ConnectionID) async throws -> OpenedSession {
         try await Self.awaiting { self.openSession(ttl: ttl, name: name, owner: owner, connection: connection, completion: $0) }
     }
 
     /// ``resumeSession(_:secret:connection:completion:)`` for callers in a task.
-    public func resumeSession(_ id: SessionID, secret: [UInt8], connection: ConnectionID) async throws -> SessionInfo {
+    public func resumeSession(
+        _ id: SessionID, secret: [UInt8], connection: ConnectionID
+    ) async throws -> LockTable.SessionDescription {
         try await Self.awaiting { self.resumeSession(id, secret: secret, connection: connection, completion: $0) }
     }
 
@@ -351,15 +379,9 @@ public final class LockService: Sendable {
 
     // MARK: - Internal
 
-    /// Runs `body` under the state lock, then resumes the continuations it deferred.
+    /// Runs `body` under the state lock, then the replies it queued.
     private func locked<T>(_ body: (inout State) throws -> T) rethrows -> T {
-        let (result, deferred) = try self.state.withLock { state -> (T, [@Sendable () -> Void]) in
-            let result = try body(&state)
-            defer { state.deferred.removeAll() }
-            return (result, state.deferred)
-        }
-        for resume in deferred { resume() }
-        return result
+        try self.state.withLockThenRun(body)
     }
 
     /// Applies a transition and queues its effects in one critical section; `completion` gets the transition's
@@ -373,25 +395,68 @@ public final class LockService: Sendable {
                 let (value, effects) = try transition(&state, self.clock.now())
                 self.execute(effects, in: &state) { result in completion(result.map { value }.mapError { $0 }) }
             } catch {
-                state.deferred.append { completion(.failure(error)) }
+                self.fail(completion, with: error, in: &state)
             }
         }
     }
 
+    /// ``transact(_:completion:)`` for a transition with no effects, answered on the calling thread when the gate of
+    /// ``whenDurable(in:_:)`` is open: no commit in flight, or the newest one finished.
+    /// - Returns: The answer, or `nil` when a commit is in flight (the caller then goes through `transact`).
+    private func transactNow<T: Sendable>(
+        _ transition: (inout State, Instant) throws -> T
+    ) -> Result<T, any Error>? {
+        self.state.withLock { state -> Result<T, any Error>? in
+            if let commit = state.newestCommit {
+                switch commit.result {
+                case nil: return nil
+                case .failure(let unavailable)?: return .failure(unavailable)
+                case .success?: break
+                }
+            }
+            do {
+                try Self.checkServing(state)
+                return .success(try transition(&state, self.clock.now()))
+            } catch {
+                return .failure(error)
+            }
+        }
+    }
+
+    /// Answers `completion` with `error` once what the error observed is durable (``whenDurable(in:_:)``), or
+    /// with `UNAVAILABLE` when the commit it waited for failed.
+    private func fail<T>(_ completion: @escaping Completion<T>, with error: any Error, in state: inout State) {
+        self.whenDurable(in: &state) { result in
+            switch result {
+            case .success: completion(.failure(error))
+            case .failure(let unavailable): completion(.failure(unavailable))
+            }
+        }
+    }
+
+    /// The one way a reply leaves the service: `reply` runs once every commit submitted so far is durable. With
+    /// nothing in flight it runs right after the state lock is released; otherwise it waits for the newest
+    /// commit, which the store finishes after every earlier one. It is told of a failed commit, so that it does
+    /// not show what that commit lost.
+    private func whenDurable(in state: inout State, _ reply: @escaping PendingCommit.Waiter) {
+        guard let commit = state.newestCommit else {
+            state.afterUnlock.append { reply(.success(())) }
+            return
+        }
+        if let finished = commit.wait(reply) { state.afterUnlock.append { reply(finished) } }
+    }
+
 
     /// Queues `effects`' mutations in the store (inside the state lock, so in transition order) and arranges
-    /// the grants, failures and events; `completion` runs once the mutations are durable or have failed.
-    ///
-    /// With a completion and no mutations the submission is a barrier: the caller hears back once everything
-    /// before it is durable. Without a completion, nothing to persist means nothing to submit, so a re-queued
-    /// wait or an idle expiry tick does not wake the store's writer.
+    /// the grants, failures and events: events are published once the mutations are durable, and the grants, the
+    /// failures and `reply` go through ``whenDurable(in:_:)``.
     private func execute(
-        _ effects: [LockTable.Effect], in state: inout State,
-        completion: (@Sendable (Result<Void, LeaseholdError>) -> Void)? = nil
+        _ effects: [LockTable.Effect], in state: inout State, reply: PendingCommit.Waiter? = nil
     ) {
         var mutations: [Mutation] = []
         var events: [Event] = []
         var grants: [(Completion<LockInfo>, LockInfo)] = []
+        var failures: [(Completion<LockInfo>, any Error)] = []
         for effect in effects {
             switch effect {
             case .persist(let mutation):
@@ -404,29 +469,38 @@ public final class LockService: Sendable {
             case .grant(let waiter, let lock):
                 if let continuation = state.waiters.removeValue(forKey: waiter) { grants.append((continuation, lock)) }
             case .fail(let waiter, let failure):
-                if let waiter = state.waiters.removeValue(forKey: waiter) {
-                    let error = Self.error(for: failure)
-                    state.deferred.append { waiter(.failure(error)) }
-                }
+                if let waiter = state.waiters.removeValue(forKey: waiter) { failures.append((waiter, Self.error(for: failure))) }
             }
         }
         self.timer.deadlineChanged(to: state.table.nextDeadline)
-        // Grants and events always come with mutations, so an empty batch with no one waiting has nothing to do.
-        guard !mutations.isEmpty || completion != nil else { return }
+        if !mutations.isEmpty { self.submit(mutations, events: events, in: &state) }
+        for (waiter, lock) in grants {
+            self.whenDurable(in: &state) { result in waiter(result.map { lock }.mapError { $0 }) }
+        }
+        for (waiter, error) in failures { self.fail(waiter, with: error, in: &state) }
+        if let reply { self.whenDurable(in: &state, reply) }
+    }
+
+    /// Queues one batch in the store and makes it the commit that replies wait for.
+    private func submit(_ mutations: [Mutation], events: [Event], in state: inout State) {
+        let commit = PendingCommit()
+        state.newestCommit = commit
         let hub = self.hub
-        let hasMutations = !mutations.isEmpty
-        self.store.submit(mutations) { [self, grants, events] result in
+        self.store.submit(mutations) { [self] result in
+            // The store completes batches in order, so a failure is recorded before any later batch finishes.
             switch result {
             case .success:
-                for (waiter, lock) in grants { waiter(.success(lock)) }
                 hub.publish(events)
-                completion?(.success(()))
+                if self.commitFailed.load(ordering: .acquiring) {
+                    commit.finish(.failure(LeaseholdError(code: .unavailable, message: "an earlier commit failed; retry")))
+                } else {
+                    commit.finish(.success(()))
+                }
             case .failure(let error):
-                let unavailable = LeaseholdError(
-                    code: .unavailable, message: "the store could not commit: \(error)", cause: error)
-                for (waiter, _) in grants { waiter(.failure(unavailable)) }
-                completion?(.failure(unavailable))
-                if hasMutations { self.recover(after: error) }
+                self.commitFailed.store(true, ordering: .releasing)
+                commit.finish(.failure(LeaseholdError(
+                    code: .unavailable, message: "the store could not commit: \(error)", cause: error)))
+                self.recover(after: error)
             }
         }
     }
@@ -435,7 +509,7 @@ public final class LockService: Sendable {
     private func cancelWait(_ waiter: WaiterID, in state: inout State) {
         let effects = state.table.cancelWait(waiter)
         if let completion = state.waiters.removeValue(forKey: waiter) {
-            state.deferred.append { completion(.failure(CancellationError())) }
+            self.fail(completion, with: CancellationError(), in: &state)
         }
         self.execute(effects, in: &state)
     }
@@ -461,6 +535,8 @@ public final class LockService: Sendable {
             let waiters = self.state.withLock { state in
                 defer { state.waiters.removeAll() }
                 state.table = LockTable(restoring: persisted, configuration: self.configuration, now: self.clock.now())
+                state.newestCommit = nil
+                self.commitFailed.store(false, ordering: .releasing)
                 if state.mode == .recovering { state.mode = .serving }
                 return Array(state.waiters.values)
             }
@@ -492,7 +568,7 @@ public final class LockService: Sendable {
         }
     }
 
-    /// Session-bound calls work only on the connection that opened or last resumed the session (SPEC.md §3).
+    /// Session-bound calls work only on the connection that opened or last resumed the session (docs/protocol.md).
     /// Sessions the table does not know get the table's own answer (`NOT_FOUND`, `SESSION_EXPIRED`).
     private func checkBinding(_ state: State, _ id: SessionID, _ connection: ConnectionID) throws {
         guard state.bindings[id] != connection, state.table.session(id, now: self.clock.now()) != nil else { return }
@@ -545,8 +621,12 @@ private final class WaitTicket: Sendable {
     }
 }
 
-extension SessionInfo {
-    init(_ info: LockTable.SessionInfo, secret: [UInt8]) {
-        self.init(sessionID: info.id, secret: secret, ttl: info.ttl, expiresIn: info.expiresIn, owner: info.owner, locks: info.locks)
-    }
+/// A session just opened, with its secret: the only time the secret leaves the server.
+public struct OpenedSession: Sendable {
+    /// The session.
+    public var info: LockTable.SessionDescription
+    /// The random secret that resumes it; the server keeps only its hash.
+    public var secret: [UInt8]
+    /// The session's id.
+    public var id: SessionID { self.info.id }
 }

@@ -1,14 +1,15 @@
 import LeaseholdCore
 import LeaseholdRPC
+import LeaseholdStore
 import LeaseholdWire
 import NIOCore
 import Synchronization
 
-/// Fans committed events out to watch streams.
+/// Serves watch streams: catch-up from the store's event log, then committed events as they are published.
 ///
-/// ``publish(_:)`` is called in commit order, after each group commit. A watcher first catches up from the store's
-/// event log while the hub buffers its live events; it then goes live, and from there the hub writes to it
-/// directly. One encoded `WatchResponse` is shared by every live watcher with the same prefix. A watcher that
+/// ``publish(_:)`` is called in commit order, after each group commit. A watcher (``stream(prefix:from:to:)``)
+/// first catches up from the store's event log while the hub buffers its live events; it then goes live, and from
+/// there the hub writes to it directly. One encoded `WatchResponse` is shared by every live watcher with the same prefix. A watcher that
 /// cannot keep up is ended by the RPC layer (its stream buffer bound) or here (its catch-up buffer bound).
 final class WatchHub: Sendable {
     /// Most live events one watcher may have buffered while it reads history.
@@ -50,16 +51,60 @@ final class WatchHub: Sendable {
         }
     }
 
-    private struct State {
+    private struct State: AfterUnlockState {
         var lastPublished: UInt64
         var watchers: [UInt64: Watcher] = [:]
         var nextID: UInt64 = 1
-        var deferred: [CheckedContinuation<Void, Never>] = []
+        /// Resumes the continuations of ended watchers once the lock is released.
+        var afterUnlock = AfterUnlock()
     }
 
     private let state: Mutex<State>
+    /// Where history comes from.
+    private let store: any Store
 
-    init(lastPublished: UInt64) { self.state = Mutex(State(lastPublished: lastPublished)) }
+    /// - Parameters:
+    ///   - lastPublished: The revision of the last durable event.
+    ///   - store: The event log, for catch-up reads.
+    init(lastPublished: UInt64, store: any Store) {
+        self.state = Mutex(State(lastPublished: lastPublished))
+        self.store = store
+    }
+
+    /// Streams the events under `prefix` from revision `start` on (0: from now): history from the event log up to
+    /// the seam, then live events from the hub, with no gap and no duplicate, until the call ends.
+    /// - Throws: `COMPACTED` when `start` is older than the log keeps; `RESOURCE_EXHAUSTED` when the watcher fell
+    ///   too far behind; `CancellationError` when the call ends.
+    func stream(prefix: String, from start: UInt64, to writer: RPCStreamWriter<WatchResponse>) async throws {
+        let (id, seam) = self.subscribe(prefix: prefix, writer: writer)
+        defer { self.unsubscribe(id) }
+        let from = start == 0 ? seam + 1 : start
+        var next = from
+        while next <= seam {
+            let page = try await self.store.events(prefix: prefix, from: next, limit: Self.catchUpPage)
+            if next < page.compactRevision {
+                throw LeaseholdError(
+                    code: .compacted,
+                    message: "revision \(next) is compacted; the oldest kept is \(page.compactRevision)",
+                    compactRevision: page.compactRevision)
+            }
+            let events = page.events.prefix { $0.revision <= seam }
+            if let last = events.last {
+                try writer.send(WatchResponse(events: Array(events), revision: last.revision))
+                next = last.revision + 1
+            }
+            if events.count < Self.catchUpPage { break }
+        }
+        self.goLive(id, from: from)
+        await self.waitUntilEnded(id)
+        try Task.checkCancellation()
+        if writer.isOpen {
+            throw LeaseholdError(code: .resourceExhausted, message: "the watcher fell too far behind")
+        }
+    }
+
+    /// Events read from the log per catch-up page.
+    private static let catchUpPage = 1_000
 
     /// The revision of the last event published.
     var lastPublished: UInt64 { self.state.withLock { $0.lastPublished } }
@@ -67,7 +112,7 @@ final class WatchHub: Sendable {
     /// Registers a watcher that buffers live events until ``goLive(_:)``.
     /// - Returns: The watcher's id and the last revision published before it was registered: history up to and
     ///   including it comes from the store, everything after it from the hub.
-    func subscribe(prefix: String, writer: RPCStreamWriter<WatchResponse>) -> (id: UInt64, seam: UInt64) {
+    private func subscribe(prefix: String, writer: RPCStreamWriter<WatchResponse>) -> (id: UInt64, seam: UInt64) {
         self.state.withLock { state in
             let id = state.nextID
             state.nextID += 1
@@ -78,7 +123,7 @@ final class WatchHub: Sendable {
 
     /// Sends what was buffered during catch-up (from `from` on) and the live marker, then lets the hub write
     /// to the watcher directly.
-    func goLive(_ id: UInt64, from: UInt64) {
+    private func goLive(_ id: UInt64, from: UInt64) {
         self.locked { state in
             guard let watcher = state.watchers[id], !watcher.isEnded, case .catchingUp(let buffered) = watcher.phase else {
                 return
@@ -99,7 +144,7 @@ final class WatchHub: Sendable {
     }
 
     /// Waits until the watcher ends: its stream closed, or it was unsubscribed.
-    func waitUntilEnded(_ id: UInt64) async {
+    private func waitUntilEnded(_ id: UInt64) async {
         await withTaskCancellationHandler {
             await withCheckedContinuation { continuation in
                 let ended = self.state.withLock { state -> Bool in
@@ -117,7 +162,7 @@ final class WatchHub: Sendable {
     }
 
     /// Removes a watcher.
-    func unsubscribe(_ id: UInt64) {
+    private func unsubscribe(_ id: UInt64) {
         self.locked { state in
             if let watcher = state.watchers.removeValue(forKey: id) { Self.end(watcher, in: &state) }
         }
@@ -195,19 +240,13 @@ final class WatchHub: Sendable {
     private static func end(_ watcher: Watcher, in state: inout State) {
         watcher.isEnded = true
         if let continuation = watcher.ended {
-            state.deferred.append(continuation)
+            state.afterUnlock.append { continuation.resume() }
         }
         watcher.ended = nil
     }
 
     /// Runs `body` under the lock, then resumes the continuations of watchers it ended.
     private func locked<T>(_ body: (inout State) -> T) -> T {
-        let (result, deferred) = self.state.withLock { state -> (T, [CheckedContinuation<Void, Never>]) in
-            let result = body(&state)
-            defer { state.deferred.removeAll() }
-            return (result, state.deferred)
-        }
-        for continuation in deferred { continuation.resume() }
-        return result
+        self.state.withLockThenRun(body)
     }
 }

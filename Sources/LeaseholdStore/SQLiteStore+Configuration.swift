@@ -1,7 +1,7 @@
 extension SQLiteStore {
     /// How to open and maintain the database.
     public struct Configuration: Hashable, Sendable {
-        /// SQLite's `synchronous` setting in WAL mode (SPEC.md §5).
+        /// SQLite's `synchronous` setting in WAL mode (docs/protocol.md, "What the server guarantees").
         public enum Synchronous: String, Hashable, Sendable, CaseIterable {
             /// Every commit is synced to disk before it is acknowledged: nothing acknowledged is ever lost.
             case full

@@ -1,4 +1,5 @@
 import Foundation
+public import LeaseholdTestUtilities
 import Synchronization
 
 #if canImport(Glibc)

@@ -11,20 +11,20 @@ public struct RawSession: Sendable {
 
     public static func open(_ configuration: LeaseholdClient.Configuration, ttl: Duration = .seconds(5)) async throws -> RawSession {
         let connection = try await RPCConnection.connect(host: configuration.host, port: configuration.port, hello: HelloRequest())
-        let info: SessionInfo = try await connection.unary(LeaseholdMethod.openSession, OpenSessionRequest(ttl: ttl, name: "raw"))
+        let info = try await connection.unary(LeaseholdMethod.openSession, OpenSessionRequest(ttl: ttl, name: "raw"))
         return RawSession(connection: connection, info: info)
     }
 
     public var id: SessionID { self.info.sessionID }
 
     public func acquire(_ key: String, wait: Duration = .zero) async throws -> LockInfo {
-        let response: AcquireResponse = try await self.connection.unary(
+        let response = try await self.connection.unary(
             LeaseholdMethod.acquire, AcquireRequest(sessionID: self.id, key: key, wait: wait))
         return response.lock!
     }
 
     public func release(_ lock: LockInfo) async throws -> UInt64 {
-        let response: ReleaseResponse = try await self.connection.unary(
+        let response = try await self.connection.unary(
             LeaseholdMethod.release, ReleaseRequest(sessionID: self.id, key: lock.key, fencingToken: lock.fencingToken))
         return response.revision
     }

@@ -1,4 +1,5 @@
 import Foundation
+public import LeaseholdTestUtilities
 import LeaseholdRPC
 
 #if canImport(Glibc)

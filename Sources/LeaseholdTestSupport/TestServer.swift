@@ -1,4 +1,5 @@
 public import LeaseholdClient
+import LeaseholdTestUtilities
 public import LeaseholdServer
 import Logging
 import NIOCore

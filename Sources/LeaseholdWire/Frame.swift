@@ -4,7 +4,7 @@ import Foundation
 import LeaseholdCore
 public import NIOCore
 
-/// One unit on the wire: `leasehold.v1.Frame` (SPEC.md §2), without its 4-byte length prefix.
+/// One unit on the wire: `leasehold.v1.Frame` (docs/protocol.md), without its 4-byte length prefix.
 public struct Frame: Hashable, Sendable {
     /// Per-frame flags.
     public struct Flags: OptionSet, Hashable, Sendable {
@@ -62,7 +62,7 @@ public struct Frame: Hashable, Sendable {
 
     /// The method names this module knows, each a constant: a call's first frame names one of them, and reading it
     /// as that constant spares a string allocation per call.
-    private static let knownMethods = LeaseholdMethod.all + FencedResourceMethod.all
+    private static let knownMethods = LeaseholdMethod.allNames + FencedResourceMethod.allNames
 
     /// A frame's method: one of ``knownMethods`` when it is one, else a new string.
     private static func method(protobufC pointer: UnsafePointer<CChar>?) throws -> String {

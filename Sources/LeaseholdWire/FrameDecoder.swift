@@ -12,7 +12,7 @@ public struct FrameDecoder: NIOSingleStepByteToMessageDecoder {
     public let maximumFrameLength: Int
 
     /// Creates a decoder.
-    /// - Parameter maximumFrameLength: The largest frame body accepted (SPEC's `max_frame_bytes`, 1 MiB default).
+    /// - Parameter maximumFrameLength: The largest frame body accepted (`max_frame_bytes`, 1 MiB by default).
     public init(maximumFrameLength: Int = 1 << 20) { self.maximumFrameLength = maximumFrameLength }
 
     /// Decodes one frame if a whole one is buffered.

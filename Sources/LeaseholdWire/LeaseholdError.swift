@@ -5,7 +5,7 @@ public import LeaseholdCore
 /// ``Code`` is a struct so that new codes break nobody's `switch`; its ``Code/rawValue`` *is* the wire number of
 /// `leasehold.v1.Code`, so the mapping to the wire lives in exactly one place (the static members below).
 public struct LeaseholdError: Error, Hashable, Sendable, CustomStringConvertible {
-    /// A status code: the gRPC numbers plus Leasehold's domain codes (SPEC.md §2).
+    /// A status code: the gRPC numbers plus Leasehold's domain codes (docs/protocol.md).
     public struct Code: Hashable, Sendable, CustomStringConvertible {
         /// The wire number.
         public var rawValue: Int32

@@ -1,4 +1,5 @@
 import LeaseholdTestSupport
+import LeaseholdTestUtilities
 import Testing
 
 extension EndToEndTests {

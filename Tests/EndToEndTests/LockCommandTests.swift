@@ -1,5 +1,6 @@
 import Foundation
 import LeaseholdTestSupport
+import LeaseholdTestUtilities
 import Testing
 
 extension EndToEndTests {

@@ -1,6 +1,7 @@
 import Foundation
 import LeaseholdClient
 import LeaseholdTestSupport
+import LeaseholdTestUtilities
 import Synchronization
 import Testing
 

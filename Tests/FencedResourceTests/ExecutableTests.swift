@@ -1,6 +1,7 @@
 import FencedResource
 import Foundation
 import LeaseholdTestSupport
+import LeaseholdTestUtilities
 import LeaseholdWire
 import Testing
 

@@ -1,6 +1,6 @@
 import FencedResource
 import LeaseholdRPC
-import LeaseholdTestSupport
+import LeaseholdTestUtilities
 import LeaseholdWire
 import Testing
 

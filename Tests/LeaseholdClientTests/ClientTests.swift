@@ -3,6 +3,7 @@ import LeaseholdCore
 import LeaseholdRPC
 import LeaseholdServer
 import LeaseholdTestSupport
+import LeaseholdTestUtilities
 import LeaseholdWire
 import Synchronization
 import Testing
@@ -99,9 +100,13 @@ struct ClientTests {
             let lock = try await session.acquire("k", wait: .zero)
             let states = Mutex<[Session.State]>([])
             let watcher = Task { for await state in session.states { states.withLock { $0.append(state) } } }
+            let cutAt = ContinuousClock.now
             server.dropClientConnections()
-            // Across several keepalive periods the session stays alive and keeps the lock.
-            try await Task.sleep(for: .seconds(2))
+            // The session resumes on a new connection and its keepalives go on there: wait until one sent a whole
+            // keepalive period (TTL/3) after the cut has been answered.
+            try await eventually(within: .seconds(10), "a keepalive answered a period after the cut") {
+                session.confirmedUntil >= cutAt + .seconds(3) + .seconds(1)
+            }
             #expect(session.state == .connected || session.state == .safe)
             let observer = try await LeaseholdClient.connect(configuration)
             defer { Task { await observer.close() } }

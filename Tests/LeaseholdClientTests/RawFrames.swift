@@ -33,11 +33,11 @@ final class RawFrames: Sendable {
 
     /// Says Hello (reading just its answer), then opens a watch of everything from now as call 2.
     func helloThenWatch() async throws {
-        try await self.channel.writeAndFlush(Frame(callID: 1, method: LeaseholdMethod.hello, payload: HelloRequest().encoded()))
+        try await self.channel.writeAndFlush(Frame(callID: 1, method: LeaseholdMethod.hello.name, payload: HelloRequest().encoded()))
         self.channel.read()
         var iterator = self.frames.makeAsyncIterator()
         _ = await iterator.next()
-        try await self.channel.writeAndFlush(Frame(callID: 2, method: LeaseholdMethod.watch, payload: WatchRequest(prefix: "", startRevision: 0).encoded()))
+        try await self.channel.writeAndFlush(Frame(callID: 2, method: LeaseholdMethod.watch.name, payload: WatchRequest(prefix: "", startRevision: 0).encoded()))
     }
 
     func drainUntilStatus(callID: UInt64) async -> Status? {

@@ -1,5 +1,5 @@
 import LeaseholdCore
-import LeaseholdTestSupport
+import LeaseholdTestUtilities
 import Testing
 
 @Suite("LockTable randomized operation sequences")

@@ -24,7 +24,7 @@ struct LockTableSessionTests {
             now: at(0)
         )
         if let granted {
-            let expected = LockTable.SessionInfo(
+            let expected = LockTable.SessionDescription(
                 id: SessionID(1),
                 ttl: granted,
                 expiresIn: granted,
@@ -113,7 +113,7 @@ struct LockTableSessionTests {
         #expect(table.resumeSession(session, secretHash: [7], now: at(5_000)) == .wrongSecret)
         #expect(table.resumeSession(session, secretHash: secret(7) + [0], now: at(5_000)) == .wrongSecret)
         #expect(table.resumeSession(SessionID(42), secretHash: secret(7), now: at(5_000)) == .notFound)
-        let expected = LockTable.SessionInfo(
+        let expected = LockTable.SessionDescription(
             id: session,
             ttl: .seconds(10),
             expiresIn: .seconds(10),

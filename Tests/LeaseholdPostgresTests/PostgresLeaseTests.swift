@@ -1,7 +1,7 @@
 import LeaseholdCore
 @testable import LeaseholdPostgres
 import LeaseholdStore
-import LeaseholdTestSupport
+import LeaseholdTestUtilities
 import Testing
 
 @Suite("PostgreSQL leader lease and epoch guard")

@@ -1,7 +1,7 @@
 import LeaseholdCore
 import LeaseholdPostgres
 import LeaseholdStore
-import LeaseholdTestSupport
+import LeaseholdTestUtilities
 import Synchronization
 import Testing
 

@@ -2,7 +2,7 @@ import Foundation
 import LeaseholdCore
 import LeaseholdPostgres
 import LeaseholdStore
-import LeaseholdTestSupport
+import LeaseholdTestUtilities
 import Logging
 
 let testLogger = Logger(label: "leasehold.postgres.tests", factory: { _ in SwiftLogNoOpLogHandler() })

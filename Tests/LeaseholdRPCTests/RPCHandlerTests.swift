@@ -1,6 +1,6 @@
 import Foundation
 @testable import LeaseholdRPC
-import LeaseholdTestSupport
+import LeaseholdTestUtilities
 import LeaseholdWire
 import Logging
 import NIOCore
@@ -22,7 +22,7 @@ struct RPCHandlerTests {
         try await channel.testingEventLoop.executeInContext {
             try channel.pipeline.syncOperations.addHandler(ServerConnectionHandler(shared: shared, connectionID: ConnectionID(rawValue: 1)))
         }
-        try await channel.deliver(Frame(callID: 1, method: LeaseholdMethod.hello, payload: HelloRequest().encoded()))
+        try await channel.deliver(Frame(callID: 1, method: LeaseholdMethod.hello.name, payload: HelloRequest().encoded()))
         let hello = try await channel.waitForOutboundFrame()
         #expect(hello.status?.code == .ok)
         return channel
@@ -32,7 +32,7 @@ struct RPCHandlerTests {
     func deadline() async throws {
         let service = TestService()
         let channel = try await self.makeChannel(service: service)
-        try await channel.deliver(Frame(callID: 2, method: TestService.hang, payload: Empty().encoded(), timeout: .milliseconds(250)))
+        try await channel.deliver(Frame(callID: 2, method: TestService.hang.name, payload: Empty().encoded(), timeout: .milliseconds(250)))
         await channel.testingEventLoop.advanceTime(by: .milliseconds(249))
         #expect(try await channel.readOutboundFrame() == nil)
         await channel.testingEventLoop.advanceTime(by: .milliseconds(1))
@@ -51,7 +51,7 @@ struct RPCHandlerTests {
             try await channel.testingEventLoop.executeInContext {
                 handler.object = try channel.pipeline.syncOperations.handler(type: ServerConnectionHandler.self)
             }
-            try await channel.deliver(Frame(callID: 2, method: TestService.hang, payload: Empty().encoded(), timeout: .seconds(30)))
+            try await channel.deliver(Frame(callID: 2, method: TestService.hang.name, payload: Empty().encoded(), timeout: .seconds(30)))
             await channel.testingEventLoop.run()
             #expect(handler.object != nil)
             _ = try? await channel.finish()
@@ -68,8 +68,8 @@ struct RPCHandlerTests {
         try await channel.deliver(Frame.cancel(callID: 99))
         await channel.testingEventLoop.run()
         #expect(try await channel.readOutboundFrame() == nil)
-        try await channel.deliver(Frame(callID: 3, method: TestService.hang, payload: Empty().encoded()))
-        try await channel.deliver(Frame(callID: 3, method: TestService.hang, payload: Empty().encoded()))
+        try await channel.deliver(Frame(callID: 3, method: TestService.hang.name, payload: Empty().encoded()))
+        try await channel.deliver(Frame(callID: 3, method: TestService.hang.name, payload: Empty().encoded()))
         let frame = try await channel.waitForOutboundFrame()
         #expect(frame.callID == 0)
         #expect(frame.status?.code == .invalidArgument)

@@ -1,6 +1,6 @@
 import Foundation
 @testable import LeaseholdRPC
-import LeaseholdTestSupport
+import LeaseholdTestUtilities
 import LeaseholdWire
 import NIOConcurrencyHelpers
 import NIOCore
@@ -39,7 +39,7 @@ struct RPCServerTests {
             #expect(try await client.hello()?.status?.code == .ok)
             let ids: [UInt64] = [7, 1 << 40, 3, UInt64.max]
             for id in ids {
-                try await client.send(Frame(callID: id, method: TestService.echo, payload: ForceReleaseRequest(key: "\(id)", reason: "").encoded()))
+                try await client.send(Frame(callID: id, method: TestService.echo.name, payload: ForceReleaseRequest(key: "\(id)", reason: "").encoded()))
             }
             var seen: [UInt64: String] = [:]
             for _ in ids {
@@ -58,13 +58,13 @@ struct RPCServerTests {
             let client = try await RawFrameClient(port: port)
             defer { Task { await client.close() } }
             _ = try await client.hello()
-            try await client.send(Frame(callID: 5, method: TestService.hang, payload: Empty().encoded()))
+            try await client.send(Frame(callID: 5, method: TestService.hang.name, payload: Empty().encoded()))
             try await client.send(.cancel(callID: 5))
             let frame = try #require(await client.next())
             #expect(frame.callID == 5)
             #expect(frame.status?.code == .cancelled)
             // The connection keeps serving other calls.
-            try await client.send(Frame(callID: 6, method: TestService.echo, payload: ForceReleaseRequest(key: "after", reason: "").encoded()))
+            try await client.send(Frame(callID: 6, method: TestService.echo.name, payload: ForceReleaseRequest(key: "after", reason: "").encoded()))
             let after = try #require(await client.next())
             #expect(after.callID == 6 && after.status?.code == .ok)
             #expect(service.cancellations.count == 1)
@@ -95,10 +95,10 @@ struct RPCServerTests {
             let connection = try await RPCConnection.connect(host: "127.0.0.1", port: port, hello: HelloRequest())
             defer { Task { await connection.close() } }
             await #expect(throws: LeaseholdError.self) {
-                let _: Empty = try await connection.unary("nope.Nope/Nothing", Empty())
+                let _: Empty = try await connection.unary(TestService.unknown, Empty())
             }
             do {
-                let _: Empty = try await connection.unary("nope.Nope/Nothing", Empty())
+                let _: Empty = try await connection.unary(TestService.unknown, Empty())
             } catch let error as LeaseholdError {
                 #expect(error.code == .unimplemented)
             }
@@ -110,11 +110,11 @@ struct RPCServerTests {
         try await withTestServer { _, port in
             let client = try await RawFrameClient(port: port)
             defer { Task { await client.close() } }
-            try await client.send(Frame(callID: 9, method: TestService.echo, payload: ForceReleaseRequest(key: "k", reason: "").encoded()))
+            try await client.send(Frame(callID: 9, method: TestService.echo.name, payload: ForceReleaseRequest(key: "k", reason: "").encoded()))
             let refused = try #require(await client.next())
             #expect(refused.callID == 9 && refused.status?.code == .unauthenticated)
             #expect(try await client.hello()?.status?.code == .ok)
-            try await client.send(Frame(callID: 10, method: TestService.echo, payload: ForceReleaseRequest(key: "k", reason: "").encoded()))
+            try await client.send(Frame(callID: 10, method: TestService.echo.name, payload: ForceReleaseRequest(key: "k", reason: "").encoded()))
             #expect(await client.next()?.status?.code == .ok)
         }
     }
@@ -181,9 +181,9 @@ struct RPCServerTests {
             let client = try await RawFrameClient(port: port)
             defer { Task { await client.close() } }
             _ = try await client.hello()
-            try await client.send(Frame(callID: 3, method: TestService.echo, payload: ByteBuffer(bytes: [0xFF, 0xFF])))
+            try await client.send(Frame(callID: 3, method: TestService.echo.name, payload: ByteBuffer(bytes: [0xFF, 0xFF])))
             #expect(await client.next()?.status?.code == .invalidArgument)
-            try await client.send(Frame(callID: 4, method: TestService.echo, payload: ForceReleaseRequest(key: "k", reason: "").encoded()))
+            try await client.send(Frame(callID: 4, method: TestService.echo.name, payload: ForceReleaseRequest(key: "k", reason: "").encoded()))
             #expect(await client.next()?.status?.code == .ok)
         }
     }
@@ -194,7 +194,7 @@ struct RPCServerTests {
             let connection = try await RPCConnection.connect(host: "127.0.0.1", port: port, hello: HelloRequest())
             defer { Task { await connection.close() } }
             var revisions: [UInt64] = []
-            for try await item in connection.serverStream(TestService.count, ListRequest(prefix: "", limit: 500), as: ListResponse.self) {
+            for try await item in connection.serverStream(TestService.count, ListRequest(prefix: "", limit: 500)) {
                 revisions.append(item.revision)
             }
             #expect(revisions == Array(0..<500))
@@ -220,7 +220,7 @@ struct RPCServerTests {
             }.get()
             #expect(keys == (0..<200).map { "key-\($0)" })
 
-            let unknown: EventLoopFuture<Empty> = connection.unaryFuture("nope.Nope/Nothing", Empty())
+            let unknown: EventLoopFuture<Empty> = connection.unaryFuture(TestService.unknown, Empty())
             await #expect(throws: LeaseholdError.self) { try await unknown.get() }
             do {
                 _ = try await unknown.get()
@@ -229,7 +229,7 @@ struct RPCServerTests {
             }
 
             await connection.close()
-            let closed: EventLoopFuture<Empty> = connection.unaryFuture(TestService.echo, Empty())
+            let closed: EventLoopFuture<Empty> = connection.unaryFuture(TestService.echoWithWrongRequest, Empty())
             do {
                 _ = try await closed.get()
                 Issue.record("a call on a closed connection succeeded")
@@ -267,9 +267,9 @@ struct RPCServerTests {
                 Issue.record("unexpected error \(error)")
             }
         }
-        await expectNoAnswer { try await connection.unary(TestService.echo, Empty(), timeout: .milliseconds(100)) }
+        await expectNoAnswer { try await connection.unary(TestService.echoWithWrongRequest, Empty(), timeout: .milliseconds(100)) }
         await expectNoAnswer {
-            try await connection.unaryFuture(TestService.echo, Empty(), as: Empty.self, timeout: .milliseconds(100)).get()
+            try await connection.unaryFuture(TestService.echoWithWrongRequest, Empty(), timeout: .milliseconds(100)).get()
         }
         await connection.close()
         try await server.close()
@@ -283,7 +283,7 @@ struct RPCServerTests {
             let received = NIOLockedValueBox<[UInt64]>([])
             let ended = connection.eventLoop.makePromise(of: Void.self)
             _ = connection.serverStream(
-                TestService.count, ListRequest(prefix: "", limit: 500), as: ListResponse.self,
+                TestService.count, ListRequest(prefix: "", limit: 500),
                 onItem: { item in
                     connection.eventLoop.preconditionInEventLoop()
                     received.withLockedValue { $0.append(item.revision) }
@@ -298,7 +298,7 @@ struct RPCServerTests {
             let flooded = NIOLockedValueBox(0)
             let floodEnded = connection.eventLoop.makePromise(of: Void.self)
             let cancel = connection.serverStream(
-                TestService.flood, Empty(), as: ListRequest.self,
+                TestService.flood, Empty(),
                 onItem: { _ in flooded.withLockedValue { $0 += 1 } },
                 onEnd: { error in
                     if let error { floodEnded.fail(error) } else { floodEnded.succeed() }
@@ -321,16 +321,9 @@ struct RPCServerTests {
             // Hello by hand, reading exactly one frame.
             client.channel.read()
             #expect(try await client.hello()?.status?.code == .ok)
-            try await client.send(Frame(callID: 2, method: TestService.flood, payload: Empty().encoded()))
-            // The stream is ended by the server while the client reads nothing.
-            let deadline = ContinuousClock.now + .seconds(20)
-            var last = -1
-            while ContinuousClock.now < deadline {
-                try await Task.sleep(for: .milliseconds(50))
-                let now = service.floodSent.count
-                if now == last { break }  // the handler stopped: its stream was ended
-                last = now
-            }
+            try await client.send(Frame(callID: 2, method: TestService.flood.name, payload: Empty().encoded()))
+            // The stream is ended by the server while the client reads nothing: its handler returns.
+            try await eventually(within: .seconds(20), "the flood's stream to be ended") { service.floodsEnded.count == 1 }
             let sent = service.floodSent.count
             // Bound: the stream buffer (256 KiB) plus the kernel's socket buffers: the server's send buffer (64 KiB,
             // which Linux doubles) and the client's receive buffer (16 KiB, doubled), with 1 MiB of slack.
@@ -356,7 +349,7 @@ private final class SilentAfterHello: ChannelInboundHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let frame = Self.unwrapInboundIn(data)
-        guard frame.method == LeaseholdMethod.hello else { return }
+        guard frame.method == LeaseholdMethod.hello.name else { return }
         let hello = HelloResponse(
             serverVersion: "silent", serverID: "silent", protocolVersion: 1, maxFrameBytes: 1 << 20, principal: "",
             roles: [])

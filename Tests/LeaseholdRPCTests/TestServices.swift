@@ -7,15 +7,21 @@ import Synchronization
 
 /// Methods that exercise the RPC layer without any lock logic.
 struct TestService: RPCService {
-    static let echo = "test.Test/Echo"
-    static let hang = "test.Test/Hang"
-    static let flood = "test.Test/Flood"
-    static let count = "test.Test/Count"
+    static let echo = MethodDescriptor<ForceReleaseRequest, ForceReleaseRequest>("test.Test/Echo")
+    static let hang = MethodDescriptor<Empty, Empty>("test.Test/Hang")
+    static let flood = StreamingMethodDescriptor<Empty, ListRequest>("test.Test/Flood")
+    static let count = StreamingMethodDescriptor<ListRequest, ListResponse>("test.Test/Count")
+    /// `Echo` called with a request it cannot decode.
+    static let echoWithWrongRequest = MethodDescriptor<Empty, Empty>("test.Test/Echo")
+    /// A method no service serves.
+    static let unknown = MethodDescriptor<Empty, Empty>("nope.Nope/Nothing")
 
     /// Set when a `Hang` call's handler sees its cancellation.
     let cancellations = Cancellations()
     /// How many items `Flood` managed to send before its stream ended.
     let floodSent = Counter()
+    /// How many `Flood` handlers have returned (their stream was ended under them).
+    let floodsEnded = Counter()
 
     final class Counter: Sendable {
         private let value = Atomic<Int>(0)
@@ -53,6 +59,7 @@ struct TestService: RPCService {
     var methods: [RPCMethod] {
         let cancellations = self.cancellations
         let floodSent = self.floodSent
+        let floodsEnded = self.floodsEnded
         return [
             // Echoes the key back, with the principal in the reason, after an optional tiny pause.
             .unary(Self.echo) { (request: ForceReleaseRequest, context) in
@@ -72,7 +79,8 @@ struct TestService: RPCService {
                 throw CancellationError()
             },
             // Streams 1 KiB items as fast as it can, until the stream is ended under it.
-            .serverStreaming(Self.flood) { (_: Empty, _, writer: RPCStreamWriter<ListRequest>) in
+            .serverStreaming(Self.flood) { _, _, writer in
+                defer { floodsEnded.add(1) }
                 let item = ListRequest(prefix: String(repeating: "x", count: 1_024), limit: 0).encoded()
                 while true {
                     do {
@@ -160,7 +168,7 @@ final class RawFrameClient: Sendable {
 
     /// Says Hello and returns the server's answer frame.
     func hello(token: String = "", version: UInt32 = 1) async throws -> Frame? {
-        try await self.send(Frame(callID: 1, method: LeaseholdMethod.hello, payload: HelloRequest(protocolVersion: version, token: token).encoded()))
+        try await self.send(Frame(callID: 1, method: LeaseholdMethod.hello.name, payload: HelloRequest(protocolVersion: version, token: token).encoded()))
         return await self.next()
     }
 

@@ -4,6 +4,7 @@ import LeaseholdCore
 import LeaseholdRPC
 import LeaseholdServer
 import LeaseholdTestSupport
+import LeaseholdTestUtilities
 import LeaseholdWire
 import Testing
 

@@ -3,6 +3,7 @@ import LeaseholdRPC
 import LeaseholdServer
 import LeaseholdStore
 import LeaseholdTestSupport
+import LeaseholdTestUtilities
 import LeaseholdWire
 import Logging
 import Synchronization
@@ -50,11 +51,11 @@ struct StoreFailureTests {
         let service = try LockService(store: store, configuration: .init(), clock: clock, logger: Logger(label: "test"))
         let connection = ConnectionID(rawValue: 1)
         let session = try await service.openSession(ttl: .seconds(30), name: "s", owner: "me", connection: connection)
-        let first = try await service.acquire(key: "a", session: session.sessionID, wait: .zero, connection: connection)
+        let first = try await service.acquire(key: "a", session: session.id, wait: .zero, connection: connection)
 
         store.failing.withLock { $0 = true }
         let failed = await #expect(throws: LeaseholdError.self) {
-            _ = try await service.acquire(key: "b", session: session.sessionID, wait: .zero, connection: connection)
+            _ = try await service.acquire(key: "b", session: session.id, wait: .zero, connection: connection)
         }
         #expect(failed?.code == .unavailable)
 
@@ -73,9 +74,9 @@ struct StoreFailureTests {
         #expect(try store.load().locks.map(\.key) == ["a"])
 
         // The session survives (it was durable); new grants get tokens above every acknowledged one.
-        let resumed = try await service.resumeSession(session.sessionID, secret: session.secret, connection: connection)
+        let resumed = try await service.resumeSession(session.id, secret: session.secret, connection: connection)
         #expect(resumed.locks.map(\.key) == ["a"])
-        let next = try await service.acquire(key: "b", session: session.sessionID, wait: .zero, connection: connection)
+        let next = try await service.acquire(key: "b", session: session.id, wait: .zero, connection: connection)
         #expect(next.fencingToken > first.fencingToken)
         #expect(try store.load().revision == next.fencingToken)
     }

@@ -24,7 +24,7 @@ struct FrameTests {
     static let frames: [Frame] = [
         Frame(callID: 0),
         Frame(
-            callID: .max, method: LeaseholdMethod.acquire,
+            callID: .max, method: LeaseholdMethod.acquire.name,
             payload: AcquireRequest(sessionID: SessionID(.max), key: Fixtures.text, wait: .seconds(30)).encoded(),
             timeout: .milliseconds(1_500)),
         Frame(
@@ -66,7 +66,7 @@ struct FrameTests {
     func payload() throws {
         let request = WatchRequest(prefix: "jobs/", startRevision: 17)
         let frame = try Frame(
-            decoding: Frame(callID: 1, method: LeaseholdMethod.watch, payload: request.encoded()).body)
+            decoding: Frame(callID: 1, method: LeaseholdMethod.watch.name, payload: request.encoded()).body)
         #expect(try WatchRequest(decoding: frame.payload) == request)
     }
 

@@ -55,36 +55,36 @@ struct WireNumberTests {
 
     typealias MethodTypes = (method: String, request: any WireMessage.Type, response: any WireMessage.Type)
 
-    @Test("LeaseholdMethod names every rpc of the service, with the message names of its types")
+    /// A descriptor's name and the types it carries.
+    private static func types<Request, Response>(_ method: MethodDescriptor<Request, Response>) -> MethodTypes {
+        (method.name, Request.self, Response.self)
+    }
+
+    private static func types<Request, Response>(_ method: StreamingMethodDescriptor<Request, Response>) -> MethodTypes {
+        (method.name, Request.self, Response.self)
+    }
+
+    @Test("LeaseholdMethod names every rpc of the service, and its descriptors carry the rpc's message types")
     func leaseholdMethods() throws {
-        #expect(LeaseholdMethod.all.count == 12)
+        #expect(LeaseholdMethod.allNames.count == 12)
         try Self.check(
-            leasehold__v1__leasehold__descriptor, service: LeaseholdMethod.service, all: LeaseholdMethod.all,
+            leasehold__v1__leasehold__descriptor, service: LeaseholdMethod.service, all: LeaseholdMethod.allNames,
             types: [
-                (LeaseholdMethod.hello, HelloRequest.self, HelloResponse.self),
-                (LeaseholdMethod.openSession, OpenSessionRequest.self, SessionInfo.self),
-                (LeaseholdMethod.resumeSession, ResumeSessionRequest.self, SessionInfo.self),
-                (LeaseholdMethod.keepAlive, KeepAliveRequest.self, KeepAliveResponse.self),
-                (LeaseholdMethod.closeSession, CloseSessionRequest.self, CloseSessionResponse.self),
-                (LeaseholdMethod.acquire, AcquireRequest.self, AcquireResponse.self),
-                (LeaseholdMethod.release, ReleaseRequest.self, ReleaseResponse.self),
-                (LeaseholdMethod.forceRelease, ForceReleaseRequest.self, ForceReleaseResponse.self),
-                (LeaseholdMethod.describe, DescribeRequest.self, DescribeResponse.self),
-                (LeaseholdMethod.validate, ValidateRequest.self, ValidateResponse.self),
-                (LeaseholdMethod.list, ListRequest.self, ListResponse.self),
-                (LeaseholdMethod.watch, WatchRequest.self, WatchResponse.self),
+                Self.types(LeaseholdMethod.hello), Self.types(LeaseholdMethod.openSession),
+                Self.types(LeaseholdMethod.resumeSession), Self.types(LeaseholdMethod.keepAlive),
+                Self.types(LeaseholdMethod.closeSession), Self.types(LeaseholdMethod.acquire),
+                Self.types(LeaseholdMethod.release), Self.types(LeaseholdMethod.forceRelease),
+                Self.types(LeaseholdMethod.describe), Self.types(LeaseholdMethod.validate),
+                Self.types(LeaseholdMethod.list), Self.types(LeaseholdMethod.watch),
             ])
     }
 
-    @Test("FencedResourceMethod names both rpcs of the sample, with the message names of its types")
+    @Test("FencedResourceMethod names both rpcs of the sample, and its descriptors carry the rpcs' message types")
     func fencedResourceMethods() throws {
         try Self.check(
             fencedresource__v1__fenced_resource__descriptor, service: FencedResourceMethod.service,
-            all: FencedResourceMethod.all,
-            types: [
-                (FencedResourceMethod.write, FencedWriteRequest.self, FencedWriteResponse.self),
-                (FencedResourceMethod.read, FencedReadRequest.self, FencedReadResponse.self),
-            ])
+            all: FencedResourceMethod.allNames,
+            types: [Self.types(FencedResourceMethod.write), Self.types(FencedResourceMethod.read)])
     }
 
     /// Checks method names and request/response message names against a generated service descriptor.

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""A Leasehold client written from SPEC.md alone: no project code, no protobuf library.
+"""A Leasehold client written from docs/protocol.md alone: no project code, no protobuf library.
 
 Usage: raw_hello.py PORT. Says Hello, then calls an unknown method, and prints what it decoded as JSON.
 Exits 0 only if the server answered Hello with OK, protocol_version 1 and principal "anonymous", and the

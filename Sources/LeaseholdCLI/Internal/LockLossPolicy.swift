@@ -37,4 +37,12 @@ struct LockLossPolicy: Sendable {
 
     /// How long before ``LeaseholdClient/Session/confirmedUntil`` the command is told to stop.
     var margin: Duration { self.grace + Self.pollInterval + Self.slack + self.ttl / 100 }
+
+    /// Whether the command must be told to stop now: the lock is no longer certain for long enough to stop it.
+    /// - Parameters:
+    ///   - now: The current instant.
+    ///   - confirmedUntil: The session's ``LeaseholdClient/Session/confirmedUntil``.
+    func mustStop<C: InstantProtocol>(now: C, confirmedUntil: C) -> Bool where C.Duration == Duration {
+        now >= confirmedUntil.advanced(by: .zero - self.margin)
+    }
 }

@@ -1,3 +1,5 @@
+import HeapModule
+
 // The building blocks every public transition is made of. Each one keeps all maps, queues and heaps consistent
 // and appends the effects it causes; the public entry points only decide which blocks to run.
 
@@ -74,7 +76,7 @@ extension LockTable {
         if kind == .expired || kind == .forceReleased, self.configuration.lockDelay > .zero {
             let end = now + self.configuration.lockDelay
             self.delays[key] = end
-            self.delayDeadlines.push(DeadlineEntry(deadline: end, id: key))
+            self.delayDeadlines.insert(DeadlineEntry(deadline: end, id: key))
         }
         self.handOver(key, now: now, into: &effects)
         return revision
@@ -109,7 +111,7 @@ extension LockTable {
         self.waiters[id] = Waiter(id: id, key: key, session: sessionID, deadline: deadline, since: now.wall)
         self.queues[key, default: WaitQueue()].append(id)
         self.sessions[sessionID]!.waits[key] = id
-        self.waitDeadlines.push(DeadlineEntry(deadline: deadline, id: id))
+        self.waitDeadlines.insert(DeadlineEntry(deadline: deadline, id: id))
         return id
     }
 
@@ -122,7 +124,7 @@ extension LockTable {
         self.waiters[id] = waiter
         self.queues[waiter.key]!.replace(old, with: id)
         self.sessions[waiter.session]!.waits[waiter.key] = id
-        self.waitDeadlines.push(DeadlineEntry(deadline: deadline, id: id))
+        self.waitDeadlines.insert(DeadlineEntry(deadline: deadline, id: id))
         return id
     }
 
@@ -161,7 +163,7 @@ extension LockTable {
         if deadline < self.sessions.values[index].heapDeadline {
             // Only if `now` went backwards; the old entry goes stale.
             self.sessions.values[index].heapDeadline = deadline
-            self.sessionDeadlines.push(DeadlineEntry(deadline: deadline, id: self.sessions.keys[index]))
+            self.sessionDeadlines.insert(DeadlineEntry(deadline: deadline, id: self.sessions.keys[index]))
         }
         return deadline
     }
@@ -203,15 +205,15 @@ extension LockTable {
     mutating func compactHeapsIfNeeded() {
         if self.sessionDeadlines.count > 2 * self.sessions.count + 64 {
             for id in self.sessions.keys { self.sessions[id]!.heapDeadline = self.sessions[id]!.deadline }
-            self.sessionDeadlines = MinHeap(
+            self.sessionDeadlines = Heap(
                 self.sessions.values.map { DeadlineEntry(deadline: $0.deadline, id: $0.id) }
             )
         }
         if self.waitDeadlines.count > 2 * self.waiters.count + 64 {
-            self.waitDeadlines = MinHeap(self.waiters.values.map { DeadlineEntry(deadline: $0.deadline, id: $0.id) })
+            self.waitDeadlines = Heap(self.waiters.values.map { DeadlineEntry(deadline: $0.deadline, id: $0.id) })
         }
         if self.delayDeadlines.count > 2 * self.delays.count + 64 {
-            self.delayDeadlines = MinHeap(self.delays.map { DeadlineEntry(deadline: $0.value, id: $0.key) })
+            self.delayDeadlines = Heap(self.delays.map { DeadlineEntry(deadline: $0.value, id: $0.key) })
         }
     }
 }

@@ -26,7 +26,7 @@ final class CallDeadlines {
     /// Whether the call `callID` registered as `token` is still open.
     private let isOpen: (UInt64, Token) -> Bool
     /// Ends a call whose deadline has passed.
-    private let expire: (UInt64) -> Void
+    private let expire: (UInt64, Token) -> Void
     private var heap = Heap<Entry>()
     private var nextToken: Token = 1
     private var timer: (deadline: NIODeadline, task: Scheduled<Void>)?
@@ -35,7 +35,7 @@ final class CallDeadlines {
     ///   - loop: The connection's event loop; every method must be called on it.
     ///   - isOpen: Whether a registered call is still open.
     ///   - expire: Ends a call at its deadline (called only for open calls).
-    init(loop: any EventLoop, isOpen: @escaping (UInt64, Token) -> Bool, expire: @escaping (UInt64) -> Void) {
+    init(loop: any EventLoop, isOpen: @escaping (UInt64, Token) -> Bool, expire: @escaping (UInt64, Token) -> Void) {
         self.loop = loop
         self.isOpen = isOpen
         self.expire = expire
@@ -93,7 +93,7 @@ final class CallDeadlines {
         let now = self.loop.now
         while let top = self.heap.min, top.deadline <= now {
             self.heap.removeMin()
-            if self.isOpen(top.callID, top.token) { self.expire(top.callID) }
+            if self.isOpen(top.callID, top.token) { self.expire(top.callID, top.token) }
         }
         self.arm()
     }

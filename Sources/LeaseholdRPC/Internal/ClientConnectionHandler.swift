@@ -53,7 +53,7 @@ final class ClientConnectionHandler: ChannelInboundHandler {
                 guard case .unary(_, let deadline, _) = bound.value.pending[callID] else { return false }
                 return deadline == token
             },
-            expire: { callID in bound.value.expire(callID: callID) })
+            expire: { callID, _ in bound.value.expire(callID: callID) })
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {

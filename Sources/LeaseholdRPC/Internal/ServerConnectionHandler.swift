@@ -2,11 +2,13 @@ import LeaseholdWire
 import Logging
 import NIOCore
 
-/// Serves the calls of one connection: call_id multiplexing, `Hello`, CANCEL, deadlines, and backpressure.
+/// Serves the calls of one connection: the I/O around ``CallStateMachine``, which holds the protocol logic.
 ///
-/// Confined to the connection's event loop. A call runs inline, starts on the loop and completes through a callback,
-/// or runs in its own task (``RPCMethod/Kind``); none of them waits on another, so a waiting `Acquire` never delays
-/// a `KeepAlive` on the same connection. Results come back to the loop through one inbox, and the writes of one read
+/// Confined to the connection's event loop. It hands the state machine each event (a frame, a handler's result, a
+/// deadline, a writability change) and carries out what it answers: start a method, write a frame, stop a call's
+/// work, close the connection. A call runs inline, starts on the loop and completes through a callback, or runs in
+/// its own task (``RPCMethod/Kind``); none of them waits on another, so a waiting `Acquire` never delays a
+/// `KeepAlive` on the same connection. Results come back to the loop through one inbox, and the writes of one read
 /// or one drain of the inbox share one flush.
 final class ServerConnectionHandler: ChannelDuplexHandler {
     typealias InboundIn = Frame
@@ -27,25 +29,10 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     /// A request to end every call with `UNAVAILABLE` and close the connection, sent on shutdown.
     struct Shutdown {}
 
-    private struct OpenCall {
-        var task: Task<Void, Never>?
-        /// A callback call's cancel action.
-        var onCancel: (@Sendable () -> Void)?
-        var deadline: CallDeadlines.Token?
-        var sink: RPCStreamSink
-
-        /// Stops the work of a call that ended before its handler did.
-        func cancelWork() {
-            self.task?.cancel()
-            self.onCancel?()
-        }
-    }
-
     private let shared: Shared
     private let connectionID: ConnectionID
     private var logger: Logger
-    private var principal: Principal?
-    private var calls: [UInt64: OpenCall] = [:]
+    private var calls: CallStateMachine
     private var context: ChannelHandlerContext?
     private var flushes = FlushCoalescer()
     private var deadlines: CallDeadlines?
@@ -56,14 +43,15 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     private var unrefunded: [(RPCStreamSink, Int)] = []
     /// Where call tasks post their stream items, overflows and results, in order.
     private var inbox: LoopInbox<CallEvent>?
-    private var readPending = false
-    private var closing = false
 
     init(shared: Shared, connectionID: ConnectionID) {
         self.shared = shared
         self.connectionID = connectionID
         self.logger = shared.logger
         self.logger[metadataKey: "connection"] = "\(connectionID.rawValue)"
+        self.calls = CallStateMachine(
+            methods: shared.methods, authenticator: shared.authenticator, hello: shared.hello,
+            helloRefusal: shared.helloRefusal, maxConcurrentCalls: shared.limits.maxConcurrentCallsPerConnection)
     }
 
     /// What a call reports to the event loop, from its task or its completion.
@@ -84,9 +72,10 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         }
         self.deadlines = CallDeadlines(
             loop: context.eventLoop,
-            isOpen: { callID, token in bound.value.calls[callID]?.deadline == token },
-            expire: { callID in
-                bound.value.finish(callID: callID, status: Status(code: .deadlineExceeded, message: "the call ran past its deadline"))
+            isOpen: { callID, token in bound.value.calls.isOpen(callID, token: token) },
+            expire: { callID, token in
+                let handler = bound.value
+                if let ending = handler.calls.deadlinePassed(callID, token: token) { handler.write(ending) }
             })
     }
 
@@ -95,18 +84,15 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         case .item(let callID, let payload, let size):
             self.writeStreamItem(callID: callID, payload: payload, size: size)
         case .overflow(let callID, let limit):
-            self.finish(
-                callID: callID,
-                status: Status(
-                    code: .resourceExhausted,
-                    message: "the client is not reading: more than \(limit) bytes buffered for this stream"))
+            if let ending = self.calls.overflowed(callID, limit: limit) { self.write(ending) }
         case .completed(let callID, let result):
-            self.complete(callID: callID, result: result)
+            if let ending = self.calls.completed(callID, result: result) { self.write(ending) }
         }
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
-        self.endAllCalls()
+        Self.stopWork(self.calls.endAll())
+        self.deadlines?.removeAll()
         self.context = nil
         // Their closures hold this handler: dropping them breaks the cycle, so a closed connection is freed (a
         // call still finishing keeps the inbox, and with it the handler, until it posts).
@@ -118,18 +104,8 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let frame = Self.unwrapInboundIn(data)
-        guard !self.closing else { return }
         self.flushes.beginBatch()
-        if frame.flags.contains(.cancel) {
-            self.cancel(callID: frame.callID)
-        } else if frame.callID == 0 {
-            return  // connection-level frames from clients carry nothing we act on
-        } else if self.calls[frame.callID] != nil {
-            self.closeConnection(
-                context: context, status: Status(code: .invalidArgument, message: "call_id \(frame.callID) is already open"))
-        } else {
-            self.open(frame, context: context)
-        }
+        self.run(self.calls.receive(frame), context: context)
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
@@ -138,105 +114,90 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        self.endAllCalls()
+        Self.stopWork(self.calls.endAll())
+        self.deadlines?.removeAll()
         context.fireChannelInactive()
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        switch error {
-        case let error as FrameTooLarge:
-            self.closeConnection(
-                context: context,
-                status: Status(
-                    code: .frameTooLarge,
-                    message: "frame of \(error.length) bytes exceeds max_frame_bytes \(error.maximum)"))
-        case let error as MalformedMessage:
-            self.closeConnection(
-                context: context, status: Status(code: .invalidArgument, message: "frame does not decode as \(error.messageName)"))
-        default:
+        if !(error is FrameTooLarge || error is MalformedMessage) {
             self.logger.debug("connection error", metadata: ["error": "\(error)"])
-            self.endAllCalls()
-            context.close(promise: nil)
         }
+        self.run(self.calls.decodingFailed(error), context: context)
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if event is Shutdown {
-            for callID in Array(self.calls.keys) {
-                self.finish(callID: callID, status: Status(code: .unavailable, message: "server is shutting down"))
-            }
-            self.closing = true
-            self.write(Frame(callID: 0, status: Status(code: .unavailable, message: "server is shutting down")))
-            self.flushAndClose(context)
-        } else {
+        guard event is Shutdown else {
             context.fireUserInboundEventTriggered(event)
+            return
+        }
+        let (endings, goodbye) = self.calls.shutdown()
+        for ending in endings { self.write(ending) }
+        self.write(Frame(callID: 0, status: goodbye))
+        self.flushAndClose(context)
+    }
+
+    /// Carries out what the state machine said about a frame or a decoding failure.
+    private func run(_ action: CallStateMachine.ReceiveAction, context: ChannelHandlerContext) {
+        switch action {
+        case .none:
+            break
+        case .reply(let frame):
+            self.write(frame)
+        case .start(let method, let frame, let principal):
+            self.start(method, frame: frame, principal: principal)
+        case .end(let ending):
+            self.write(ending)
+        case .close(let status, let ended):
+            self.logger.debug("closing connection", metadata: ["status": "\(status.code)", "reason": "\(status.message)"])
+            Self.stopWork(ended)
+            self.deadlines?.removeAll()
+            self.write(Frame(callID: 0, status: status))
+            self.flushAndClose(context)
+        case .abort(let ended):
+            Self.stopWork(ended)
+            self.deadlines?.removeAll()
+            context.close(promise: nil)
         }
     }
 
     // MARK: - Backpressure
 
     func read(context: ChannelHandlerContext) {
-        // A peer that does not read its responses stops being read from: its requests wait in the kernel.
-        if context.channel.isWritable {
-            context.read()
-        } else {
-            self.readPending = true
-        }
+        if self.calls.readRequested(isWritable: context.channel.isWritable) { context.read() }
     }
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
-        if context.channel.isWritable, self.readPending {
-            self.readPending = false
-            context.read()
-        }
+        if self.calls.writabilityChanged(isWritable: context.channel.isWritable) { context.read() }
         context.fireChannelWritabilityChanged()
     }
 
     // MARK: - Calls
 
-    private func open(_ frame: Frame, context: ChannelHandlerContext) {
+    /// Starts a call the state machine has let through, and registers it.
+    private func start(_ method: RPCMethod, frame: Frame, principal: Principal) {
         let callID = frame.callID
-        if frame.method == LeaseholdMethod.hello {
-            self.hello(frame)
-            return
-        }
-        guard let principal = self.principal else {
-            self.reply(callID: callID, status: Status(code: .unauthenticated, message: "call Hello first"))
-            return
-        }
-        guard let method = self.shared.methods[frame.method] else {
-            let message = frame.method.isEmpty ? "first frame of a call has no method" : "unknown method \(frame.method)"
-            self.reply(callID: callID, status: Status(code: .unimplemented, message: message))
-            return
-        }
-        guard self.calls.count < self.shared.limits.maxConcurrentCallsPerConnection else {
-            self.reply(
-                callID: callID,
-                status: Status(
-                    code: .resourceExhausted,
-                    message: "more than \(self.shared.limits.maxConcurrentCallsPerConnection) calls open on one connection"))
-            return
-        }
-
         let rpcContext = RPCContext(
             principal: principal, connectionID: self.connectionID, callID: callID, method: frame.method,
             connectionLogger: self.logger)
         switch method.kind {
         case .inline(let handler):
             do {
-                self.reply(callID: callID, payload: try handler(frame.payload, rpcContext), status: .ok)
+                self.write(Frame(callID: callID, payload: try handler(frame.payload, rpcContext), status: .ok))
             } catch {
-                self.reply(callID: callID, status: Self.status(for: error))
+                self.write(Frame(callID: callID, status: CallStateMachine.status(for: error)))
             }
         case .callback(let handler):
-            guard let inbox = self.inbox else { return }
-            self.register(callID: callID, timeout: frame.timeout, sink: .none)
-            let onCancel = handler(frame.payload, rpcContext) { result in
-                inbox.post(.completed(callID: callID, result: result))
-            }
-            // Every ending of a call goes through the loop, so it is still open; should it not be, cancel at once.
-            if let onCancel {
-                if self.calls[callID] != nil { self.calls[callID]?.onCancel = onCancel } else { onCancel() }
+            self.startCallback(handler, frame: frame, context: rpcContext)
+        case .inlineOrCallback(let inline, let handler):
+            do {
+                if let payload = try inline(frame.payload, rpcContext) {
+                    self.write(Frame(callID: callID, payload: payload, status: .ok))
+                } else {
+                    self.startCallback(handler, frame: frame, context: rpcContext)
+                }
+            } catch {
+                self.write(Frame(callID: callID, status: CallStateMachine.status(for: error)))
             }
         case .task(let handler, let isStreaming):
             guard let inbox = self.inbox else { return }
@@ -252,87 +213,65 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
             }
             self.register(callID: callID, timeout: frame.timeout, sink: sink)
             let payload = frame.payload
-            self.calls[callID]?.task = Task {
-                let result: Result<ByteBuffer, any Error>
-                do {
-                    result = .success(try await handler(payload, rpcContext, sink))
-                } catch {
-                    result = .failure(error)
-                }
-                inbox.post(.completed(callID: callID, result: result))
-            }
+            self.calls.attach(
+                task: Task {
+                    let result: Result<ByteBuffer, any Error>
+                    do {
+                        result = .success(try await handler(payload, rpcContext, sink))
+                    } catch {
+                        result = .failure(error)
+                    }
+                    inbox.post(.completed(callID: callID, result: result))
+                }, to: callID)
         }
+    }
+
+    /// Registers a callback call and starts it; its completion comes back through the inbox.
+    private func startCallback(_ handler: RPCMethod.CallbackHandler, frame: Frame, context: RPCContext) {
+        guard let inbox = self.inbox else { return }
+        let callID = frame.callID
+        self.register(callID: callID, timeout: frame.timeout, sink: .none)
+        let onCancel = handler(frame.payload, context) { result in
+            inbox.post(.completed(callID: callID, result: result))
+        }
+        // Every ending of a call goes through the loop, so it is still open; should it not be, cancel at once.
+        if let onCancel, !self.calls.attach(onCancel: onCancel, to: callID) { onCancel() }
     }
 
     /// Records an open call and its deadline.
     private func register(callID: UInt64, timeout: Duration?, sink: RPCStreamSink) {
-        var call = OpenCall(sink: sink)
+        var call = CallStateMachine.OpenCall(sink: sink)
         guard let timeout, let deadlines = self.deadlines else {
-            self.calls[callID] = call
+            self.calls.opened(callID, call)
             return
         }
         let token = deadlines.makeToken()
         call.deadline = token
-        self.calls[callID] = call
-        deadlines.add(callID: callID, token: token, timeout: TimeAmount(timeout), openCalls: self.calls.count)
+        self.calls.opened(callID, call)
+        deadlines.add(callID: callID, token: token, timeout: TimeAmount(timeout), openCalls: self.calls.openCalls)
     }
 
-    private func hello(_ frame: Frame) {
-        let status: Status
-        var payload = ByteBuffer()
-        do {
-            let request = try HelloRequest(decoding: frame.payload)
-            if let refusal = self.shared.helloRefusal?() {
-                status = refusal
-            } else if request.protocolVersion != LeaseholdMethod.protocolVersion {
-                status = Status(
-                    code: .unsupportedProtocol,
-                    message: "protocol version \(request.protocolVersion) is not supported; this server speaks \(LeaseholdMethod.protocolVersion)")
-            } else if let principal = self.shared.authenticator.authenticate(token: request.token) {
-                self.principal = principal
-                self.logger[metadataKey: "principal"] = "\(principal.name)"
-                payload = self.shared.hello(principal).encoded()
-                status = .ok
-            } else {
-                status = Status(code: .unauthenticated, message: request.token.isEmpty ? "a token is required" : "unknown token")
-            }
-        } catch {
-            status = Status(code: .invalidArgument, message: "Hello request does not decode")
+    /// Writes an ended call's last frame, after closing its stream and, unless it ended `OK`, stopping its work.
+    private func write(_ ending: CallStateMachine.Ending) {
+        if ending.call.sink !== RPCStreamSink.none { ending.call.sink.close() }
+        if ending.status.code != .ok { Self.stopWork([ending.call]) }
+        self.write(Frame(callID: ending.callID, payload: ending.payload, status: ending.status))
+    }
+
+    /// Stops the work of calls that ended before their handlers did.
+    private static func stopWork(_ calls: [CallStateMachine.OpenCall]) {
+        for call in calls {
+            if call.sink !== RPCStreamSink.none { call.sink.close() }
+            call.task?.cancel()
+            call.onCancel?()
         }
-        self.reply(callID: frame.callID, payload: payload, status: status)
-    }
-
-    private func cancel(callID: UInt64) {
-        self.finish(callID: callID, status: Status(code: .cancelled, message: "cancelled by the client"))
-    }
-
-    /// A call's handler returned.
-    private func complete(callID: UInt64, result: Result<ByteBuffer, any Error>) {
-        switch result {
-        case .success(let payload):
-            self.finish(callID: callID, payload: payload, status: .ok)
-        case .failure(let error):
-            self.finish(callID: callID, status: Self.status(for: error))
-        }
-    }
-
-    /// Ends an open call with its last frame; does nothing if it has already ended.
-    private func finish(callID: UInt64, payload: ByteBuffer = ByteBuffer(), status: Status) {
-        guard let call = self.calls.removeValue(forKey: callID) else { return }
-        if call.sink !== RPCStreamSink.none { call.sink.close() }
-        if status.code != .ok { call.cancelWork() }
-        self.reply(callID: callID, payload: payload, status: status)
     }
 
     /// Writes a stream item. Its bytes stay charged to the stream until the socket has taken them.
     private func writeStreamItem(callID: UInt64, payload: ByteBuffer, size: Int) {
-        guard let call = self.calls[callID] else { return }
-        self.unrefunded.append((call.sink, size))
+        guard let sink = self.calls.streamItem(callID) else { return }
+        self.unrefunded.append((sink, size))
         self.write(Frame(callID: callID, payload: payload))
-    }
-
-    private func reply(callID: UInt64, payload: ByteBuffer = ByteBuffer(), status: Status) {
-        self.write(Frame(callID: callID, payload: payload, status: status))
     }
 
     private func write(_ frame: Frame) {
@@ -388,39 +327,6 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
 
     private static func refund(_ items: [(RPCStreamSink, Int)]) {
         for (sink, size) in items { sink.refund(size) }
-    }
-
-    private func closeConnection(context: ChannelHandlerContext, status: Status) {
-        guard !self.closing else { return }
-        self.closing = true
-        self.logger.debug("closing connection", metadata: ["status": "\(status.code)", "reason": "\(status.message)"])
-        self.endAllCalls()
-        self.write(Frame(callID: 0, status: status))
-        self.flushAndClose(context)
-    }
-
-    private func endAllCalls() {
-        let calls = self.calls
-        self.calls.removeAll()
-        self.deadlines?.removeAll()
-        for call in calls.values {
-            if call.sink !== RPCStreamSink.none { call.sink.close() }
-            call.cancelWork()
-        }
-    }
-
-    /// The status a call ends with when its handler throws `error`.
-    static func status(for error: any Error) -> Status {
-        switch error {
-        case let error as LeaseholdError:
-            return error.status
-        case is CancellationError:
-            return Status(code: .cancelled, message: "cancelled")
-        case let error as MalformedMessage:
-            return Status(code: .invalidArgument, message: "request does not decode as \(error.messageName)")
-        default:
-            return Status(code: .internal, message: "\(error)")
-        }
     }
 }
 

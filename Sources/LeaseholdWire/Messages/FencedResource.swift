@@ -1,7 +1,7 @@
 import CLeaseholdProto
 public import NIOCore
 
-/// Writes a resource under a fencing token: `fencedresource.v1.WriteRequest` (SPEC.md §4).
+/// Writes a resource under a fencing token: `fencedresource.v1.WriteRequest` (docs/protocol.md).
 public struct FencedWriteRequest: Hashable, Sendable {
     /// The resource to write.
     public var resource: String

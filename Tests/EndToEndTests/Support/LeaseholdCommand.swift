@@ -1,4 +1,5 @@
 import LeaseholdTestSupport
+import LeaseholdTestUtilities
 
 /// A finished `leasehold` run.
 struct CommandResult {

@@ -39,7 +39,7 @@ let sampleResponseFrame = Frame(callID: 77_001, payload: sampleAcquireResponse.e
 
 /// A client's Acquire call as it goes on the wire: method, payload and deadline.
 let sampleRequestFrame = Frame(
-    callID: 77_001, method: LeaseholdMethod.acquire, payload: sampleAcquireRequest.encoded(), timeout: .seconds(35))
+    callID: 77_001, method: LeaseholdMethod.acquire.name, payload: sampleAcquireRequest.encoded(), timeout: .seconds(35))
 
 func encodeBenchmark<Message: WireMessage>(_ name: String, _ message: Message) {
     Benchmark(name, configuration: .init(metrics: codecMetrics, scalingFactor: .kilo)) { benchmark in

@@ -69,7 +69,7 @@ struct WatchWorkload: AsyncParsableCommand {
             let received = self.received
             received.withLockedValue { $0.deliveries.reserveCapacity(1_024) }
             self.cancel = connection.serverStream(
-                LeaseholdMethod.watch, WatchRequest(prefix: prefix), as: WatchResponse.self,
+                LeaseholdMethod.watch, WatchRequest(prefix: prefix),
                 onItem: { response in
                     let now = monotonicNanos()
                     let first = received.withLockedValue { received in

@@ -1,5 +1,5 @@
 /// The fencing check a downstream resource runs before every write: accept token `t` for resource `r` if and only
-/// if `t` is at least the highest token `r` has accepted (SPEC.md §4).
+/// if `t` is at least the highest token `r` has accepted (docs/protocol.md).
 ///
 /// Equal tokens are accepted, so one holder may write many times under one grant. A lower token comes from a holder
 /// that has lost its lock to a newer one: it is refused with the highest token, so the writer learns what beat it.

@@ -2,7 +2,7 @@ public import LeaseholdRPC
 public import LeaseholdWire
 public import Logging
 
-/// The sample service `fencedresource.v1.FencedResource` (SPEC.md §4): named resources that accept a write only
+/// The sample service `fencedresource.v1.FencedResource` (docs/protocol.md): named resources that accept a write only
 /// under a fencing token at least as high as any they have accepted, durable in their own SQLite file.
 ///
 /// It registers on the RPC layer like any other service, so its connections begin with `Hello` too. With a

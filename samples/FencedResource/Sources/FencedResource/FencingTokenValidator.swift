@@ -1,7 +1,7 @@
 public import LeaseholdClient
 import LeaseholdWire
 
-/// Asks a lock server whether a fencing token is still the current grant of its lock key (`Validate`, SPEC.md §3).
+/// Asks a lock server whether a fencing token is still the current grant of its lock key (`Validate`, docs/protocol.md).
 ///
 /// ``FenceGuard/admit(_:for:lockKey:validator:)`` asks only about tokens a resource has not seen yet, so that a
 /// token whose lock was already released is refused even if no newer holder has written. ``LeaseholdClient``

@@ -1,6 +1,6 @@
 import ArgumentParser
 
-/// The `fenced-resource` command: runs the FencedResource sample service (SPEC.md §4, §6).
+/// The `fenced-resource` command: runs the FencedResource sample service (docs/protocol.md).
 @main
 struct FencedResourceCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

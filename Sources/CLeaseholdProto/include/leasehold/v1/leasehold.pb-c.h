@@ -134,7 +134,7 @@ struct  Leasehold__V1__Status
    */
   uint64_t compact_revision;
   /*
-   * with UNAVAILABLE from a standby: HOST:PORT of the active
+   * with UNAVAILABLE from a standby: HOST:PORT of the active node
    */
   char *leader;
 };

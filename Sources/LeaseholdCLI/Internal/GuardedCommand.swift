@@ -15,7 +15,7 @@ import Darwin
 ///
 /// stdin, stdout and stderr are inherited. Signals the child should not inherit as ignored or blocked (the CLI
 /// traps SIGINT, SIGTERM and SIGHUP) are reset to their defaults in the child.
-struct ChildProcess: Sendable {
+struct GuardedCommand: Sendable {
     /// The child's process id, which is also its process group id.
     let pid: pid_t
     private let ownsTerminal: Bool
@@ -45,7 +45,7 @@ struct ChildProcess: Sendable {
     ///   - arguments: The command and its arguments.
     ///   - environment: The child's whole environment.
     /// - Throws: ``SpawnFailure`` with the `errno` of `posix_spawnp` (`ENOENT`, `EACCES`, …).
-    static func spawn(_ arguments: [String], environment: [String: String]) throws -> ChildProcess {
+    static func spawn(_ arguments: [String], environment: [String: String]) throws -> GuardedCommand {
         precondition(!arguments.isEmpty, "validated by LockCommand")
         #if canImport(Darwin)
         var attributes: posix_spawnattr_t?
@@ -89,7 +89,7 @@ struct ChildProcess: Sendable {
             // The child may have touched the terminal before it was its own, and been stopped for it.
             kill(-pid, SIGCONT)
         }
-        return ChildProcess(pid: pid, ownsTerminal: ownsTerminal)
+        return GuardedCommand(pid: pid, ownsTerminal: ownsTerminal)
     }
 
     /// Reaps the child if it has ended, without waiting.

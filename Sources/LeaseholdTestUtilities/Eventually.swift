@@ -24,12 +24,8 @@ public func eventually(
     _ what: @autoclosure () -> String,
     _ condition: () throws -> Bool
 ) async throws {
-    let deadline = ContinuousClock.now + timeout
-    while try !condition() {
-        guard ContinuousClock.now < deadline else {
-            throw TimedOut(description: "timed out after \(timeout) waiting for \(what())")
-        }
-        try await Task.sleep(for: .milliseconds(10))
+    guard try await eventually(timeout: timeout, condition) else {
+        throw TimedOut(description: "timed out after \(timeout) waiting for \(what())")
     }
 }
 
