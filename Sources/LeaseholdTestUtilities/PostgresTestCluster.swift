@@ -153,7 +153,8 @@ public final class PostgresTestCluster: Sendable {
             description: "PostgreSQL is not installed (no \(root)/*/bin/initdb): run scripts/install-deps.sh, which installs Debian's postgresql")
     }
 
-    private static func freePort() throws -> Int {
+    /// A loopback TCP port that was free a moment ago (for a server whose address must be known before it starts).
+    public static func freePort() throws -> Int {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw Failure(description: "socket failed: errno \(errno)") }
         defer { close(fd) }
