@@ -43,9 +43,10 @@ public final class RPCServer: Sendable {
         public var serverVersion: String = "0.1.0"
         /// Sent in `HelloResponse.server_id`.
         public var serverID: String = "leasehold"
-        /// Asked at every `Hello`: a status to refuse it with (a standby's `UNAVAILABLE` naming the active node), or
-        /// `nil` to go on. A refused `Hello` leaves the connection unauthenticated, so no other call is served.
-        public var helloRefusal: (@Sendable () -> Status?)?
+        /// Asked at every call, `Hello` included: a status to refuse it with (a standby's `UNAVAILABLE` naming the
+        /// active node, or a node's that is no longer sure of its lease), or `nil` to serve. `nil` (the default)
+        /// costs nothing.
+        public var callRefusal: (@Sendable () -> Status?)?
 
         public init(host: String, port: Int) {
             self.host = host
@@ -94,7 +95,7 @@ public final class RPCServer: Sendable {
                     serverVersion: configuration.serverVersion, serverID: configuration.serverID,
                     protocolVersion: LeaseholdMethod.protocolVersion, maxFrameBytes: UInt32(limits.maxFrameBytes),
                     principal: principal.name, roles: principal.roles.sorted())
-            }, helloRefusal: configuration.helloRefusal, limits: limits, logger: logger)
+            }, callRefusal: configuration.callRefusal, limits: limits, logger: logger)
     }
 
     /// Binds the listening socket and starts accepting connections.

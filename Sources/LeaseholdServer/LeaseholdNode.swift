@@ -274,7 +274,7 @@ public final class LeaseholdNode: Service, Sendable {
             var configuration = self.configuration.server
             configuration.listenPort = port
             configuration.metricsHost = nil
-            configuration.helloRefusal = { [self] in self.refusal() }
+            configuration.callRefusal = { [self] in self.refusal() }
             let election = self.election
             let server = LeaseholdServer(
                 configuration: configuration, store: { try await election.openStore(epoch: epoch) }, clock: self.clock,
@@ -333,14 +333,16 @@ public final class LeaseholdNode: Service, Sendable {
         configuration.limits = self.configuration.server.rpcLimits
         configuration.serverID = self.configuration.server.serverID
         configuration.serverVersion = LeaseholdVersion.current
-        configuration.helloRefusal = { [self] in self.refusal() }
+        configuration.callRefusal = { [self] in self.refusal() }
         return RPCServer(configuration: configuration, services: [], logger: self.logger)
     }
 
     /// `nil` while this node serves; otherwise `UNAVAILABLE` naming the active node if known.
+    /// Asked at every call: besides the role, the lease's deadline is checked against the monotonic clock here,
+    /// so a node that was paused past it refuses calls at once, before its lease loop has run.
     private func refusal() -> Status? {
         let (serving, role) = self.state.withLock { ($0.serving, $0.machine.role) }
-        guard !serving else { return nil }
+        if serving, case .active(_, let safeUntil) = role, self.clock.now() < safeUntil { return nil }
         var leader = ""
         if case .standby(let known) = role, known != self.configuration.advertise { leader = known }
         let message =

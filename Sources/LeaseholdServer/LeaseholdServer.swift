@@ -41,9 +41,9 @@ public final class LeaseholdServer: Service, Sendable {
         public var metricsHost: String?
         public var metricsPort = 0
         public var serverID = "leasehold"
-        /// Asked at every `Hello`: a status to refuse it with, or `nil` to serve (a node that stepped down refuses
-        /// before its listener changes back to a standby's).
-        public var helloRefusal: (@Sendable () -> Status?)?
+        /// Asked at every call, `Hello` included: a status to refuse it with, or `nil` to serve (a node on a shared
+        /// store refuses once it is no longer sure of its lease, before its listener changes back to a standby's).
+        public var callRefusal: (@Sendable () -> Status?)?
 
         public init() {}
     }
@@ -118,7 +118,7 @@ public final class LeaseholdServer: Service, Sendable {
             rpcConfiguration.limits = self.configuration.rpcLimits
             rpcConfiguration.serverID = self.configuration.serverID
             rpcConfiguration.serverVersion = LeaseholdVersion.current
-            rpcConfiguration.helloRefusal = self.configuration.helloRefusal
+            rpcConfiguration.callRefusal = self.configuration.callRefusal
             let rpc = RPCServer(
                 configuration: rpcConfiguration, services: [LeaseholdService(locks: locks)],
                 logger: self.logger)

@@ -34,7 +34,7 @@ struct FailoverTests {
     }
 
     /// What `Hello` answers at `port`: nil when it succeeds.
-    private static func helloRefusal(port: Int) async -> LeaseholdError? {
+    private static func callRefusal(port: Int) async -> LeaseholdError? {
         await leaseholdError {
             let connection = try await RPCConnection.connect(host: "127.0.0.1", port: port, hello: HelloRequest())
             await connection.close()
@@ -58,7 +58,7 @@ struct FailoverTests {
         // B is a standby and names A.
         let refused = try #require(await eventuallyRefused(port: portB, naming: "127.0.0.1:\(portA)"))
         #expect(refused.code == .unavailable)
-        #expect(await Self.helloRefusal(port: portA) == nil)
+        #expect(await Self.callRefusal(port: portA) == nil)
 
         let session = try await RawSession.open(.init(host: "127.0.0.1", port: portA), ttl: .seconds(10))
         let held = try await session.acquire("jobs/1")
@@ -91,12 +91,50 @@ struct FailoverTests {
         await session.close()
     }
 
+    @Test("an active paused past its lease answers nothing when it wakes, and its writes are refused")
+    func pausedActive() async throws {
+        let cluster = try await PostgresTestCluster.shared()
+        let url = try cluster.createDatabase()
+        let directory = try TemporaryDirectory("leasehold-failover")
+        defer { directory.remove() }
+        let (portA, portB) = (try PostgresTestCluster.freePort(), try PostgresTestCluster.freePort())
+        let a = try await Self.node("a", url: url, port: portA, in: directory)
+        defer { a.killIfRunning() }
+        try await Self.waitActive(a)
+        let b = try await Self.node("b", url: url, port: portB, in: directory)
+        defer { b.killIfRunning() }
+        _ = try #require(await eventuallyRefused(port: portB, naming: "127.0.0.1:\(portA)"))
+
+        let session = try await RawSession.open(.init(host: "127.0.0.1", port: portA), ttl: .seconds(10))
+        let held = try await session.acquire("jobs/1")
+        a.process.send(SIGSTOP)
+        try await Self.waitActive(b)
+        let other = try await RawSession.open(.init(host: "127.0.0.1", port: portB), ttl: .seconds(10))
+        let clash = await leaseholdError { _ = try await other.acquire("jobs/1") }
+        #expect(clash?.holder?.fencingToken == held.fencingToken)
+        let taken = try await other.acquire("jobs/2")
+
+        a.process.send(SIGCONT)
+        // The first calls after waking: no keepalive is answered, no grant is made.
+        let keepAlive = await leaseholdError { _ = try await session.keepAlive() }
+        #expect(keepAlive != nil)
+        let grant = await leaseholdError { _ = try await session.acquire("jobs/3") }
+        #expect(grant != nil)
+        // B still serves, and nothing was granted twice.
+        let described = try await other.connection.unary(LeaseholdMethod.describe, DescribeRequest(key: "jobs/2"))
+        #expect(described.lock?.fencingToken == taken.fencingToken)
+        let third = await leaseholdError { _ = try await other.acquire("jobs/3") }
+        #expect(third == nil)
+        await other.close()
+        await session.close()
+    }
+
     /// Asks `Hello` until the node refuses it naming `leader` (a standby learns the leader on its first takeover
     /// attempt); at most 50 tries, 100 ms apart.
     private func eventuallyRefused(port: Int, naming leader: String) async -> LeaseholdError? {
         var last: LeaseholdError?
         for _ in 0..<50 {
-            last = await Self.helloRefusal(port: port)
+            last = await Self.callRefusal(port: port)
             if let last, last.leader == leader { return last }
             try? await Task.sleep(for: .milliseconds(100))
         }

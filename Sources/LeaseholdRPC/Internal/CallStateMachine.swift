@@ -61,23 +61,24 @@ struct CallStateMachine {
     private let methods: [String: RPCMethod]
     private let authenticator: Authenticator
     private let hello: @Sendable (Principal) -> HelloResponse
-    private let helloRefusal: (@Sendable () -> Status?)?
+    private let callRefusal: (@Sendable () -> Status?)?
     private let maxConcurrentCalls: Int
 
     /// - Parameters:
     ///   - methods: The methods served, by full name.
     ///   - authenticator: Maps a `Hello` token to a principal.
     ///   - hello: The `Hello` answer for a principal.
-    ///   - helloRefusal: Asked at every `Hello`: a status to refuse it with (a standby's), or `nil`.
+    ///   - callRefusal: Asked at every call, `Hello` included: a status to refuse it with (a standby's, or a node's
+    ///     that is no longer sure of its lease), or `nil` to serve.
     ///   - maxConcurrentCalls: Calls open at once; more are refused with `RESOURCE_EXHAUSTED`.
     init(
         methods: [String: RPCMethod], authenticator: Authenticator, hello: @escaping @Sendable (Principal) -> HelloResponse,
-        helloRefusal: (@Sendable () -> Status?)? = nil, maxConcurrentCalls: Int
+        callRefusal: (@Sendable () -> Status?)? = nil, maxConcurrentCalls: Int
     ) {
         self.methods = methods
         self.authenticator = authenticator
         self.hello = hello
-        self.helloRefusal = helloRefusal
+        self.callRefusal = callRefusal
         self.maxConcurrentCalls = maxConcurrentCalls
     }
 
@@ -97,6 +98,9 @@ struct CallStateMachine {
             return self.close(Status(code: .invalidArgument, message: "call_id \(callID) is already open"))
         }
         if frame.method == LeaseholdMethod.hello.name { return .reply(self.receiveHello(frame)) }
+        // A node that has stepped down (or is no longer sure of its lease) answers nothing, not even on a
+        // connection that said Hello before.
+        if let refusal = self.callRefusal?() { return .reply(Frame(callID: callID, status: refusal)) }
         guard let principal = self.principal else {
             return .reply(Frame(callID: callID, status: Status(code: .unauthenticated, message: "call Hello first")))
         }
@@ -121,7 +125,7 @@ struct CallStateMachine {
         } catch {
             return Frame(callID: frame.callID, status: Status(code: .invalidArgument, message: "Hello request does not decode"))
         }
-        if let refusal = self.helloRefusal?() { return Frame(callID: frame.callID, status: refusal) }
+        if let refusal = self.callRefusal?() { return Frame(callID: frame.callID, status: refusal) }
         guard request.protocolVersion == LeaseholdMethod.protocolVersion else {
             return Frame(
                 callID: frame.callID,

@@ -21,7 +21,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         var methods: [String: RPCMethod]
         var authenticator: Authenticator
         var hello: @Sendable (Principal) -> HelloResponse
-        var helloRefusal: (@Sendable () -> Status?)? = nil
+        var callRefusal: (@Sendable () -> Status?)? = nil
         var limits: RPCServer.Limits
         var logger: Logger
     }
@@ -51,7 +51,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         self.logger[metadataKey: "connection"] = "\(connectionID.rawValue)"
         self.calls = CallStateMachine(
             methods: shared.methods, authenticator: shared.authenticator, hello: shared.hello,
-            helloRefusal: shared.helloRefusal, maxConcurrentCalls: shared.limits.maxConcurrentCallsPerConnection)
+            callRefusal: shared.callRefusal, maxConcurrentCalls: shared.limits.maxConcurrentCallsPerConnection)
     }
 
     /// What a call reports to the event loop, from its task or its completion.
