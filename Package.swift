@@ -173,7 +173,7 @@ let targets: [Target] = [
         name: "LeaseholdTestSupport",
         dependencies: [
             "LeaseholdCore", "LeaseholdServer", "LeaseholdClient", "LeaseholdRPC", "LeaseholdWire",
-            "LeaseholdTestUtilities", "LeaseholdLinearizability", nioCore, logging,
+            "LeaseholdTestUtilities", "LeaseholdLinearizability", nioCore, nioPosix, logging,
         ],
         swiftSettings: swiftSettings
     ),

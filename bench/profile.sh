@@ -5,6 +5,7 @@
 #   bench/profile.sh uncontended --connections 8
 #   SYNC=normal bench/profile.sh contended --keys 1
 #
+# LEASEHOLD and BENCH name other binaries than the release builds of this tree.
 # Needs perf (Debian: apt-get install linux-perf) and root (uprobes). Works without a hardware PMU: it uses the
 # cpu-clock software event, syscall tracepoints and uprobes. While the workload runs it takes three windows on the
 # server's process:
@@ -20,8 +21,8 @@ root=$(dirname "$here")
 workload=${1:?usage: bench/profile.sh WORKLOAD [leasehold-bench options...]}
 shift
 sync=${SYNC:-full}
-leasehold="$root/.build/release/leasehold"
-bench="$here/.build/release/leasehold-bench"
+leasehold=${LEASEHOLD:-$root/.build/release/leasehold}
+bench=${BENCH:-$here/.build/release/leasehold-bench}
 [[ -x $leasehold && -x $bench ]] || { echo "build both in release mode first (bench/run.sh does)" >&2; exit 1; }
 command -v perf >/dev/null || { echo "perf is missing: apt-get install linux-perf" >&2; exit 1; }
 

@@ -86,6 +86,30 @@ struct Serve: AsyncParsableCommand {
 
     @Option(
         help: ArgumentHelp(
+            "Most client connections at once; one more is told RESOURCE_EXHAUSTED and closed.",
+            discussion: "At start the process's soft file-descriptor limit is raised (up to its hard limit) to hold them."))
+    var maxConnections = 10_000
+
+    @Option(help: "Most calls open at once on one connection; more get RESOURCE_EXHAUSTED.")
+    var maxCallsPerConnection = 10_000
+
+    @Option(help: "Bytes of a watch stream buffered for a client that does not read; past it the stream ends with RESOURCE_EXHAUSTED.")
+    var maxStreamBufferBytes = 1 << 20
+
+    @Option(help: "A new connection must complete a successful Hello within this time, or is closed (UNAUTHENTICATED).")
+    var helloTimeout = DurationArgument(.seconds(10), text: "10s")
+
+    @Option(help: "A frame must arrive whole within this time of its first byte, or the connection is closed (DEADLINE_EXCEEDED).")
+    var frameTimeout = DurationArgument(.seconds(30), text: "30s")
+
+    @Option(help: "Longest session name and Hello client_name, in UTF-8 bytes; longer gets INVALID_ARGUMENT.")
+    var maxNameBytes = 256
+
+    @Option(help: "Longest force-release reason, in UTF-8 bytes; longer gets INVALID_ARGUMENT.")
+    var maxReasonBytes = 1_024
+
+    @Option(
+        help: ArgumentHelp(
             "Threads that serve connections (default: one per core but one, at least 1).",
             discussion: "The store commits on a thread of its own, which the default leaves a core for. On 2 cores one loop gave more lock throughput and used less CPU for idle sessions, and two loops more KeepAlives per second over few busy connections: see bench/README.md.",
             valueName: "n"))
@@ -110,6 +134,16 @@ struct Serve: AsyncParsableCommand {
         if let advertise = self.advertise { _ = try Self.address(advertise, option: "--advertise") }
         guard self.eventRetention > 0 else { throw ValidationError("--event-retention must be positive") }
         if let loops = self.eventLoops, loops < 1 { throw ValidationError("--event-loops must be at least 1") }
+        for (value, option) in [
+            (self.maxConnections, "--max-connections"), (self.maxCallsPerConnection, "--max-calls-per-connection"),
+            (self.maxStreamBufferBytes, "--max-stream-buffer-bytes"), (self.maxNameBytes, "--max-name-bytes"),
+            (self.maxReasonBytes, "--max-reason-bytes"),
+        ] where value < 1 {
+            throw ValidationError("\(option) must be at least 1")
+        }
+        guard self.helloTimeout.duration > .zero, self.frameTimeout.duration > .zero else {
+            throw ValidationError("--hello-timeout and --frame-timeout must be positive")
+        }
         guard Logger.Level(rawValue: self.logLevel) != nil else {
             throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical")
         }
@@ -138,6 +172,22 @@ struct Serve: AsyncParsableCommand {
         configuration.locks.lockDelay = self.lockDelay.duration
         configuration.locks.maxSessions = self.maxSessions
         configuration.locks.maxWaitersPerKey = self.maxWaitersPerKey
+        configuration.rpcLimits.maxConnections = self.maxConnections
+        configuration.rpcLimits.maxConcurrentCallsPerConnection = self.maxCallsPerConnection
+        configuration.rpcLimits.maxBufferedBytesPerStream = self.maxStreamBufferBytes
+        configuration.rpcLimits.helloTimeout = self.helloTimeout.duration
+        configuration.rpcLimits.frameTimeout = self.frameTimeout.duration
+        configuration.rpcLimits.maxClientNameBytes = self.maxNameBytes
+        configuration.textLimits.maxSessionNameBytes = self.maxNameBytes
+        configuration.textLimits.maxReasonBytes = self.maxReasonBytes
+        // Each connection is a descriptor; leave room for the data file, its journal, the listeners and logs.
+        let wanted = UInt64(self.maxConnections) + 64
+        let soft = FileDescriptorLimit.raise(to: wanted)
+        if soft < wanted {
+            logger.warning(
+                "the file-descriptor limit is below --max-connections",
+                metadata: ["limit": "\(soft)", "max-connections": "\(self.maxConnections)"])
+        }
         if let metrics = self.metricsListen {
             let metricsAddress = try Self.address(metrics, option: "--metrics-listen")
             (configuration.metricsHost, configuration.metricsPort) = (metricsAddress.host, metricsAddress.port)

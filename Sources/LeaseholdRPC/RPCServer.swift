@@ -30,6 +30,21 @@ public final class RPCServer: Sendable {
         /// The kernel send buffer per connection (`SO_SNDBUF`), or nil for the system's default. Together with the
         /// stream bound it caps the memory a client that does not read can pin.
         public var socketSendBufferBytes: Int?
+        /// Client connections open at once; one more is answered with a connection-level `RESOURCE_EXHAUSTED` frame
+        /// and closed. `leasehold serve --max-connections`.
+        public var maxConnections: Int = 10_000
+        /// How long a new connection has to complete a successful `Hello`; past it the connection gets a
+        /// connection-level `UNAUTHENTICATED` frame and is closed. `--hello-timeout`.
+        public var helloTimeout: Duration = .seconds(10)
+        /// How long a frame may take from its first byte to its last (a client that trickles or stops mid-frame);
+        /// past it the connection gets a connection-level `DEADLINE_EXCEEDED` frame and is closed. `--frame-timeout`.
+        public var frameTimeout: Duration = .seconds(30)
+        /// How long the listener stops accepting after `accept` fails for want of resources (the process is at its
+        /// file-descriptor limit): without a pause it would retry in a tight loop and spin a core.
+        public var acceptBackoff: Duration = .milliseconds(250)
+        /// The longest `client_name` accepted in `Hello`, in UTF-8 bytes; longer gets `INVALID_ARGUMENT`.
+        /// `--max-name-bytes`.
+        public var maxClientNameBytes: Int = 256
         public init() {}
     }
 
@@ -108,7 +123,13 @@ public final class RPCServer: Sendable {
         if let bytes = limits.socketSendBufferBytes {
             bootstrap = bootstrap.childChannelOption(.socketOption(.so_sndbuf), value: SocketOptionValue(bytes))
         }
+        let acceptBackoff = TimeAmount(limits.acceptBackoff)
         let channel = try await bootstrap
+            .serverChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(Self.acceptBackoffHandler(pause: acceptBackoff))
+                }
+            }
             .serverChannelOption(.backlog, value: 256)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
@@ -128,6 +149,9 @@ public final class RPCServer: Sendable {
         self.logger.info("listening", metadata: ["address": "\(address)"])
         return address
     }
+
+    /// The listening channel, once started (for tests of its pipeline).
+    var listenerChannel: (any Channel)? { self.state.withLock { $0.serverChannel } }
 
     /// The bound address, once started.
     public var localAddress: SocketAddress? { self.state.withLock { $0.serverChannel?.localAddress } }
@@ -162,22 +186,41 @@ public final class RPCServer: Sendable {
     /// The number of open connections.
     public var connectionCount: Int { self.state.withLock { $0.connections.count } }
 
+    /// What pauses accepting when `accept` fails (`EMFILE`, `ENFILE`, `ENOBUFS`, `ENOMEM`): NIO's
+    /// `AcceptBackoffHandler`, which `bind(host:port:)` does not install by itself.
+    static func acceptBackoffHandler(pause: TimeAmount) -> AcceptBackoffHandler {
+        AcceptBackoffHandler(shouldForwardIOErrorCaught: false) { _ in pause }
+    }
+
     private func setUpConnection(_ channel: any Channel) throws {
+        let limits = self.configuration.limits
+        var full = false
         let id: ConnectionID? = self.state.withLock { state in
             guard !state.stopped else { return nil }
+            guard state.connections.count < limits.maxConnections else {
+                full = true
+                return nil
+            }
             let id = ConnectionID(rawValue: state.nextConnectionID)
             state.nextConnectionID += 1
             state.connections[id] = channel
             return id
         }
         guard let id else {
-            channel.close(promise: nil)
+            if full {
+                let message = "the server has \(limits.maxConnections) connections open, its limit (--max-connections)"
+                try channel.pipeline.syncOperations.addHandler(
+                    RefuseConnectionHandler(status: Status(code: .resourceExhausted, message: message)))
+            } else {
+                channel.close(promise: nil)
+            }
             return
         }
         channel.closeFuture.whenComplete { [self] _ in
             _ = self.state.withLock { $0.connections.removeValue(forKey: id) }
         }
         let sync = channel.pipeline.syncOperations
+        try sync.addHandler(FrameDeadlineHandler(timeout: TimeAmount(limits.frameTimeout)))
         try sync.addHandler(ByteToMessageHandler(FrameDecoder(maximumFrameLength: self.configuration.limits.maxFrameBytes)))
         try sync.addHandler(ServerConnectionHandler(shared: self.shared, connectionID: id))
     }

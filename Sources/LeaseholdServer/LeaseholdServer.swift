@@ -37,6 +37,8 @@ public final class LeaseholdServer: Service, Sendable {
         public var eventMaxAge = Duration.seconds(7 * 24 * 3600)
         /// Frame size, calls per connection, stream buffer bounds.
         public var rpcLimits = RPCServer.Limits()
+        /// Session names, force-release reasons, prefixes.
+        public var textLimits = TextLimits()
         /// Where to serve `GET /metrics`, if anywhere.
         public var metricsHost: String?
         public var metricsPort = 0
@@ -120,7 +122,7 @@ public final class LeaseholdServer: Service, Sendable {
             rpcConfiguration.serverVersion = LeaseholdVersion.current
             rpcConfiguration.callRefusal = self.configuration.callRefusal
             let rpc = RPCServer(
-                configuration: rpcConfiguration, services: [LeaseholdService(locks: locks)],
+                configuration: rpcConfiguration, services: [LeaseholdService(locks: locks, textLimits: self.configuration.textLimits)],
                 logger: self.logger)
             let address = try await ListenFailed.naming(
                 host: self.configuration.listenHost, port: self.configuration.listenPort

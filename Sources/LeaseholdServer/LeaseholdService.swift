@@ -7,19 +7,28 @@ import LeaseholdWire
 /// layer itself.
 public struct LeaseholdService: RPCService {
     let locks: LockService
+    let textLimits: TextLimits
 
     /// Creates the service.
-    /// - Parameter locks: The lock state.
-    public init(locks: LockService) {
+    /// - Parameters:
+    ///   - locks: The lock state.
+    ///   - textLimits: Bounds on session names, reasons and prefixes.
+    public init(locks: LockService, textLimits: TextLimits = TextLimits()) {
         self.locks = locks
+        self.textLimits = textLimits
     }
 
     /// Every unary method answers from the lock service's completion, with no task per call: once what the answer
     /// observed is durable (at once when no commit is in flight).
     public var methods: [RPCMethod] {
         let locks = self.locks
+        let limits = self.textLimits
         return [
             .unaryCallback(LeaseholdMethod.openSession) { request, context, respond in
+                if let error = limits.violation(request.name, field: "name", limit: limits.maxSessionNameBytes) {
+                    respond(.failure(error))
+                    return nil
+                }
                 locks.openSession(
                     ttl: request.ttl, name: request.name, owner: context.principal.name, connection: context.connectionID
                 ) { result in
@@ -71,6 +80,10 @@ public struct LeaseholdService: RPCService {
                 return nil
             },
             .unaryCallback(LeaseholdMethod.forceRelease) { request, context, respond in
+                if let error = limits.violation(request.reason, field: "reason", limit: limits.maxReasonBytes) {
+                    respond(.failure(error))
+                    return nil
+                }
                 locks.forceRelease(key: request.key, reason: request.reason, principal: context.principal) { result in
                     respond(result.map { ForceReleaseResponse(released: $0.lock, revision: $0.revision) })
                 }
@@ -94,12 +107,19 @@ public struct LeaseholdService: RPCService {
                 return nil
             },
             .unaryCallback(LeaseholdMethod.list) { request, _, respond in
+                if let error = limits.violation(request.prefix, field: "prefix", limit: limits.maxPrefixBytes) {
+                    respond(.failure(error))
+                    return nil
+                }
                 locks.list(prefix: request.prefix, limit: request.limit == 0 ? nil : Int(request.limit)) { result in
                     respond(result.map { ListResponse(locks: $0.locks, revision: $0.revision) })
                 }
                 return nil
             },
             .serverStreaming(LeaseholdMethod.watch) { request, _, writer in
+                if let error = limits.violation(request.prefix, field: "prefix", limit: limits.maxPrefixBytes) {
+                    throw error
+                }
                 try await locks.hub.stream(prefix: request.prefix, from: request.startRevision, to: writer)
             },
         ]

@@ -23,18 +23,19 @@ extension Event: WireMessage, CBridgedMessage {
             throw MalformedMessage(messageName: Self.protobufName)
         }
         try self.init(
-            revision: c.revision, kind: kind, key: String(protobufC: c.key), sessionID: SessionID(c.session_id),
-            fencingToken: c.fencing_token, owner: String(protobufC: c.owner),
+            revision: c.revision, kind: kind, key: String(exactText: c.key, field: "key"),
+            sessionID: SessionID(c.session_id),
+            fencingToken: c.fencing_token, owner: String(exactText: c.owner, field: "owner"),
             at: WallTime(millisecondsSince1970: c.at_ms))
     }
 
     func fill(_ c: inout Leasehold__V1__Event, arena: CArena) {
         c.revision = self.revision
         c.type = Leasehold__V1__EventType(rawValue: UInt32(self.kind.rawValue))
-        c.key = arena.string(self.key)
+        c.key = arena.text(self.key)
         c.session_id = self.sessionID.rawValue
         c.fencing_token = self.fencingToken
-        c.owner = arena.string(self.owner)
+        c.owner = arena.text(self.owner)
         c.at_ms = self.at.millisecondsSince1970
     }
 }

@@ -43,7 +43,8 @@ public struct Frame: Hashable, Sendable {
     public static func cancel(callID: UInt64) -> Frame { Frame(callID: callID, flags: .cancel) }
 
     /// Decodes a frame from `buffer`'s readable bytes (the length prefix already removed).
-    /// - Throws: ``MalformedMessage`` when the bytes are not a `Frame`.
+    /// - Throws: ``MalformedMessage`` when the bytes are not a `Frame`; ``InvalidTextField`` when its method holds a
+    ///   NUL or is not UTF-8.
     public init(decoding buffer: ByteBuffer) throws {
         self = try unpack(
             buffer, name: "leasehold.v1.Frame", unpack: { leasehold__v1__frame__unpack($0, $1, $2) },
@@ -64,17 +65,17 @@ public struct Frame: Hashable, Sendable {
     /// as that constant spares a string allocation per call.
     private static let knownMethods = LeaseholdMethod.allNames + FencedResourceMethod.allNames
 
-    /// A frame's method: one of ``knownMethods`` when it is one, else a new string.
-    private static func method(protobufC pointer: UnsafePointer<CChar>?) throws -> String {
-        guard let pointer else { return "" }
-        let length = strlen(pointer)
+    /// A frame's method: one of ``knownMethods`` when its exact bytes are one, else a new string.
+    /// - Throws: ``InvalidTextField`` when the bytes hold a NUL or are not UTF-8.
+    private static func method(protobufC data: ProtobufCBinaryData) throws -> String {
+        guard let bytes = data.data, data.len > 0 else { return "" }
         // The names are literals, whose UTF-8 is always contiguous.
-        for name in Self.knownMethods where name.utf8.count == length {
-            if name.utf8.withContiguousStorageIfAvailable({ memcmp($0.baseAddress!, pointer, length) == 0 }) == true {
+        for name in Self.knownMethods where name.utf8.count == data.len {
+            if name.utf8.withContiguousStorageIfAvailable({ memcmp($0.baseAddress!, bytes, data.len) == 0 }) == true {
                 return name
             }
         }
-        return try String(protobufC: pointer)
+        return try String(exactText: data, field: "method")
     }
 
     /// Appends the encoded frame (without length prefix) to `buffer`.
@@ -86,7 +87,7 @@ public struct Frame: Hashable, Sendable {
         c.timeout_ms = self.timeout?.wireMilliseconds ?? 0
         withCArena { arena in
             c.status = self.status?.cPointer(arena)
-            if !self.method.isEmpty { c.method = arena.string(self.method) }
+            if !self.method.isEmpty { c.method = arena.text(self.method) }
             self.payload.withUnsafeReadableBytes { payload in
                 // protobuf-c only reads the payload while packing; no copy is made before that.
                 c.payload = ProtobufCBinaryData(

@@ -17,7 +17,7 @@ public struct FrameDecoder: NIOSingleStepByteToMessageDecoder {
 
     /// Decodes one frame if a whole one is buffered.
     /// - Throws: ``FrameTooLarge`` as soon as a header announces too many bytes; ``MalformedMessage`` when a whole
-    ///   frame does not decode.
+    ///   frame does not decode; ``InvalidTextField`` when its method is not UTF-8 without NUL.
     public mutating func decode(buffer: inout ByteBuffer) throws -> Frame? {
         guard let length = buffer.getInteger(at: buffer.readerIndex, as: UInt32.self).map(Int.init) else {
             return nil

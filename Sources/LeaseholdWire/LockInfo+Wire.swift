@@ -18,16 +18,17 @@ extension LockInfo: WireMessage, CBridgedMessage {
 
     init(c: Leasehold__V1__LockInfo) throws {
         try self.init(
-            key: String(protobufC: c.key), sessionID: SessionID(c.session_id), fencingToken: c.fencing_token,
-            owner: String(protobufC: c.owner), acquiredAt: WallTime(millisecondsSince1970: c.acquired_at_ms),
+            key: String(exactText: c.key, field: "key"), sessionID: SessionID(c.session_id),
+            fencingToken: c.fencing_token, owner: String(exactText: c.owner, field: "owner"),
+            acquiredAt: WallTime(millisecondsSince1970: c.acquired_at_ms),
             sessionTTL: Duration(wireMilliseconds: c.session_ttl_ms))
     }
 
     func fill(_ c: inout Leasehold__V1__LockInfo, arena: CArena) {
-        c.key = arena.string(self.key)
+        c.key = arena.text(self.key)
         c.session_id = self.sessionID.rawValue
         c.fencing_token = self.fencingToken
-        c.owner = arena.string(self.owner)
+        c.owner = arena.text(self.owner)
         c.acquired_at_ms = self.acquiredAt.millisecondsSince1970
         c.session_ttl_ms = self.sessionTTL.wireMilliseconds
     }

@@ -18,13 +18,13 @@ extension WaiterInfo: WireMessage, CBridgedMessage {
 
     init(c: Leasehold__V1__Waiter) throws {
         try self.init(
-            sessionID: SessionID(c.session_id), owner: String(protobufC: c.owner),
+            sessionID: SessionID(c.session_id), owner: String(exactText: c.owner, field: "owner"),
             waitingSince: WallTime(millisecondsSince1970: c.waiting_since_ms))
     }
 
     func fill(_ c: inout Leasehold__V1__Waiter, arena: CArena) {
         c.session_id = self.sessionID.rawValue
-        c.owner = arena.string(self.owner)
+        c.owner = arena.text(self.owner)
         c.waiting_since_ms = self.waitingSince.millisecondsSince1970
     }
 }

@@ -8,7 +8,8 @@ public protocol WireMessage: Sendable {
     static var protobufName: String { get }
 
     /// Decodes the message from `buffer`'s readable bytes.
-    /// - Throws: ``MalformedMessage`` when the bytes are not this message.
+    /// - Throws: ``MalformedMessage`` when the bytes are not this message; ``InvalidTextField`` when a text field
+    ///   (a key, a name…) holds a NUL or is not UTF-8.
     init(decoding buffer: ByteBuffer) throws
 
     /// Appends the encoded message to `buffer`.

@@ -88,8 +88,8 @@ struct CrashRecoveryTests {
         /// received it, right away: if the server answered before the commit of what it showed reached the database,
         /// the kill then very likely lands before it does.
         var killOnAnswerPercent = 50
-        /// Of those kills, the share in percent that waits for a refusal instead (`LOCK_HELD`, or `NOT_LOCK_HOLDER` to
-        /// a wrong-token release): a refusal may name state that another call is still committing (issue 20).
+        /// Of those kills, the share in percent that waits instead for a `LOCK_HELD` naming a token above every token
+        /// and revision any answer carried so far: news, which may be a grant still being committed (issue 20).
         var killOnRefusalPercent = 50
         /// How long an `Acquire` waits in the key's queue, in milliseconds.
         var acquireWait = 100
@@ -348,7 +348,7 @@ private final class EpochBoard: Sendable {
     func killing(_ incarnation: Int) { self.state.withLock { _ = $0.killed.insert(incarnation) } }
 
     /// Arms a kill that the next client to receive an answer showing lock state from `incarnation` sends; with
-    /// `onRefusal`, only a refusal (`LOCK_HELD` or `NOT_LOCK_HOLDER`).
+    /// `onRefusal`, only a `LOCK_HELD` that names news (see ``CrashRecoveryTests/Plan/killOnRefusalPercent``).
     func arm(_ incarnation: Int, onRefusal: Bool, _ kill: @escaping @Sendable () -> Void) {
         self.state.withLock { $0.armed = (incarnation, onRefusal, kill) }
     }
@@ -492,6 +492,11 @@ private final class CrashLedger: Sendable {
         self.state.withLock { record in
             record.highestSeen[incarnation] = max(record.highestSeen[incarnation] ?? 0, value)
         }
+    }
+
+    /// Whether `value` is above every token and revision any answer carried so far.
+    func isNews(_ value: UInt64) -> Bool {
+        self.state.withLock { record in record.highestSeen.values.allSatisfy { $0 < value } }
     }
 
     func violation(_ message: String) {
@@ -738,7 +743,8 @@ private struct CrashClient {
             || (error.code == .deadlineExceeded && !(error.cause is NoAnswerWithinDeadline))
         {
             // The server's own answer (the key is held, or the wait ran out): nothing was granted.
-            self.board.answered(by: self.incarnation, refusal: error.code == .lockHeld)
+            let news = error.holder.map { self.ledger.isNews($0.fencingToken) } ?? false
+            self.board.answered(by: self.incarnation, refusal: error.code == .lockHeld && news)
             self.unknownAcquire = nil
             self.ledger.count(self.incarnation) { $0.refusals += 1 }
             guard error.code == .lockHeld else {
@@ -879,7 +885,7 @@ private struct CrashClient {
                     + "\(response.revision)")
             return false
         } catch let error as LeaseholdError where error.code == .notLockHolder {
-            self.board.answered(by: self.incarnation, refusal: true)
+            self.board.answered(by: self.incarnation)
             self.record(key, call, invoked, .notLockHolder)
             self.ledger.count(self.incarnation) { $0.wrongReleasesRefused += 1 }
             return true

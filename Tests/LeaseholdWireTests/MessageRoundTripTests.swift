@@ -62,14 +62,101 @@ struct MessageRoundTripTests {
         #expect(AcquireRequest(sessionID: SessionID(1), key: "k").wait == .zero)
     }
 
-    @Test("bytes fields keep NUL bytes; strings are C strings and end at an embedded NUL")
+    @Test("bytes fields keep NUL bytes; text fields travel exactly, a NUL included")
     func embeddedNUL() throws {
         #expect(try roundTrip(ResumeSessionRequest(sessionID: SessionID(1), secret: [0, 1, 0])).secret == [0, 1, 0])
-        // protobuf-c's `char *` cannot carry a NUL: the encoder (strdup) and the decoder both stop at it, and the
-        // decoder cannot tell. SPEC forbids NUL in keys, so the client must refuse such keys before encoding.
-        #expect(try roundTrip(DescribeRequest(key: "a\u{0}b")).key == "a")
-        let wire = ProtoBytes().bytes(1, [0x61, 0x00, 0x62])
-        #expect(try DescribeRequest(decoding: ByteBuffer(bytes: wire.bytes)).key == "a")
+        // The encoder sends every byte of the key; the decoder refuses the NUL instead of cutting the key at it.
+        let encoded = DescribeRequest(key: "a\u{0}b").encoded()
+        #expect(Array(encoded.readableBytesView) == ProtoBytes().bytes(1, [0x61, 0x00, 0x62]).bytes)
+        let refused = InvalidTextField(
+            messageName: "leasehold.v1.DescribeRequest", field: "key", problem: .containsNUL(offset: 1))
+        #expect(throws: refused) {
+            try DescribeRequest(decoding: encoded)
+        }
+    }
+}
+
+/// One text field of one request: which message, which field number and name, and how to decode it.
+struct TextFieldCase: CustomTestStringConvertible, Sendable {
+    var messageName: String
+    var field: String
+    var number: UInt64
+    /// Fields other than this one, so that the message is otherwise valid.
+    var others: ProtoBytes = ProtoBytes()
+    var decode: @Sendable (ByteBuffer) throws -> Void
+    var testDescription: String { "\(self.messageName).\(self.field)" }
+
+    static func of<M: WireMessage>(_ type: M.Type, _ field: String, _ number: UInt64) -> TextFieldCase {
+        TextFieldCase(messageName: M.protobufName, field: field, number: number) { _ = try M(decoding: $0) }
+    }
+
+    /// Every text field a client sends, and those of the nested messages a server sends.
+    static let all: [TextFieldCase] = [
+        .of(HelloRequest.self, "client_name", 2), .of(HelloRequest.self, "token", 3),
+        .of(OpenSessionRequest.self, "name", 2), .of(AcquireRequest.self, "key", 2),
+        .of(ReleaseRequest.self, "key", 2), .of(ForceReleaseRequest.self, "key", 1),
+        .of(ForceReleaseRequest.self, "reason", 2), .of(DescribeRequest.self, "key", 1),
+        .of(ValidateRequest.self, "key", 1), .of(ListRequest.self, "prefix", 1), .of(WatchRequest.self, "prefix", 1),
+        .of(FencedWriteRequest.self, "resource", 1), .of(FencedWriteRequest.self, "lock_key", 4),
+        .of(FencedReadRequest.self, "resource", 1), .of(LockInfo.self, "key", 1), .of(LockInfo.self, "owner", 4),
+        .of(WaiterInfo.self, "owner", 2), .of(SessionInfo.self, "owner", 5),
+        TextFieldCase(
+            messageName: Event.protobufName, field: "key", number: 3, others: ProtoBytes().varint(2, 1)
+        ) { _ = try Event(decoding: $0) },
+        TextFieldCase(
+            messageName: Event.protobufName, field: "owner", number: 6, others: ProtoBytes().varint(2, 1)
+        ) { _ = try Event(decoding: $0) },
+    ]
+}
+
+@Suite("Exact text fields")
+struct ExactTextFieldTests {
+    @Test("a NUL anywhere in a text field is refused, naming the field and the offset", arguments: TextFieldCase.all)
+    func nul(_ textField: TextFieldCase) {
+        for (bytes, offset) in [([0x00], 0), ([0x61, 0x00, 0x62], 1), (Array("jobs/1".utf8) + [0x00], 6)] {
+            let wire = textField.others.bytes(textField.number, bytes)
+            #expect(
+                throws: InvalidTextField(
+                    messageName: textField.messageName, field: textField.field, problem: .containsNUL(offset: offset))
+            ) {
+                try textField.decode(ByteBuffer(bytes: wire.bytes))
+            }
+        }
+    }
+
+    @Test("bytes that are not UTF-8 are refused, not repaired", arguments: TextFieldCase.all)
+    func invalidUTF8(_ textField: TextFieldCase) {
+        // A lone continuation byte, a truncated sequence, an overlong '/', a surrogate, and 0xFF.
+        for bytes: [UInt8] in [[0x61, 0x80], [0xE2, 0x82], [0xC0, 0xAF], [0xED, 0xA0, 0x80], [0xFF]] {
+            let wire = textField.others.bytes(textField.number, bytes)
+            #expect(
+                throws: InvalidTextField(
+                    messageName: textField.messageName, field: textField.field, problem: .invalidUTF8)
+            ) {
+                try textField.decode(ByteBuffer(bytes: wire.bytes))
+            }
+        }
+    }
+
+    @Test("text keeps every byte: keys that differ only after the first bytes stay different")
+    func exact() throws {
+        let keys = ["jobs/1", "jobs/1x", "jobs/1 ", "ключ/🔒", String(repeating: "é", count: 256)]
+        for key in keys {
+            #expect(try roundTrip(AcquireRequest(sessionID: SessionID(7), key: key)).key == key)
+            #expect(try roundTrip(WatchRequest(prefix: key, startRevision: 0)).prefix == key)
+        }
+    }
+
+    @Test("a frame whose method holds a NUL does not decode as the method before the NUL")
+    func method() throws {
+        let wire = ProtoBytes().varint(1, 5).bytes(2, Array(LeaseholdMethod.describe.name.utf8) + [0x00, 0x78])
+        let refused = InvalidTextField(
+            messageName: "leasehold.v1.Frame", field: "method", problem: .containsNUL(offset: 31))
+        #expect(throws: refused) {
+            try Frame(decoding: ByteBuffer(bytes: wire.bytes))
+        }
+        let exact = ProtoBytes().varint(1, 5).bytes(2, Array(LeaseholdMethod.describe.name.utf8))
+        #expect(try Frame(decoding: ByteBuffer(bytes: exact.bytes)).method == LeaseholdMethod.describe.name)
     }
 }
 
@@ -117,16 +204,27 @@ struct GoldenBytesTests {
             GoldenCase(FencedReadRequest(resource: ""), ProtoBytes().bytes(1, [0xF8, 0x88, 0x80, 0x80, 0x80])),
         ])
     func invalidUTF8(_ golden: GoldenCase) {
-        // `golden.message` only names the type; the bytes are the point.
-        #expect(throws: MalformedMessage(messageName: type(of: golden.message).protobufName)) {
-            try type(of: golden.message).init(decoding: ByteBuffer(bytes: golden.wire.bytes))
+        // `golden.message` only names the type; the bytes are the point. Text fields name the field in their error;
+        // the server's own `string` fields (HelloResponse's) fail the message as a whole.
+        let name = type(of: golden.message).protobufName
+        do {
+            _ = try type(of: golden.message).init(decoding: ByteBuffer(bytes: golden.wire.bytes))
+            Issue.record("\(name) decoded bytes that are not UTF-8")
+        } catch let error as InvalidTextField {
+            #expect(error.problem == .invalidUTF8)
+            #expect(error.messageName == name)
+        } catch let error as MalformedMessage {
+            #expect(error.messageName == name)
+            #expect(name == HelloResponse.protobufName)
+        } catch {
+            Issue.record("\(name) threw \(error)")
         }
     }
 
-    @Test("a Frame whose method is not UTF-8 is malformed")
+    @Test("a Frame whose method is not UTF-8 is refused, naming the field")
     func invalidUTF8Method() {
         let wire = ProtoBytes().varint(1, 1).bytes(2, [0x61, 0xFE])
-        #expect(throws: MalformedMessage(messageName: "leasehold.v1.Frame")) {
+        #expect(throws: InvalidTextField(messageName: "leasehold.v1.Frame", field: "method", problem: .invalidUTF8)) {
             try Frame(decoding: ByteBuffer(bytes: wire.bytes))
         }
     }

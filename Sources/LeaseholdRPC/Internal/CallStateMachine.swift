@@ -63,6 +63,7 @@ struct CallStateMachine {
     private let hello: @Sendable (Principal) -> HelloResponse
     private let callRefusal: (@Sendable () -> Status?)?
     private let maxConcurrentCalls: Int
+    private let maxClientNameBytes: Int
 
     /// - Parameters:
     ///   - methods: The methods served, by full name.
@@ -71,15 +72,17 @@ struct CallStateMachine {
     ///   - callRefusal: Asked at every call, `Hello` included: a status to refuse it with (a standby's, or a node's
     ///     that is no longer sure of its lease), or `nil` to serve.
     ///   - maxConcurrentCalls: Calls open at once; more are refused with `RESOURCE_EXHAUSTED`.
+    ///   - maxClientNameBytes: The longest `Hello.client_name`; longer is refused with `INVALID_ARGUMENT`.
     init(
         methods: [String: RPCMethod], authenticator: Authenticator, hello: @escaping @Sendable (Principal) -> HelloResponse,
-        callRefusal: (@Sendable () -> Status?)? = nil, maxConcurrentCalls: Int
+        callRefusal: (@Sendable () -> Status?)? = nil, maxConcurrentCalls: Int, maxClientNameBytes: Int = 256
     ) {
         self.methods = methods
         self.authenticator = authenticator
         self.hello = hello
         self.callRefusal = callRefusal
         self.maxConcurrentCalls = maxConcurrentCalls
+        self.maxClientNameBytes = maxClientNameBytes
     }
 
     /// How many calls are open.
@@ -122,6 +125,8 @@ struct CallStateMachine {
         let request: HelloRequest
         do {
             request = try HelloRequest(decoding: frame.payload)
+        } catch let error as InvalidTextField {
+            return Frame(callID: frame.callID, status: Status(code: .invalidArgument, message: "\(error)"))
         } catch {
             return Frame(callID: frame.callID, status: Status(code: .invalidArgument, message: "Hello request does not decode"))
         }
@@ -132,6 +137,13 @@ struct CallStateMachine {
                 status: Status(
                     code: .unsupportedProtocol,
                     message: "protocol version \(request.protocolVersion) is not supported; this server speaks \(LeaseholdMethod.protocolVersion)"))
+        }
+        guard request.clientName.utf8.count <= self.maxClientNameBytes else {
+            return Frame(
+                callID: frame.callID,
+                status: Status(
+                    code: .invalidArgument,
+                    message: "client_name is \(request.clientName.utf8.count) bytes, more than the limit of \(self.maxClientNameBytes)"))
         }
         guard let principal = self.authenticator.authenticate(token: request.token) else {
             let message = request.token.isEmpty ? "a token is required" : "unknown token"
@@ -205,10 +217,20 @@ struct CallStateMachine {
                 Status(code: .frameTooLarge, message: "frame of \(error.length) bytes exceeds max_frame_bytes \(error.maximum)"))
         case let error as MalformedMessage:
             return self.close(Status(code: .invalidArgument, message: "frame does not decode as \(error.messageName)"))
+        case let error as InvalidTextField:
+            return self.close(Status(code: .invalidArgument, message: "\(error)"))
         default:
             self.isClosing = true
             return .abort(ended: self.endAll())
         }
+    }
+
+    /// The time a connection has to say a successful `Hello` is up: unless one did, the connection closes with
+    /// `UNAUTHENTICATED` (a client that connects and says nothing must not hold a connection forever).
+    /// - Parameter timeout: The time it had, for the message.
+    mutating func helloDeadlinePassed(timeout: Duration) -> ReceiveAction {
+        guard self.principal == nil else { return .none }
+        return self.close(Status(code: .unauthenticated, message: "no successful Hello within \(timeout)"))
     }
 
     /// The server is shutting down: every call ends with `UNAVAILABLE`, then the connection says so and closes.
@@ -268,6 +290,8 @@ struct CallStateMachine {
             return Status(code: .cancelled, message: "cancelled")
         case let error as MalformedMessage:
             return Status(code: .invalidArgument, message: "request does not decode as \(error.messageName)")
+        case let error as InvalidTextField:
+            return Status(code: .invalidArgument, message: "\(error)")
         default:
             return Status(code: .internal, message: "\(error)")
         }

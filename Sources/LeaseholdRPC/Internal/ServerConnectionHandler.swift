@@ -43,6 +43,8 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     private var unrefunded: [(RPCStreamSink, Int)] = []
     /// Where call tasks post their stream items, overflows and results, in order.
     private var inbox: LoopInbox<CallEvent>?
+    /// Closes the connection if no `Hello` has succeeded by then; it checks the state machine when it fires.
+    private var helloDeadline: Scheduled<Void>?
 
     init(shared: Shared, connectionID: ConnectionID) {
         self.shared = shared
@@ -51,7 +53,8 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         self.logger[metadataKey: "connection"] = "\(connectionID.rawValue)"
         self.calls = CallStateMachine(
             methods: shared.methods, authenticator: shared.authenticator, hello: shared.hello,
-            callRefusal: shared.callRefusal, maxConcurrentCalls: shared.limits.maxConcurrentCallsPerConnection)
+            callRefusal: shared.callRefusal, maxConcurrentCalls: shared.limits.maxConcurrentCallsPerConnection,
+            maxClientNameBytes: shared.limits.maxClientNameBytes)
     }
 
     /// What a call reports to the event loop, from its task or its completion.
@@ -77,6 +80,18 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
                 let handler = bound.value
                 if let ending = handler.calls.deadlinePassed(callID, token: token) { handler.write(ending) }
             })
+        self.startHelloDeadline(context: context)
+    }
+
+    /// Closes the connection unless a `Hello` has succeeded within ``RPCServer/Limits/helloTimeout``.
+    private func startHelloDeadline(context: ChannelHandlerContext) {
+        let timeout = self.shared.limits.helloTimeout
+        let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        self.helloDeadline = context.eventLoop.scheduleTask(in: TimeAmount(timeout)) {
+            let (handler, context) = bound.value
+            handler.helloDeadline = nil
+            handler.run(handler.calls.helloDeadlinePassed(timeout: timeout), context: context)
+        }
     }
 
     private func handle(_ event: CallEvent) {
@@ -98,6 +113,8 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         // call still finishing keeps the inbox, and with it the handler, until it posts).
         self.inbox = nil
         self.deadlines = nil
+        self.helloDeadline?.cancel()
+        self.helloDeadline = nil
     }
 
     // MARK: - Inbound
@@ -120,7 +137,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        if !(error is FrameTooLarge || error is MalformedMessage) {
+        if !(error is FrameTooLarge || error is MalformedMessage || error is InvalidTextField) {
             self.logger.debug("connection error", metadata: ["error": "\(error)"])
         }
         self.run(self.calls.decodingFailed(error), context: context)

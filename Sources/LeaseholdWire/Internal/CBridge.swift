@@ -72,6 +72,18 @@ struct CArena {
         }
     }
 
+    /// The exact UTF-8 of `string` as protobuf-c's `bytes` value, for the text fields the protocol declares `bytes`
+    /// (see ``Swift/String/init(exactText:field:)``). Nothing is cut at a NUL: the peer refuses one.
+    func text(_ string: String) -> ProtobufCBinaryData {
+        var string = string
+        return string.withUTF8 { utf8 in
+            guard let source = utf8.baseAddress, utf8.count > 0 else { return ProtobufCBinaryData(len: 0, data: nil) }
+            let copy = self.allocate(byteCount: utf8.count)
+            copy.copyMemory(from: source, byteCount: utf8.count)
+            return ProtobufCBinaryData(len: utf8.count, data: copy.assumingMemoryBound(to: UInt8.self))
+        }
+    }
+
     /// A copy of `bytes` as protobuf-c's `bytes` value.
     func bytes(_ bytes: [UInt8]) -> ProtobufCBinaryData {
         guard !bytes.isEmpty else { return ProtobufCBinaryData(len: 0, data: nil) }
@@ -177,6 +189,9 @@ func unpack<M, R>(
             defer { free(message, allocator) }
             do {
                 return try read(message.pointee)
+            } catch var error as InvalidTextField {
+                error.messageName = name
+                throw error
             } catch {
                 // A field protobuf-c accepted but Swift cannot represent: the message as a whole is malformed.
                 throw MalformedMessage(messageName: name)
@@ -193,7 +208,8 @@ extension String {
     ///
     /// protobuf-c 1.4 does not check proto3's rule that strings are UTF-8. Repairing them (as `String(cString:)`
     /// would) could make two different wire keys one Swift key, so invalid bytes fail the whole message instead.
-    /// A NUL inside the field still ends the string: a `char *` cannot tell.
+    /// A NUL inside the field still ends the string (a `char *` cannot tell), so only fields that carry the server's
+    /// own words (`Status.message`, `HelloResponse`'s) are `string`s; names are ``init(exactText:field:)``.
     /// - Throws: ``InvalidUTF8``.
     init(protobufC pointer: UnsafePointer<CChar>?) throws {
         guard let pointer else {
@@ -201,6 +217,32 @@ extension String {
             return
         }
         guard let string = String(validatingCString: pointer) else { throw InvalidUTF8() }
+        self = string
+    }
+}
+
+extension String {
+    /// A Swift string from a text field the protocol declares `bytes`: exactly its bytes, which must be UTF-8
+    /// without NUL.
+    ///
+    /// The length comes from the wire, not from a terminator, so nothing after a NUL can be lost; a NUL or invalid
+    /// UTF-8 fails the message with the field's name instead of being cut or repaired.
+    /// - Parameters:
+    ///   - data: The field as protobuf-c unpacked it.
+    ///   - field: The field's name in the `.proto`, for the error.
+    /// - Throws: ``InvalidTextField``.
+    init(exactText data: ProtobufCBinaryData, field: StaticString) throws {
+        guard let base = data.data, data.len > 0 else {
+            self = ""
+            return
+        }
+        let bytes = UnsafeBufferPointer(start: base, count: data.len)
+        if let offset = bytes.firstIndex(of: 0) {
+            throw InvalidTextField(field: "\(field)", problem: .containsNUL(offset: offset))
+        }
+        guard let string = String(validating: bytes, as: UTF8.self) else {
+            throw InvalidTextField(field: "\(field)", problem: .invalidUTF8)
+        }
         self = string
     }
 }

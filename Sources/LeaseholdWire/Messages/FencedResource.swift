@@ -93,15 +93,16 @@ extension FencedWriteRequest: WireMessage, CBridgedMessage {
 
     init(c: Fencedresource__V1__WriteRequest) throws {
         try self.init(
-            resource: String(protobufC: c.resource), fencingToken: c.fencing_token, data: [UInt8](protobufC: c.data),
-            lockKey: String(protobufC: c.lock_key))
+            resource: String(exactText: c.resource, field: "resource"), fencingToken: c.fencing_token,
+            data: [UInt8](protobufC: c.data),
+            lockKey: String(exactText: c.lock_key, field: "lock_key"))
     }
 
     func fill(_ c: inout Fencedresource__V1__WriteRequest, arena: CArena) {
-        c.resource = arena.string(self.resource)
+        c.resource = arena.text(self.resource)
         c.fencing_token = self.fencingToken
         c.data = arena.bytes(self.data)
-        c.lock_key = arena.string(self.lockKey)
+        c.lock_key = arena.text(self.lockKey)
     }
 }
 
@@ -143,9 +144,11 @@ extension FencedReadRequest: WireMessage, CBridgedMessage {
     /// Appends the encoded message to `buffer`.
     public func encode(into buffer: inout ByteBuffer) { self.pack(into: &buffer) }
 
-    init(c: Fencedresource__V1__ReadRequest) throws { try self.init(resource: String(protobufC: c.resource)) }
+    init(c: Fencedresource__V1__ReadRequest) throws {
+        try self.init(resource: String(exactText: c.resource, field: "resource"))
+    }
 
-    func fill(_ c: inout Fencedresource__V1__ReadRequest, arena: CArena) { c.resource = arena.string(self.resource) }
+    func fill(_ c: inout Fencedresource__V1__ReadRequest, arena: CArena) { c.resource = arena.text(self.resource) }
 }
 
 extension FencedReadResponse: WireMessage, CBridgedMessage {

@@ -79,14 +79,14 @@ extension HelloRequest: WireMessage, CBridgedMessage {
 
     init(c: Leasehold__V1__HelloRequest) throws {
         try self.init(
-            protocolVersion: c.protocol_version, clientName: String(protobufC: c.client_name),
-            token: String(protobufC: c.token))
+            protocolVersion: c.protocol_version, clientName: String(exactText: c.client_name, field: "client_name"),
+            token: String(exactText: c.token, field: "token"))
     }
 
     func fill(_ c: inout Leasehold__V1__HelloRequest, arena: CArena) {
         c.protocol_version = self.protocolVersion
-        c.client_name = arena.string(self.clientName)
-        c.token = arena.string(self.token)
+        c.client_name = arena.text(self.clientName)
+        c.token = arena.text(self.token)
     }
 }
 

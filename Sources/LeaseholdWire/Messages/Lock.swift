@@ -117,13 +117,13 @@ extension AcquireRequest: WireMessage, CBridgedMessage {
 
     init(c: Leasehold__V1__AcquireRequest) throws {
         try self.init(
-            sessionID: SessionID(c.session_id), key: String(protobufC: c.key),
+            sessionID: SessionID(c.session_id), key: String(exactText: c.key, field: "key"),
             wait: Duration(wireMilliseconds: c.wait_timeout_ms))
     }
 
     func fill(_ c: inout Leasehold__V1__AcquireRequest, arena: CArena) {
         c.session_id = self.sessionID.rawValue
-        c.key = arena.string(self.key)
+        c.key = arena.text(self.key)
         c.wait_timeout_ms = self.wait.wireMilliseconds
     }
 }
@@ -164,12 +164,14 @@ extension ReleaseRequest: WireMessage, CBridgedMessage {
     public func encode(into buffer: inout ByteBuffer) { self.pack(into: &buffer) }
 
     init(c: Leasehold__V1__ReleaseRequest) throws {
-        try self.init(sessionID: SessionID(c.session_id), key: String(protobufC: c.key), fencingToken: c.fencing_token)
+        try self.init(
+            sessionID: SessionID(c.session_id), key: String(exactText: c.key, field: "key"),
+            fencingToken: c.fencing_token)
     }
 
     func fill(_ c: inout Leasehold__V1__ReleaseRequest, arena: CArena) {
         c.session_id = self.sessionID.rawValue
-        c.key = arena.string(self.key)
+        c.key = arena.text(self.key)
         c.fencing_token = self.fencingToken
     }
 }
@@ -210,12 +212,12 @@ extension ForceReleaseRequest: WireMessage, CBridgedMessage {
     public func encode(into buffer: inout ByteBuffer) { self.pack(into: &buffer) }
 
     init(c: Leasehold__V1__ForceReleaseRequest) throws {
-        try self.init(key: String(protobufC: c.key), reason: String(protobufC: c.reason))
+        try self.init(key: String(exactText: c.key, field: "key"), reason: String(exactText: c.reason, field: "reason"))
     }
 
     func fill(_ c: inout Leasehold__V1__ForceReleaseRequest, arena: CArena) {
-        c.key = arena.string(self.key)
-        c.reason = arena.string(self.reason)
+        c.key = arena.text(self.key)
+        c.reason = arena.text(self.reason)
     }
 }
 

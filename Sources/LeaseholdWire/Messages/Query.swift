@@ -130,9 +130,9 @@ extension DescribeRequest: WireMessage, CBridgedMessage {
     /// Appends the encoded message to `buffer`.
     public func encode(into buffer: inout ByteBuffer) { self.pack(into: &buffer) }
 
-    init(c: Leasehold__V1__DescribeRequest) throws { try self.init(key: String(protobufC: c.key)) }
+    init(c: Leasehold__V1__DescribeRequest) throws { try self.init(key: String(exactText: c.key, field: "key")) }
 
-    func fill(_ c: inout Leasehold__V1__DescribeRequest, arena: CArena) { c.key = arena.string(self.key) }
+    func fill(_ c: inout Leasehold__V1__DescribeRequest, arena: CArena) { c.key = arena.text(self.key) }
 }
 
 extension DescribeResponse: WireMessage, CBridgedMessage {
@@ -181,11 +181,11 @@ extension ValidateRequest: WireMessage, CBridgedMessage {
     public func encode(into buffer: inout ByteBuffer) { self.pack(into: &buffer) }
 
     init(c: Leasehold__V1__ValidateRequest) throws {
-        try self.init(key: String(protobufC: c.key), fencingToken: c.fencing_token)
+        try self.init(key: String(exactText: c.key, field: "key"), fencingToken: c.fencing_token)
     }
 
     func fill(_ c: inout Leasehold__V1__ValidateRequest, arena: CArena) {
-        c.key = arena.string(self.key)
+        c.key = arena.text(self.key)
         c.fencing_token = self.fencingToken
     }
 }
@@ -231,10 +231,12 @@ extension ListRequest: WireMessage, CBridgedMessage {
     /// Appends the encoded message to `buffer`.
     public func encode(into buffer: inout ByteBuffer) { self.pack(into: &buffer) }
 
-    init(c: Leasehold__V1__ListRequest) throws { try self.init(prefix: String(protobufC: c.prefix), limit: c.limit) }
+    init(c: Leasehold__V1__ListRequest) throws {
+        try self.init(prefix: String(exactText: c.prefix, field: "prefix"), limit: c.limit)
+    }
 
     func fill(_ c: inout Leasehold__V1__ListRequest, arena: CArena) {
-        c.prefix = arena.string(self.prefix)
+        c.prefix = arena.text(self.prefix)
         c.limit = self.limit
     }
 }

@@ -137,12 +137,12 @@ extension OpenSessionRequest: WireMessage, CBridgedMessage {
     public func encode(into buffer: inout ByteBuffer) { self.pack(into: &buffer) }
 
     init(c: Leasehold__V1__OpenSessionRequest) throws {
-        try self.init(ttl: Duration(wireMilliseconds: c.ttl_ms), name: String(protobufC: c.name))
+        try self.init(ttl: Duration(wireMilliseconds: c.ttl_ms), name: String(exactText: c.name, field: "name"))
     }
 
     func fill(_ c: inout Leasehold__V1__OpenSessionRequest, arena: CArena) {
         c.ttl_ms = self.ttl.wireMilliseconds
-        c.name = arena.string(self.name)
+        c.name = arena.text(self.name)
     }
 }
 
@@ -190,7 +190,8 @@ extension SessionInfo: WireMessage, CBridgedMessage {
         try self.init(
             sessionID: SessionID(c.session_id), secret: [UInt8](protobufC: c.secret),
             ttl: Duration(wireMilliseconds: c.ttl_ms), expiresIn: Duration(wireMilliseconds: c.expires_in_ms),
-            owner: String(protobufC: c.owner), locks: repeated(c.locks, count: c.n_locks, LockInfo.init(c:)))
+            owner: String(exactText: c.owner, field: "owner"),
+            locks: repeated(c.locks, count: c.n_locks, LockInfo.init(c:)))
     }
 
     func fill(_ c: inout Leasehold__V1__SessionInfo, arena: CArena) {
@@ -198,7 +199,7 @@ extension SessionInfo: WireMessage, CBridgedMessage {
         c.secret = arena.bytes(self.secret)
         c.ttl_ms = self.ttl.wireMilliseconds
         c.expires_in_ms = self.expiresIn.wireMilliseconds
-        c.owner = arena.string(self.owner)
+        c.owner = arena.text(self.owner)
         (c.n_locks, c.locks) = arena.messages(self.locks)
     }
 }

@@ -54,11 +54,11 @@ extension WatchRequest: WireMessage, CBridgedMessage {
     public func encode(into buffer: inout ByteBuffer) { self.pack(into: &buffer) }
 
     init(c: Leasehold__V1__WatchRequest) throws {
-        try self.init(prefix: String(protobufC: c.prefix), startRevision: c.start_revision)
+        try self.init(prefix: String(exactText: c.prefix, field: "prefix"), startRevision: c.start_revision)
     }
 
     func fill(_ c: inout Leasehold__V1__WatchRequest, arena: CArena) {
-        c.prefix = arena.string(self.prefix)
+        c.prefix = arena.text(self.prefix)
         c.start_revision = self.startRevision
     }
 }

@@ -44,7 +44,7 @@ enum Fixtures {
 
     // MARK: - Values
 
-    /// Non-ASCII text without NUL (protobuf-c strings are C strings).
+    /// Non-ASCII text without NUL (text fields refuse a NUL).
     static let text = "ключ/ロック/🔒/é/\u{7F}/\u{1}"
     static let maxDuration = Duration.milliseconds(Int64(UInt32.max))
     static let maxTime = WallTime(millisecondsSince1970: .max)

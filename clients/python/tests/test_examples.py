@@ -41,9 +41,10 @@ async def test_work_queue_processes_each_item_once_despite_a_killed_worker(serve
     first = (await asyncio.wait_for(victim.stdout.readline(), 20)).decode().split()
     assert first[0] == "start", first
     killed_item, killed_token = first[1], int(first[2])
-    others = [await run_worker(server, items, done) for _ in range(2)]
-    victim.send_signal(signal.SIGKILL)  # mid-item: it holds the lock and has not recorded the item
+    victim.send_signal(signal.SIGKILL)  # mid-item (0.3 s of work): it holds the lock and has not recorded the item
     await victim.wait()
+    assert not (done / killed_item).exists()
+    others = [await run_worker(server, items, done) for _ in range(2)]
 
     outputs = [await asyncio.wait_for(worker.communicate(), 40) for worker in others]
     for worker, (_, stderr) in zip(others, outputs):

@@ -186,13 +186,18 @@ class Client:
         await self.close()
 
     async def close(self) -> None:
-        """Closes the open sessions (releasing their locks), then the connection. Safe to call twice."""
+        """Closes the open sessions (releasing their locks; at most ``call_timeout`` each), then the connection.
+
+        Safe to call twice.
+        """
         if self._closed:
             return
         sessions = list(self._sessions)
         for session in sessions:
-            with contextlib.suppress(errors.LeaseholdError):
-                await session.close()
+            # Bounded: with the server gone, a session is left to expire there rather than hold up the close.
+            with contextlib.suppress(errors.LeaseholdError, TimeoutError):
+                async with asyncio.timeout(self.call_timeout):
+                    await session.close()
         self._closed = True
         if self._connecting is not None:
             self._connecting.cancel()

@@ -29,17 +29,17 @@ typedef struct Fencedresource__V1__ReadResponse Fencedresource__V1__ReadResponse
 struct  Fencedresource__V1__WriteRequest
 {
   ProtobufCMessage base;
-  char *resource;
+  ProtobufCBinaryData resource;
   uint64_t fencing_token;
   ProtobufCBinaryData data;
   /*
    * the key the token was granted on
    */
-  char *lock_key;
+  ProtobufCBinaryData lock_key;
 };
 #define FENCEDRESOURCE__V1__WRITE_REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&fencedresource__v1__write_request__descriptor) \
-    , (char *)protobuf_c_empty_string, 0, {0,NULL}, (char *)protobuf_c_empty_string }
+    , {0,NULL}, 0, {0,NULL}, {0,NULL} }
 
 
 struct  Fencedresource__V1__WriteResponse
@@ -56,11 +56,11 @@ struct  Fencedresource__V1__WriteResponse
 struct  Fencedresource__V1__ReadRequest
 {
   ProtobufCMessage base;
-  char *resource;
+  ProtobufCBinaryData resource;
 };
 #define FENCEDRESOURCE__V1__READ_REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&fencedresource__v1__read_request__descriptor) \
-    , (char *)protobuf_c_empty_string }
+    , {0,NULL} }
 
 
 struct  Fencedresource__V1__ReadResponse

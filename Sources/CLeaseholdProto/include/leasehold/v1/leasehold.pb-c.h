@@ -93,7 +93,7 @@ struct  Leasehold__V1__Frame
   /*
    * first frame of a call only
    */
-  char *method;
+  ProtobufCBinaryData method;
   /*
    * one request, response or stream item
    */
@@ -113,7 +113,7 @@ struct  Leasehold__V1__Frame
 };
 #define LEASEHOLD__V1__FRAME__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&leasehold__v1__frame__descriptor) \
-    , 0, (char *)protobuf_c_empty_string, {0,NULL}, NULL, 0, 0 }
+    , 0, {0,NULL}, {0,NULL}, NULL, 0, 0 }
 
 
 struct  Leasehold__V1__Status
@@ -146,10 +146,10 @@ struct  Leasehold__V1__Status
 struct  Leasehold__V1__LockInfo
 {
   ProtobufCMessage base;
-  char *key;
+  ProtobufCBinaryData key;
   uint64_t session_id;
   uint64_t fencing_token;
-  char *owner;
+  ProtobufCBinaryData owner;
   /*
    * Unix ms
    */
@@ -158,14 +158,14 @@ struct  Leasehold__V1__LockInfo
 };
 #define LEASEHOLD__V1__LOCK_INFO__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&leasehold__v1__lock_info__descriptor) \
-    , (char *)protobuf_c_empty_string, 0, 0, (char *)protobuf_c_empty_string, 0, 0 }
+    , {0,NULL}, 0, 0, {0,NULL}, 0, 0 }
 
 
 struct  Leasehold__V1__Waiter
 {
   ProtobufCMessage base;
   uint64_t session_id;
-  char *owner;
+  ProtobufCBinaryData owner;
   /*
    * Unix ms
    */
@@ -173,7 +173,7 @@ struct  Leasehold__V1__Waiter
 };
 #define LEASEHOLD__V1__WAITER__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&leasehold__v1__waiter__descriptor) \
-    , 0, (char *)protobuf_c_empty_string, 0 }
+    , 0, {0,NULL}, 0 }
 
 
 struct  Leasehold__V1__Event
@@ -181,10 +181,10 @@ struct  Leasehold__V1__Event
   ProtobufCMessage base;
   uint64_t revision;
   Leasehold__V1__EventType type;
-  char *key;
+  ProtobufCBinaryData key;
   uint64_t session_id;
   uint64_t fencing_token;
-  char *owner;
+  ProtobufCBinaryData owner;
   /*
    * Unix ms
    */
@@ -192,7 +192,7 @@ struct  Leasehold__V1__Event
 };
 #define LEASEHOLD__V1__EVENT__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&leasehold__v1__event__descriptor) \
-    , 0, LEASEHOLD__V1__EVENT_TYPE__EVENT_TYPE_UNSPECIFIED, (char *)protobuf_c_empty_string, 0, 0, (char *)protobuf_c_empty_string, 0 }
+    , 0, LEASEHOLD__V1__EVENT_TYPE__EVENT_TYPE_UNSPECIFIED, {0,NULL}, 0, 0, {0,NULL}, 0 }
 
 
 struct  Leasehold__V1__SessionInfo
@@ -205,25 +205,25 @@ struct  Leasehold__V1__SessionInfo
   ProtobufCBinaryData secret;
   uint32_t ttl_ms;
   uint32_t expires_in_ms;
-  char *owner;
+  ProtobufCBinaryData owner;
   size_t n_locks;
   Leasehold__V1__LockInfo **locks;
 };
 #define LEASEHOLD__V1__SESSION_INFO__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&leasehold__v1__session_info__descriptor) \
-    , 0, {0,NULL}, 0, 0, (char *)protobuf_c_empty_string, 0,NULL }
+    , 0, {0,NULL}, 0, 0, {0,NULL}, 0,NULL }
 
 
 struct  Leasehold__V1__HelloRequest
 {
   ProtobufCMessage base;
   uint32_t protocol_version;
-  char *client_name;
-  char *token;
+  ProtobufCBinaryData client_name;
+  ProtobufCBinaryData token;
 };
 #define LEASEHOLD__V1__HELLO_REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&leasehold__v1__hello_request__descriptor) \
-    , 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
+    , 0, {0,NULL}, {0,NULL} }
 
 
 struct  Leasehold__V1__HelloResponse
@@ -246,11 +246,11 @@ struct  Leasehold__V1__OpenSessionRequest
 {
   ProtobufCMessage base;
   uint32_t ttl_ms;
-  char *name;
+  ProtobufCBinaryData name;
 };
 #define LEASEHOLD__V1__OPEN_SESSION_REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&leasehold__v1__open_session_request__descriptor) \
-    , 0, (char *)protobuf_c_empty_string }
+    , 0, {0,NULL} }
 
 
 struct  Leasehold__V1__ResumeSessionRequest
@@ -309,12 +309,12 @@ struct  Leasehold__V1__AcquireRequest
 {
   ProtobufCMessage base;
   uint64_t session_id;
-  char *key;
+  ProtobufCBinaryData key;
   uint32_t wait_timeout_ms;
 };
 #define LEASEHOLD__V1__ACQUIRE_REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&leasehold__v1__acquire_request__descriptor) \
-    , 0, (char *)protobuf_c_empty_string, 0 }
+    , 0, {0,NULL}, 0 }
 
 
 struct  Leasehold__V1__AcquireResponse
@@ -331,12 +331,12 @@ struct  Leasehold__V1__ReleaseRequest
 {
   ProtobufCMessage base;
   uint64_t session_id;
-  char *key;
+  ProtobufCBinaryData key;
   uint64_t fencing_token;
 };
 #define LEASEHOLD__V1__RELEASE_REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&leasehold__v1__release_request__descriptor) \
-    , 0, (char *)protobuf_c_empty_string, 0 }
+    , 0, {0,NULL}, 0 }
 
 
 struct  Leasehold__V1__ReleaseResponse
@@ -352,12 +352,12 @@ struct  Leasehold__V1__ReleaseResponse
 struct  Leasehold__V1__ForceReleaseRequest
 {
   ProtobufCMessage base;
-  char *key;
-  char *reason;
+  ProtobufCBinaryData key;
+  ProtobufCBinaryData reason;
 };
 #define LEASEHOLD__V1__FORCE_RELEASE_REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&leasehold__v1__force_release_request__descriptor) \
-    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
+    , {0,NULL}, {0,NULL} }
 
 
 struct  Leasehold__V1__ForceReleaseResponse
@@ -374,11 +374,11 @@ struct  Leasehold__V1__ForceReleaseResponse
 struct  Leasehold__V1__DescribeRequest
 {
   ProtobufCMessage base;
-  char *key;
+  ProtobufCBinaryData key;
 };
 #define LEASEHOLD__V1__DESCRIBE_REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&leasehold__v1__describe_request__descriptor) \
-    , (char *)protobuf_c_empty_string }
+    , {0,NULL} }
 
 
 struct  Leasehold__V1__DescribeResponse
@@ -402,12 +402,12 @@ struct  Leasehold__V1__DescribeResponse
 struct  Leasehold__V1__ValidateRequest
 {
   ProtobufCMessage base;
-  char *key;
+  ProtobufCBinaryData key;
   uint64_t fencing_token;
 };
 #define LEASEHOLD__V1__VALIDATE_REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&leasehold__v1__validate_request__descriptor) \
-    , (char *)protobuf_c_empty_string, 0 }
+    , {0,NULL}, 0 }
 
 
 struct  Leasehold__V1__ValidateResponse
@@ -425,7 +425,7 @@ struct  Leasehold__V1__ValidateResponse
 struct  Leasehold__V1__ListRequest
 {
   ProtobufCMessage base;
-  char *prefix;
+  ProtobufCBinaryData prefix;
   /*
    * 0 = no limit
    */
@@ -433,7 +433,7 @@ struct  Leasehold__V1__ListRequest
 };
 #define LEASEHOLD__V1__LIST_REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&leasehold__v1__list_request__descriptor) \
-    , (char *)protobuf_c_empty_string, 0 }
+    , {0,NULL}, 0 }
 
 
 struct  Leasehold__V1__ListResponse
@@ -451,7 +451,7 @@ struct  Leasehold__V1__ListResponse
 struct  Leasehold__V1__WatchRequest
 {
   ProtobufCMessage base;
-  char *prefix;
+  ProtobufCBinaryData prefix;
   /*
    * inclusive; 0 = from now
    */
@@ -459,7 +459,7 @@ struct  Leasehold__V1__WatchRequest
 };
 #define LEASEHOLD__V1__WATCH_REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&leasehold__v1__watch_request__descriptor) \
-    , (char *)protobuf_c_empty_string, 0 }
+    , {0,NULL}, 0 }
 
 
 struct  Leasehold__V1__WatchResponse
