@@ -31,6 +31,7 @@ let dependencies: [Package.Dependency] = [
     .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
     .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
     .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+    .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
 ]
 
 let nioCore: Target.Dependency = .product(name: "NIOCore", package: "swift-nio")
@@ -107,6 +108,20 @@ let targets: [Target] = [
     ),
 
     .target(
+        name: "LeaseholdPostgres",
+        dependencies: [
+            "LeaseholdCore", "LeaseholdStore", logging, nioCore, nioPosix,
+            .product(name: "PostgresNIO", package: "postgres-nio"),
+        ],
+        swiftSettings: swiftSettings
+    ),
+    .testTarget(
+        name: "LeaseholdPostgresTests",
+        dependencies: ["LeaseholdPostgres", "LeaseholdStore", "LeaseholdCore", "LeaseholdTestUtilities", logging],
+        swiftSettings: swiftSettings
+    ),
+
+    .target(
         name: "LeaseholdServer",
         dependencies: [
             "LeaseholdCore", "LeaseholdStore", "LeaseholdRPC", "LeaseholdWire", logging, nioCore, nioPosix,
@@ -142,8 +157,8 @@ let targets: [Target] = [
     .executableTarget(
         name: "LeaseholdCLI",
         dependencies: [
-            "LeaseholdServer", "LeaseholdClient", "LeaseholdCore", "LeaseholdRPC", "LeaseholdStore", "LeaseholdWire",
-            logging, nioCore, nioPosix, .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            "LeaseholdServer", "LeaseholdClient", "LeaseholdCore", "LeaseholdPostgres", "LeaseholdRPC", "LeaseholdStore",
+            "LeaseholdWire", logging, nioCore, nioPosix, .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Metrics", package: "swift-metrics"),
             .product(name: "Prometheus", package: "swift-prometheus"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

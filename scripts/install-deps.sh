@@ -7,7 +7,8 @@ set -euo pipefail
 if [ $# -gt 0 ]; then
     packages=("$@")
 else
-    packages=(libprotobuf-c-dev protobuf-c-compiler libsqlite3-dev pkg-config python3)
+    # postgresql: the tests start a throwaway cluster of their own (initdb + pg_ctl); nothing else runs it.
+    packages=(libprotobuf-c-dev protobuf-c-compiler libsqlite3-dev pkg-config python3 postgresql)
 fi
 missing=()
 for package in "${packages[@]}"; do

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import LeaseholdCore
+import LeaseholdPostgres
 import LeaseholdRPC
 import LeaseholdServer
 import LeaseholdStore
@@ -26,6 +27,13 @@ struct Serve: AsyncParsableCommand {
               $ leasehold serve --listen 0.0.0.0:7420 --auth-file auth.json --lock-delay 5s
               $ leasehold serve --metrics-listen 127.0.0.1:9420
 
+            More than one node: several servers share one PostgreSQL database (15 or later) with \
+            --store postgres://USER[:PASSWORD]@HOST:PORT/DB and --advertise HOST:PORT. One is active; the others \
+            answer Hello with UNAVAILABLE and the active's address, and take over within the leader lease after it \
+            dies. Acknowledged grants survive a PostgreSQL failover only with synchronous replication.
+              $ leasehold serve --store postgres://leasehold@db:5432/leasehold --listen 0.0.0.0:7420 \
+                  --advertise node1.example:7420 --store-password-file /etc/leasehold/pgpass
+
             With --auth-file, every client needs a token (see `leasehold hash-token --help`); without it, \
             everyone is the principal `anonymous` and nobody may force-release.
             """)
@@ -35,6 +43,21 @@ struct Serve: AsyncParsableCommand {
 
     @Option(help: "The SQLite file that holds sessions, locks and events (created if missing).")
     var data = "./leasehold.db"
+
+    @Option(
+        help: ArgumentHelp(
+            "Where state lives: sqlite:FILE (one node; the same as --data) or postgres://USER[:PASSWORD]@HOST:PORT/DB (several nodes, one active).",
+            valueName: "url"))
+    var store: String?
+
+    @Option(help: "With postgres://: a file holding the database password (else PGPASSWORD, else the URL's).")
+    var storePasswordFile: String?
+
+    @Option(help: "With postgres://: HOST:PORT where clients reach this node; standbys send clients there (default: --listen).")
+    var advertise: String?
+
+    @Option(help: "With postgres://: how long the active node's lease lasts; a standby takes over this long after the active dies.")
+    var leaderLease = DurationArgument(.seconds(3), text: "3s")
 
     @Option(
         help: ArgumentHelp(
@@ -113,6 +136,14 @@ struct Serve: AsyncParsableCommand {
         }
         _ = try Self.address(self.listen, option: "--listen")
         if let metrics = self.metricsListen { _ = try Self.address(metrics, option: "--metrics-listen") }
+        switch try self.storeChoice() {
+        case .sqlite: break
+        case .postgres:
+            guard self.leaderLease.duration >= .milliseconds(500) else {
+                throw ValidationError("--leader-lease must be at least 500ms")
+            }
+        }
+        if let advertise = self.advertise { _ = try Self.address(advertise, option: "--advertise") }
         guard self.eventRetention > 0 else { throw ValidationError("--event-retention must be positive") }
         if let loops = self.eventLoops, loops < 1 { throw ValidationError("--event-loops must be at least 1") }
         for (value, option) in [
@@ -197,10 +228,31 @@ struct Serve: AsyncParsableCommand {
 
         // The group traps SIGINT and SIGTERM first and then runs the server, which starts there: a signal sent as soon
         // as the server says it listens stops it gracefully, instead of killing it before the traps are set.
-        let server = LeaseholdServer(configuration: configuration, logger: logger)
+        let service: any Service
+        switch try self.storeChoice() {
+        case .sqlite(let path):
+            configuration.dataPath = path
+            service = LeaseholdServer(configuration: configuration, logger: logger)
+        case .postgres(var endpoint):
+            if let file = self.storePasswordFile {
+                guard let text = try? String(contentsOfFile: file, encoding: .utf8) else {
+                    throw ValidationError("--store-password-file \(file) cannot be read")
+                }
+                endpoint.password = text.trimmingCharacters(in: .newlines)
+            } else if let password = ProcessInfo.processInfo.environment["PGPASSWORD"], endpoint.password == nil {
+                endpoint.password = password
+            }
+            var storeConfiguration = PostgresStore.Configuration(endpoint: endpoint, epoch: 0)
+            storeConfiguration.eventRetention = self.eventRetention
+            let election = PostgresLeaderElection(configuration: storeConfiguration, logger: logger)
+            var nodeConfiguration = LeaseholdNode.Configuration(
+                server: configuration, advertise: self.advertise ?? self.listen)
+            nodeConfiguration.leaderLease = self.leaderLease.duration
+            service = LeaseholdNode(configuration: nodeConfiguration, election: election, logger: logger)
+        }
         let group = ServiceGroup(
             configuration: ServiceGroupConfiguration(
-                services: [.init(service: server)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+                services: [.init(service: service)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         do {
             try await group.run()
         } catch {
@@ -209,6 +261,30 @@ struct Serve: AsyncParsableCommand {
             StandardError.print("leasehold: cannot start: \(error)")
             throw ExitCode(ExitStatus.unavailable)
         }
+    }
+
+    enum StoreChoice {
+        case sqlite(String)
+        case postgres(PostgresEndpoint)
+    }
+
+    /// `--store`, or `--data` when it is absent.
+    /// - Throws: `ValidationError` for an unknown scheme or a malformed URL.
+    func storeChoice() throws -> StoreChoice {
+        guard let store = self.store else { return .sqlite(self.data) }
+        if store.hasPrefix("sqlite:") {
+            let path = String(store.dropFirst("sqlite:".count))
+            guard !path.isEmpty else { throw ValidationError("--store sqlite:FILE needs a file") }
+            return .sqlite(path)
+        }
+        if store.hasPrefix("postgres://") || store.hasPrefix("postgresql://") {
+            do {
+                return .postgres(try PostgresEndpoint(url: store))
+            } catch {
+                throw ValidationError("--store: \(error)")
+            }
+        }
+        throw ValidationError("--store must be sqlite:FILE or postgres://USER[:PASSWORD]@HOST:PORT/DB")
     }
 
     /// Parses the `HOST:PORT` given to `option`; port 0 lets the kernel pick one.

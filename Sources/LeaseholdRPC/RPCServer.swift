@@ -1,4 +1,4 @@
-import LeaseholdWire
+public import LeaseholdWire
 public import Logging
 public import NIOCore
 public import NIOPosix
@@ -60,6 +60,10 @@ public final class RPCServer: Sendable {
         public var serverID: String = "leasehold"
         /// Told when each call ends (metrics); nil for none.
         public var observer: (any RPCCallObserver)?
+        /// Asked at every call, `Hello` included: a status to refuse it with (a standby's `UNAVAILABLE` naming the
+        /// active node, or a node's that is no longer sure of its lease), or `nil` to serve. `nil` (the default)
+        /// costs nothing.
+        public var callRefusal: (@Sendable () -> Status?)?
 
         public init(host: String, port: Int) {
             self.host = host
@@ -108,7 +112,7 @@ public final class RPCServer: Sendable {
                     serverVersion: configuration.serverVersion, serverID: configuration.serverID,
                     protocolVersion: LeaseholdMethod.protocolVersion, maxFrameBytes: UInt32(limits.maxFrameBytes),
                     principal: principal.name, roles: principal.roles.sorted())
-            }, limits: limits, logger: logger, observer: configuration.observer)
+            }, callRefusal: configuration.callRefusal, limits: limits, logger: logger, observer: configuration.observer)
     }
 
     /// Binds the listening socket and starts accepting connections.

@@ -1,13 +1,14 @@
 public import LeaseholdCore
 public import LeaseholdRPC
 public import LeaseholdStore
+public import LeaseholdWire
 public import Logging
 public import NIOCore
 import Synchronization
 public import Prometheus
 public import ServiceLifecycle
 
-/// A whole Leasehold server: the SQLite store, the lock service, the expiry timer, the RPC listener and, if asked,
+/// A whole Leasehold server: the store (SQLite by default, or any ``Store``), the lock service, the expiry timer, the RPC listener and, if asked,
 /// the Prometheus endpoint. Runs as a swift-service-lifecycle `Service`.
 ///
 /// ```swift
@@ -46,32 +47,73 @@ public final class LeaseholdServer: Service, Sendable {
         /// servers in one process (tests, restarts) never mix their counters.
         public var metricsRegistry: PrometheusCollectorRegistry?
         public var serverID = "leasehold"
+        /// Asked at every call, `Hello` included: a status to refuse it with, or `nil` to serve (a node on a shared
+        /// store refuses once it is no longer sure of its lease, before its listener changes back to a standby's).
+        public var callRefusal: (@Sendable () -> Status?)?
+        /// Whether this server is the active node and its epoch, for `leasehold_leader` and `leasehold_epoch`; nil
+        /// for a single node (always leader, epoch 0).
+        public var leadership: (@Sendable () -> (isLeader: Bool, epoch: UInt64))?
+        /// Counts metrics even without ``metricsHost``, for a node that serves them from its own endpoint
+        /// (``renderMetrics()``).
+        var collectsMetricsForNode = false
 
         public init() {}
     }
 
     private struct Running {
-        var store: SQLiteStore
+        var store: any Store
         var locks: LockService
         var rpc: RPCServer
         var expiry: Task<Void, Never>
         var metrics: MetricsEndpoint?
+        var exporter: ServerMetrics?
     }
 
+    /// Opens the store when the server starts; it is closed when the server stops.
+    public typealias StoreOpener = @Sendable () async throws -> any Store
+
     private let configuration: Configuration
+    private let openStore: StoreOpener
     private let clock: any LeaseClock
     private let logger: Logger
     private let running = Mutex<Running?>(nil)
 
-    /// Creates a server; nothing runs until ``start()`` or ``run()``.
+    /// Creates a server on the SQLite file of ``Configuration/dataPath``; nothing runs until ``start()`` or
+    /// ``run()``.
     /// - Parameters:
     ///   - configuration: What to listen on and where to keep state.
     ///   - clock: The source of time; tests inject a manual clock.
     ///   - logger: Where the server logs.
-    public init(configuration: Configuration, clock: any LeaseClock = SystemLeaseClock(), logger: Logger) {
+    public convenience init(configuration: Configuration, clock: any LeaseClock = SystemLeaseClock(), logger: Logger) {
+        self.init(configuration: configuration, store: Self.sqlite(configuration, logger: logger), clock: clock, logger: logger)
+    }
+
+    /// Creates a server on any ``Store``; nothing runs until ``start()`` or ``run()``.
+    /// - Parameters:
+    ///   - configuration: What to listen on (``Configuration/dataPath`` and ``Configuration/synchronous`` are
+    ///     ignored: they are the SQLite store's).
+    ///   - store: Opens the store at start.
+    ///   - clock: The source of time; tests inject a manual clock.
+    ///   - logger: Where the server logs.
+    public init(
+        configuration: Configuration, store: @escaping StoreOpener, clock: any LeaseClock = SystemLeaseClock(),
+        logger: Logger
+    ) {
         self.configuration = configuration
+        self.openStore = store
         self.clock = clock
         self.logger = logger
+    }
+
+    /// Opens the SQLite store that `configuration` describes.
+    public static func sqlite(_ configuration: Configuration, logger: Logger) -> StoreOpener {
+        return {
+            var storeConfiguration = SQLiteStore.Configuration(path: configuration.dataPath)
+            storeConfiguration.synchronous = configuration.synchronous
+            storeConfiguration.eventRetention = configuration.eventRetention
+            storeConfiguration.eventMaxAge = configuration.eventMaxAge
+            return try SQLiteStore(configuration: storeConfiguration, logger: logger)
+        }
     }
 
     /// Opens the store, loads the state and starts listening.
@@ -79,11 +121,7 @@ public final class LeaseholdServer: Service, Sendable {
     /// - Throws: The store's errors when it cannot be opened; ``ListenFailed`` when an address cannot be bound.
     @discardableResult
     public func start() async throws -> SocketAddress {
-        var storeConfiguration = SQLiteStore.Configuration(path: self.configuration.dataPath)
-        storeConfiguration.synchronous = self.configuration.synchronous
-        storeConfiguration.eventRetention = self.configuration.eventRetention
-        storeConfiguration.eventMaxAge = self.configuration.eventMaxAge
-        let store = try SQLiteStore(configuration: storeConfiguration, logger: self.logger)
+        let store = try await self.openStore()
         do {
             let locks = try LockService(
                 store: store, configuration: self.configuration.locks, clock: self.clock, logger: self.logger)
@@ -93,8 +131,9 @@ public final class LeaseholdServer: Service, Sendable {
             rpcConfiguration.limits = self.configuration.rpcLimits
             rpcConfiguration.serverID = self.configuration.serverID
             rpcConfiguration.serverVersion = LeaseholdVersion.current
-            let rpcMetrics = self.configuration.metricsHost == nil ? nil : RPCMetrics()
+            let rpcMetrics = self.collectsMetrics ? RPCMetrics() : nil
             rpcConfiguration.observer = rpcMetrics
+            rpcConfiguration.callRefusal = self.configuration.callRefusal
             let rpc = RPCServer(
                 configuration: rpcConfiguration, services: [LeaseholdService(locks: locks, textLimits: self.configuration.textLimits)],
                 logger: self.logger)
@@ -102,10 +141,13 @@ public final class LeaseholdServer: Service, Sendable {
                 host: self.configuration.listenHost, port: self.configuration.listenPort
             ) { try await rpc.start() }
             var metrics: MetricsEndpoint?
-            if let host = self.configuration.metricsHost, let rpcMetrics {
-                let exporter = ServerMetrics(
-                    registry: self.configuration.metricsRegistry ?? PrometheusCollectorRegistry(), locks: locks, store: store, rpc: rpcMetrics,
-                    connections: { rpc.connectionCount })
+            let exporter = rpcMetrics.map { rpcMetrics in
+                ServerMetrics(
+                    registry: self.configuration.metricsRegistry ?? PrometheusCollectorRegistry(), locks: locks,
+                    store: store, rpc: rpcMetrics, connections: { rpc.connectionCount },
+                    leadership: self.configuration.leadership)
+            }
+            if let host = self.configuration.metricsHost, let exporter {
                 metrics = try await ListenFailed.naming(host: host, port: self.configuration.metricsPort) {
                     try await MetricsEndpoint.start(
                         host: host, port: self.configuration.metricsPort, render: { exporter.render() },
@@ -113,7 +155,9 @@ public final class LeaseholdServer: Service, Sendable {
                 }
             }
             let expiry = Task { await locks.runExpiry() }
-            self.running.withLock { $0 = Running(store: store, locks: locks, rpc: rpc, expiry: expiry, metrics: metrics) }
+            self.running.withLock {
+                $0 = Running(store: store, locks: locks, rpc: rpc, expiry: expiry, metrics: metrics, exporter: exporter)
+            }
             return address
         } catch {
             store.close()
@@ -156,6 +200,12 @@ public final class LeaseholdServer: Service, Sendable {
 
     /// The RPC listener's address, once started.
     public var localAddress: SocketAddress? { self.running.withLock { $0?.rpc.localAddress } }
+
+    /// Whether metrics are counted: an endpoint of its own, or a node's that renders them.
+    private var collectsMetrics: Bool { self.configuration.metricsHost != nil || self.configuration.collectsMetricsForNode }
+
+    /// The Prometheus text of every metric, while running with metrics counted.
+    func renderMetrics() -> [UInt8]? { self.running.withLock { $0?.exporter }?.render() }
 
     /// The metrics endpoint's address, if it runs.
     public var metricsAddress: SocketAddress? { self.running.withLock { $0?.metrics?.localAddress } }

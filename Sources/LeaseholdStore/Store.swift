@@ -27,6 +27,11 @@ public protocol Store: AnyObject, Sendable {
     /// - Returns: The events found and the oldest revision the log still keeps (``EventPage/compactRevision``).
     func events(prefix: String, from start: UInt64, limit: Int) async throws -> EventPage
 
+    /// Prunes every event due under the retention limits now, after the work queued before it. The store also
+    /// prunes on its own between commits; this is for tests and maintenance.
+    /// - Throws: The backend's error; ``StoreClosed`` after ``close()``.
+    func enforceRetention() async throws
+
     /// Stops accepting work, finishes what is queued, and closes the database.
     func close()
 }

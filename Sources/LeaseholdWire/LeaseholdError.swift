@@ -51,6 +51,8 @@ public struct LeaseholdError: Error, Hashable, Sendable, CustomStringConvertible
     public var highestToken: UInt64
     /// The oldest revision still kept, with ``Code/compacted``.
     public var compactRevision: UInt64
+    /// `HOST:PORT` of the active node, with ``Code/unavailable`` from a standby; empty when unknown.
+    public var leader: String
     /// The underlying error, if any; left out of `==` and hashing.
     public var cause: (any Error)?
 
@@ -61,16 +63,18 @@ public struct LeaseholdError: Error, Hashable, Sendable, CustomStringConvertible
     ///   - holder: The lock's holder, for ``Code/lockHeld``.
     ///   - highestToken: For ``Code/staleFencingToken``.
     ///   - compactRevision: For ``Code/compacted``.
+    ///   - leader: The active node, for ``Code/unavailable`` from a standby.
     ///   - cause: The error that led to this one.
     public init(
         code: Code, message: String, holder: LockInfo? = nil, highestToken: UInt64 = 0, compactRevision: UInt64 = 0,
-        cause: (any Error)? = nil
+        leader: String = "", cause: (any Error)? = nil
     ) {
         self.code = code
         self.message = message
         self.holder = holder
         self.highestToken = highestToken
         self.compactRevision = compactRevision
+        self.leader = leader
         self.cause = cause
     }
 
@@ -78,7 +82,7 @@ public struct LeaseholdError: Error, Hashable, Sendable, CustomStringConvertible
     public var status: Status {
         Status(
             code: self.code, message: self.message, holder: self.holder, highestToken: self.highestToken,
-            compactRevision: self.compactRevision)
+            compactRevision: self.compactRevision, leader: self.leader)
     }
 
     public var description: String { "\(self.code): \(self.message)" }
@@ -86,6 +90,7 @@ public struct LeaseholdError: Error, Hashable, Sendable, CustomStringConvertible
     public static func == (lhs: LeaseholdError, rhs: LeaseholdError) -> Bool {
         lhs.code == rhs.code && lhs.message == rhs.message && lhs.holder == rhs.holder
             && lhs.highestToken == rhs.highestToken && lhs.compactRevision == rhs.compactRevision
+            && lhs.leader == rhs.leader
     }
 
     public func hash(into hasher: inout Hasher) {
@@ -94,6 +99,7 @@ public struct LeaseholdError: Error, Hashable, Sendable, CustomStringConvertible
         hasher.combine(self.holder)
         hasher.combine(self.highestToken)
         hasher.combine(self.compactRevision)
+        hasher.combine(self.leader)
     }
 }
 
@@ -104,17 +110,20 @@ public struct Status: Hashable, Sendable {
     public var holder: LockInfo?
     public var highestToken: UInt64
     public var compactRevision: UInt64
+    /// `HOST:PORT` of the active node, set with ``LeaseholdError/Code/unavailable`` by a standby.
+    public var leader: String
 
     /// Creates a status.
     public init(
         code: LeaseholdError.Code, message: String = "", holder: LockInfo? = nil, highestToken: UInt64 = 0,
-        compactRevision: UInt64 = 0
+        compactRevision: UInt64 = 0, leader: String = ""
     ) {
         self.code = code
         self.message = message
         self.holder = holder
         self.highestToken = highestToken
         self.compactRevision = compactRevision
+        self.leader = leader
     }
 
     /// A successful end of a call.
@@ -125,6 +134,6 @@ public struct Status: Hashable, Sendable {
         guard self.code != .ok else { return nil }
         return LeaseholdError(
             code: self.code, message: self.message, holder: self.holder, highestToken: self.highestToken,
-            compactRevision: self.compactRevision)
+            compactRevision: self.compactRevision, leader: self.leader)
     }
 }

@@ -20,7 +20,7 @@ extension Status: WireMessage, CBridgedMessage {
         try self.init(
             code: LeaseholdError.Code(rawValue: Int32(bitPattern: c.code.rawValue)),
             message: String(protobufC: c.message), holder: LockInfo.from(c.holder),
-            highestToken: c.highest_token, compactRevision: c.compact_revision)
+            highestToken: c.highest_token, compactRevision: c.compact_revision, leader: String(protobufC: c.leader))
     }
 
     package func fill(_ c: inout Leasehold__V1__Status, arena: borrowing CArena) {
@@ -29,5 +29,6 @@ extension Status: WireMessage, CBridgedMessage {
         c.holder = self.holder?.cPointer(arena)
         c.highest_token = self.highestToken
         c.compact_revision = self.compactRevision
+        c.leader = self.leader.isEmpty ? nil : arena.string(self.leader)
     }
 }

@@ -35,7 +35,10 @@ extension EndToEndTests {
             // SIGSTOP keeps the connection open while nothing answers.
             server.process.send(SIGSTOP)
             defer { server.process.send(SIGCONT) }
-            try await eventually(within: .seconds(15), "the session to expire") { session.state == .expired }
+            // The watcher task records the state when it gets to run, which may be after `session.state` changed.
+            try await eventually(within: .seconds(15), "the session to report expired") {
+                seen.withLock { $0.contains { $0.0 == .expired } }
+            }
             // The last keepalive that succeeded may have been answered just before the freeze: read the deadline
             // once nothing can move it any more.
             let confirmedUntil = session.confirmedUntil

@@ -65,6 +65,8 @@ final class HeldStore: Store {
         try await self.inner.events(prefix: prefix, from: start, limit: limit)
     }
 
+    func enforceRetention() async throws { try await self.inner.enforceRetention() }
+
     func close() { self.inner.close() }
 }
 

@@ -34,6 +34,8 @@ final class FailingStore: Store {
         try await self.inner.events(prefix: prefix, from: start, limit: limit)
     }
 
+    func enforceRetention() async throws { try await self.inner.enforceRetention() }
+
     func close() { self.inner.close() }
 }
 

@@ -66,6 +66,7 @@ struct CallStateMachine {
     private let methods: [String: RPCMethod]
     private let authenticator: Authenticator
     private let hello: @Sendable (Principal) -> HelloResponse
+    private let callRefusal: (@Sendable () -> Status?)?
     private let maxConcurrentCalls: Int
     private let maxClientNameBytes: Int
 
@@ -73,15 +74,18 @@ struct CallStateMachine {
     ///   - methods: The methods served, by full name.
     ///   - authenticator: Maps a `Hello` token to a principal.
     ///   - hello: The `Hello` answer for a principal.
+    ///   - callRefusal: Asked at every call, `Hello` included: a status to refuse it with (a standby's, or a node's
+    ///     that is no longer sure of its lease), or `nil` to serve.
     ///   - maxConcurrentCalls: Calls open at once; more are refused with `RESOURCE_EXHAUSTED`.
     ///   - maxClientNameBytes: The longest `Hello.client_name`; longer is refused with `INVALID_ARGUMENT`.
     init(
         methods: [String: RPCMethod], authenticator: Authenticator, hello: @escaping @Sendable (Principal) -> HelloResponse,
-        maxConcurrentCalls: Int, maxClientNameBytes: Int = 256
+        callRefusal: (@Sendable () -> Status?)? = nil, maxConcurrentCalls: Int, maxClientNameBytes: Int = 256
     ) {
         self.methods = methods
         self.authenticator = authenticator
         self.hello = hello
+        self.callRefusal = callRefusal
         self.maxConcurrentCalls = maxConcurrentCalls
         self.maxClientNameBytes = maxClientNameBytes
     }
@@ -102,6 +106,9 @@ struct CallStateMachine {
             return self.close(Status(code: .invalidArgument, message: "call_id \(callID) is already open"))
         }
         if frame.method == LeaseholdMethod.hello.name { return .reply(self.receiveHello(frame)) }
+        // A node that has stepped down (or is no longer sure of its lease) answers nothing, not even on a
+        // connection that said Hello before.
+        if let refusal = self.callRefusal?() { return .reply(Frame(callID: callID, status: refusal)) }
         guard let principal = self.principal else {
             return .reply(Frame(callID: callID, status: Status(code: .unauthenticated, message: "call Hello first")))
         }
@@ -128,6 +135,7 @@ struct CallStateMachine {
         } catch {
             return Frame(callID: frame.callID, status: Status(code: .invalidArgument, message: "Hello request does not decode"))
         }
+        if let refusal = self.callRefusal?() { return Frame(callID: frame.callID, status: refusal) }
         guard request.protocolVersion == LeaseholdMethod.protocolVersion else {
             return Frame(
                 callID: frame.callID,

@@ -23,6 +23,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         var methodNames: [String] { [LeaseholdMethod.hello.name] + self.methods.keys.sorted() }
         var authenticator: Authenticator
         var hello: @Sendable (Principal) -> HelloResponse
+        var callRefusal: (@Sendable () -> Status?)? = nil
         var limits: RPCServer.Limits
         var logger: Logger
         var observer: (any RPCCallObserver)?
@@ -55,7 +56,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         self.logger[metadataKey: "connection"] = "\(connectionID.rawValue)"
         self.calls = CallStateMachine(
             methods: shared.methods, authenticator: shared.authenticator, hello: shared.hello,
-            maxConcurrentCalls: shared.limits.maxConcurrentCallsPerConnection,
+            callRefusal: shared.callRefusal, maxConcurrentCalls: shared.limits.maxConcurrentCallsPerConnection,
             maxClientNameBytes: shared.limits.maxClientNameBytes)
     }
 

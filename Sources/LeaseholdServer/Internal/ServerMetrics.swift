@@ -19,27 +19,32 @@ final class ServerMetrics: Sendable {
 
     private let registry: PrometheusCollectorRegistry
     private let locks: LockService
-    private let store: SQLiteStore
+    private let store: any Store
     private let rpc: RPCMetrics
     private let connections: @Sendable () -> Int
+    private let leadership: (@Sendable () -> (isLeader: Bool, epoch: UInt64))?
     private let exported = Mutex(Exported())
 
+    /// - Parameters:
+    ///   - leadership: Whether this node is the active one, and its epoch; nil for a single node (1 and 0).
     init(
-        registry: PrometheusCollectorRegistry, locks: LockService, store: SQLiteStore, rpc: RPCMetrics,
-        connections: @escaping @Sendable () -> Int
+        registry: PrometheusCollectorRegistry, locks: LockService, store: any Store, rpc: RPCMetrics,
+        connections: @escaping @Sendable () -> Int, leadership: (@Sendable () -> (isLeader: Bool, epoch: UInt64))?
     ) {
         self.registry = registry
         self.locks = locks
         self.store = store
         self.rpc = rpc
         self.connections = connections
+        self.leadership = leadership
     }
 
     /// The Prometheus text exposition of every metric.
     func render() -> [UInt8] {
         self.exported.withLock { exported in
             let snapshot = self.locks.snapshot
-            let storeStatistics = self.store.statistics
+            // The commit histograms are counted by SQLiteStore's writer; another store reports none yet.
+            let storeStatistics = (self.store as? SQLiteStore)?.statistics ?? SQLiteStore.Statistics()
             let process = ProcessStatistics.read()
             self.gauge("leasehold_sessions", "Live sessions.", snapshot.sessions)
             self.gauge("leasehold_locks_held", "Locks held.", snapshot.locksHeld)
@@ -47,8 +52,10 @@ final class ServerMetrics: Sendable {
             self.gauge("leasehold_revision", "The current revision (the last fencing token).", Double(snapshot.revision))
             self.gauge("leasehold_connections", "Open client connections.", self.connections())
             self.gauge("leasehold_watchers", "Open Watch streams.", snapshot.watchers)
-            self.gauge("leasehold_leader", "1 on the node that serves (a single node always does).", 1)
-            self.gauge("leasehold_epoch", "Takeovers of the shared store (0 with the embedded SQLite store).", 0)
+            let (isLeader, epoch) = self.leadership?() ?? (true, 0)
+            self.gauge("leasehold_leader", "1 on the node that serves (a single node always does).", isLeader ? 1 : 0)
+            self.gauge(
+                "leasehold_epoch", "Takeovers of the shared store (0 with the embedded SQLite store).", Double(epoch))
 
             let statistics = snapshot.statistics
             self.counter("leasehold_grants_total", "Locks granted.", [], Double(statistics.grants), &exported)
