@@ -64,7 +64,8 @@ public final class LeaseholdServer: Service, Sendable {
         var store: any Store
         var locks: LockService
         var rpc: RPCServer
-        var expiry: Task<Void, Never>
+        /// The expiry loop when ``start()`` runs it; ``run()`` runs it as a child task instead.
+        var expiry: Task<Void, Never>?
         var metrics: MetricsEndpoint?
         var exporter: ServerMetrics?
     }
@@ -121,6 +122,12 @@ public final class LeaseholdServer: Service, Sendable {
     /// - Throws: The store's errors when it cannot be opened; ``ListenFailed`` when an address cannot be bound.
     @discardableResult
     public func start() async throws -> SocketAddress {
+        try await self.start(runsExpiry: true)
+    }
+
+    /// ``start()``; with `runsExpiry` false the caller runs ``LockService/runExpiry()`` itself (``run()`` does, as
+    /// a child task).
+    private func start(runsExpiry: Bool) async throws -> SocketAddress {
         let store = try await self.openStore()
         do {
             let locks = try LockService(
@@ -154,7 +161,7 @@ public final class LeaseholdServer: Service, Sendable {
                         logger: self.logger)
                 }
             }
-            let expiry = Task { await locks.runExpiry() }
+            let expiry = runsExpiry ? Task { await locks.runExpiry() } : nil
             self.running.withLock {
                 $0 = Running(store: store, locks: locks, rpc: rpc, expiry: expiry, metrics: metrics, exporter: exporter)
             }
@@ -167,11 +174,30 @@ public final class LeaseholdServer: Service, Sendable {
 
     /// Runs until graceful shutdown (SIGINT/SIGTERM through a `ServiceGroup`), then stops cleanly. Starts the server
     /// first unless ``start()`` already has: run it in the group that traps the signals, so that none can arrive
-    /// between the server listening and the traps being set.
-    /// - Throws: Only what ``start()`` throws.
+    /// between the server listening and the traps being set. The expiry loop runs as a child task of this call.
+    /// - Throws: What ``start()`` throws; or, after stopping, the store's error when a failed commit left state that
+    ///   cannot be reloaded (the server would otherwise stay up refusing every call).
     public func run() async throws {
-        if self.running.withLock({ $0 == nil }) { try await self.start() }
-        try? await gracefulShutdown()
+        if self.running.withLock({ $0 == nil }) { _ = try await self.start(runsExpiry: false) }
+        guard let locks = self.lockService else { return }
+        let runsExpiry = self.running.withLock { $0?.expiry == nil }
+        do {
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                if runsExpiry { group.addTask { await locks.runExpiry() } }
+                group.addTask {
+                    for await error in locks.unrecoverableErrors { throw error }
+                }
+                group.addTask { try? await gracefulShutdown() }
+                // Graceful shutdown ends the run (the first child to return); an unrecoverable store ends it by
+                // throwing.
+                _ = try await group.next()
+                group.cancelAll()
+            }
+        } catch {
+            self.logger.critical("stopping: the lock state cannot be reloaded", metadata: ["error": "\(error)"])
+            await self.stop()
+            throw error
+        }
         await self.stop()
     }
 
@@ -183,8 +209,8 @@ public final class LeaseholdServer: Service, Sendable {
         }) else { return }
         running.locks.stop()
         await running.rpc.stop()
-        running.expiry.cancel()
-        await running.expiry.value
+        running.expiry?.cancel()
+        await running.expiry?.value
         await running.metrics?.stop()
         running.store.close()
         self.logger.info("store closed")

@@ -51,6 +51,11 @@ public final class LockService: Sendable {
     /// Set when a commit fails, until ``recover(after:)`` has rebuilt the table from disk: the table was ahead of
     /// the disk, so later replies may show what the failed commit lost, and answer `UNAVAILABLE` instead.
     private let commitFailed = Atomic<Bool>(false)
+    private let unrecoverable = AsyncStream.makeStream(of: (any Error).self)
+
+    /// The errors after which the service cannot go on: a failed commit whose recovery could not reload the state
+    /// from the store. It then refuses every call; ``LeaseholdServer/run()`` stops the server and fails with it.
+    public var unrecoverableErrors: AsyncStream<any Error> { self.unrecoverable.stream }
 
     /// Loads the durable state and builds the table; every session gets a fresh TTL from now.
     /// - Parameters:
@@ -571,6 +576,7 @@ public final class LockService: Sendable {
                 persisted = try self.store.load()
             } catch {
                 self.logger.critical("cannot reload lock state; refusing work", metadata: ["error": "\(error)"])
+                self.unrecoverable.continuation.yield(error)
                 return
             }
             let waiters = self.state.withLock { state in
