@@ -5,6 +5,7 @@
 #   bench/profile.sh uncontended --connections 8
 #   SYNC=normal bench/profile.sh contended --keys 1
 #
+# LEASEHOLD and BENCH name other binaries than the release builds of this tree.
 # Needs perf (Debian: apt-get install linux-perf) and root (uprobes). Works without a hardware PMU: it uses the
 # cpu-clock software event, syscall tracepoints and uprobes. While the workload runs it takes three windows on the
 # server's process:
@@ -20,8 +21,8 @@ root=$(dirname "$here")
 workload=${1:?usage: bench/profile.sh WORKLOAD [leasehold-bench options...]}
 shift
 sync=${SYNC:-full}
-leasehold="$root/.build/release/leasehold"
-bench="$here/.build/release/leasehold-bench"
+leasehold=${LEASEHOLD:-$root/.build/release/leasehold}
+bench=${BENCH:-$here/.build/release/leasehold-bench}
 [[ -x $leasehold && -x $bench ]] || { echo "build both in release mode first (bench/run.sh does)" >&2; exit 1; }
 command -v perf >/dev/null || { echo "perf is missing: apt-get install linux-perf" >&2; exit 1; }
 
@@ -93,16 +94,19 @@ print()
 script = subprocess.run(["perf", "script", "-i", f"{work}/perf.data", "-F", "tid,comm,ip,sym,dso"],
                         capture_output=True, text=True).stdout
 threads = collections.Counter(); names = {}; self_sym = collections.defaultdict(collections.Counter)
-inclusive = collections.Counter(); total = 0
+inclusive = collections.Counter(); total = 0; objects = collections.Counter()
 for block in script.split("\n\n"):
     lines = [l for l in block.strip().split("\n") if l.strip()]
     if not lines: continue
     head = lines[0].split()
-    tid, comm = head[0], " ".join(head[1:]).rstrip(":")
+    # perf prints "comm tid"; threads that inherited their creator's name share a comm, so group by tid.
+    tid, comm = head[-1].rstrip(":"), " ".join(head[:-1])
     frames = []
     for line in lines[1:]:
         m = re.match(r"\s*[0-9a-f]+\s+(.*?)\s+\((.*)\)\s*$", line)
-        if m: frames.append(m.group(1).split("+0x")[0])
+        if m:
+            frames.append(m.group(1).split("+0x")[0])
+            if len(frames) == 1: objects["kernel" if "kernel" in m.group(2) else m.group(2).rsplit("/", 1)[-1]] += 1
     if not frames: continue
     total += 1; threads[tid] += 1; names[tid] = comm
     self_sym[tid][frames[0]] += 1
@@ -117,6 +121,10 @@ print(f"Samples: {total} (cpu-clock, 999 Hz, 4 s). By thread, with its top self-
 for tid, count in threads.most_common(6):
     print(f"- thread {tid} ({names[tid]}): {100 * count / total:.0f}% — " + "; ".join(
         f"{short(s)} {100 * c / count:.0f}%" for s, c in self_sym[tid].most_common(5)))
+print()
+print("Self time by object (the kernel, the Swift runtime, libc's malloc and free, SQLite, protobuf-c, Leasehold):")
+for name, count in objects.most_common(8):
+    print(f"  {100 * count / total:5.1f}%  {name}")
 print()
 print("Largest inclusive costs (share of all server samples that have the frame on the stack):")
 interesting = [(s, c) for s, c in inclusive.most_common(400)

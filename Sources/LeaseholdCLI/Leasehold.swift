@@ -34,7 +34,7 @@ struct Leasehold: AsyncParsableCommand {
             """,
         subcommands: [
             Serve.self, LockCommand.self, StatusCommand.self, ListCommand.self, WatchCommand.self,
-            ReleaseCommand.self, HashTokenCommand.self,
+            ReleaseCommand.self, TopCommand.self, HashTokenCommand.self,
         ]
     )
 }

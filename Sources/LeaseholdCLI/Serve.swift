@@ -5,8 +5,10 @@ import LeaseholdRPC
 import LeaseholdServer
 import LeaseholdStore
 import Logging
+import Metrics
 import NIOCore
 import NIOPosix
+import Prometheus
 import ServiceLifecycle
 import UnixSignals
 
@@ -95,6 +97,16 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel = "info"
 
+    @Option(
+        help: ArgumentHelp(
+            "Log format: text, or json (one object per line on stderr).",
+            discussion: """
+                Expiries and force-releases are logged at info, each grant and release at debug, with key, session, \
+                owner and token.
+                """,
+            valueName: "format"))
+    var logFormat = "text"
+
     func validate() throws {
         guard ["full", "normal"].contains(self.sync) else {
             throw ValidationError("--sync must be full or normal, not \(self.sync)")
@@ -113,6 +125,9 @@ struct Serve: AsyncParsableCommand {
         guard self.helloTimeout.duration > .zero, self.frameTimeout.duration > .zero else {
             throw ValidationError("--hello-timeout and --frame-timeout must be positive")
         }
+        guard ["text", "json"].contains(self.logFormat) else {
+            throw ValidationError("--log-format must be text or json, not \(self.logFormat)")
+        }
         guard Logger.Level(rawValue: self.logLevel) != nil else {
             throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical")
         }
@@ -125,7 +140,13 @@ struct Serve: AsyncParsableCommand {
         NIOSingletons.groupLoopCountSuggestion = self.eventLoops ?? max(1, System.coreCount - 1)
         NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
         let level = Logger.Level(rawValue: self.logLevel) ?? .info
+        let json = self.logFormat == "json"
         LoggingSystem.bootstrap { label in
+            if json {
+                var handler = JSONLogHandler(label: label)
+                handler.logLevel = level
+                return handler
+            }
             var handler = StreamLogHandler.standardError(label: label)
             handler.logLevel = level
             return handler
@@ -160,6 +181,11 @@ struct Serve: AsyncParsableCommand {
         if let metrics = self.metricsListen {
             let metricsAddress = try Self.address(metrics, option: "--metrics-listen")
             (configuration.metricsHost, configuration.metricsPort) = (metricsAddress.host, metricsAddress.port)
+            // The process's one swift-metrics backend: anything recording through swift-metrics shows up on the
+            // same endpoint as the server's own metrics.
+            let registry = PrometheusCollectorRegistry()
+            MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+            configuration.metricsRegistry = registry
         }
         if let authFile = self.authFile {
             do {

@@ -35,6 +35,7 @@ extension LockTable {
                     self.sessionDeadlines.insert(DeadlineEntry(deadline: session.deadline, id: entry.id))
                     continue
                 }
+                self.statistics.sessionExpiries += 1
                 self.endSession(
                     entry.id,
                     releasingAs: .expired,
@@ -46,6 +47,7 @@ extension LockTable {
                 let entry = self.waitDeadlines.popMin()!
                 guard let waiter = self.waiters[entry.id], waiter.deadline == entry.deadline else { continue }
                 self.removeWaiter(entry.id)
+                self.statistics.acquireTimeouts += 1
                 effects.append(.fail(entry.id, .timedOut))
             }
         }

@@ -64,6 +64,7 @@ extension LockTable {
         guard let index = self.sessions.index(forKey: id) else { return .notFound }
         guard self.sessions.values[index].deadline > now else { return .expired }
         let ttl = self.sessions.values[index].record.ttl
+        self.statistics.keepAliveMarginSeconds.record(self.sessions.values[index].deadline - now)
         let deadline = self.refresh(at: index, now: now)
         return .alive(ttl: ttl, expiresIn: deadline - now)
     }

@@ -62,6 +62,9 @@ public struct LockTable: Sendable {
     /// One entry per lock delay ever started; entries of delays that are over are skipped when they surface.
     var delayDeadlines = Heap<DeadlineEntry<LockKey>>()
 
+    /// What the table did since it was created (metrics); see ``Statistics``.
+    public internal(set) var statistics = Statistics()
+
     /// Creates an empty table, as for a new database.
     /// - Parameter configuration: Limits and timings; the defaults are those docs/protocol.md names.
     public init(configuration: Configuration = .init()) {

@@ -58,6 +58,8 @@ public final class RPCServer: Sendable {
         public var serverVersion: String = "0.1.0"
         /// Sent in `HelloResponse.server_id`.
         public var serverID: String = "leasehold"
+        /// Told when each call ends (metrics); nil for none.
+        public var observer: (any RPCCallObserver)?
 
         public init(host: String, port: Int) {
             self.host = host
@@ -106,7 +108,7 @@ public final class RPCServer: Sendable {
                     serverVersion: configuration.serverVersion, serverID: configuration.serverID,
                     protocolVersion: LeaseholdMethod.protocolVersion, maxFrameBytes: UInt32(limits.maxFrameBytes),
                     principal: principal.name, roles: principal.roles.sorted())
-            }, limits: limits, logger: logger)
+            }, limits: limits, logger: logger, observer: configuration.observer)
     }
 
     /// Binds the listening socket and starts accepting connections.
@@ -224,7 +226,10 @@ public final class RPCServer: Sendable {
         }
         let sync = channel.pipeline.syncOperations
         try sync.addHandler(FrameDeadlineHandler(timeout: TimeAmount(limits.frameTimeout)))
-        try sync.addHandler(ByteToMessageHandler(FrameDecoder(maximumFrameLength: self.configuration.limits.maxFrameBytes)))
+        try sync.addHandler(
+            ByteToMessageHandler(
+                FrameDecoder(
+                    maximumFrameLength: self.configuration.limits.maxFrameBytes, knownMethods: self.shared.methodNames)))
         try sync.addHandler(ServerConnectionHandler(shared: self.shared, connectionID: id))
     }
 }

@@ -4,7 +4,7 @@ public import LeaseholdStore
 public import Logging
 public import NIOCore
 import Synchronization
-import Prometheus
+public import Prometheus
 public import ServiceLifecycle
 
 /// A whole Leasehold server: the SQLite store, the lock service, the expiry timer, the RPC listener and, if asked,
@@ -41,6 +41,10 @@ public final class LeaseholdServer: Service, Sendable {
         /// Where to serve `GET /metrics`, if anywhere.
         public var metricsHost: String?
         public var metricsPort = 0
+        /// Where the metrics' gauges and counters live. `leasehold serve` passes the registry it bootstrapped
+        /// swift-metrics with. When nil, each ``LeaseholdServer/start()`` makes a registry of its own, so that
+        /// servers in one process (tests, restarts) never mix their counters.
+        public var metricsRegistry: PrometheusCollectorRegistry?
         public var serverID = "leasehold"
 
         public init() {}
@@ -89,6 +93,8 @@ public final class LeaseholdServer: Service, Sendable {
             rpcConfiguration.limits = self.configuration.rpcLimits
             rpcConfiguration.serverID = self.configuration.serverID
             rpcConfiguration.serverVersion = LeaseholdVersion.current
+            let rpcMetrics = self.configuration.metricsHost == nil ? nil : RPCMetrics()
+            rpcConfiguration.observer = rpcMetrics
             let rpc = RPCServer(
                 configuration: rpcConfiguration, services: [LeaseholdService(locks: locks, textLimits: self.configuration.textLimits)],
                 logger: self.logger)
@@ -96,10 +102,14 @@ public final class LeaseholdServer: Service, Sendable {
                 host: self.configuration.listenHost, port: self.configuration.listenPort
             ) { try await rpc.start() }
             var metrics: MetricsEndpoint?
-            if let host = self.configuration.metricsHost {
+            if let host = self.configuration.metricsHost, let rpcMetrics {
+                let exporter = ServerMetrics(
+                    registry: self.configuration.metricsRegistry ?? PrometheusCollectorRegistry(), locks: locks, store: store, rpc: rpcMetrics,
+                    connections: { rpc.connectionCount })
                 metrics = try await ListenFailed.naming(host: host, port: self.configuration.metricsPort) {
                     try await MetricsEndpoint.start(
-                        host: host, port: self.configuration.metricsPort, locks: locks, logger: self.logger)
+                        host: host, port: self.configuration.metricsPort, render: { exporter.render() },
+                        logger: self.logger)
                 }
             }
             let expiry = Task { await locks.runExpiry() }

@@ -278,7 +278,7 @@ public final class LockService: Sendable {
                     "lock force-released",
                     metadata: [
                         "key": "\(key)", "by": "\(principal.name)", "reason": "\(reason)",
-                        "holder": "\(lock.sessionID)", "token": "\(lock.fencingToken)",
+                        "session": "\(lock.sessionID)", "owner": "\(lock.owner)", "token": "\(lock.fencingToken)",
                     ])
             }
             completion(result)
@@ -309,6 +309,26 @@ public final class LockService: Sendable {
 
     /// The number of live sessions (metrics).
     public var sessionCount: Int { self.state.withLock { $0.table.sessionCount } }
+
+    /// What metrics read at scrape time, in one critical section: the table's gauges and running totals.
+    public struct Snapshot: Sendable {
+        public var sessions: Int
+        public var locksHeld: Int
+        public var waiters: Int
+        public var revision: UInt64
+        public var watchers: Int
+        public var statistics: LockTable.Statistics
+    }
+
+    /// The gauges and totals metrics export (one lock, at scrape time).
+    public var snapshot: Snapshot {
+        let watchers = self.hub.watcherCount
+        return self.state.withLock {
+            Snapshot(
+                sessions: $0.table.sessionCount, locksHeld: $0.table.lockCount, waiters: $0.table.waiterCount,
+                revision: $0.table.revision, watchers: watchers, statistics: $0.table.statistics)
+        }
+    }
 
     // MARK: - Time
 
@@ -491,6 +511,7 @@ public final class LockService: Sendable {
             switch result {
             case .success:
                 hub.publish(events)
+                self.log(events)
                 if self.commitFailed.load(ordering: .acquiring) {
                     commit.finish(.failure(LeaseholdError(code: .unavailable, message: "an earlier commit failed; retry")))
                 } else {
@@ -501,6 +522,26 @@ public final class LockService: Sendable {
                 commit.finish(.failure(LeaseholdError(
                     code: .unavailable, message: "the store could not commit: \(error)", cause: error)))
                 self.recover(after: error)
+            }
+        }
+    }
+
+    /// Logs committed events: expiries at `info`, every event at `debug`. Force-releases are logged at `info` by
+    /// ``forceRelease(key:reason:principal:completion:)``, which knows who asked and why. The level is read once
+    /// per batch, so that a server logging at `info` pays one comparison per event.
+    private func log(_ events: [Event]) {
+        let level = self.logger.logLevel
+        guard level <= .info else { return }
+        for event in events where level <= .debug || event.kind == .expired {
+            let metadata: Logger.Metadata = [
+                "key": "\(event.key)", "session": "\(event.sessionID)", "owner": "\(event.owner)",
+                "token": "\(event.fencingToken)", "revision": "\(event.revision)",
+            ]
+            switch event.kind {
+            case .acquired: self.logger.debug("lock granted", metadata: metadata)
+            case .released: self.logger.debug("lock released", metadata: metadata)
+            case .expired: self.logger.info("lock expired", metadata: metadata)
+            case .forceReleased: self.logger.debug("lock force-released (committed)", metadata: metadata)
             }
         }
     }

@@ -109,6 +109,9 @@ final class WatchHub: Sendable {
     /// The revision of the last event published.
     var lastPublished: UInt64 { self.state.withLock { $0.lastPublished } }
 
+    /// Watch streams open right now (metrics).
+    var watcherCount: Int { self.state.withLock { $0.watchers.count } }
+
     /// Registers a watcher that buffers live events until ``goLive(_:)``.
     /// - Returns: The watcher's id and the last revision published before it was registered: history up to and
     ///   including it comes from the store, everything after it from the hub.

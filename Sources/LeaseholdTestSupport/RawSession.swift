@@ -10,7 +10,7 @@ public struct RawSession: Sendable {
     public let info: SessionInfo
 
     public static func open(_ configuration: LeaseholdClient.Configuration, ttl: Duration = .seconds(5)) async throws -> RawSession {
-        let connection = try await RPCConnection.connect(host: configuration.host, port: configuration.port, hello: HelloRequest())
+        let connection = try await RPCConnection.connect(host: configuration.host, port: configuration.port, hello: HelloRequest(token: configuration.token))
         let info = try await connection.unary(LeaseholdMethod.openSession, OpenSessionRequest(ttl: ttl, name: "raw"))
         return RawSession(connection: connection, info: info)
     }

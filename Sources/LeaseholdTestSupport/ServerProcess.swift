@@ -36,6 +36,12 @@ public final class ServerProcess: Sendable {
             line.hasSuffix(" listening") ? ServerProcess.port(after: "address=", in: line) : nil
         }
 
+        /// `leasehold serve --log-format json`, whose log says
+        /// `{…,"message":"listening","address":"[IPv4]127.0.0.1/127.0.0.1:40123",…}`.
+        public static let leaseholdJSONLogs = Kind(executable: "leasehold") { line in
+            line.contains(#""message":"listening""#) ? ServerProcess.jsonPort(in: line) : nil
+        }
+
         /// `fenced-resource serve`, whose log says `… fenced-resource listening on 127.0.0.1:40123`.
         public static let fencedResource = Kind(executable: "fenced-resource") { line in
             ServerProcess.port(after: " listening on ", in: line)
@@ -137,6 +143,14 @@ public final class ServerProcess: Sendable {
     // MARK: - Internal
 
     /// The port of the address that follows `marker` in `line`, up to the next space: its digits after the last `:`.
+    /// The port of the `address` field of a JSON log line.
+    static func jsonPort(in line: Substring) -> Int? {
+        guard let start = line.range(of: #""address":""#) else { return nil }
+        let address = line[start.upperBound...].prefix { $0 != "\"" }
+        guard let colon = address.lastIndex(of: ":") else { return nil }
+        return Int(address[address.index(after: colon)...])
+    }
+
     private static func port(after marker: String, in line: Substring) -> Int? {
         guard let start = line.range(of: marker) else { return nil }
         let address = line[start.upperBound...].prefix { !$0.isWhitespace }

@@ -1,11 +1,11 @@
-import CLeaseholdProto
+package import CLeaseholdProto
 public import LeaseholdCore
 public import NIOCore
 
 extension Event: WireMessage, CBridgedMessage {
     /// `leasehold.v1.Event`.
     public static let protobufName = "leasehold.v1.Event"
-    static let cFunctions = CMessageFunctions(
+    package static let cFunctions = CMessageFunctions(
         leasehold__v1__event__init, leasehold__v1__event__get_packed_size, leasehold__v1__event__pack,
         leasehold__v1__event__unpack, leasehold__v1__event__free_unpacked)
 
@@ -17,7 +17,7 @@ extension Event: WireMessage, CBridgedMessage {
     /// Appends the encoded message to `buffer`.
     public func encode(into buffer: inout ByteBuffer) { self.pack(into: &buffer) }
 
-    init(c: Leasehold__V1__Event) throws {
+    package init(c: Leasehold__V1__Event) throws {
         // `Kind`'s raw values are the wire's `EventType` numbers.
         guard let kind = UInt8(exactly: c.type.rawValue).flatMap(Kind.init(rawValue:)) else {
             throw MalformedMessage(messageName: Self.protobufName)
@@ -29,7 +29,7 @@ extension Event: WireMessage, CBridgedMessage {
             at: WallTime(millisecondsSince1970: c.at_ms))
     }
 
-    func fill(_ c: inout Leasehold__V1__Event, arena: CArena) {
+    package func fill(_ c: inout Leasehold__V1__Event, arena: borrowing CArena) {
         c.revision = self.revision
         c.type = Leasehold__V1__EventType(rawValue: UInt32(self.kind.rawValue))
         c.key = arena.text(self.key)

@@ -1,5 +1,5 @@
-import CLeaseholdProto
-import CProtobufC
+package import CLeaseholdProto
+package import CProtobufC
 import Foundation
 import LeaseholdCore
 public import NIOCore
@@ -43,9 +43,13 @@ public struct Frame: Hashable, Sendable {
     public static func cancel(callID: UInt64) -> Frame { Frame(callID: callID, flags: .cancel) }
 
     /// Decodes a frame from `buffer`'s readable bytes (the length prefix already removed).
+    /// - Parameters:
+    ///   - buffer: The frame's bytes.
+    ///   - knownMethods: Method names to read as these very strings when a frame names one, sparing a string
+    ///     allocation per call; a server passes the names it serves (``FrameDecoder/init(maximumFrameLength:knownMethods:)``).
     /// - Throws: ``MalformedMessage`` when the bytes are not a `Frame`; ``InvalidTextField`` when its method holds a
     ///   NUL or is not UTF-8.
-    public init(decoding buffer: ByteBuffer) throws {
+    public init(decoding buffer: ByteBuffer, knownMethods: [String] = []) throws {
         self = try unpack(
             buffer, name: "leasehold.v1.Frame", unpack: { leasehold__v1__frame__unpack($0, $1, $2) },
             free: { leasehold__v1__frame__free_unpacked($0, $1) }
@@ -55,22 +59,18 @@ public struct Frame: Hashable, Sendable {
                 payload = ByteBuffer(bytes: UnsafeRawBufferPointer(start: data, count: c.payload.len))
             }
             return try Frame(
-                callID: c.call_id, method: Self.method(protobufC: c.method), payload: payload,
+                callID: c.call_id, method: Self.method(protobufC: c.method, knownMethods: knownMethods), payload: payload,
                 status: Status.from(c.status), flags: Flags(rawValue: c.flags),
                 timeout: c.timeout_ms > 0 ? Duration(wireMilliseconds: c.timeout_ms) : nil)
         }
     }
 
-    /// The method names this module knows, each a constant: a call's first frame names one of them, and reading it
-    /// as that constant spares a string allocation per call.
-    private static let knownMethods = LeaseholdMethod.allNames + FencedResourceMethod.allNames
-
-    /// A frame's method: one of ``knownMethods`` when its exact bytes are one, else a new string.
+    /// A frame's method: one of `knownMethods` when its exact bytes are one, else a new string.
     /// - Throws: ``InvalidTextField`` when the bytes hold a NUL or are not UTF-8.
-    private static func method(protobufC data: ProtobufCBinaryData) throws -> String {
+    private static func method(protobufC data: ProtobufCBinaryData, knownMethods: [String]) throws -> String {
         guard let bytes = data.data, data.len > 0 else { return "" }
         // The names are literals, whose UTF-8 is always contiguous.
-        for name in Self.knownMethods where name.utf8.count == data.len {
+        for name in knownMethods where name.utf8.count == data.len {
             if name.utf8.withContiguousStorageIfAvailable({ memcmp($0.baseAddress!, bytes, data.len) == 0 }) == true {
                 return name
             }

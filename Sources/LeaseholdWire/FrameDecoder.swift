@@ -10,10 +10,17 @@ public struct FrameDecoder: NIOSingleStepByteToMessageDecoder {
 
     /// The largest frame body accepted, in bytes.
     public let maximumFrameLength: Int
+    /// The method names read as these very strings (see ``Frame/init(decoding:knownMethods:)``).
+    public let knownMethods: [String]
 
     /// Creates a decoder.
-    /// - Parameter maximumFrameLength: The largest frame body accepted (`max_frame_bytes`, 1 MiB by default).
-    public init(maximumFrameLength: Int = 1 << 20) { self.maximumFrameLength = maximumFrameLength }
+    /// - Parameters:
+    ///   - maximumFrameLength: The largest frame body accepted (`max_frame_bytes`, 1 MiB by default).
+    ///   - knownMethods: The method names a server serves, interned so that a call's method costs no allocation.
+    public init(maximumFrameLength: Int = 1 << 20, knownMethods: [String] = []) {
+        self.maximumFrameLength = maximumFrameLength
+        self.knownMethods = knownMethods
+    }
 
     /// Decodes one frame if a whole one is buffered.
     /// - Throws: ``FrameTooLarge`` as soon as a header announces too many bytes; ``MalformedMessage`` when a whole
@@ -28,7 +35,7 @@ public struct FrameDecoder: NIOSingleStepByteToMessageDecoder {
         guard buffer.readableBytes >= 4 + length else { return nil }
         buffer.moveReaderIndex(forwardBy: 4)
         let body = buffer.readSlice(length: length)!
-        return try Frame(decoding: body)
+        return try Frame(decoding: body, knownMethods: self.knownMethods)
     }
 
     public mutating func decodeLast(buffer: inout ByteBuffer, seenEOF: Bool) throws -> Frame? {

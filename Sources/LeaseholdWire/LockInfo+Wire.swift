@@ -1,11 +1,11 @@
-import CLeaseholdProto
+package import CLeaseholdProto
 public import LeaseholdCore
 public import NIOCore
 
 extension LockInfo: WireMessage, CBridgedMessage {
     /// `leasehold.v1.LockInfo`.
     public static let protobufName = "leasehold.v1.LockInfo"
-    static let cFunctions = CMessageFunctions(
+    package static let cFunctions = CMessageFunctions(
         leasehold__v1__lock_info__init, leasehold__v1__lock_info__get_packed_size, leasehold__v1__lock_info__pack,
         leasehold__v1__lock_info__unpack, leasehold__v1__lock_info__free_unpacked)
 
@@ -16,7 +16,7 @@ extension LockInfo: WireMessage, CBridgedMessage {
     /// Appends the encoded message to `buffer`.
     public func encode(into buffer: inout ByteBuffer) { self.pack(into: &buffer) }
 
-    init(c: Leasehold__V1__LockInfo) throws {
+    package init(c: Leasehold__V1__LockInfo) throws {
         try self.init(
             key: String(exactText: c.key, field: "key"), sessionID: SessionID(c.session_id),
             fencingToken: c.fencing_token, owner: String(exactText: c.owner, field: "owner"),
@@ -24,7 +24,7 @@ extension LockInfo: WireMessage, CBridgedMessage {
             sessionTTL: Duration(wireMilliseconds: c.session_ttl_ms))
     }
 
-    func fill(_ c: inout Leasehold__V1__LockInfo, arena: CArena) {
+    package func fill(_ c: inout Leasehold__V1__LockInfo, arena: borrowing CArena) {
         c.key = arena.text(self.key)
         c.session_id = self.sessionID.rawValue
         c.fencing_token = self.fencingToken

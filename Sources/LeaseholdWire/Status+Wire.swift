@@ -1,11 +1,11 @@
-import CLeaseholdProto
+package import CLeaseholdProto
 import LeaseholdCore
 public import NIOCore
 
 extension Status: WireMessage, CBridgedMessage {
     /// `leasehold.v1.Status`.
     public static let protobufName = "leasehold.v1.Status"
-    static let cFunctions = CMessageFunctions(
+    package static let cFunctions = CMessageFunctions(
         leasehold__v1__status__init, leasehold__v1__status__get_packed_size, leasehold__v1__status__pack,
         leasehold__v1__status__unpack, leasehold__v1__status__free_unpacked)
 
@@ -16,14 +16,14 @@ extension Status: WireMessage, CBridgedMessage {
     /// Appends the encoded message to `buffer`.
     public func encode(into buffer: inout ByteBuffer) { self.pack(into: &buffer) }
 
-    init(c: Leasehold__V1__Status) throws {
+    package init(c: Leasehold__V1__Status) throws {
         try self.init(
             code: LeaseholdError.Code(rawValue: Int32(bitPattern: c.code.rawValue)),
             message: String(protobufC: c.message), holder: LockInfo.from(c.holder),
             highestToken: c.highest_token, compactRevision: c.compact_revision)
     }
 
-    func fill(_ c: inout Leasehold__V1__Status, arena: CArena) {
+    package func fill(_ c: inout Leasehold__V1__Status, arena: borrowing CArena) {
         c.code = Leasehold__V1__Code(rawValue: UInt32(bitPattern: self.code.rawValue))
         c.message = self.message.isEmpty ? nil : arena.string(self.message)
         c.holder = self.holder?.cPointer(arena)

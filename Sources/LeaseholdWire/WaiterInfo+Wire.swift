@@ -1,11 +1,11 @@
-import CLeaseholdProto
+package import CLeaseholdProto
 public import LeaseholdCore
 public import NIOCore
 
 extension WaiterInfo: WireMessage, CBridgedMessage {
     /// `leasehold.v1.Waiter`.
     public static let protobufName = "leasehold.v1.Waiter"
-    static let cFunctions = CMessageFunctions(
+    package static let cFunctions = CMessageFunctions(
         leasehold__v1__waiter__init, leasehold__v1__waiter__get_packed_size, leasehold__v1__waiter__pack,
         leasehold__v1__waiter__unpack, leasehold__v1__waiter__free_unpacked)
 
@@ -16,13 +16,13 @@ extension WaiterInfo: WireMessage, CBridgedMessage {
     /// Appends the encoded message to `buffer`.
     public func encode(into buffer: inout ByteBuffer) { self.pack(into: &buffer) }
 
-    init(c: Leasehold__V1__Waiter) throws {
+    package init(c: Leasehold__V1__Waiter) throws {
         try self.init(
             sessionID: SessionID(c.session_id), owner: String(exactText: c.owner, field: "owner"),
             waitingSince: WallTime(millisecondsSince1970: c.waiting_since_ms))
     }
 
-    func fill(_ c: inout Leasehold__V1__Waiter, arena: CArena) {
+    package func fill(_ c: inout Leasehold__V1__Waiter, arena: borrowing CArena) {
         c.session_id = self.sessionID.rawValue
         c.owner = arena.text(self.owner)
         c.waiting_since_ms = self.waitingSince.millisecondsSince1970

@@ -1,6 +1,7 @@
 import Foundation
 import LeaseholdClient
 import LeaseholdCore
+import LeaseholdLinearizability
 import LeaseholdRPC
 import LeaseholdTestSupport
 import LeaseholdTestUtilities
@@ -45,13 +46,26 @@ import Testing
 /// 4. **Tokens never go back.** Every grant answered by incarnation *k* (a fresh `Acquire`, never the repeat of a
 ///    grant the session already had) carries a token above every token and revision any answer of incarnations
 ///    *0…k−1* carried: `Acquire` tokens, `Release` revisions, `Describe` revisions and the tokens of the locks
-///    that `ResumeSession` listed. Each of those was durable when it was sent. (`LOCK_HELD` answers are not counted:
-///    a try-lock may name a holder whose grant is not durable yet.)
+///    that `ResumeSession` listed. Each of those was durable when it was sent. (`LOCK_HELD` holders and the
+///    tokens of every key together are checked by the linearizability check below.)
 /// 5. **One holder per key.** The holds of one key, across all incarnations, never overlap in time, and in the
 ///    order their grants were acknowledged their fencing tokens strictly increase (a later holder was granted after
 ///    the earlier one released). The first grants of each key after a restart are covered by 4 and 5 alike.
 /// 6. **Releases find their lock.** A `Release` of a held lock never answers `NOT_LOCK_HOLDER`, and no call answers
 ///    an error the workload cannot cause (`SESSION_EXPIRED`, `NOT_FOUND`, `PERMISSION_DENIED`, …).
+///
+/// ## Linearizability
+///
+/// Besides those invariants, which compare what one client knows with what the server lists, every call that
+/// touches a key is recorded in a ``LockHistoryRecorder``: its invocation, its answer (or its loss, settled by the
+/// moment the killed server had exited) and its result. A `CloseSession` or `ResumeSession` counts on every key, as
+/// the close of (or the list of) that session's lock there. Besides grants and releases, the clients describe random
+/// keys and send releases that must be refused (a key they do not hold, with a token they saw; the key they hold, with
+/// a wrong token). At the end, each key's history is checked against a sequential fenced lock
+/// (``LinearizabilityChecker``: one holder, tokens above everything seen, `LOCK_HELD` and `Describe` naming the
+/// holder, releases only by the holder with its token), and the tokens of all keys against one counter
+/// (``TokenOrderCheck``). A check of this kind found a `LOCK_HELD` naming a grant that the kill then undid (issue 20),
+/// which the invariants above cannot see.
 ///
 /// What is *not* asserted, because a correct server may do either: whether a grant, a release or a close whose
 /// answer was lost took effect; how the token of such a grant compares with acknowledged ones; which session gets a
@@ -69,10 +83,14 @@ struct CrashRecoveryTests {
         var kills = 20
         /// Time from "listening" to the SIGKILL, in milliseconds; the shortest land while clients still resume.
         var killDelay = 10...400
-        /// The chance, in percent, that a kill, once its delay has passed, waits for the next `Acquire` or `Release`
-        /// answer and is sent by the client that received it, right away: if the server answered before its commit
-        /// reached the database, the kill then very likely lands before it does.
+        /// The chance, in percent, that a kill, once its delay has passed, waits for the next answer that shows lock
+        /// state (an `Acquire` grant or `LOCK_HELD`, a `Release`, a `Describe`) and is sent by the client that
+        /// received it, right away: if the server answered before the commit of what it showed reached the database,
+        /// the kill then very likely lands before it does.
         var killOnAnswerPercent = 50
+        /// Of those kills, the share in percent that waits instead for a `LOCK_HELD` naming a token above every token
+        /// and revision any answer carried so far: news, which may be a grant still being committed (issue 20).
+        var killOnRefusalPercent = 50
         /// How long an `Acquire` waits in the key's queue, in milliseconds.
         var acquireWait = 100
         /// The chance, in percent, that an `Acquire` is a try-lock instead (no wait).
@@ -84,6 +102,11 @@ struct CrashRecoveryTests {
         /// How long a client pauses after a release, in milliseconds: keys are sometimes free with nobody queued,
         /// so that a release is sometimes the last change before a kill (with a queue, a grant always follows it).
         var thinkTime = 0...30
+        /// The chance, in percent, that a client without a lock first describes a random key.
+        var describePercent = 20
+        /// The chance, in percent, that a client first sends a `Release` that must answer `NOT_LOCK_HOLDER`: of a key
+        /// it does not hold, with a token it saw there; or of the key it holds, with a token that is not its grant's.
+        var wrongReleasePercent = 10
         /// The deadline of every call; a live server answers long before.
         var callTimeout = Duration.seconds(5)
         /// The session TTL: longer than the whole test, so that no session can expire.
@@ -118,6 +141,7 @@ struct CrashRecoveryTests {
 
         let board = EpochBoard()
         let ledger = CrashLedger()
+        let recorder = LockHistoryRecorder()
         board.publish(Epoch(incarnation: 0, port: server.port))
         var killDelays: [Int] = []
         var killsOnAnswer = 0
@@ -128,7 +152,8 @@ struct CrashRecoveryTests {
                 let clientSeed = random.next()
                 group.addTask {
                     var client = CrashClient(
-                        index: index, plan: plan, board: board, ledger: ledger, random: SplitMix64(seed: clientSeed))
+                        index: index, plan: plan, board: board, ledger: ledger, recorder: recorder,
+                        random: SplitMix64(seed: clientSeed))
                     await client.run()
                 }
             }
@@ -140,7 +165,10 @@ struct CrashRecoveryTests {
                 killDelays.append(delay)
                 try await Task.sleep(for: .milliseconds(delay))
                 if Int.random(in: 1...100, using: &random) <= plan.killOnAnswerPercent {
-                    board.arm(incarnation - 1) { [process = server.process] in process.send(SIGKILL) }
+                    let onRefusal = random.percent(plan.killOnRefusalPercent)
+                    board.arm(incarnation - 1, onRefusal: onRefusal) { [process = server.process] in
+                        process.send(SIGKILL)
+                    }
                     let deadline = ContinuousClock.now + .milliseconds(300)
                     while !server.process.hasExited, ContinuousClock.now < deadline {
                         try await Task.sleep(for: .milliseconds(1))
@@ -150,6 +178,7 @@ struct CrashRecoveryTests {
                 board.killing(incarnation - 1)
                 server.process.send(SIGKILL)
                 try await server.process.waitForExit(timeout: .seconds(10))
+                recorder.epochEnded(incarnation - 1)
                 server = try await ServerProcess.start(
                     .leasehold, data: dataPath, log: directory.file("serve-\(incarnation).log"),
                     arguments: serveArguments, timeout: .seconds(15))
@@ -176,13 +205,16 @@ struct CrashRecoveryTests {
         let connection = try await RPCConnection.connect(
             host: "127.0.0.1", port: server.port, hello: HelloRequest(clientName: "crash-audit"))
         for key in plan.keys {
-            let description: DescribeResponse = try await connection.unary(
+            let invoked = recorder.now
+            let description = try await connection.unary(
                 LeaseholdMethod.describe, DescribeRequest(key: key), timeout: plan.callTimeout)
+            recorder.record(key, client: plan.clients, .describe, invoked: invoked, .init(description))
             #expect(!description.held, "\(key) is still held at the end: \(String(describing: description.lock))")
             ledger.saw(description.revision, in: plan.kills)
         }
         await connection.close()
         let exit = try await server.stop(timeout: .seconds(10))
+        recorder.epochEnded(plan.kills)
         let elapsed = ContinuousClock.now - started
 
         let record = ledger.snapshot
@@ -201,6 +233,23 @@ struct CrashRecoveryTests {
             Issue.record("… and \(violations.count - 30) more violations")
         }
 
+        // Every key's history against the fenced-lock model, and the tokens across keys.
+        let histories = recorder.histories
+        let linearizability = LinearizabilityChecker().check(histories: histories)
+        print(
+            "CrashRecoveryTests: --sync \(sync): checked \(linearizability.operations) operations over "
+                + "\(plan.kills) kills for linearizability: \(linearizability)")
+        for failure in linearizability.failures.prefix(10) {
+            Issue.record(Comment(rawValue: "seed \(seed), --sync \(sync): \(failure)"))
+        }
+        if !linearizability.isLinearizable {
+            for (key, history) in histories {
+                let file = directory.file("history-\(key.replacingOccurrences(of: "/", with: "-")).txt")
+                let lines = history.sorted { $0.invoked < $1.invoked }.map(\.description)
+                try? lines.joined(separator: "\n").write(toFile: file, atomically: false, encoding: .utf8)
+            }
+        }
+
         // The run must have exercised recovery: grants before and after restarts, and resumed sessions.
         let grantedIncarnations = Set(record.holds.filter { $0.origin == .acquire }.map(\.incarnation))
         #expect(grantedIncarnations.contains(0), "no grant before the first kill")
@@ -210,10 +259,10 @@ struct CrashRecoveryTests {
         let resumes = record.counts.values.reduce(0) { $0 + $1.resumes }
         #expect(resumes >= plan.clients * plan.kills / 2, "only \(resumes) resumes")
 
-        if violations.isEmpty {
+        if violations.isEmpty, linearizability.isLinearizable {
             directory.remove()
         } else {
-            print("CrashRecoveryTests: server logs kept in \(directory.path)")
+            print("CrashRecoveryTests: server logs and histories kept in \(directory.path)")
         }
     }
 }
@@ -285,8 +334,8 @@ private final class EpochBoard: Sendable {
         var epoch: Epoch?
         /// The incarnations that have been, or are being, killed.
         var killed: Set<Int> = []
-        /// A kill for the next client that receives an answer to send.
-        var armed: (incarnation: Int, kill: @Sendable () -> Void)?
+        /// A kill for the next client that receives an answer (or only a refusal) to send.
+        var armed: (incarnation: Int, onRefusal: Bool, kill: @Sendable () -> Void)?
         var started = 0
         var stopping = false
     }
@@ -298,9 +347,10 @@ private final class EpochBoard: Sendable {
     /// Records that `incarnation` is about to get SIGKILL; call before sending it.
     func killing(_ incarnation: Int) { self.state.withLock { _ = $0.killed.insert(incarnation) } }
 
-    /// Arms a kill that the next client to receive an `Acquire` or `Release` answer from `incarnation` sends.
-    func arm(_ incarnation: Int, _ kill: @escaping @Sendable () -> Void) {
-        self.state.withLock { $0.armed = (incarnation, kill) }
+    /// Arms a kill that the next client to receive an answer showing lock state from `incarnation` sends; with
+    /// `onRefusal`, only a `LOCK_HELD` that names news (see ``CrashRecoveryTests/Plan/killOnRefusalPercent``).
+    func arm(_ incarnation: Int, onRefusal: Bool, _ kill: @escaping @Sendable () -> Void) {
+        self.state.withLock { $0.armed = (incarnation, onRefusal, kill) }
     }
 
     /// Disarms the kill.
@@ -312,10 +362,11 @@ private final class EpochBoard: Sendable {
         }
     }
 
-    /// Sends the armed kill, if it is for `incarnation`; called right after an answer from it arrived.
-    func answered(by incarnation: Int) {
+    /// Sends the armed kill, if it is for `incarnation` (and for a refusal only if this is one); called right after
+    /// an answer from it arrived.
+    func answered(by incarnation: Int, refusal: Bool = false) {
         self.state.withLock { state in
-            guard let armed = state.armed, armed.incarnation == incarnation else { return }
+            guard let armed = state.armed, armed.incarnation == incarnation, refusal || !armed.onRefusal else { return }
             state.armed = nil
             state.killed.insert(incarnation)
             armed.kill()
@@ -397,6 +448,8 @@ private final class CrashLedger: Sendable {
         var unknownCloses = 0
         var closesUndoneByCrash = 0
         var closedSessionsProbed = 0
+        var describes = 0
+        var wrongReleasesRefused = 0
 
         var description: String {
             "\(self.resumes) resumes found \(self.grantsFoundOnResume) unanswered grants and "
@@ -404,7 +457,8 @@ private final class CrashLedger: Sendable {
                 + "\(self.releases) releases, \(self.refusals) refusals (held or wait ran out); the kill cut "
                 + "\(self.unknownAcquires) acquires and \(self.unknownReleases) releases; \(self.closes) sessions "
                 + "closed, \(self.unknownCloses) closes cut, \(self.closesUndoneByCrash) found undone, "
-                + "\(self.closedSessionsProbed) closed sessions found gone"
+                + "\(self.closedSessionsProbed) closed sessions found gone; \(self.describes) describes, "
+                + "\(self.wrongReleasesRefused) wrong-token releases refused"
         }
     }
 
@@ -438,6 +492,11 @@ private final class CrashLedger: Sendable {
         self.state.withLock { record in
             record.highestSeen[incarnation] = max(record.highestSeen[incarnation] ?? 0, value)
         }
+    }
+
+    /// Whether `value` is above every token and revision any answer carried so far.
+    func isNews(_ value: UInt64) -> Bool {
+        self.state.withLock { record in record.highestSeen.values.allSatisfy { $0 < value } }
     }
 
     func violation(_ message: String) {
@@ -518,6 +577,7 @@ private struct CrashClient {
     let plan: CrashRecoveryTests.Plan
     let board: EpochBoard
     let ledger: CrashLedger
+    let recorder: LockHistoryRecorder
     var random: SplitMix64
 
     private var session = SessionID(0)
@@ -536,12 +596,18 @@ private struct CrashClient {
     private var unknownClose: (session: SessionID, secret: [UInt8], held: Held?)?
     /// Sessions whose `CloseSession` was answered, to be found gone after the next restart.
     private var closedSessions: [(session: SessionID, secret: [UInt8])] = []
+    /// The last token this client saw on each key (a grant, a holder): a wrong token once the grant is over.
+    private var seenTokens: [String: UInt64] = [:]
 
-    init(index: Int, plan: CrashRecoveryTests.Plan, board: EpochBoard, ledger: CrashLedger, random: SplitMix64) {
+    init(
+        index: Int, plan: CrashRecoveryTests.Plan, board: EpochBoard, ledger: CrashLedger,
+        recorder: LockHistoryRecorder, random: SplitMix64
+    ) {
         self.index = index
         self.plan = plan
         self.board = board
         self.ledger = ledger
+        self.recorder = recorder
         self.random = random
     }
 
@@ -565,6 +631,10 @@ private struct CrashClient {
                 continue
             }
             if self.held != nil {
+                if self.random.percent(self.plan.wrongReleasePercent) {
+                    guard await self.wrongRelease() else { return }
+                    continue
+                }
                 if Int.random(in: 1...100, using: &self.random) <= self.plan.closePercent {
                     guard await self.closeSession() else { return }
                 } else {
@@ -579,6 +649,14 @@ private struct CrashClient {
             }
             if !self.hasSession {
                 guard await self.openSession(on: connection) else { return }
+                continue
+            }
+            if self.random.percent(self.plan.describePercent) {
+                guard await self.describe() else { return }
+                continue
+            }
+            if self.random.percent(self.plan.wrongReleasePercent) {
+                guard await self.wrongRelease() else { return }
                 continue
             }
             guard await self.acquire() else { return }
@@ -635,6 +713,8 @@ private struct CrashClient {
         let key = self.plan.keys[Int.random(in: 0...(self.plan.keys.count - 1), using: &self.random)]
         let wait = Int.random(in: 1...100, using: &self.random) <= self.plan.tryLockPercent ? 0 : self.plan.acquireWait
         self.unknownAcquire = key
+        let call = LockOperation.Call.acquire(sessionID: self.session.rawValue)
+        let invoked = self.recorder.now
         do {
             let response: AcquireResponse = try await connection.unary(
                 LeaseholdMethod.acquire,
@@ -647,6 +727,8 @@ private struct CrashClient {
                 self.fail("Acquire \(key) answered a grant of something else: \(String(describing: response.lock))")
                 return false
             }
+            self.record(key, call, invoked, .granted(fencingToken: lock.fencingToken))
+            self.seenTokens[key] = lock.fencingToken
             self.ledger.saw(lock.fencingToken, in: self.incarnation)
             self.ledger.count(self.incarnation) { $0.grants += 1 }
             let hold = self.ledger.begin(
@@ -661,10 +743,23 @@ private struct CrashClient {
             || (error.code == .deadlineExceeded && !(error.cause is NoAnswerWithinDeadline))
         {
             // The server's own answer (the key is held, or the wait ran out): nothing was granted.
+            let news = error.holder.map { self.ledger.isNews($0.fencingToken) } ?? false
+            self.board.answered(by: self.incarnation, refusal: error.code == .lockHeld && news)
             self.unknownAcquire = nil
             self.ledger.count(self.incarnation) { $0.refusals += 1 }
+            guard error.code == .lockHeld else {
+                self.record(key, call, invoked, .waitExpired)
+                return true
+            }
+            guard let holder = error.holder, holder.key == key else {
+                self.fail("Acquire \(key) answered LOCK_HELD with holder \(String(describing: error.holder))")
+                return false
+            }
+            self.record(key, call, invoked, .lockHeld(LockHolder(holder)))
+            self.seenTokens[key] = holder.fencingToken
             return true
         } catch {
+            self.recordLost(key, call, invoked)
             guard await self.lostAnswer(to: "Acquire \(key)", error) else { return false }
             self.ledger.count(self.incarnation) { $0.unknownAcquires += 1 }
             return true
@@ -678,18 +773,27 @@ private struct CrashClient {
         self.ledger.setEnd(of: held.hold, ContinuousClock.now)
         self.held = nil
         self.unknownRelease = held
+        let call = LockOperation.Call.release(sessionID: self.session.rawValue, fencingToken: held.token)
+        let invoked = self.recorder.now
         do {
             let response: ReleaseResponse = try await connection.unary(
                 LeaseholdMethod.release,
                 ReleaseRequest(sessionID: self.session, key: held.key, fencingToken: held.token),
                 timeout: self.plan.callTimeout)
             self.board.answered(by: self.incarnation)
+            self.record(held.key, call, invoked, .released(revision: response.revision))
             self.unknownRelease = nil
             self.ledger.saw(response.revision, in: self.incarnation)
             self.ledger.count(self.incarnation) { $0.releases += 1 }
             try? await Task.sleep(for: .milliseconds(Int.random(in: self.plan.thinkTime, using: &self.random)))
             return true
+        } catch let error as LeaseholdError where error.code == .notLockHolder {
+            self.record(held.key, call, invoked, .notLockHolder)
+            self.unknownRelease = nil
+            self.fail("Release \(held.key) token \(held.token) of a lock it held answered \(error)")
+            return false
         } catch {
+            self.recordLost(held.key, call, invoked)
             guard await self.lostAnswer(to: "Release \(held.key) token \(held.token)", error) else { return false }
             self.ledger.count(self.incarnation) { $0.unknownReleases += 1 }
             return true
@@ -705,11 +809,14 @@ private struct CrashClient {
         self.held = nil
         self.hasSession = false
         self.unknownClose = (self.session, self.secret, held)
+        let call = LockOperation.Call.closeSession(sessionID: self.session.rawValue)
+        let invoked = self.recorder.now
         do {
             let response: CloseSessionResponse = try await connection.unary(
                 LeaseholdMethod.closeSession, CloseSessionRequest(sessionID: self.session),
                 timeout: self.plan.callTimeout)
             self.board.answered(by: self.incarnation)
+            for key in self.plan.keys { self.record(key, call, invoked, .closed) }
             self.unknownClose = nil
             self.closedSessions.append((self.session, self.secret))
             self.ledger.count(self.incarnation) { $0.closes += 1 }
@@ -718,9 +825,73 @@ private struct CrashClient {
             }
             return true
         } catch {
+            for key in self.plan.keys { self.recordLost(key, call, invoked) }
             guard await self.lostAnswer(to: "CloseSession \(self.session)", error) else { return false }
             self.ledger.count(self.incarnation) { $0.unknownCloses += 1 }
             return true
+        }
+    }
+
+    /// Describes a random key.
+    /// - Returns: false after a violation that ends this client.
+    private mutating func describe() async -> Bool {
+        guard let connection = self.connection else { return true }
+        let key = self.random.pick(self.plan.keys)
+        let invoked = self.recorder.now
+        do {
+            let description = try await connection.unary(
+                LeaseholdMethod.describe, DescribeRequest(key: key), timeout: self.plan.callTimeout)
+            self.board.answered(by: self.incarnation)
+            self.record(key, .describe, invoked, .init(description))
+            self.ledger.saw(description.revision, in: self.incarnation)
+            self.ledger.count(self.incarnation) { $0.describes += 1 }
+            if let lock = description.lock { self.seenTokens[key] = lock.fencingToken }
+            if description.held != (description.lock != nil) || (description.lock.map { $0.key != key } ?? false) {
+                self.fail(
+                    "Describe \(key) answered held \(description.held), lock \(String(describing: description.lock))")
+                return false
+            }
+            return true
+        } catch {
+            self.recordLost(key, .describe, invoked)
+            return await self.lostAnswer(to: "Describe \(key)", error)
+        }
+    }
+
+    /// Sends a `Release` that must answer `NOT_LOCK_HOLDER`: of the key this client holds, with a token that is not
+    /// its grant's; or of a key it does not hold, with the last token it saw there (someone else's grant, or its own
+    /// earlier one).
+    /// - Returns: false after a violation that ends this client.
+    private mutating func wrongRelease() async -> Bool {
+        guard let connection = self.connection else { return true }
+        let key: String
+        let token: UInt64
+        if let held = self.held {
+            key = held.key
+            token = self.random.percent(50) ? held.token - 1 : held.token + 1
+        } else {
+            key = self.random.pick(self.plan.keys)
+            token = self.seenTokens[key] ?? UInt64(1 + self.random.below(100))
+        }
+        let call = LockOperation.Call.release(sessionID: self.session.rawValue, fencingToken: token)
+        let invoked = self.recorder.now
+        do {
+            let response = try await connection.unary(
+                LeaseholdMethod.release, ReleaseRequest(sessionID: self.session, key: key, fencingToken: token),
+                timeout: self.plan.callTimeout)
+            self.record(key, call, invoked, .released(revision: response.revision))
+            self.fail(
+                "Release \(key) with token \(token), holding \(String(describing: self.held)), succeeded at revision "
+                    + "\(response.revision)")
+            return false
+        } catch let error as LeaseholdError where error.code == .notLockHolder {
+            self.board.answered(by: self.incarnation)
+            self.record(key, call, invoked, .notLockHolder)
+            self.ledger.count(self.incarnation) { $0.wrongReleasesRefused += 1 }
+            return true
+        } catch {
+            self.recordLost(key, call, invoked)
+            return await self.lostAnswer(to: "Release \(key) with wrong token \(token)", error)
         }
     }
 
@@ -745,17 +916,21 @@ private struct CrashClient {
 
         // Sessions closed with an answer must stay closed.
         while let closed = self.closedSessions.first {
+            let invoked = self.recorder.now
             do {
                 let info: SessionInfo = try await connection.unary(
                     LeaseholdMethod.resumeSession,
                     ResumeSessionRequest(sessionID: closed.session, secret: closed.secret),
                     timeout: self.plan.callTimeout)
+                self.recordLocks(of: closed.session, invoked, info.locks)
                 self.fail(
                     "session \(closed.session), closed with an answer, came back after restart \(self.incarnation) "
                         + "holding \(info.locks.map(\.key))")
             } catch let error as LeaseholdError where error.code == .notFound {
+                self.recordLocks(of: closed.session, invoked, [])
                 self.ledger.count(epoch.incarnation) { $0.closedSessionsProbed += 1 }
             } catch {
+                self.recordLocksLost(of: closed.session, invoked)
                 return await self.lostAnswer(to: "ResumeSession \(closed.session) (closed)", error)
             }
             self.closedSessions.removeFirst()
@@ -763,11 +938,13 @@ private struct CrashClient {
 
         // A close whose answer was lost: gone, or back whole (then this client carries on with it).
         if let closing = self.unknownClose {
+            let invoked = self.recorder.now
             do {
-                let _: SessionInfo = try await connection.unary(
+                let info: SessionInfo = try await connection.unary(
                     LeaseholdMethod.resumeSession,
                     ResumeSessionRequest(sessionID: closing.session, secret: closing.secret),
                     timeout: self.plan.callTimeout)
+                self.recordLocks(of: closing.session, invoked, info.locks)
                 (self.session, self.secret, self.hasSession) = (closing.session, closing.secret, true)
                 if let held = closing.held {
                     self.ledger.setEnd(of: held.hold, nil)
@@ -775,8 +952,9 @@ private struct CrashClient {
                 }
                 self.ledger.count(epoch.incarnation) { $0.closesUndoneByCrash += 1 }
             } catch let error as LeaseholdError where error.code == .notFound {
-                // The close took effect.
+                self.recordLocks(of: closing.session, invoked, [])  // the close took effect
             } catch {
+                self.recordLocksLost(of: closing.session, invoked)
                 return await self.lostAnswer(to: "ResumeSession \(closing.session) (closing)", error)
             }
             self.unknownClose = nil
@@ -784,20 +962,25 @@ private struct CrashClient {
         guard self.hasSession else { return true }
 
         let info: SessionInfo
+        let invoked = self.recorder.now
         do {
             info = try await connection.unary(
                 LeaseholdMethod.resumeSession, ResumeSessionRequest(sessionID: self.session, secret: self.secret),
                 timeout: self.plan.callTimeout)
+            self.recordLocks(of: self.session, invoked, info.locks)
         } catch {
+            self.recordLocksLost(of: self.session, invoked)
             return await self.lostAnswer(to: "ResumeSession \(self.session)", error)
         }
         self.ledger.count(epoch.incarnation) { $0.resumes += 1 }
         self.settle(info, at: ContinuousClock.now)
 
         if let held = self.held {
+            let invoked = self.recorder.now
             do {
                 let description: DescribeResponse = try await connection.unary(
                     LeaseholdMethod.describe, DescribeRequest(key: held.key), timeout: self.plan.callTimeout)
+                self.record(held.key, .describe, invoked, .init(description))
                 self.ledger.saw(description.revision, in: epoch.incarnation)
                 if description.lock?.sessionID != self.session || description.lock?.fencingToken != held.token {
                     self.fail(
@@ -806,6 +989,7 @@ private struct CrashClient {
                             + "\(held.token)")
                 }
             } catch {
+                self.recordLost(held.key, .describe, invoked)
                 return await self.lostAnswer(to: "Describe \(held.key)", error)
             }
         }
@@ -873,6 +1057,31 @@ private struct CrashClient {
 
     // MARK: - Helpers
 
+    /// Records an answered operation on `key` for the linearizability check; its answer arrived now.
+    private func record(
+        _ key: String, _ call: LockOperation.Call, _ invoked: Duration, _ result: LockOperation.Result
+    ) {
+        self.recorder.record(key, client: self.index, call, invoked: invoked, result)
+    }
+
+    /// Records an operation on `key` whose answer the kill of this client's incarnation cut.
+    private func recordLost(_ key: String, _ call: LockOperation.Call, _ invoked: Duration) {
+        self.recorder.recordLost(key, client: self.index, call, invoked: invoked, epoch: self.incarnation)
+    }
+
+    /// Records a `ResumeSession` answer on every key: the session's lock there, or none.
+    private func recordLocks(of session: SessionID, _ invoked: Duration, _ locks: [LockInfo]) {
+        for key in self.plan.keys {
+            let token = locks.first { $0.key == key }?.fencingToken
+            self.record(key, .sessionLocks(sessionID: session.rawValue), invoked, .sessionHolds(fencingToken: token))
+        }
+    }
+
+    /// Records a lost `ResumeSession` on every key.
+    private func recordLocksLost(of session: SessionID, _ invoked: Duration) {
+        for key in self.plan.keys { self.recordLost(key, .sessionLocks(sessionID: session.rawValue), invoked) }
+    }
+
     private func connect(_ epoch: Epoch) async throws -> RPCConnection {
         try await RPCConnection.connect(
             host: "127.0.0.1", port: epoch.port, hello: HelloRequest(clientName: "crash-\(self.index)"),
@@ -912,5 +1121,21 @@ private struct CrashClient {
 
     private func fail(_ message: String) {
         self.ledger.violation("client \(self.index) (session \(self.session)): \(message)")
+    }
+}
+
+// MARK: - Recorded answers
+
+extension LockHolder {
+    /// The holder a `LockInfo` names.
+    fileprivate init(_ lock: LockInfo) {
+        self.init(sessionID: lock.sessionID.rawValue, fencingToken: lock.fencingToken)
+    }
+}
+
+extension LockOperation.Result {
+    /// A `Describe` answer.
+    fileprivate init(_ description: DescribeResponse) {
+        self = .described(description.lock.map(LockHolder.init), revision: description.revision)
     }
 }

@@ -1,3 +1,4 @@
+import FencedResourceWire
 import FencedResource
 import LeaseholdRPC
 import LeaseholdTestUtilities

@@ -1,3 +1,4 @@
+import FencedResourceWire
 import LeaseholdCore
 import LeaseholdWire
 import NIOCore

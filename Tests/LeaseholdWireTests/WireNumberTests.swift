@@ -1,3 +1,5 @@
+import CFencedResourceProto
+import FencedResourceWire
 import CLeaseholdProto
 import LeaseholdCore
 import LeaseholdWire

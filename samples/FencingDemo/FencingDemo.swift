@@ -1,3 +1,4 @@
+import FencedResourceWire
 import FencedResource
 import Foundation
 import LeaseholdClient

@@ -55,6 +55,7 @@ extension LockTable {
         precondition(revision == lock.fencingToken)
         self.locks[key] = lock
         self.sessions[sessionID]!.held.insert(key)
+        self.statistics.grants += 1
         return lock
     }
 
@@ -65,11 +66,15 @@ extension LockTable {
     mutating func releaseLock(
         _ key: LockKey,
         as kind: Event.Kind,
+        cause: ReleaseCause? = nil,
         now: Instant,
         into effects: inout [Effect]
     ) -> UInt64 {
         precondition(kind != .acquired, "a release cannot be an acquired event")
         guard let lock = self.locks.removeValue(forKey: key) else { preconditionFailure("releasing free key \(key)") }
+        let counted = cause ?? (kind == .expired ? .expired : kind == .forceReleased ? .force : .release)
+        self.statistics.releases[counted.rawValue] += 1
+        self.statistics.holdSeconds.record(Self.elapsed(from: lock.acquiredAt, to: now.wall))
         let removed = self.sessions[lock.sessionID]?.held.remove(key)
         precondition(removed != nil, "lock \(key) was not in its session's held keys")
         let revision = self.recordEvent(kind, about: lock, at: now, into: &effects)
@@ -93,6 +98,7 @@ extension LockTable {
         }
         guard let head = self.queues[key]?.first(isLive: { self.waiters[$0] != nil }) else { return }
         let waiter = self.removeWaiter(head)
+        self.statistics.waitSeconds.record(Self.elapsed(from: waiter.since, to: now.wall))
         let lock = self.grant(key, to: waiter.session, now: now, into: &effects)
         effects.append(.grant(head, lock))
     }
@@ -188,7 +194,7 @@ extension LockTable {
         }
         let held = session.held.sorted()
         for key in held {
-            self.releaseLock(key, as: kind, now: now, into: &effects)
+            self.releaseLock(key, as: kind, cause: kind == .released ? .sessionClosed : nil, now: now, into: &effects)
         }
         effects.append(contentsOf: failures)
         precondition(self.sessions[id]!.held.isEmpty && self.sessions[id]!.waits.isEmpty)

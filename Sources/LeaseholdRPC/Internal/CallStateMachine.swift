@@ -19,9 +19,14 @@ struct CallStateMachine {
         var deadline: CallDeadlines.Token?
         /// Where a streaming call's items are counted; ``RPCStreamSink/none`` for unary calls.
         var sink: RPCStreamSink
+        /// The call's method and when its first frame was read, for the server's ``RPCCallObserver``.
+        var method: String
+        var started: NIODeadline
 
-        init(sink: RPCStreamSink = .none) {
+        init(sink: RPCStreamSink = .none, method: String = "", started: NIODeadline = .uptimeNanoseconds(0)) {
             self.sink = sink
+            self.method = method
+            self.started = started
         }
     }
 

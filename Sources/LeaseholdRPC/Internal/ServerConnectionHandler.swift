@@ -19,10 +19,13 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     /// Server-wide settings and the method table, shared by every connection.
     struct Shared: Sendable {
         var methods: [String: RPCMethod]
+        /// Every method name served, `Hello` first: the frame decoder reads a call's method as one of these strings.
+        var methodNames: [String] { [LeaseholdMethod.hello.name] + self.methods.keys.sorted() }
         var authenticator: Authenticator
         var hello: @Sendable (Principal) -> HelloResponse
         var limits: RPCServer.Limits
         var logger: Logger
+        var observer: (any RPCCallObserver)?
     }
 
     /// A request to end every call with `UNAVAILABLE` and close the connection, sent on shutdown.
@@ -121,7 +124,10 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let frame = Self.unwrapInboundIn(data)
         self.flushes.beginBatch()
-        self.run(self.calls.receive(frame), context: context)
+        let action = self.calls.receive(frame)
+        // Hello and refused calls end with the one reply the state machine returns.
+        if case .reply(let reply) = action { self.observe(frame.method, reply.status, since: nil) }
+        self.run(action, context: context)
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
@@ -193,27 +199,28 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     /// Starts a call the state machine has let through, and registers it.
     private func start(_ method: RPCMethod, frame: Frame, principal: Principal) {
         let callID = frame.callID
+        let started = NIODeadline.now()
         let rpcContext = RPCContext(
             principal: principal, connectionID: self.connectionID, callID: callID, method: frame.method,
             connectionLogger: self.logger)
         switch method.kind {
         case .inline(let handler):
             do {
-                self.write(Frame(callID: callID, payload: try handler(frame.payload, rpcContext), status: .ok))
+                self.end(Frame(callID: callID, payload: try handler(frame.payload, rpcContext), status: .ok), frame, started)
             } catch {
-                self.write(Frame(callID: callID, status: CallStateMachine.status(for: error)))
+                self.end(Frame(callID: callID, status: CallStateMachine.status(for: error)), frame, started)
             }
         case .callback(let handler):
-            self.startCallback(handler, frame: frame, context: rpcContext)
+            self.startCallback(handler, frame: frame, context: rpcContext, started: started)
         case .inlineOrCallback(let inline, let handler):
             do {
                 if let payload = try inline(frame.payload, rpcContext) {
-                    self.write(Frame(callID: callID, payload: payload, status: .ok))
+                    self.end(Frame(callID: callID, payload: payload, status: .ok), frame, started)
                 } else {
-                    self.startCallback(handler, frame: frame, context: rpcContext)
+                    self.startCallback(handler, frame: frame, context: rpcContext, started: started)
                 }
             } catch {
-                self.write(Frame(callID: callID, status: CallStateMachine.status(for: error)))
+                self.end(Frame(callID: callID, status: CallStateMachine.status(for: error)), frame, started)
             }
         case .task(let handler, let isStreaming):
             guard let inbox = self.inbox else { return }
@@ -227,7 +234,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
             } else {
                 sink = .none
             }
-            self.register(callID: callID, timeout: frame.timeout, sink: sink)
+            self.register(callID: callID, timeout: frame.timeout, sink: sink, method: frame.method, started: started)
             let payload = frame.payload
             self.calls.attach(
                 task: Task {
@@ -243,10 +250,12 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     }
 
     /// Registers a callback call and starts it; its completion comes back through the inbox.
-    private func startCallback(_ handler: RPCMethod.CallbackHandler, frame: Frame, context: RPCContext) {
+    private func startCallback(
+        _ handler: RPCMethod.CallbackHandler, frame: Frame, context: RPCContext, started: NIODeadline
+    ) {
         guard let inbox = self.inbox else { return }
         let callID = frame.callID
-        self.register(callID: callID, timeout: frame.timeout, sink: .none)
+        self.register(callID: callID, timeout: frame.timeout, sink: .none, method: frame.method, started: started)
         let onCancel = handler(frame.payload, context) { result in
             inbox.post(.completed(callID: callID, result: result))
         }
@@ -255,8 +264,10 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     }
 
     /// Records an open call and its deadline.
-    private func register(callID: UInt64, timeout: Duration?, sink: RPCStreamSink) {
-        var call = CallStateMachine.OpenCall(sink: sink)
+    private func register(
+        callID: UInt64, timeout: Duration?, sink: RPCStreamSink, method: String, started: NIODeadline
+    ) {
+        var call = CallStateMachine.OpenCall(sink: sink, method: method, started: started)
         guard let timeout, let deadlines = self.deadlines else {
             self.calls.opened(callID, call)
             return
@@ -272,6 +283,21 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         if ending.call.sink !== RPCStreamSink.none { ending.call.sink.close() }
         if ending.status.code != .ok { Self.stopWork([ending.call]) }
         self.write(Frame(callID: ending.callID, payload: ending.payload, status: ending.status))
+        self.observe(ending.call.method, ending.status, since: ending.call.started)
+    }
+
+    /// Writes the last frame of a call that ended where it started (inline).
+    private func end(_ frame: Frame, _ request: Frame, _ started: NIODeadline) {
+        self.write(frame)
+        self.observe(request.method, frame.status, since: started)
+    }
+
+    /// Tells the observer, if any, that a call of `method` ended with `status`; `since` nil means it ended as it
+    /// arrived.
+    private func observe(_ method: String, _ status: Status?, since started: NIODeadline?) {
+        guard let observer = self.shared.observer, let status else { return }
+        let nanoseconds = started.map { (NIODeadline.now() - $0).nanoseconds } ?? 0
+        observer.callEnded(method: method, code: status.code, duration: .nanoseconds(nanoseconds))
     }
 
     /// Stops the work of calls that ended before their handlers did.

@@ -6,7 +6,7 @@ import Prometheus
 
 /// Serves `GET /metrics` in the Prometheus text format (`--metrics-listen`).
 ///
-/// Gauges are read from the lock service at scrape time, so the hot path pays nothing for them.
+/// What it serves comes from ``ServerMetrics/render()``, assembled at scrape time.
 final class MetricsEndpoint: Sendable {
     private let channel: any Channel
 
@@ -14,17 +14,9 @@ final class MetricsEndpoint: Sendable {
 
     var localAddress: SocketAddress? { self.channel.localAddress }
 
-    static func start(host: String, port: Int, locks: LockService, logger: Logger) async throws -> MetricsEndpoint {
-        let registry = PrometheusCollectorRegistry()
-        let sessions = registry.makeGauge(descriptor: MetricNameDescriptor(namespace: "leasehold", metricName: "sessions", unitName: "", helpText: "Live sessions."))
-        let revision = registry.makeGauge(descriptor: MetricNameDescriptor(namespace: "leasehold", metricName: "revision", unitName: "", helpText: "The current revision (last fencing token)."))
-        let render: @Sendable () -> [UInt8] = {
-            sessions.set(Double(locks.sessionCount))
-            revision.set(Double(locks.revision))
-            var buffer: [UInt8] = []
-            registry.emit(into: &buffer)
-            return buffer
-        }
+    static func start(
+        host: String, port: Int, render: @escaping @Sendable () -> [UInt8], logger: Logger
+    ) async throws -> MetricsEndpoint {
         let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { channel in

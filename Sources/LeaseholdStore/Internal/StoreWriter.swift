@@ -184,11 +184,16 @@ final class StoreWriter: Sendable {
             for (_, completion) in group { completion(.success(())) }
             return false
         }
+        let started = ContinuousClock.now
+        let carried = Double(batches.count(where: { !$0.isEmpty }))
         do {
             try database.commit(batches)
+            let took = ContinuousClock.now - started
             self.state.withLock {
                 $0.statistics.transactions += 1
                 $0.statistics.batches += group.count
+                $0.statistics.commitSeconds.record(took)
+                $0.statistics.batchSizes.record(carried)
             }
             for (_, completion) in group { completion(.success(())) }
             return self.checkRetention(database)
@@ -196,7 +201,10 @@ final class StoreWriter: Sendable {
             // Barriers in the group succeed: they only wait for the batches before them to finish, and whether a
             // barrier shares a failing group is a matter of timing. Every batch with mutations fails.
             let failed = batches.count(where: { !$0.isEmpty })
+            let took = ContinuousClock.now - started
             self.state.withLock {
+                $0.statistics.commitSeconds.record(took)
+                $0.statistics.batchSizes.record(carried)
                 $0.statistics.failedTransactions += 1
                 $0.statistics.failedBatches += failed
                 $0.statistics.batches += group.count - failed

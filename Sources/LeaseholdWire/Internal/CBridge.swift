@@ -1,21 +1,25 @@
-import CLeaseholdProto
-import CProtobufC
+package import CLeaseholdProto
+package import CProtobufC
 import Foundation
-import NIOCore
+package import NIOCore
 
 /// Holds the C memory (strings, byte arrays, structs, pointer arrays) that one message conversion lends to
 /// protobuf-c.
 ///
 /// Memory comes from a region on the stack of ``withCArena(_:)`` while it fits and from `malloc` beyond it; all of it
-/// is given back when that closure returns, so C structs built with an arena must not escape it. Packing or
-/// unpacking a frame or a small message costs no heap allocation here.
-struct CArena {
+/// is given back when that closure returns. Packing or unpacking a frame or a small message costs no heap allocation
+/// here.
+///
+/// The arena is noncopyable and only ever lent (`borrowing`), so the type system keeps it inside its closure: it
+/// cannot be stored, returned or captured by an escaping closure. The raw pointers it hands out are C memory that
+/// the language cannot track; they go straight into the struct being packed or unpacked in the same closure.
+package struct CArena: ~Copyable {
     /// Bytes of stack per arena: below the size Swift always places on the stack, and enough for a frame's status
     /// and method or a lock's strings (a large message, such as a `List` answer, spills to `malloc`).
     static let stackBytes = 1_024
 
     /// The region and the blocks that did not fit in it, each starting with the address of the previous one.
-    struct State {
+    package struct State {
         let base: UnsafeMutableRawPointer
         let capacity: Int
         var used = 0
@@ -27,7 +31,7 @@ struct CArena {
 
     private let state: UnsafeMutablePointer<State>
 
-    init(_ state: UnsafeMutablePointer<State>) { self.state = state }
+    package init(_ state: UnsafeMutablePointer<State>) { self.state = state }
 
     /// `byteCount` bytes aligned to 16, valid until the arena's closure returns.
     private func allocate(byteCount: Int) -> UnsafeMutableRawPointer {
@@ -44,7 +48,7 @@ struct CArena {
 
     /// Runs `body` with an allocator for protobuf-c's `*_unpack` and `*_free_unpacked` whose memory comes from this
     /// arena; its `free` does nothing, as everything goes when the arena does.
-    func withProtobufAllocator<R>(_ body: (UnsafeMutablePointer<ProtobufCAllocator>) throws -> R) rethrows -> R {
+    package func withProtobufAllocator<R>(_ body: (UnsafeMutablePointer<ProtobufCAllocator>) throws -> R) rethrows -> R {
         var allocator = ProtobufCAllocator(
             alloc: { state, size in CArena(state!.assumingMemoryBound(to: State.self)).allocate(byteCount: size) },
             free: { _, _ in }, allocator_data: UnsafeMutableRawPointer(self.state))
@@ -52,7 +56,7 @@ struct CArena {
     }
 
     /// Frees what spilled to `malloc`.
-    static func freeSpilled(_ state: UnsafeMutablePointer<State>) {
+    package static func freeSpilled(_ state: UnsafeMutablePointer<State>) {
         var next = state.pointee.spilled
         while let block = next {
             next = block.load(as: UnsafeMutableRawPointer?.self)
@@ -62,7 +66,7 @@ struct CArena {
     }
 
     /// A NUL-terminated copy of `string`.
-    func string(_ string: String) -> UnsafeMutablePointer<CChar> {
+    package func string(_ string: String) -> UnsafeMutablePointer<CChar> {
         var string = string
         return string.withUTF8 { utf8 in
             let copy = self.allocate(byteCount: utf8.count + 1)
@@ -74,7 +78,7 @@ struct CArena {
 
     /// The exact UTF-8 of `string` as protobuf-c's `bytes` value, for the text fields the protocol declares `bytes`
     /// (see ``Swift/String/init(exactText:field:)``). Nothing is cut at a NUL: the peer refuses one.
-    func text(_ string: String) -> ProtobufCBinaryData {
+    package func text(_ string: String) -> ProtobufCBinaryData {
         var string = string
         return string.withUTF8 { utf8 in
             guard let source = utf8.baseAddress, utf8.count > 0 else { return ProtobufCBinaryData(len: 0, data: nil) }
@@ -85,7 +89,7 @@ struct CArena {
     }
 
     /// A copy of `bytes` as protobuf-c's `bytes` value.
-    func bytes(_ bytes: [UInt8]) -> ProtobufCBinaryData {
+    package func bytes(_ bytes: [UInt8]) -> ProtobufCBinaryData {
         guard !bytes.isEmpty else { return ProtobufCBinaryData(len: 0, data: nil) }
         let memory = self.allocate(byteCount: bytes.count).bindMemory(to: UInt8.self, capacity: bytes.count)
         memory.initialize(from: bytes, count: bytes.count)
@@ -93,7 +97,7 @@ struct CArena {
     }
 
     /// A copy of a buffer's readable bytes as protobuf-c's `bytes` value.
-    func bytes(_ buffer: ByteBuffer) -> ProtobufCBinaryData {
+    package func bytes(_ buffer: ByteBuffer) -> ProtobufCBinaryData {
         guard buffer.readableBytes > 0 else { return ProtobufCBinaryData(len: 0, data: nil) }
         let memory = self.allocate(byteCount: buffer.readableBytes)
         buffer.withUnsafeReadableBytes { memory.copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
@@ -101,7 +105,7 @@ struct CArena {
     }
 
     /// A C struct initialised by `initialise` and owned by the arena.
-    func object<T>(_ initialise: (UnsafeMutablePointer<T>) -> Void) -> UnsafeMutablePointer<T> {
+    package func object<T>(_ initialise: (UnsafeMutablePointer<T>) -> Void) -> UnsafeMutablePointer<T> {
         precondition(MemoryLayout<T>.alignment <= 16)
         let memory = self.allocate(byteCount: MemoryLayout<T>.stride).bindMemory(to: T.self, capacity: 1)
         initialise(memory)
@@ -109,7 +113,7 @@ struct CArena {
     }
 
     /// An array of `count` pointers, for `repeated` fields.
-    func pointers<T>(count: Int) -> UnsafeMutablePointer<UnsafeMutablePointer<T>?> {
+    package func pointers<T>(count: Int) -> UnsafeMutablePointer<UnsafeMutablePointer<T>?> {
         let capacity = max(count, 1)
         let memory = self.allocate(byteCount: capacity * MemoryLayout<UnsafeMutablePointer<T>?>.stride)
             .bindMemory(to: UnsafeMutablePointer<T>?.self, capacity: capacity)
@@ -118,7 +122,7 @@ struct CArena {
     }
 
     /// C copies of `strings`, for a `repeated string` field: assign to its `n_…` count and its pointer together.
-    func strings(_ strings: [String]) -> (Int, UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) {
+    package func strings(_ strings: [String]) -> (Int, UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) {
         guard !strings.isEmpty else { return (0, nil) }
         let array: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?> = self.pointers(count: strings.count)
         for (index, string) in strings.enumerated() { array[index] = self.string(string) }
@@ -126,7 +130,7 @@ struct CArena {
     }
 
     /// C copies of `messages`, for a `repeated` message field: assign to its `n_…` count and its pointer together.
-    func messages<M: CBridgedMessage>(
+    package func messages<M: CBridgedMessage>(
         _ messages: [M]
     ) -> (Int, UnsafeMutablePointer<UnsafeMutablePointer<M.CMessage>?>?) {
         guard !messages.isEmpty else { return (0, nil) }
@@ -138,7 +142,7 @@ struct CArena {
 
 /// Runs `body` with an arena whose memory is given back when it returns.
 @inline(__always)
-func withCArena<R>(_ body: (CArena) throws -> R) rethrows -> R {
+package func withCArena<R>(_ body: (borrowing CArena) throws -> R) rethrows -> R {
     try withUnsafeTemporaryAllocation(byteCount: CArena.stackBytes, alignment: 16) { region in
         var state = CArena.State(base: region.baseAddress!, capacity: region.count)
         return try withUnsafeMutablePointer(to: &state) { state in
@@ -150,7 +154,7 @@ func withCArena<R>(_ body: (CArena) throws -> R) rethrows -> R {
 
 /// Packs a protobuf-c message with its generated `get_packed_size` and `pack` functions.
 @inline(__always)
-func pack<M>(
+package func pack<M>(
     _ message: inout M, into buffer: inout ByteBuffer,
     size: (UnsafePointer<M>) -> Int, pack: (UnsafePointer<M>, UnsafeMutablePointer<UInt8>) -> Int
 ) {
@@ -169,7 +173,7 @@ func pack<M>(
 /// `read` copies out of before it goes.
 /// - Throws: ``MalformedMessage`` named `name` when protobuf-c refuses the bytes or `read` throws.
 @inline(__always)
-func unpack<M, R>(
+package func unpack<M, R>(
     _ buffer: ByteBuffer, name: String,
     unpack: (UnsafeMutablePointer<ProtobufCAllocator>, Int, UnsafePointer<UInt8>) -> UnsafeMutablePointer<M>?,
     free: (UnsafeMutablePointer<M>, UnsafeMutablePointer<ProtobufCAllocator>) -> Void,
@@ -201,7 +205,7 @@ func unpack<M, R>(
 }
 
 /// A protobuf-c `string` field whose bytes are not UTF-8; decoding turns it into ``MalformedMessage``.
-struct InvalidUTF8: Error {}
+package struct InvalidUTF8: Error {}
 
 extension String {
     /// A Swift string from a protobuf-c string field; `NULL` is the empty string.
@@ -211,7 +215,7 @@ extension String {
     /// A NUL inside the field still ends the string (a `char *` cannot tell), so only fields that carry the server's
     /// own words (`Status.message`, `HelloResponse`'s) are `string`s; names are ``init(exactText:field:)``.
     /// - Throws: ``InvalidUTF8``.
-    init(protobufC pointer: UnsafePointer<CChar>?) throws {
+    package init(protobufC pointer: UnsafePointer<CChar>?) throws {
         guard let pointer else {
             self = ""
             return
@@ -231,7 +235,7 @@ extension String {
     ///   - data: The field as protobuf-c unpacked it.
     ///   - field: The field's name in the `.proto`, for the error.
     /// - Throws: ``InvalidTextField``.
-    init(exactText data: ProtobufCBinaryData, field: StaticString) throws {
+    package init(exactText data: ProtobufCBinaryData, field: StaticString) throws {
         guard let base = data.data, data.len > 0 else {
             self = ""
             return
@@ -249,7 +253,7 @@ extension String {
 
 extension Array where Element == UInt8 {
     /// A copy of a protobuf-c `bytes` field.
-    init(protobufC data: ProtobufCBinaryData) {
+    package init(protobufC data: ProtobufCBinaryData) {
         if let bytes = data.data, data.len > 0 {
             self = Array(UnsafeBufferPointer(start: bytes, count: data.len))
         } else {
@@ -260,14 +264,14 @@ extension Array where Element == UInt8 {
 
 extension Bool {
     /// A Swift `Bool` from a protobuf-c `bool` field (an `int`).
-    init(protobufC value: protobuf_c_boolean) { self = value != 0 }
+    package init(protobufC value: protobuf_c_boolean) { self = value != 0 }
 
     /// The value of a protobuf-c `bool` field.
-    var protobufC: protobuf_c_boolean { self ? 1 : 0 }
+    package var protobufC: protobuf_c_boolean { self ? 1 : 0 }
 }
 
 /// Reads the `count` elements of a protobuf-c `repeated` message field.
-func repeated<T, R>(
+package func repeated<T, R>(
     _ pointer: UnsafeMutablePointer<UnsafeMutablePointer<T>?>?, count: Int, _ read: (T) throws -> R
 ) rethrows -> [R] {
     guard let pointer, count > 0 else { return [] }
@@ -276,7 +280,7 @@ func repeated<T, R>(
 
 /// Reads the `count` elements of a protobuf-c `repeated string` field.
 /// - Throws: ``InvalidUTF8``.
-func repeated(_ pointer: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?, count: Int) throws -> [String] {
+package func repeated(_ pointer: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?, count: Int) throws -> [String] {
     guard let pointer, count > 0 else { return [] }
     return try (0..<count).map { try String(protobufC: pointer[$0]) }
 }

@@ -1,27 +1,27 @@
-import CLeaseholdProto
-import CProtobufC
-import NIOCore
+package import CLeaseholdProto
+package import CProtobufC
+package import NIOCore
 
 /// The five generated protobuf-c functions of one message struct `C` (`*_init`, `*_get_packed_size`, `*_pack`,
 /// `*_unpack`, `*_free_unpacked`).
 ///
 /// Going through the typed functions keeps every descriptor address on the C side (STYLE.md §8).
-struct CMessageFunctions<C>: Sendable {
-    typealias Initialize = @Sendable (UnsafeMutablePointer<C>) -> Void
-    typealias PackedSize = @Sendable (UnsafePointer<C>) -> Int
-    typealias Pack = @Sendable (UnsafePointer<C>, UnsafeMutablePointer<UInt8>) -> Int
-    typealias Allocator = UnsafeMutablePointer<ProtobufCAllocator>
-    typealias Unpack = @Sendable (Allocator?, Int, UnsafePointer<UInt8>) -> UnsafeMutablePointer<C>?
-    typealias Free = @Sendable (UnsafeMutablePointer<C>, Allocator?) -> Void
+package struct CMessageFunctions<C>: Sendable {
+    package typealias Initialize = @Sendable (UnsafeMutablePointer<C>) -> Void
+    package typealias PackedSize = @Sendable (UnsafePointer<C>) -> Int
+    package typealias Pack = @Sendable (UnsafePointer<C>, UnsafeMutablePointer<UInt8>) -> Int
+    package typealias Allocator = UnsafeMutablePointer<ProtobufCAllocator>
+    package typealias Unpack = @Sendable (Allocator?, Int, UnsafePointer<UInt8>) -> UnsafeMutablePointer<C>?
+    package typealias Free = @Sendable (UnsafeMutablePointer<C>, Allocator?) -> Void
 
-    let initialize: Initialize
-    let packedSize: PackedSize
-    let pack: Pack
-    let unpack: Unpack
-    let free: Free
+    package let initialize: Initialize
+    package let packedSize: PackedSize
+    package let pack: Pack
+    package let unpack: Unpack
+    package let free: Free
 
     /// Collects the functions, in the order the generated header declares them.
-    init(
+    package init(
         _ initialize: @escaping Initialize, _ packedSize: @escaping PackedSize, _ pack: @escaping Pack,
         _ unpack: @escaping Unpack, _ free: @escaping Free
     ) {
@@ -38,7 +38,7 @@ struct CMessageFunctions<C>: Sendable {
 /// A conformance names its generated functions and converts fields in two short functions, `init(c:)` and
 /// `fill(_:arena:)`; packing, unpacking, freeing and nested/repeated message fields come from this extension. The
 /// public ``WireMessage`` requirements forward to ``init(unpacking:)`` and ``pack(into:)`` in one line each.
-protocol CBridgedMessage: WireMessage {
+package protocol CBridgedMessage: WireMessage {
     /// The generated C struct, such as `Leasehold__V1__AcquireRequest`.
     associatedtype CMessage
 
@@ -50,13 +50,13 @@ protocol CBridgedMessage: WireMessage {
     init(c: CMessage) throws
 
     /// Sets the fields of an initialised struct. Whatever the fields point to must come from `arena`.
-    func fill(_ c: inout CMessage, arena: CArena)
+    func fill(_ c: inout CMessage, arena: borrowing CArena)
 }
 
 extension CBridgedMessage {
     /// Decodes `buffer`'s readable bytes with the generated `*_unpack`, then frees the C struct.
     /// - Throws: ``MalformedMessage`` when protobuf-c refuses the bytes or ``init(c:)`` refuses a field.
-    init(unpacking buffer: ByteBuffer) throws {
+    package init(unpacking buffer: ByteBuffer) throws {
         let functions = Self.cFunctions
         self = try unpack(
             buffer, name: Self.protobufName, unpack: { functions.unpack($0, $1, $2) },
@@ -64,7 +64,7 @@ extension CBridgedMessage {
     }
 
     /// Appends the message packed by the generated `*_pack`.
-    func pack(into buffer: inout ByteBuffer) {
+    package func pack(into buffer: inout ByteBuffer) {
         withCArena { arena in
             var c = self.c(arena)
             LeaseholdWire.pack(&c, into: &buffer, size: Self.cFunctions.packedSize, pack: Self.cFunctions.pack)
@@ -72,19 +72,19 @@ extension CBridgedMessage {
     }
 
     /// An initialised, filled C struct whose pointers are owned by `arena`.
-    func c(_ arena: CArena) -> CMessage {
+    package func c(_ arena: borrowing CArena) -> CMessage {
         self.cPointer(arena).pointee
     }
 
     /// A pointer to a C copy owned by `arena`, for message fields.
-    func cPointer(_ arena: CArena) -> UnsafeMutablePointer<CMessage> {
+    package func cPointer(_ arena: borrowing CArena) -> UnsafeMutablePointer<CMessage> {
         let pointer = arena.object(Self.cFunctions.initialize)
         self.fill(&pointer.pointee, arena: arena)
         return pointer
     }
 
     /// Reads an optional message field; `NULL` is `nil`.
-    static func from(_ pointer: UnsafeMutablePointer<CMessage>?) throws -> Self? {
+    package static func from(_ pointer: UnsafeMutablePointer<CMessage>?) throws -> Self? {
         try pointer.map { try Self(c: $0.pointee) }
     }
 }

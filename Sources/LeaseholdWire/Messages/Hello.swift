@@ -1,4 +1,4 @@
-import CLeaseholdProto
+package import CLeaseholdProto
 public import NIOCore
 
 /// The first call on every connection: `leasehold.v1.HelloRequest`.
@@ -65,7 +65,7 @@ public struct HelloResponse: Hashable, Sendable {
 extension HelloRequest: WireMessage, CBridgedMessage {
     /// `leasehold.v1.HelloRequest`.
     public static let protobufName = "leasehold.v1.HelloRequest"
-    static let cFunctions = CMessageFunctions(
+    package static let cFunctions = CMessageFunctions(
         leasehold__v1__hello_request__init, leasehold__v1__hello_request__get_packed_size,
         leasehold__v1__hello_request__pack, leasehold__v1__hello_request__unpack,
         leasehold__v1__hello_request__free_unpacked)
@@ -77,13 +77,13 @@ extension HelloRequest: WireMessage, CBridgedMessage {
     /// Appends the encoded message to `buffer`.
     public func encode(into buffer: inout ByteBuffer) { self.pack(into: &buffer) }
 
-    init(c: Leasehold__V1__HelloRequest) throws {
+    package init(c: Leasehold__V1__HelloRequest) throws {
         try self.init(
             protocolVersion: c.protocol_version, clientName: String(exactText: c.client_name, field: "client_name"),
             token: String(exactText: c.token, field: "token"))
     }
 
-    func fill(_ c: inout Leasehold__V1__HelloRequest, arena: CArena) {
+    package func fill(_ c: inout Leasehold__V1__HelloRequest, arena: borrowing CArena) {
         c.protocol_version = self.protocolVersion
         c.client_name = arena.text(self.clientName)
         c.token = arena.text(self.token)
@@ -93,7 +93,7 @@ extension HelloRequest: WireMessage, CBridgedMessage {
 extension HelloResponse: WireMessage, CBridgedMessage {
     /// `leasehold.v1.HelloResponse`.
     public static let protobufName = "leasehold.v1.HelloResponse"
-    static let cFunctions = CMessageFunctions(
+    package static let cFunctions = CMessageFunctions(
         leasehold__v1__hello_response__init, leasehold__v1__hello_response__get_packed_size,
         leasehold__v1__hello_response__pack, leasehold__v1__hello_response__unpack,
         leasehold__v1__hello_response__free_unpacked)
@@ -105,14 +105,14 @@ extension HelloResponse: WireMessage, CBridgedMessage {
     /// Appends the encoded message to `buffer`.
     public func encode(into buffer: inout ByteBuffer) { self.pack(into: &buffer) }
 
-    init(c: Leasehold__V1__HelloResponse) throws {
+    package init(c: Leasehold__V1__HelloResponse) throws {
         try self.init(
             serverVersion: String(protobufC: c.server_version), serverID: String(protobufC: c.server_id),
             protocolVersion: c.protocol_version, maxFrameBytes: c.max_frame_bytes,
             principal: String(protobufC: c.principal), roles: repeated(c.roles, count: c.n_roles))
     }
 
-    func fill(_ c: inout Leasehold__V1__HelloResponse, arena: CArena) {
+    package func fill(_ c: inout Leasehold__V1__HelloResponse, arena: borrowing CArena) {
         c.server_version = arena.string(self.serverVersion)
         c.server_id = arena.string(self.serverID)
         c.protocol_version = self.protocolVersion

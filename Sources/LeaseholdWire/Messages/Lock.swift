@@ -1,4 +1,4 @@
-import CLeaseholdProto
+package import CLeaseholdProto
 public import LeaseholdCore
 public import NIOCore
 
@@ -103,7 +103,7 @@ public struct ForceReleaseResponse: Hashable, Sendable {
 extension AcquireRequest: WireMessage, CBridgedMessage {
     /// `leasehold.v1.AcquireRequest`.
     public static let protobufName = "leasehold.v1.AcquireRequest"
-    static let cFunctions = CMessageFunctions(
+    package static let cFunctions = CMessageFunctions(
         leasehold__v1__acquire_request__init, leasehold__v1__acquire_request__get_packed_size,
         leasehold__v1__acquire_request__pack, leasehold__v1__acquire_request__unpack,
         leasehold__v1__acquire_request__free_unpacked)
@@ -115,13 +115,13 @@ extension AcquireRequest: WireMessage, CBridgedMessage {
     /// Appends the encoded message to `buffer`.
     public func encode(into buffer: inout ByteBuffer) { self.pack(into: &buffer) }
 
-    init(c: Leasehold__V1__AcquireRequest) throws {
+    package init(c: Leasehold__V1__AcquireRequest) throws {
         try self.init(
             sessionID: SessionID(c.session_id), key: String(exactText: c.key, field: "key"),
             wait: Duration(wireMilliseconds: c.wait_timeout_ms))
     }
 
-    func fill(_ c: inout Leasehold__V1__AcquireRequest, arena: CArena) {
+    package func fill(_ c: inout Leasehold__V1__AcquireRequest, arena: borrowing CArena) {
         c.session_id = self.sessionID.rawValue
         c.key = arena.text(self.key)
         c.wait_timeout_ms = self.wait.wireMilliseconds
@@ -131,7 +131,7 @@ extension AcquireRequest: WireMessage, CBridgedMessage {
 extension AcquireResponse: WireMessage, CBridgedMessage {
     /// `leasehold.v1.AcquireResponse`.
     public static let protobufName = "leasehold.v1.AcquireResponse"
-    static let cFunctions = CMessageFunctions(
+    package static let cFunctions = CMessageFunctions(
         leasehold__v1__acquire_response__init, leasehold__v1__acquire_response__get_packed_size,
         leasehold__v1__acquire_response__pack, leasehold__v1__acquire_response__unpack,
         leasehold__v1__acquire_response__free_unpacked)
@@ -143,15 +143,15 @@ extension AcquireResponse: WireMessage, CBridgedMessage {
     /// Appends the encoded message to `buffer`.
     public func encode(into buffer: inout ByteBuffer) { self.pack(into: &buffer) }
 
-    init(c: Leasehold__V1__AcquireResponse) throws { try self.init(lock: LockInfo.from(c.lock)) }
+    package init(c: Leasehold__V1__AcquireResponse) throws { try self.init(lock: LockInfo.from(c.lock)) }
 
-    func fill(_ c: inout Leasehold__V1__AcquireResponse, arena: CArena) { c.lock = self.lock?.cPointer(arena) }
+    package func fill(_ c: inout Leasehold__V1__AcquireResponse, arena: borrowing CArena) { c.lock = self.lock?.cPointer(arena) }
 }
 
 extension ReleaseRequest: WireMessage, CBridgedMessage {
     /// `leasehold.v1.ReleaseRequest`.
     public static let protobufName = "leasehold.v1.ReleaseRequest"
-    static let cFunctions = CMessageFunctions(
+    package static let cFunctions = CMessageFunctions(
         leasehold__v1__release_request__init, leasehold__v1__release_request__get_packed_size,
         leasehold__v1__release_request__pack, leasehold__v1__release_request__unpack,
         leasehold__v1__release_request__free_unpacked)
@@ -163,13 +163,13 @@ extension ReleaseRequest: WireMessage, CBridgedMessage {
     /// Appends the encoded message to `buffer`.
     public func encode(into buffer: inout ByteBuffer) { self.pack(into: &buffer) }
 
-    init(c: Leasehold__V1__ReleaseRequest) throws {
+    package init(c: Leasehold__V1__ReleaseRequest) throws {
         try self.init(
             sessionID: SessionID(c.session_id), key: String(exactText: c.key, field: "key"),
             fencingToken: c.fencing_token)
     }
 
-    func fill(_ c: inout Leasehold__V1__ReleaseRequest, arena: CArena) {
+    package func fill(_ c: inout Leasehold__V1__ReleaseRequest, arena: borrowing CArena) {
         c.session_id = self.sessionID.rawValue
         c.key = arena.text(self.key)
         c.fencing_token = self.fencingToken
@@ -179,7 +179,7 @@ extension ReleaseRequest: WireMessage, CBridgedMessage {
 extension ReleaseResponse: WireMessage, CBridgedMessage {
     /// `leasehold.v1.ReleaseResponse`.
     public static let protobufName = "leasehold.v1.ReleaseResponse"
-    static let cFunctions = CMessageFunctions(
+    package static let cFunctions = CMessageFunctions(
         leasehold__v1__release_response__init, leasehold__v1__release_response__get_packed_size,
         leasehold__v1__release_response__pack, leasehold__v1__release_response__unpack,
         leasehold__v1__release_response__free_unpacked)
@@ -191,15 +191,15 @@ extension ReleaseResponse: WireMessage, CBridgedMessage {
     /// Appends the encoded message to `buffer`.
     public func encode(into buffer: inout ByteBuffer) { self.pack(into: &buffer) }
 
-    init(c: Leasehold__V1__ReleaseResponse) { self.init(revision: c.revision) }
+    package init(c: Leasehold__V1__ReleaseResponse) { self.init(revision: c.revision) }
 
-    func fill(_ c: inout Leasehold__V1__ReleaseResponse, arena: CArena) { c.revision = self.revision }
+    package func fill(_ c: inout Leasehold__V1__ReleaseResponse, arena: borrowing CArena) { c.revision = self.revision }
 }
 
 extension ForceReleaseRequest: WireMessage, CBridgedMessage {
     /// `leasehold.v1.ForceReleaseRequest`.
     public static let protobufName = "leasehold.v1.ForceReleaseRequest"
-    static let cFunctions = CMessageFunctions(
+    package static let cFunctions = CMessageFunctions(
         leasehold__v1__force_release_request__init, leasehold__v1__force_release_request__get_packed_size,
         leasehold__v1__force_release_request__pack, leasehold__v1__force_release_request__unpack,
         leasehold__v1__force_release_request__free_unpacked)
@@ -211,11 +211,11 @@ extension ForceReleaseRequest: WireMessage, CBridgedMessage {
     /// Appends the encoded message to `buffer`.
     public func encode(into buffer: inout ByteBuffer) { self.pack(into: &buffer) }
 
-    init(c: Leasehold__V1__ForceReleaseRequest) throws {
+    package init(c: Leasehold__V1__ForceReleaseRequest) throws {
         try self.init(key: String(exactText: c.key, field: "key"), reason: String(exactText: c.reason, field: "reason"))
     }
 
-    func fill(_ c: inout Leasehold__V1__ForceReleaseRequest, arena: CArena) {
+    package func fill(_ c: inout Leasehold__V1__ForceReleaseRequest, arena: borrowing CArena) {
         c.key = arena.text(self.key)
         c.reason = arena.text(self.reason)
     }
@@ -224,7 +224,7 @@ extension ForceReleaseRequest: WireMessage, CBridgedMessage {
 extension ForceReleaseResponse: WireMessage, CBridgedMessage {
     /// `leasehold.v1.ForceReleaseResponse`.
     public static let protobufName = "leasehold.v1.ForceReleaseResponse"
-    static let cFunctions = CMessageFunctions(
+    package static let cFunctions = CMessageFunctions(
         leasehold__v1__force_release_response__init, leasehold__v1__force_release_response__get_packed_size,
         leasehold__v1__force_release_response__pack, leasehold__v1__force_release_response__unpack,
         leasehold__v1__force_release_response__free_unpacked)
@@ -236,11 +236,11 @@ extension ForceReleaseResponse: WireMessage, CBridgedMessage {
     /// Appends the encoded message to `buffer`.
     public func encode(into buffer: inout ByteBuffer) { self.pack(into: &buffer) }
 
-    init(c: Leasehold__V1__ForceReleaseResponse) throws {
+    package init(c: Leasehold__V1__ForceReleaseResponse) throws {
         try self.init(released: LockInfo.from(c.released), revision: c.revision)
     }
 
-    func fill(_ c: inout Leasehold__V1__ForceReleaseResponse, arena: CArena) {
+    package func fill(_ c: inout Leasehold__V1__ForceReleaseResponse, arena: borrowing CArena) {
         c.released = self.released?.cPointer(arena)
         c.revision = self.revision
     }

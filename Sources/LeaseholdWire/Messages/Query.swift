@@ -1,4 +1,4 @@
-import CLeaseholdProto
+package import CLeaseholdProto
 public import LeaseholdCore
 public import NIOCore
 
@@ -118,7 +118,7 @@ public struct ListResponse: Hashable, Sendable {
 extension DescribeRequest: WireMessage, CBridgedMessage {
     /// `leasehold.v1.DescribeRequest`.
     public static let protobufName = "leasehold.v1.DescribeRequest"
-    static let cFunctions = CMessageFunctions(
+    package static let cFunctions = CMessageFunctions(
         leasehold__v1__describe_request__init, leasehold__v1__describe_request__get_packed_size,
         leasehold__v1__describe_request__pack, leasehold__v1__describe_request__unpack,
         leasehold__v1__describe_request__free_unpacked)
@@ -130,15 +130,15 @@ extension DescribeRequest: WireMessage, CBridgedMessage {
     /// Appends the encoded message to `buffer`.
     public func encode(into buffer: inout ByteBuffer) { self.pack(into: &buffer) }
 
-    init(c: Leasehold__V1__DescribeRequest) throws { try self.init(key: String(exactText: c.key, field: "key")) }
+    package init(c: Leasehold__V1__DescribeRequest) throws { try self.init(key: String(exactText: c.key, field: "key")) }
 
-    func fill(_ c: inout Leasehold__V1__DescribeRequest, arena: CArena) { c.key = arena.text(self.key) }
+    package func fill(_ c: inout Leasehold__V1__DescribeRequest, arena: borrowing CArena) { c.key = arena.text(self.key) }
 }
 
 extension DescribeResponse: WireMessage, CBridgedMessage {
     /// `leasehold.v1.DescribeResponse`.
     public static let protobufName = "leasehold.v1.DescribeResponse"
-    static let cFunctions = CMessageFunctions(
+    package static let cFunctions = CMessageFunctions(
         leasehold__v1__describe_response__init, leasehold__v1__describe_response__get_packed_size,
         leasehold__v1__describe_response__pack, leasehold__v1__describe_response__unpack,
         leasehold__v1__describe_response__free_unpacked)
@@ -150,13 +150,13 @@ extension DescribeResponse: WireMessage, CBridgedMessage {
     /// Appends the encoded message to `buffer`.
     public func encode(into buffer: inout ByteBuffer) { self.pack(into: &buffer) }
 
-    init(c: Leasehold__V1__DescribeResponse) throws {
+    package init(c: Leasehold__V1__DescribeResponse) throws {
         try self.init(
             held: Bool(protobufC: c.held), lock: LockInfo.from(c.lock), waiters: c.waiters,
             queue: repeated(c.queue, count: c.n_queue, WaiterInfo.init(c:)), revision: c.revision)
     }
 
-    func fill(_ c: inout Leasehold__V1__DescribeResponse, arena: CArena) {
+    package func fill(_ c: inout Leasehold__V1__DescribeResponse, arena: borrowing CArena) {
         c.held = self.held.protobufC
         c.lock = self.lock?.cPointer(arena)
         c.waiters = self.waiters
@@ -168,7 +168,7 @@ extension DescribeResponse: WireMessage, CBridgedMessage {
 extension ValidateRequest: WireMessage, CBridgedMessage {
     /// `leasehold.v1.ValidateRequest`.
     public static let protobufName = "leasehold.v1.ValidateRequest"
-    static let cFunctions = CMessageFunctions(
+    package static let cFunctions = CMessageFunctions(
         leasehold__v1__validate_request__init, leasehold__v1__validate_request__get_packed_size,
         leasehold__v1__validate_request__pack, leasehold__v1__validate_request__unpack,
         leasehold__v1__validate_request__free_unpacked)
@@ -180,11 +180,11 @@ extension ValidateRequest: WireMessage, CBridgedMessage {
     /// Appends the encoded message to `buffer`.
     public func encode(into buffer: inout ByteBuffer) { self.pack(into: &buffer) }
 
-    init(c: Leasehold__V1__ValidateRequest) throws {
+    package init(c: Leasehold__V1__ValidateRequest) throws {
         try self.init(key: String(exactText: c.key, field: "key"), fencingToken: c.fencing_token)
     }
 
-    func fill(_ c: inout Leasehold__V1__ValidateRequest, arena: CArena) {
+    package func fill(_ c: inout Leasehold__V1__ValidateRequest, arena: borrowing CArena) {
         c.key = arena.text(self.key)
         c.fencing_token = self.fencingToken
     }
@@ -193,7 +193,7 @@ extension ValidateRequest: WireMessage, CBridgedMessage {
 extension ValidateResponse: WireMessage, CBridgedMessage {
     /// `leasehold.v1.ValidateResponse`.
     public static let protobufName = "leasehold.v1.ValidateResponse"
-    static let cFunctions = CMessageFunctions(
+    package static let cFunctions = CMessageFunctions(
         leasehold__v1__validate_response__init, leasehold__v1__validate_response__get_packed_size,
         leasehold__v1__validate_response__pack, leasehold__v1__validate_response__unpack,
         leasehold__v1__validate_response__free_unpacked)
@@ -205,11 +205,11 @@ extension ValidateResponse: WireMessage, CBridgedMessage {
     /// Appends the encoded message to `buffer`.
     public func encode(into buffer: inout ByteBuffer) { self.pack(into: &buffer) }
 
-    init(c: Leasehold__V1__ValidateResponse) throws {
+    package init(c: Leasehold__V1__ValidateResponse) throws {
         try self.init(valid: Bool(protobufC: c.valid), lock: LockInfo.from(c.lock), revision: c.revision)
     }
 
-    func fill(_ c: inout Leasehold__V1__ValidateResponse, arena: CArena) {
+    package func fill(_ c: inout Leasehold__V1__ValidateResponse, arena: borrowing CArena) {
         c.valid = self.valid.protobufC
         c.lock = self.lock?.cPointer(arena)
         c.revision = self.revision
@@ -219,7 +219,7 @@ extension ValidateResponse: WireMessage, CBridgedMessage {
 extension ListRequest: WireMessage, CBridgedMessage {
     /// `leasehold.v1.ListRequest`.
     public static let protobufName = "leasehold.v1.ListRequest"
-    static let cFunctions = CMessageFunctions(
+    package static let cFunctions = CMessageFunctions(
         leasehold__v1__list_request__init, leasehold__v1__list_request__get_packed_size,
         leasehold__v1__list_request__pack, leasehold__v1__list_request__unpack,
         leasehold__v1__list_request__free_unpacked)
@@ -231,11 +231,11 @@ extension ListRequest: WireMessage, CBridgedMessage {
     /// Appends the encoded message to `buffer`.
     public func encode(into buffer: inout ByteBuffer) { self.pack(into: &buffer) }
 
-    init(c: Leasehold__V1__ListRequest) throws {
+    package init(c: Leasehold__V1__ListRequest) throws {
         try self.init(prefix: String(exactText: c.prefix, field: "prefix"), limit: c.limit)
     }
 
-    func fill(_ c: inout Leasehold__V1__ListRequest, arena: CArena) {
+    package func fill(_ c: inout Leasehold__V1__ListRequest, arena: borrowing CArena) {
         c.prefix = arena.text(self.prefix)
         c.limit = self.limit
     }
@@ -244,7 +244,7 @@ extension ListRequest: WireMessage, CBridgedMessage {
 extension ListResponse: WireMessage, CBridgedMessage {
     /// `leasehold.v1.ListResponse`.
     public static let protobufName = "leasehold.v1.ListResponse"
-    static let cFunctions = CMessageFunctions(
+    package static let cFunctions = CMessageFunctions(
         leasehold__v1__list_response__init, leasehold__v1__list_response__get_packed_size,
         leasehold__v1__list_response__pack, leasehold__v1__list_response__unpack,
         leasehold__v1__list_response__free_unpacked)
@@ -256,11 +256,11 @@ extension ListResponse: WireMessage, CBridgedMessage {
     /// Appends the encoded message to `buffer`.
     public func encode(into buffer: inout ByteBuffer) { self.pack(into: &buffer) }
 
-    init(c: Leasehold__V1__ListResponse) throws {
+    package init(c: Leasehold__V1__ListResponse) throws {
         try self.init(locks: repeated(c.locks, count: c.n_locks, LockInfo.init(c:)), revision: c.revision)
     }
 
-    func fill(_ c: inout Leasehold__V1__ListResponse, arena: CArena) {
+    package func fill(_ c: inout Leasehold__V1__ListResponse, arena: borrowing CArena) {
         (c.n_locks, c.locks) = arena.messages(self.locks)
         c.revision = self.revision
     }

@@ -1,4 +1,4 @@
-import CLeaseholdProto
+package import CLeaseholdProto
 public import LeaseholdCore
 public import NIOCore
 
@@ -124,7 +124,7 @@ public struct CloseSessionResponse: Hashable, Sendable {
 extension OpenSessionRequest: WireMessage, CBridgedMessage {
     /// `leasehold.v1.OpenSessionRequest`.
     public static let protobufName = "leasehold.v1.OpenSessionRequest"
-    static let cFunctions = CMessageFunctions(
+    package static let cFunctions = CMessageFunctions(
         leasehold__v1__open_session_request__init, leasehold__v1__open_session_request__get_packed_size,
         leasehold__v1__open_session_request__pack, leasehold__v1__open_session_request__unpack,
         leasehold__v1__open_session_request__free_unpacked)
@@ -136,11 +136,11 @@ extension OpenSessionRequest: WireMessage, CBridgedMessage {
     /// Appends the encoded message to `buffer`.
     public func encode(into buffer: inout ByteBuffer) { self.pack(into: &buffer) }
 
-    init(c: Leasehold__V1__OpenSessionRequest) throws {
+    package init(c: Leasehold__V1__OpenSessionRequest) throws {
         try self.init(ttl: Duration(wireMilliseconds: c.ttl_ms), name: String(exactText: c.name, field: "name"))
     }
 
-    func fill(_ c: inout Leasehold__V1__OpenSessionRequest, arena: CArena) {
+    package func fill(_ c: inout Leasehold__V1__OpenSessionRequest, arena: borrowing CArena) {
         c.ttl_ms = self.ttl.wireMilliseconds
         c.name = arena.text(self.name)
     }
@@ -149,7 +149,7 @@ extension OpenSessionRequest: WireMessage, CBridgedMessage {
 extension ResumeSessionRequest: WireMessage, CBridgedMessage {
     /// `leasehold.v1.ResumeSessionRequest`.
     public static let protobufName = "leasehold.v1.ResumeSessionRequest"
-    static let cFunctions = CMessageFunctions(
+    package static let cFunctions = CMessageFunctions(
         leasehold__v1__resume_session_request__init, leasehold__v1__resume_session_request__get_packed_size,
         leasehold__v1__resume_session_request__pack, leasehold__v1__resume_session_request__unpack,
         leasehold__v1__resume_session_request__free_unpacked)
@@ -161,11 +161,11 @@ extension ResumeSessionRequest: WireMessage, CBridgedMessage {
     /// Appends the encoded message to `buffer`.
     public func encode(into buffer: inout ByteBuffer) { self.pack(into: &buffer) }
 
-    init(c: Leasehold__V1__ResumeSessionRequest) {
+    package init(c: Leasehold__V1__ResumeSessionRequest) {
         self.init(sessionID: SessionID(c.session_id), secret: [UInt8](protobufC: c.secret))
     }
 
-    func fill(_ c: inout Leasehold__V1__ResumeSessionRequest, arena: CArena) {
+    package func fill(_ c: inout Leasehold__V1__ResumeSessionRequest, arena: borrowing CArena) {
         c.session_id = self.sessionID.rawValue
         c.secret = arena.bytes(self.secret)
     }
@@ -174,7 +174,7 @@ extension ResumeSessionRequest: WireMessage, CBridgedMessage {
 extension SessionInfo: WireMessage, CBridgedMessage {
     /// `leasehold.v1.SessionInfo`.
     public static let protobufName = "leasehold.v1.SessionInfo"
-    static let cFunctions = CMessageFunctions(
+    package static let cFunctions = CMessageFunctions(
         leasehold__v1__session_info__init, leasehold__v1__session_info__get_packed_size,
         leasehold__v1__session_info__pack, leasehold__v1__session_info__unpack,
         leasehold__v1__session_info__free_unpacked)
@@ -186,7 +186,7 @@ extension SessionInfo: WireMessage, CBridgedMessage {
     /// Appends the encoded message to `buffer`.
     public func encode(into buffer: inout ByteBuffer) { self.pack(into: &buffer) }
 
-    init(c: Leasehold__V1__SessionInfo) throws {
+    package init(c: Leasehold__V1__SessionInfo) throws {
         try self.init(
             sessionID: SessionID(c.session_id), secret: [UInt8](protobufC: c.secret),
             ttl: Duration(wireMilliseconds: c.ttl_ms), expiresIn: Duration(wireMilliseconds: c.expires_in_ms),
@@ -194,7 +194,7 @@ extension SessionInfo: WireMessage, CBridgedMessage {
             locks: repeated(c.locks, count: c.n_locks, LockInfo.init(c:)))
     }
 
-    func fill(_ c: inout Leasehold__V1__SessionInfo, arena: CArena) {
+    package func fill(_ c: inout Leasehold__V1__SessionInfo, arena: borrowing CArena) {
         c.session_id = self.sessionID.rawValue
         c.secret = arena.bytes(self.secret)
         c.ttl_ms = self.ttl.wireMilliseconds
@@ -207,7 +207,7 @@ extension SessionInfo: WireMessage, CBridgedMessage {
 extension KeepAliveRequest: WireMessage, CBridgedMessage {
     /// `leasehold.v1.KeepAliveRequest`.
     public static let protobufName = "leasehold.v1.KeepAliveRequest"
-    static let cFunctions = CMessageFunctions(
+    package static let cFunctions = CMessageFunctions(
         leasehold__v1__keep_alive_request__init, leasehold__v1__keep_alive_request__get_packed_size,
         leasehold__v1__keep_alive_request__pack, leasehold__v1__keep_alive_request__unpack,
         leasehold__v1__keep_alive_request__free_unpacked)
@@ -219,15 +219,15 @@ extension KeepAliveRequest: WireMessage, CBridgedMessage {
     /// Appends the encoded message to `buffer`.
     public func encode(into buffer: inout ByteBuffer) { self.pack(into: &buffer) }
 
-    init(c: Leasehold__V1__KeepAliveRequest) { self.init(sessionID: SessionID(c.session_id)) }
+    package init(c: Leasehold__V1__KeepAliveRequest) { self.init(sessionID: SessionID(c.session_id)) }
 
-    func fill(_ c: inout Leasehold__V1__KeepAliveRequest, arena: CArena) { c.session_id = self.sessionID.rawValue }
+    package func fill(_ c: inout Leasehold__V1__KeepAliveRequest, arena: borrowing CArena) { c.session_id = self.sessionID.rawValue }
 }
 
 extension KeepAliveResponse: WireMessage, CBridgedMessage {
     /// `leasehold.v1.KeepAliveResponse`.
     public static let protobufName = "leasehold.v1.KeepAliveResponse"
-    static let cFunctions = CMessageFunctions(
+    package static let cFunctions = CMessageFunctions(
         leasehold__v1__keep_alive_response__init, leasehold__v1__keep_alive_response__get_packed_size,
         leasehold__v1__keep_alive_response__pack, leasehold__v1__keep_alive_response__unpack,
         leasehold__v1__keep_alive_response__free_unpacked)
@@ -239,11 +239,11 @@ extension KeepAliveResponse: WireMessage, CBridgedMessage {
     /// Appends the encoded message to `buffer`.
     public func encode(into buffer: inout ByteBuffer) { self.pack(into: &buffer) }
 
-    init(c: Leasehold__V1__KeepAliveResponse) {
+    package init(c: Leasehold__V1__KeepAliveResponse) {
         self.init(ttl: Duration(wireMilliseconds: c.ttl_ms), expiresIn: Duration(wireMilliseconds: c.expires_in_ms))
     }
 
-    func fill(_ c: inout Leasehold__V1__KeepAliveResponse, arena: CArena) {
+    package func fill(_ c: inout Leasehold__V1__KeepAliveResponse, arena: borrowing CArena) {
         c.ttl_ms = self.ttl.wireMilliseconds
         c.expires_in_ms = self.expiresIn.wireMilliseconds
     }
@@ -252,7 +252,7 @@ extension KeepAliveResponse: WireMessage, CBridgedMessage {
 extension CloseSessionRequest: WireMessage, CBridgedMessage {
     /// `leasehold.v1.CloseSessionRequest`.
     public static let protobufName = "leasehold.v1.CloseSessionRequest"
-    static let cFunctions = CMessageFunctions(
+    package static let cFunctions = CMessageFunctions(
         leasehold__v1__close_session_request__init, leasehold__v1__close_session_request__get_packed_size,
         leasehold__v1__close_session_request__pack, leasehold__v1__close_session_request__unpack,
         leasehold__v1__close_session_request__free_unpacked)
@@ -264,15 +264,15 @@ extension CloseSessionRequest: WireMessage, CBridgedMessage {
     /// Appends the encoded message to `buffer`.
     public func encode(into buffer: inout ByteBuffer) { self.pack(into: &buffer) }
 
-    init(c: Leasehold__V1__CloseSessionRequest) { self.init(sessionID: SessionID(c.session_id)) }
+    package init(c: Leasehold__V1__CloseSessionRequest) { self.init(sessionID: SessionID(c.session_id)) }
 
-    func fill(_ c: inout Leasehold__V1__CloseSessionRequest, arena: CArena) { c.session_id = self.sessionID.rawValue }
+    package func fill(_ c: inout Leasehold__V1__CloseSessionRequest, arena: borrowing CArena) { c.session_id = self.sessionID.rawValue }
 }
 
 extension CloseSessionResponse: WireMessage, CBridgedMessage {
     /// `leasehold.v1.CloseSessionResponse`.
     public static let protobufName = "leasehold.v1.CloseSessionResponse"
-    static let cFunctions = CMessageFunctions(
+    package static let cFunctions = CMessageFunctions(
         leasehold__v1__close_session_response__init, leasehold__v1__close_session_response__get_packed_size,
         leasehold__v1__close_session_response__pack, leasehold__v1__close_session_response__unpack,
         leasehold__v1__close_session_response__free_unpacked)
@@ -284,7 +284,7 @@ extension CloseSessionResponse: WireMessage, CBridgedMessage {
     /// Appends the encoded message to `buffer`.
     public func encode(into buffer: inout ByteBuffer) { self.pack(into: &buffer) }
 
-    init(c: Leasehold__V1__CloseSessionResponse) { self.init(released: c.released) }
+    package init(c: Leasehold__V1__CloseSessionResponse) { self.init(released: c.released) }
 
-    func fill(_ c: inout Leasehold__V1__CloseSessionResponse, arena: CArena) { c.released = self.released }
+    package func fill(_ c: inout Leasehold__V1__CloseSessionResponse, arena: borrowing CArena) { c.released = self.released }
 }

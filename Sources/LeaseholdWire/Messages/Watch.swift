@@ -1,4 +1,4 @@
-import CLeaseholdProto
+package import CLeaseholdProto
 public import LeaseholdCore
 public import NIOCore
 
@@ -41,7 +41,7 @@ public struct WatchResponse: Hashable, Sendable {
 extension WatchRequest: WireMessage, CBridgedMessage {
     /// `leasehold.v1.WatchRequest`.
     public static let protobufName = "leasehold.v1.WatchRequest"
-    static let cFunctions = CMessageFunctions(
+    package static let cFunctions = CMessageFunctions(
         leasehold__v1__watch_request__init, leasehold__v1__watch_request__get_packed_size,
         leasehold__v1__watch_request__pack, leasehold__v1__watch_request__unpack,
         leasehold__v1__watch_request__free_unpacked)
@@ -53,11 +53,11 @@ extension WatchRequest: WireMessage, CBridgedMessage {
     /// Appends the encoded message to `buffer`.
     public func encode(into buffer: inout ByteBuffer) { self.pack(into: &buffer) }
 
-    init(c: Leasehold__V1__WatchRequest) throws {
+    package init(c: Leasehold__V1__WatchRequest) throws {
         try self.init(prefix: String(exactText: c.prefix, field: "prefix"), startRevision: c.start_revision)
     }
 
-    func fill(_ c: inout Leasehold__V1__WatchRequest, arena: CArena) {
+    package func fill(_ c: inout Leasehold__V1__WatchRequest, arena: borrowing CArena) {
         c.prefix = arena.text(self.prefix)
         c.start_revision = self.startRevision
     }
@@ -66,7 +66,7 @@ extension WatchRequest: WireMessage, CBridgedMessage {
 extension WatchResponse: WireMessage, CBridgedMessage {
     /// `leasehold.v1.WatchResponse`.
     public static let protobufName = "leasehold.v1.WatchResponse"
-    static let cFunctions = CMessageFunctions(
+    package static let cFunctions = CMessageFunctions(
         leasehold__v1__watch_response__init, leasehold__v1__watch_response__get_packed_size,
         leasehold__v1__watch_response__pack, leasehold__v1__watch_response__unpack,
         leasehold__v1__watch_response__free_unpacked)
@@ -78,11 +78,11 @@ extension WatchResponse: WireMessage, CBridgedMessage {
     /// Appends the encoded message to `buffer`.
     public func encode(into buffer: inout ByteBuffer) { self.pack(into: &buffer) }
 
-    init(c: Leasehold__V1__WatchResponse) throws {
+    package init(c: Leasehold__V1__WatchResponse) throws {
         try self.init(events: repeated(c.events, count: c.n_events, Event.init(c:)), revision: c.revision)
     }
 
-    func fill(_ c: inout Leasehold__V1__WatchResponse, arena: CArena) {
+    package func fill(_ c: inout Leasehold__V1__WatchResponse, arena: borrowing CArena) {
         (c.n_events, c.events) = arena.messages(self.events)
         c.revision = self.revision
     }

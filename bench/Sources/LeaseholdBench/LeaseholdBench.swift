@@ -25,6 +25,6 @@ struct LeaseholdBench: AsyncParsableCommand {
             """,
         subcommands: [
             Uncontended.self, Contended.self, SessionsWorkload.self, Expiry.self, WatchWorkload.self, Ping.self,
-            FsyncProbe.self, LoopbackProbe.self, Table.self,
+            RedisUncontended.self, RedisContended.self, FsyncProbe.self, LoopbackProbe.self, Table.self,
         ])
 }

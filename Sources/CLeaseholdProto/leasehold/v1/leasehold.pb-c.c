@@ -1370,7 +1370,7 @@ const ProtobufCMessageDescriptor leasehold__v1__frame__descriptor =
   (ProtobufCMessageInit) leasehold__v1__frame__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor leasehold__v1__status__field_descriptors[5] =
+static const ProtobufCFieldDescriptor leasehold__v1__status__field_descriptors[6] =
 {
   {
     "code",
@@ -1432,18 +1432,31 @@ static const ProtobufCFieldDescriptor leasehold__v1__status__field_descriptors[5
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "leader",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Leasehold__V1__Status, leader),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned leasehold__v1__status__field_indices_by_name[] = {
   0,   /* field[0] = code */
   4,   /* field[4] = compact_revision */
   3,   /* field[3] = highest_token */
   2,   /* field[2] = holder */
+  5,   /* field[5] = leader */
   1,   /* field[1] = message */
 };
 static const ProtobufCIntRange leasehold__v1__status__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 5 }
+  { 0, 6 }
 };
 const ProtobufCMessageDescriptor leasehold__v1__status__descriptor =
 {
@@ -1453,7 +1466,7 @@ const ProtobufCMessageDescriptor leasehold__v1__status__descriptor =
   "Leasehold__V1__Status",
   "leasehold.v1",
   sizeof(Leasehold__V1__Status),
-  5,
+  6,
   leasehold__v1__status__field_descriptors,
   leasehold__v1__status__field_indices_by_name,
   1,  leasehold__v1__status__number_ranges,

@@ -1,5 +1,6 @@
+public import FencedResourceWire
 public import LeaseholdRPC
-public import LeaseholdWire
+import LeaseholdWire
 
 /// A client of `fencedresource.v1.FencedResource`: `Write` and `Read` over one ``RPCConnection``.
 ///

@@ -1,5 +1,6 @@
+public import FencedResourceWire
 public import LeaseholdRPC
-public import LeaseholdWire
+import LeaseholdWire
 public import Logging
 
 /// The sample service `fencedresource.v1.FencedResource` (docs/protocol.md): named resources that accept a write only

@@ -133,10 +133,14 @@ struct  Leasehold__V1__Status
    * with COMPACTED
    */
   uint64_t compact_revision;
+  /*
+   * with UNAVAILABLE from a standby: HOST:PORT of the active node
+   */
+  char *leader;
 };
 #define LEASEHOLD__V1__STATUS__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&leasehold__v1__status__descriptor) \
-    , LEASEHOLD__V1__CODE__OK, (char *)protobuf_c_empty_string, NULL, 0, 0 }
+    , LEASEHOLD__V1__CODE__OK, (char *)protobuf_c_empty_string, NULL, 0, 0, (char *)protobuf_c_empty_string }
 
 
 struct  Leasehold__V1__LockInfo

@@ -1,4 +1,5 @@
-import CLeaseholdProto
+package import CFencedResourceProto
+public import LeaseholdWire
 public import NIOCore
 
 /// Writes a resource under a fencing token: `fencedresource.v1.WriteRequest` (docs/protocol.md).
@@ -79,7 +80,7 @@ public struct FencedReadResponse: Hashable, Sendable {
 extension FencedWriteRequest: WireMessage, CBridgedMessage {
     /// `fencedresource.v1.WriteRequest`.
     public static let protobufName = "fencedresource.v1.WriteRequest"
-    static let cFunctions = CMessageFunctions(
+    package static let cFunctions = CMessageFunctions(
         fencedresource__v1__write_request__init, fencedresource__v1__write_request__get_packed_size,
         fencedresource__v1__write_request__pack, fencedresource__v1__write_request__unpack,
         fencedresource__v1__write_request__free_unpacked)
@@ -91,14 +92,14 @@ extension FencedWriteRequest: WireMessage, CBridgedMessage {
     /// Appends the encoded message to `buffer`.
     public func encode(into buffer: inout ByteBuffer) { self.pack(into: &buffer) }
 
-    init(c: Fencedresource__V1__WriteRequest) throws {
+    package init(c: Fencedresource__V1__WriteRequest) throws {
         try self.init(
             resource: String(exactText: c.resource, field: "resource"), fencingToken: c.fencing_token,
             data: [UInt8](protobufC: c.data),
             lockKey: String(exactText: c.lock_key, field: "lock_key"))
     }
 
-    func fill(_ c: inout Fencedresource__V1__WriteRequest, arena: CArena) {
+    package func fill(_ c: inout Fencedresource__V1__WriteRequest, arena: borrowing CArena) {
         c.resource = arena.text(self.resource)
         c.fencing_token = self.fencingToken
         c.data = arena.bytes(self.data)
@@ -109,7 +110,7 @@ extension FencedWriteRequest: WireMessage, CBridgedMessage {
 extension FencedWriteResponse: WireMessage, CBridgedMessage {
     /// `fencedresource.v1.WriteResponse`.
     public static let protobufName = "fencedresource.v1.WriteResponse"
-    static let cFunctions = CMessageFunctions(
+    package static let cFunctions = CMessageFunctions(
         fencedresource__v1__write_response__init, fencedresource__v1__write_response__get_packed_size,
         fencedresource__v1__write_response__pack, fencedresource__v1__write_response__unpack,
         fencedresource__v1__write_response__free_unpacked)
@@ -121,9 +122,9 @@ extension FencedWriteResponse: WireMessage, CBridgedMessage {
     /// Appends the encoded message to `buffer`.
     public func encode(into buffer: inout ByteBuffer) { self.pack(into: &buffer) }
 
-    init(c: Fencedresource__V1__WriteResponse) { self.init(version: c.version, acceptedToken: c.accepted_token) }
+    package init(c: Fencedresource__V1__WriteResponse) { self.init(version: c.version, acceptedToken: c.accepted_token) }
 
-    func fill(_ c: inout Fencedresource__V1__WriteResponse, arena: CArena) {
+    package func fill(_ c: inout Fencedresource__V1__WriteResponse, arena: borrowing CArena) {
         c.version = self.version
         c.accepted_token = self.acceptedToken
     }
@@ -132,7 +133,7 @@ extension FencedWriteResponse: WireMessage, CBridgedMessage {
 extension FencedReadRequest: WireMessage, CBridgedMessage {
     /// `fencedresource.v1.ReadRequest`.
     public static let protobufName = "fencedresource.v1.ReadRequest"
-    static let cFunctions = CMessageFunctions(
+    package static let cFunctions = CMessageFunctions(
         fencedresource__v1__read_request__init, fencedresource__v1__read_request__get_packed_size,
         fencedresource__v1__read_request__pack, fencedresource__v1__read_request__unpack,
         fencedresource__v1__read_request__free_unpacked)
@@ -144,17 +145,17 @@ extension FencedReadRequest: WireMessage, CBridgedMessage {
     /// Appends the encoded message to `buffer`.
     public func encode(into buffer: inout ByteBuffer) { self.pack(into: &buffer) }
 
-    init(c: Fencedresource__V1__ReadRequest) throws {
+    package init(c: Fencedresource__V1__ReadRequest) throws {
         try self.init(resource: String(exactText: c.resource, field: "resource"))
     }
 
-    func fill(_ c: inout Fencedresource__V1__ReadRequest, arena: CArena) { c.resource = arena.text(self.resource) }
+    package func fill(_ c: inout Fencedresource__V1__ReadRequest, arena: borrowing CArena) { c.resource = arena.text(self.resource) }
 }
 
 extension FencedReadResponse: WireMessage, CBridgedMessage {
     /// `fencedresource.v1.ReadResponse`.
     public static let protobufName = "fencedresource.v1.ReadResponse"
-    static let cFunctions = CMessageFunctions(
+    package static let cFunctions = CMessageFunctions(
         fencedresource__v1__read_response__init, fencedresource__v1__read_response__get_packed_size,
         fencedresource__v1__read_response__pack, fencedresource__v1__read_response__unpack,
         fencedresource__v1__read_response__free_unpacked)
@@ -166,11 +167,11 @@ extension FencedReadResponse: WireMessage, CBridgedMessage {
     /// Appends the encoded message to `buffer`.
     public func encode(into buffer: inout ByteBuffer) { self.pack(into: &buffer) }
 
-    init(c: Fencedresource__V1__ReadResponse) {
+    package init(c: Fencedresource__V1__ReadResponse) {
         self.init(data: [UInt8](protobufC: c.data), version: c.version, highestToken: c.highest_token)
     }
 
-    func fill(_ c: inout Fencedresource__V1__ReadResponse, arena: CArena) {
+    package func fill(_ c: inout Fencedresource__V1__ReadResponse, arena: borrowing CArena) {
         c.data = arena.bytes(self.data)
         c.version = self.version
         c.highest_token = self.highestToken

@@ -1,3 +1,5 @@
+public import LeaseholdWire
+
 /// The methods of the sample service `fencedresource.v1.FencedResource`, each with its request and response types.
 ///
 /// The sample runs on the same RPC layer, so its connections also begin with ``LeaseholdMethod/hello``.
