@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # README command 2 (and what CI runs): installs what is missing, checks that the generated protobuf-c code is
 # current, builds in debug mode, and runs the whole test suite: the Swift tests, then the Python client's checks
-# and tests (scripts/test-python.sh, in a virtual environment it creates).
+# and tests (scripts/test-python.sh, in a virtual environment it creates), then a few seconds of each libFuzzer
+# harness (scripts/fuzz.sh; the long runs are made by hand), which arguments (e.g. --filter X) leave out.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
@@ -9,3 +10,6 @@ scripts/generate-proto.sh --check
 swift build --build-tests
 swift test --skip-build "$@"
 scripts/test-python.sh
+if [ $# -eq 0 ]; then
+    scripts/fuzz.sh all 5
+fi

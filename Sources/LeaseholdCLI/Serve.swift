@@ -99,7 +99,7 @@ struct Serve: AsyncParsableCommand {
     var maxStreamBufferBytes = 1 << 20
 
     @Option(help: "A new connection must complete a successful Hello within this time, or is closed (UNAUTHENTICATED).")
-    var helloTimeout = DurationArgument(.seconds(10), text: "10s")
+    var helloTimeout = DurationArgument(.seconds(30), text: "30s")
 
     @Option(help: "A frame must arrive whole within this time of its first byte, or the connection is closed (DEADLINE_EXCEEDED).")
     var frameTimeout = DurationArgument(.seconds(30), text: "30s")

@@ -35,7 +35,7 @@ public final class RPCServer: Sendable {
         public var maxConnections: Int = 10_000
         /// How long a new connection has to complete a successful `Hello`; past it the connection gets a
         /// connection-level `UNAUTHENTICATED` frame and is closed. `--hello-timeout`.
-        public var helloTimeout: Duration = .seconds(10)
+        public var helloTimeout: Duration = .seconds(30)
         /// How long a frame may take from its first byte to its last (a client that trickles or stops mid-frame);
         /// past it the connection gets a connection-level `DEADLINE_EXCEEDED` frame and is closed. `--frame-timeout`.
         public var frameTimeout: Duration = .seconds(30)
@@ -150,6 +150,13 @@ public final class RPCServer: Sendable {
         let address = channel.localAddress!
         self.logger.info("listening", metadata: ["address": "\(address)"])
         return address
+    }
+
+    /// Installs the handlers of one accepted connection (frame deadline, decoder, connection handler) on `channel`,
+    /// as the listener does: for the fuzzer, which feeds a channel of its own arbitrary bytes.
+    @_spi(Fuzzing)
+    public func installConnectionHandlers(on channel: any Channel) throws {
+        try self.setUpConnection(channel)
     }
 
     /// The listening channel, once started (for tests of its pipeline).

@@ -1,6 +1,7 @@
 public import LeaseholdClient
 import LeaseholdTestUtilities
 public import LeaseholdServer
+import LeaseholdRPC
 import Logging
 import NIOCore
 
@@ -20,6 +21,10 @@ public func withLeaseholdServer<R>(
     var configuration = LeaseholdServer.Configuration()
     configuration.listenPort = 0
     configuration.dataPath = directory.file("leasehold.db")
+    // The connection deadlines are wall-clock; on a test machine running hundreds of tests at once a connection may
+    // wait longer than the defaults for its turn. Tests of the deadlines set their own.
+    configuration.rpcLimits.helloTimeout = .seconds(300)
+    configuration.rpcLimits.frameTimeout = .seconds(300)
     configure(&configuration)
     var logger = Logger(label: "leasehold.test")
     logger.logLevel = .warning

@@ -112,6 +112,9 @@ func withTestServer<R>(
     var configuration = RPCServer.Configuration(host: "127.0.0.1", port: 0)
     configuration.authenticator = authenticator
     configuration.limits = limits
+    // Wall-clock deadlines a loaded test machine could trip; ConnectionBoundsTests tests them on a manual clock.
+    configuration.limits.helloTimeout = .seconds(300)
+    configuration.limits.frameTimeout = .seconds(300)
     let server = RPCServer(configuration: configuration, services: [service], logger: Logger(label: "test"))
     let address = try await server.start()
     do {

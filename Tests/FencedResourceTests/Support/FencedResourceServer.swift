@@ -22,8 +22,11 @@ func withFencedResource<R>(
     defer { directory.remove() }
     let logger = quietLogger()
     let service = try FencedResourceService(path: directory.file("fenced.db"), validator: validator, logger: logger)
-    let server = RPCServer(
-        configuration: RPCServer.Configuration(host: "127.0.0.1", port: 0), services: [service], logger: logger)
+    var configuration = RPCServer.Configuration(host: "127.0.0.1", port: 0)
+    // Wall-clock deadlines a loaded test machine could trip (tested on a manual clock in LeaseholdRPCTests).
+    configuration.limits.helloTimeout = .seconds(300)
+    configuration.limits.frameTimeout = .seconds(300)
+    let server = RPCServer(configuration: configuration, services: [service], logger: logger)
     let port: Int
     do {
         port = try await server.start().port!
