@@ -16,6 +16,7 @@ let products: [Product] = [
     .library(name: "LeaseholdServer", targets: ["LeaseholdServer"]),
     .library(name: "LeaseholdRPC", targets: ["LeaseholdRPC"]),
     .library(name: "FencedResource", targets: ["FencedResource", "FencedResourceWire"]),
+    .library(name: "FencedResourceWire", targets: ["FencedResourceWire"]),
     // For bench/'s micro-benchmarks, which measure these layers on their own.
     .library(name: "LeaseholdWire", targets: ["LeaseholdWire"]),
     .library(name: "LeaseholdCore", targets: ["LeaseholdCore"]),
@@ -74,17 +75,20 @@ let targets: [Target] = [
     ),
     .testTarget(
         name: "LeaseholdWireTests",
-        dependencies: ["LeaseholdWire", "LeaseholdCore", "CLeaseholdProto", "LeaseholdTestUtilities", nioCore,
-                       "FencedResourceWire", "CFencedResourceProto",
-                       .product(name: "NIOEmbedded", package: "swift-nio"),
-                       .product(name: "NIOTestUtils", package: "swift-nio")],
+        dependencies: [
+            "LeaseholdWire", "LeaseholdCore", "CLeaseholdProto", "LeaseholdTestUtilities", nioCore,
+            "FencedResourceWire", "CFencedResourceProto",
+            .product(name: "NIOEmbedded", package: "swift-nio"),
+            .product(name: "NIOTestUtils", package: "swift-nio"),
+        ],
         swiftSettings: swiftSettings
     ),
 
     .target(
         name: "LeaseholdRPC",
         dependencies: [
-            "LeaseholdCore", "LeaseholdWire", nioCore, nioPosix, logging, .product(name: "Crypto", package: "swift-crypto"),
+            "LeaseholdCore", "LeaseholdWire", nioCore, nioPosix, logging,
+            .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "HeapModule", package: "swift-collections"),
         ],
         swiftSettings: swiftSettings
@@ -94,13 +98,18 @@ let targets: [Target] = [
         dependencies: [
             "LeaseholdRPC", "LeaseholdWire", "LeaseholdTestUtilities", nioCore, nioPosix, logging,
             .product(name: "NIOEmbedded", package: "swift-nio"),
-            .product(name: "NIOConcurrencyHelpers", package: "swift-nio"), .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            .product(name: "Crypto", package: "swift-crypto"),
         ],
         swiftSettings: swiftSettings
     ),
 
     .target(name: "LeaseholdSQLite", dependencies: ["CSQLite"], swiftSettings: swiftSettings),
-    .target(name: "LeaseholdStore", dependencies: ["LeaseholdSQLite", "LeaseholdCore", logging], swiftSettings: swiftSettings),
+    .target(
+        name: "LeaseholdStore",
+        dependencies: ["LeaseholdSQLite", "LeaseholdCore", logging],
+        swiftSettings: swiftSettings
+    ),
     .testTarget(
         name: "LeaseholdStoreTests",
         dependencies: ["LeaseholdStore", "LeaseholdSQLite", "LeaseholdCore", logging],
@@ -143,12 +152,15 @@ let targets: [Target] = [
     ),
 
     .target(
-        name: "LeaseholdClient", dependencies: ["LeaseholdRPC", "LeaseholdWire", "LeaseholdCore"],
-        swiftSettings: swiftSettings),
+        name: "LeaseholdClient",
+        dependencies: ["LeaseholdRPC", "LeaseholdWire", "LeaseholdCore"],
+        swiftSettings: swiftSettings
+    ),
     .testTarget(
         name: "LeaseholdClientTests",
         dependencies: [
-            "LeaseholdClient", "LeaseholdServer", "LeaseholdCore", "LeaseholdRPC", "LeaseholdWire", "LeaseholdTestSupport",
+            "LeaseholdClient", "LeaseholdServer", "LeaseholdCore", "LeaseholdRPC", "LeaseholdWire",
+            "LeaseholdTestSupport",
             "LeaseholdTestUtilities", nioCore, nioPosix,
         ],
         swiftSettings: swiftSettings
@@ -157,8 +169,10 @@ let targets: [Target] = [
     .executableTarget(
         name: "LeaseholdCLI",
         dependencies: [
-            "LeaseholdServer", "LeaseholdClient", "LeaseholdCore", "LeaseholdPostgres", "LeaseholdRPC", "LeaseholdStore",
-            "LeaseholdWire", logging, nioCore, nioPosix, .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            "LeaseholdServer", "LeaseholdClient", "LeaseholdCore", "LeaseholdPostgres", "LeaseholdRPC",
+            "LeaseholdStore",
+            "LeaseholdWire", logging, nioCore, nioPosix,
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Metrics", package: "swift-metrics"),
             .product(name: "Prometheus", package: "swift-prometheus"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -167,7 +181,10 @@ let targets: [Target] = [
         swiftSettings: swiftSettings
     ),
     .testTarget(
-        name: "LeaseholdCLITests", dependencies: ["LeaseholdCLI", "LeaseholdCore", logging], swiftSettings: swiftSettings),
+        name: "LeaseholdCLITests",
+        dependencies: ["LeaseholdCLI", "LeaseholdCore", logging],
+        swiftSettings: swiftSettings
+    ),
 
     // Test helpers with no Leasehold dependency (seeded randomness, bounded waits, temporary folders), so that
     // the Core, Wire, Store and RPC tests do not build the server.
@@ -194,12 +211,17 @@ let targets: [Target] = [
     // The sample's own protocol: protoc-c output of samples/FencedResource/proto, regenerated by
     // scripts/generate-proto.sh.
     .target(
-        name: "CFencedResourceProto", dependencies: ["CProtobufC"],
-        path: "samples/FencedResource/Sources/CFencedResourceProto"),
+        name: "CFencedResourceProto",
+        dependencies: ["CProtobufC"],
+        path: "samples/FencedResource/Sources/CFencedResourceProto"
+    ),
     // The sample's messages and method descriptors, on LeaseholdWire's C bridge.
     .target(
-        name: "FencedResourceWire", dependencies: ["CFencedResourceProto", "CProtobufC", "LeaseholdWire", nioCore],
-        path: "samples/FencedResource/Sources/FencedResourceWire", swiftSettings: swiftSettings),
+        name: "FencedResourceWire",
+        dependencies: ["CFencedResourceProto", "CProtobufC", "LeaseholdWire", nioCore],
+        path: "samples/FencedResource/Sources/FencedResourceWire",
+        swiftSettings: swiftSettings
+    ),
     .target(
         name: "FencedResource",
         dependencies: [
@@ -223,7 +245,8 @@ let targets: [Target] = [
     .executableTarget(
         name: "FencingDemo",
         dependencies: [
-            "FencedResource", "FencedResourceWire", "LeaseholdClient", "LeaseholdServer", "LeaseholdRPC", "LeaseholdWire",
+            "FencedResource", "FencedResourceWire", "LeaseholdClient", "LeaseholdServer", "LeaseholdRPC",
+            "LeaseholdWire",
             "LeaseholdCore",
             logging, nioCore,
         ],

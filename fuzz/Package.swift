@@ -28,11 +28,18 @@ let nioCore: Target.Dependency = .product(name: "NIOCore", package: "swift-nio")
 
 let targets: [Target] = [
     .executableTarget(
-        name: "FuzzFrame", dependencies: [.product(name: "LeaseholdWire", package: "leasehold"), nioCore],
-        swiftSettings: swiftSettings),
+        name: "FuzzFrame",
+        dependencies: [.product(name: "LeaseholdWire", package: "leasehold"), nioCore],
+        swiftSettings: swiftSettings
+    ),
     .executableTarget(
-        name: "FuzzMessages", dependencies: [.product(name: "LeaseholdWire", package: "leasehold"), nioCore],
-        swiftSettings: swiftSettings),
+        name: "FuzzMessages",
+        dependencies: [
+            .product(name: "LeaseholdWire", package: "leasehold"),
+            .product(name: "FencedResourceWire", package: "leasehold"), nioCore,
+        ],
+        swiftSettings: swiftSettings
+    ),
     .executableTarget(
         name: "FuzzConnection",
         dependencies: [
@@ -40,7 +47,8 @@ let targets: [Target] = [
             nioCore, .product(name: "NIOEmbedded", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
         ],
-        swiftSettings: swiftSettings),
+        swiftSettings: swiftSettings
+    ),
 ]
 
 let package = Package(

@@ -36,7 +36,8 @@ struct Serve: AsyncParsableCommand {
 
             With --auth-file, every client needs a token (see `leasehold hash-token --help`); without it, \
             everyone is the principal `anonymous` and nobody may force-release.
-            """)
+            """
+    )
 
     @Option(help: "Address to listen on, HOST:PORT.")
     var listen = "127.0.0.1:7420"
@@ -47,31 +48,47 @@ struct Serve: AsyncParsableCommand {
     @Option(
         help: ArgumentHelp(
             "Where state lives: sqlite:FILE (one node; the same as --data) or postgres://USER[:PASSWORD]@HOST:PORT/DB (several nodes, one active).",
-            valueName: "url"))
+            valueName: "url"
+        )
+    )
     var store: String?
 
     @Option(help: "With postgres://: a file holding the database password (else PGPASSWORD, else the URL's).")
     var storePasswordFile: String?
 
-    @Option(help: "With postgres://: HOST:PORT where clients reach this node; standbys send clients there (default: --listen).")
+    @Option(
+        help:
+            "With postgres://: HOST:PORT where clients reach this node; standbys send clients there (default: --listen)."
+    )
     var advertise: String?
 
-    @Option(help: "With postgres://: how long the active node's lease lasts; a standby takes over this long after the active dies.")
+    @Option(
+        help:
+            "With postgres://: how long the active node's lease lasts; a standby takes over this long after the active dies."
+    )
     var leaderLease = DurationArgument(.seconds(3), text: "3s")
 
     @Option(
         help: ArgumentHelp(
             "JSON file mapping SHA-256 token digests to principals and roles.",
-            discussion: #"{"tokens": [{"principal": "ops", "sha256": "<hex>", "roles": ["admin"]}]}; make digests with `leasehold hash-token`."#))
+            discussion:
+                #"{"tokens": [{"principal": "ops", "sha256": "<hex>", "roles": ["admin"]}]}; make digests with `leasehold hash-token`."#
+        )
+    )
     var authFile: String?
 
     @Option(
         help: ArgumentHelp(
             "full: sync every commit to disk (default). normal: faster; a power loss (not a crash) may lose the last few ms of grants.",
-            valueName: "full|normal"))
+            valueName: "full|normal"
+        )
+    )
     var sync = "full"
 
-    @Option(help: "After an expiry or force-release, keep the key ungrantable this long (e.g. 5s). Clean releases have no delay.")
+    @Option(
+        help:
+            "After an expiry or force-release, keep the key ungrantable this long (e.g. 5s). Clean releases have no delay."
+    )
     var lockDelay = DurationArgument(.zero, text: "0s")
 
     @Option(help: "Events kept for watchers that resume from the past.")
@@ -89,19 +106,28 @@ struct Serve: AsyncParsableCommand {
     @Option(
         help: ArgumentHelp(
             "Most client connections at once; one more is told RESOURCE_EXHAUSTED and closed.",
-            discussion: "At start the process's soft file-descriptor limit is raised (up to its hard limit) to hold them."))
+            discussion:
+                "At start the process's soft file-descriptor limit is raised (up to its hard limit) to hold them."
+        )
+    )
     var maxConnections = 10_000
 
     @Option(help: "Most calls open at once on one connection; more get RESOURCE_EXHAUSTED.")
     var maxCallsPerConnection = 10_000
 
-    @Option(help: "Bytes of a watch stream buffered for a client that does not read; past it the stream ends with RESOURCE_EXHAUSTED.")
+    @Option(
+        help:
+            "Bytes of a watch stream buffered for a client that does not read; past it the stream ends with RESOURCE_EXHAUSTED."
+    )
     var maxStreamBufferBytes = 1 << 20
 
     @Option(help: "A new connection must complete a successful Hello within this time, or is closed (UNAUTHENTICATED).")
     var helloTimeout = DurationArgument(.seconds(30), text: "30s")
 
-    @Option(help: "A frame must arrive whole within this time of its first byte, or the connection is closed (DEADLINE_EXCEEDED).")
+    @Option(
+        help:
+            "A frame must arrive whole within this time of its first byte, or the connection is closed (DEADLINE_EXCEEDED)."
+    )
     var frameTimeout = DurationArgument(.seconds(30), text: "30s")
 
     @Option(help: "Longest session name and Hello client_name, in UTF-8 bytes; longer gets INVALID_ARGUMENT.")
@@ -113,8 +139,11 @@ struct Serve: AsyncParsableCommand {
     @Option(
         help: ArgumentHelp(
             "Threads that serve connections (default: one per core but one, at least 1).",
-            discussion: "The store commits on a thread of its own, which the default leaves a core for. On 2 cores one loop gave more lock throughput and used less CPU for idle sessions, and two loops more KeepAlives per second over few busy connections: see bench/README.md.",
-            valueName: "n"))
+            discussion:
+                "The store commits on a thread of its own, which the default leaves a core for. On 2 cores one loop gave more lock throughput and used less CPU for idle sessions, and two loops more KeepAlives per second over few busy connections: see bench/README.md.",
+            valueName: "n"
+        )
+    )
     var eventLoops: Int?
 
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
@@ -127,7 +156,9 @@ struct Serve: AsyncParsableCommand {
                 Expiries and force-releases are logged at info, each grant and release at debug, with key, session, \
                 owner and token.
                 """,
-            valueName: "format"))
+            valueName: "format"
+        )
+    )
     var logFormat = "text"
 
     func validate() throws {
@@ -207,7 +238,8 @@ struct Serve: AsyncParsableCommand {
         if soft < wanted {
             logger.warning(
                 "the file-descriptor limit is below --max-connections",
-                metadata: ["limit": "\(soft)", "max-connections": "\(self.maxConnections)"])
+                metadata: ["limit": "\(soft)", "max-connections": "\(self.maxConnections)"]
+            )
         }
         if let metrics = self.metricsListen {
             let metricsAddress = try Self.address(metrics, option: "--metrics-listen")
@@ -246,13 +278,19 @@ struct Serve: AsyncParsableCommand {
             storeConfiguration.eventRetention = self.eventRetention
             let election = PostgresLeaderElection(configuration: storeConfiguration, logger: logger)
             var nodeConfiguration = LeaseholdNode.Configuration(
-                server: configuration, advertise: self.advertise ?? self.listen)
+                server: configuration,
+                advertise: self.advertise ?? self.listen
+            )
             nodeConfiguration.leaderLease = self.leaderLease.duration
             service = LeaseholdNode(configuration: nodeConfiguration, election: election, logger: logger)
         }
         let group = ServiceGroup(
             configuration: ServiceGroupConfiguration(
-                services: [.init(service: service)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+                services: [.init(service: service)],
+                gracefulShutdownSignals: [.sigterm, .sigint],
+                logger: logger
+            )
+        )
         do {
             try await group.run()
         } catch {

@@ -113,8 +113,10 @@ struct TopCommand: AsyncParsableCommand {
             for lock in listed.locks.prefix(self.maxKeys) {
                 let described = try await client.describe(lock.key)
                 queues[lock.key] = TopState.Queue(
-                    waiters: Int(described.waiters), oldest: described.queue.map(\.waitingSince).min(),
-                    nextOwner: described.queue.first?.owner)
+                    waiters: Int(described.waiters),
+                    oldest: described.queue.map(\.waitingSince).min(),
+                    nextOwner: described.queue.first?.owner
+                )
             }
             state.withLock {
                 $0.locks = listed.locks
@@ -158,7 +160,9 @@ final class Terminal: @unchecked Sendable {  // `saved` is set once; `quit` is a
         tcgetattr(STDIN_FILENO, &original)
         signal(SIGINT, SIG_IGN)
         let terminal = Terminal(
-            saved: original, interrupt: DispatchSource.makeSignalSource(signal: SIGINT, queue: .global()))
+            saved: original,
+            interrupt: DispatchSource.makeSignalSource(signal: SIGINT, queue: .global())
+        )
         terminal.interrupt.setEventHandler { terminal.quit.store(true, ordering: .relaxed) }
         terminal.interrupt.resume()
         var raw = original

@@ -30,8 +30,12 @@ public final class LeaseholdClient: Sendable {
         public var reconnectBackoff: (initial: Duration, maximum: Duration)
 
         public init(
-            host: String = "127.0.0.1", port: Int = 7420, token: String = "", clientName: String = "leasehold-swift",
-            connectTimeout: Duration = .seconds(5), callTimeout: Duration = .seconds(10),
+            host: String = "127.0.0.1",
+            port: Int = 7420,
+            token: String = "",
+            clientName: String = "leasehold-swift",
+            connectTimeout: Duration = .seconds(5),
+            callTimeout: Duration = .seconds(10),
             reconnectBackoff: (initial: Duration, maximum: Duration) = (.milliseconds(50), .seconds(1))
         ) {
             self.host = host
@@ -92,7 +96,10 @@ public final class LeaseholdClient: Sendable {
     public func openSession(ttl: Duration = .seconds(10), name: String = "") async throws -> Session {
         let connection = try await self.connection()
         let info = try await connection.unary(
-            LeaseholdMethod.openSession, OpenSessionRequest(ttl: ttl, name: name), timeout: self.configuration.callTimeout)
+            LeaseholdMethod.openSession,
+            OpenSessionRequest(ttl: ttl, name: name),
+            timeout: self.configuration.callTimeout
+        )
         return Session(client: self, info: info, connection: connection)
     }
 
@@ -137,7 +144,9 @@ public final class LeaseholdClient: Sendable {
                 do {
                     let connection = try await self.connection()
                     let stream = connection.serverStream(
-                        LeaseholdMethod.watch, WatchRequest(prefix: prefix, startRevision: next))
+                        LeaseholdMethod.watch,
+                        WatchRequest(prefix: prefix, startRevision: next)
+                    )
                     for try await response in stream {
                         backoff.reset()
                         if response.events.isEmpty {
@@ -183,7 +192,8 @@ public final class LeaseholdClient: Sendable {
 
     /// A unary call that needs no session, retried once on a fresh connection if the connection was lost.
     func call<Request: WireMessage, Response: WireMessage>(
-        _ method: MethodDescriptor<Request, Response>, _ request: Request
+        _ method: MethodDescriptor<Request, Response>,
+        _ request: Request
     ) async throws -> Response {
         do {
             return try await self.connection().unary(method, request, timeout: self.configuration.callTimeout)
@@ -205,9 +215,11 @@ public final class LeaseholdClient: Sendable {
             let configuration = self.configuration
             let task = Task {
                 try await RPCConnection.connect(
-                    host: configuration.host, port: configuration.port,
+                    host: configuration.host,
+                    port: configuration.port,
                     hello: HelloRequest(clientName: configuration.clientName, token: configuration.token),
-                    connectTimeout: configuration.connectTimeout)
+                    connectTimeout: configuration.connectTimeout
+                )
             }
             state.connecting = task
             return .wait(task)

@@ -48,7 +48,8 @@ public final class Session: Sendable {
     private let secret: [UInt8]
     private let mutable: Mutex<Mutable>
 
-    init(client: LeaseholdClient, info: SessionInfo, connection: RPCConnection, sentAt: ContinuousClock.Instant = .now) {
+    init(client: LeaseholdClient, info: SessionInfo, connection: RPCConnection, sentAt: ContinuousClock.Instant = .now)
+    {
         self.client = client
         self.id = info.sessionID
         self.ttl = info.ttl
@@ -113,7 +114,8 @@ public final class Session: Sendable {
                         let response = try await self.sessionCall(
                             LeaseholdMethod.acquire,
                             AcquireRequest(sessionID: self.id, key: key, wait: remaining),
-                            timeout: remaining + self.client.configuration.callTimeout)
+                            timeout: remaining + self.client.configuration.callTimeout
+                        )
                         guard let info = response.lock else {
                             throw LeaseholdError(code: .internal, message: "Acquire answered without a lock")
                         }
@@ -127,7 +129,10 @@ public final class Session: Sendable {
             group.addTask {
                 for await state in self.states where state == .expired { break }
                 try Task.checkCancellation()
-                throw LeaseholdError(code: .sessionExpired, message: "session \(self.id) expired while waiting for \(key)")
+                throw LeaseholdError(
+                    code: .sessionExpired,
+                    message: "session \(self.id) expired while waiting for \(key)"
+                )
             }
             defer { group.cancelAll() }
             return try await group.next()!
@@ -142,7 +147,9 @@ public final class Session: Sendable {
     /// - Returns: What `body` returns.
     /// - Throws: `body`'s error, or the acquire's, or the release's when `body` succeeded.
     public func withLock<R: Sendable>(
-        _ key: String, wait: Duration = .seconds(30), _ body: (Lock) async throws -> R
+        _ key: String,
+        wait: Duration = .seconds(30),
+        _ body: (Lock) async throws -> R
     ) async throws -> R {
         let lock = try await self.acquire(key, wait: wait)
         let result: R
@@ -167,8 +174,10 @@ public final class Session: Sendable {
         task?.cancel()
         defer { self.finish(with: nil) }
         let response = try await self.sessionCall(
-            LeaseholdMethod.closeSession, CloseSessionRequest(sessionID: self.id),
-            timeout: self.client.configuration.callTimeout)
+            LeaseholdMethod.closeSession,
+            CloseSessionRequest(sessionID: self.id),
+            timeout: self.client.configuration.callTimeout
+        )
         return Int(response.released)
     }
 
@@ -177,7 +186,9 @@ public final class Session: Sendable {
     /// A call that must run on the connection the session is bound to: resumes on the current connection first
     /// if the session is bound to an older one.
     func sessionCall<Request: WireMessage, Response: WireMessage>(
-        _ method: MethodDescriptor<Request, Response>, _ request: Request, timeout: Duration
+        _ method: MethodDescriptor<Request, Response>,
+        _ request: Request,
+        timeout: Duration
     ) async throws -> Response {
         let connection = try await self.boundConnection()
         do {
@@ -200,8 +211,10 @@ public final class Session: Sendable {
         let sentAt = ContinuousClock.now
         do {
             _ = try await connection.unary(
-                LeaseholdMethod.resumeSession, ResumeSessionRequest(sessionID: self.id, secret: self.secret),
-                timeout: self.client.configuration.callTimeout)
+                LeaseholdMethod.resumeSession,
+                ResumeSessionRequest(sessionID: self.id, secret: self.secret),
+                timeout: self.client.configuration.callTimeout
+            )
         } catch let error as LeaseholdError where error.code == .sessionExpired || error.code == .notFound {
             self.finish(with: .expired)
             throw LeaseholdError(code: .sessionExpired, message: "session \(self.id) expired: \(error.message)")
@@ -256,7 +269,10 @@ public final class Session: Sendable {
             do {
                 connection = try await self.boundConnection()
                 _ = try await connection!.unary(
-                    LeaseholdMethod.keepAlive, KeepAliveRequest(sessionID: self.id), timeout: interval)
+                    LeaseholdMethod.keepAlive,
+                    KeepAliveRequest(sessionID: self.id),
+                    timeout: interval
+                )
                 self.mutable.withLock { $0.confirmedAt = max($0.confirmedAt, sentAt) }
                 if self.state == .jeopardy {
                     self.publish(.safe)

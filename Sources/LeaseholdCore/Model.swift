@@ -33,7 +33,11 @@ public struct LockInfo: Hashable, Sendable {
     public var sessionTTL: Duration
 
     public init(
-        key: String, sessionID: SessionID, fencingToken: UInt64, owner: String, acquiredAt: WallTime,
+        key: String,
+        sessionID: SessionID,
+        fencingToken: UInt64,
+        owner: String,
+        acquiredAt: WallTime,
         sessionTTL: Duration
     ) {
         self.key = key
@@ -82,7 +86,12 @@ public struct Event: Hashable, Sendable {
     public var at: WallTime
 
     public init(
-        revision: UInt64, kind: Kind, key: String, sessionID: SessionID, fencingToken: UInt64, owner: String,
+        revision: UInt64,
+        kind: Kind,
+        key: String,
+        sessionID: SessionID,
+        fencingToken: UInt64,
+        owner: String,
         at: WallTime
     ) {
         self.revision = revision

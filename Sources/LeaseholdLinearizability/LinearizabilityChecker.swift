@@ -155,11 +155,13 @@ extension LinearizabilityChecker {
             keys[key] = self.check(history)
         }
         return HistoryCheckSummary(
-            keys: keys, tokenViolations: TokenOrderCheck.violations(in: histories),
+            keys: keys,
+            tokenViolations: TokenOrderCheck.violations(in: histories),
             operations: histories.values.reduce(0) { $0 + $1.count },
             lostOperations: histories.values.reduce(0) { total, history in
                 total + history.count { $0.result == nil }
-            })
+            }
+        )
     }
 }
 

@@ -77,8 +77,12 @@ public struct PostgresEndpoint: Hashable, Sendable, CustomStringConvertible {
         guard !host.isEmpty else { throw InvalidPostgresURL(url: url, reason: "the host is empty") }
         guard !database.isEmpty else { throw InvalidPostgresURL(url: url, reason: "the database is empty") }
         self.init(
-            host: String(host), port: port, user: Self.percentDecoded(user), password: password,
-            database: String(database))
+            host: String(host),
+            port: port,
+            user: Self.percentDecoded(user),
+            password: password,
+            database: String(database)
+        )
     }
 
     /// The URL without the password, for logs and messages.

@@ -49,8 +49,8 @@ public final class PostgresLeaderElection: LeaderElection {
             """
         let connection = try await self.connected()
         for try await (taken, epoch, leader) in try await connection.query(query, logger: self.logger).decode(
-            (Int64?, Int64, String).self)
-        {
+            (Int64?, Int64, String).self
+        ) {
             if let taken { return .took(epoch: UInt64(taken)) }
             return .held(by: leader, epoch: UInt64(epoch))
         }
@@ -93,12 +93,17 @@ public final class PostgresLeaderElection: LeaderElection {
         if let connection = self.connection.withLock({ $0 }), !connection.isClosed { return connection }
         if !self.migrated.withLock({ $0 }) {
             try await PostgresStore.migrate(
-                endpoint: self.configuration.endpoint, connectTimeout: self.configuration.connectTimeout,
-                logger: self.logger)
+                endpoint: self.configuration.endpoint,
+                connectTimeout: self.configuration.connectTimeout,
+                logger: self.logger
+            )
             self.migrated.withLock { $0 = true }
         }
         let connection = try await PostgresStore.connect(
-            self.configuration.endpoint, timeout: self.configuration.connectTimeout, logger: self.logger)
+            self.configuration.endpoint,
+            timeout: self.configuration.connectTimeout,
+            logger: self.logger
+        )
         let previous = self.connection.withLock { state in
             defer { state = connection }
             return state

@@ -97,11 +97,23 @@ public final class PostgresStore: Store {
     public static func open(configuration: Configuration, logger: Logger) async throws -> PostgresStore {
         var logger = logger
         logger[metadataKey: "store.url"] = "\(configuration.endpoint)"
-        try await Self.migrate(endpoint: configuration.endpoint, connectTimeout: configuration.connectTimeout, logger: logger)
-        let writer = try await Self.connect(configuration.endpoint, timeout: configuration.connectTimeout, logger: logger)
+        try await Self.migrate(
+            endpoint: configuration.endpoint,
+            connectTimeout: configuration.connectTimeout,
+            logger: logger
+        )
+        let writer = try await Self.connect(
+            configuration.endpoint,
+            timeout: configuration.connectTimeout,
+            logger: logger
+        )
         let reader: PostgresConnection
         do {
-            reader = try await Self.connect(configuration.endpoint, timeout: configuration.connectTimeout, logger: logger)
+            reader = try await Self.connect(
+                configuration.endpoint,
+                timeout: configuration.connectTimeout,
+                logger: logger
+            )
         } catch {
             try? await writer.close()
             throw error
@@ -140,10 +152,13 @@ public final class PostgresStore: Store {
         let logger = self.logger
         let loop = Self.eventLoopGroup.next()
         let future = PostgresConnection.connect(
-            on: loop, configuration: Self.connectionConfiguration(endpoint, timeout: self.configuration.connectTimeout),
-            id: 0, logger: logger
+            on: loop,
+            configuration: Self.connectionConfiguration(endpoint, timeout: self.configuration.connectTimeout),
+            id: 0,
+            logger: logger
         ).flatMap { connection in
-            Self.load(connection, logger: logger).always { _ in connection.close().whenComplete { _ in _ = connection } }
+            Self.load(connection, logger: logger).always { _ in connection.close().whenComplete { _ in _ = connection }
+            }
         }
         let done = DispatchSemaphore(value: 0)
         let result = Mutex<Result<PersistedState, any Error>?>(nil)
@@ -188,9 +203,15 @@ public final class PostgresStore: Store {
             else { continue }
             events.append(
                 Event(
-                    revision: UInt64(revision), kind: kind, key: key, sessionID: SessionID(UInt64(session)),
-                    fencingToken: UInt64(token), owner: owner,
-                    at: WallTime(millisecondsSince1970: UInt64(max(at, 0)))))
+                    revision: UInt64(revision),
+                    kind: kind,
+                    key: key,
+                    sessionID: SessionID(UInt64(session)),
+                    fencingToken: UInt64(token),
+                    owner: owner,
+                    at: WallTime(millisecondsSince1970: UInt64(max(at, 0)))
+                )
+            )
         }
         return EventPage(events: events, compactRevision: UInt64(compacted) + 1)
     }
@@ -303,7 +324,9 @@ public final class PostgresStore: Store {
             self.completions.async { for (_, completion) in group { completion(.success(())) } }
         case .failure(let error):
             self.logger.info(
-                "group commit failed; nothing of it was written", metadata: ["batches": "\(group.count)", "error": "\(error)"])
+                "group commit failed; nothing of it was written",
+                metadata: ["batches": "\(group.count)", "error": "\(error)"]
+            )
             self.completions.async {
                 for (mutations, completion) in group { completion(mutations.isEmpty ? .success(()) : .failure(error)) }
             }
@@ -384,17 +407,21 @@ public final class PostgresStore: Store {
     /// Says why a commit wrote nothing.
     private func refusal(epoch: Int64, first: Int64, lowestOpened: Int64) async throws -> PostgresStoreError {
         let rows = try await self.writer.query(
-            "SELECT l.epoch, m.revision, m.last_session_id FROM leader l, meta m", logger: self.logger)
+            "SELECT l.epoch, m.revision, m.last_session_id FROM leader l, meta m",
+            logger: self.logger
+        )
         for try await (current, revision, lastSession) in rows.decode((Int64, Int64, Int64).self) {
             if current != epoch {
                 return PostgresStoreError(
-                    message: "epoch \(epoch) was superseded by epoch \(current): another node is active")
+                    message: "epoch \(epoch) was superseded by epoch \(current): another node is active"
+                )
             }
             if first != 0, revision >= first {
                 return PostgresStoreError(message: "event revision \(first) is not above meta.revision \(revision)")
             }
             return PostgresStoreError(
-                message: "session id \(lowestOpened) is not above meta.last_session_id \(lastSession)")
+                message: "session id \(lowestOpened) is not above meta.last_session_id \(lastSession)"
+            )
         }
         return PostgresStoreError(message: "the leader or meta row is missing")
     }
@@ -449,8 +476,8 @@ public final class PostgresStore: Store {
         var deleted: Int64 = 0
         var guarded: Int64 = 0
         for try await (count, guardRows) in try await self.writer.query(query, logger: self.logger).decode(
-            (Int64, Int64).self)
-        {
+            (Int64, Int64).self
+        ) {
             deleted = count
             guarded = guardRows
         }
@@ -488,21 +515,37 @@ public final class PostgresStore: Store {
             guard let row = counters.rows.first else { throw PostgresStoreError(message: "the meta row is missing") }
             let (revision, lastSession) = try row.decode((Int64, Int64).self)
             var state = PersistedState(
-                revision: UInt64(revision), lastSessionID: SessionID(UInt64(lastSession)), sessions: [], locks: [])
+                revision: UInt64(revision),
+                lastSessionID: SessionID(UInt64(lastSession)),
+                sessions: [],
+                locks: []
+            )
             for row in sessions.rows {
                 let (id, hash, ttl, owner, name) = try row.decode((Int64, ByteBuffer, Int64, String, String).self)
                 state.sessions.append(
                     SessionRecord(
-                        id: SessionID(UInt64(id)), secretHash: Array(buffer: hash), ttl: .milliseconds(ttl),
-                        owner: owner, name: name))
+                        id: SessionID(UInt64(id)),
+                        secretHash: Array(buffer: hash),
+                        ttl: .milliseconds(ttl),
+                        owner: owner,
+                        name: name
+                    )
+                )
             }
             for row in locks.rows {
                 let (key, session, token, owner, at, ttl) = try row.decode(
-                    (String, Int64, Int64, String, Int64, Int64).self)
+                    (String, Int64, Int64, String, Int64, Int64).self
+                )
                 state.locks.append(
                     LockInfo(
-                        key: key, sessionID: SessionID(UInt64(session)), fencingToken: UInt64(token), owner: owner,
-                        acquiredAt: WallTime(millisecondsSince1970: UInt64(max(at, 0))), sessionTTL: .milliseconds(ttl)))
+                        key: key,
+                        sessionID: SessionID(UInt64(session)),
+                        fencingToken: UInt64(token),
+                        owner: owner,
+                        acquiredAt: WallTime(millisecondsSince1970: UInt64(max(at, 0))),
+                        sessionTTL: .milliseconds(ttl)
+                    )
+                )
             }
             return state
         }
@@ -514,17 +557,32 @@ public final class PostgresStore: Store {
 
     // MARK: - Connections
 
-    static func connectionConfiguration(_ endpoint: PostgresEndpoint, timeout: Duration) -> PostgresConnection.Configuration {
+    static func connectionConfiguration(
+        _ endpoint: PostgresEndpoint,
+        timeout: Duration
+    ) -> PostgresConnection.Configuration {
         var configuration = PostgresConnection.Configuration(
-            host: endpoint.host, port: endpoint.port, username: endpoint.user, password: endpoint.password,
-            database: endpoint.database, tls: .disable)
+            host: endpoint.host,
+            port: endpoint.port,
+            username: endpoint.user,
+            password: endpoint.password,
+            database: endpoint.database,
+            tls: .disable
+        )
         configuration.options.connectTimeout = TimeAmount.milliseconds(timeout.wholeMilliseconds)
         return configuration
     }
 
-    static func connect(_ endpoint: PostgresEndpoint, timeout: Duration, logger: Logger) async throws -> PostgresConnection {
+    static func connect(
+        _ endpoint: PostgresEndpoint,
+        timeout: Duration,
+        logger: Logger
+    ) async throws -> PostgresConnection {
         try await PostgresConnection.connect(
-            on: Self.eventLoopGroup.next(), configuration: Self.connectionConfiguration(endpoint, timeout: timeout),
-            id: 1, logger: logger)
+            on: Self.eventLoopGroup.next(),
+            configuration: Self.connectionConfiguration(endpoint, timeout: timeout),
+            id: 1,
+            logger: logger
+        )
     }
 }

@@ -45,7 +45,8 @@ public struct Authenticator: Sendable {
             guard digest.utf8.count == 64, digest.utf8.allSatisfy({ Self.isLowercaseHex($0) }) else {
                 throw AuthFileError(
                     message: "tokens[\(index)].sha256 must be 64 lowercase hex digits "
-                        + "(use `leasehold hash-token TOKEN`)")
+                        + "(use `leasehold hash-token TOKEN`)"
+                )
             }
             guard !entry.principal.isEmpty else {
                 throw AuthFileError(message: "tokens[\(index)].principal must not be empty")
@@ -90,13 +91,15 @@ public struct Authenticator: Sendable {
     }
 
     private static func isLowercaseHex(_ byte: UInt8) -> Bool {
-        (byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9")) || (byte >= UInt8(ascii: "a") && byte <= UInt8(ascii: "f"))
+        (byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9"))
+            || (byte >= UInt8(ascii: "a") && byte <= UInt8(ascii: "f"))
     }
 
     private static func explain(_ error: DecodingError) -> String {
         func path(_ context: DecodingError.Context) -> String {
             let path = context.codingPath.map { key in key.intValue.map { "[\($0)]" } ?? ".\(key.stringValue)" }
-            return path.isEmpty ? "the top level" : path.joined().trimmingCharacters(in: CharacterSet(charactersIn: "."))
+            return path.isEmpty
+                ? "the top level" : path.joined().trimmingCharacters(in: CharacterSet(charactersIn: "."))
         }
         switch error {
         case .keyNotFound(let key, let context):

@@ -40,8 +40,12 @@ public final class RPCConnection: Sendable {
     /// - Throws: ``LeaseholdError`` with `UNAVAILABLE` when the server cannot be reached, or the `Hello` error
     ///   (`UNAUTHENTICATED`, `UNSUPPORTED_PROTOCOL`).
     public static func connect(
-        host: String, port: Int, hello: HelloRequest, connectTimeout: Duration = .seconds(5),
-        maxFrameBytes: Int = 16 << 20, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
+        host: String,
+        port: Int,
+        hello: HelloRequest,
+        connectTimeout: Duration = .seconds(5),
+        maxFrameBytes: Int = 16 << 20,
+        group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
     ) async throws -> RPCConnection {
         let channel: any Channel
         do {
@@ -59,14 +63,30 @@ public final class RPCConnection: Sendable {
                 .connect(host: host, port: port)
                 .get()
         } catch {
-            throw LeaseholdError(code: .unavailable, message: "cannot connect to \(host):\(port): \(error)", cause: error)
+            throw LeaseholdError(
+                code: .unavailable,
+                message: "cannot connect to \(host):\(port): \(error)",
+                cause: error
+            )
         }
         let handler = try await channel.eventLoop.submit {
-            NIOLoopBound(try channel.pipeline.syncOperations.handler(type: ClientConnectionHandler.self), eventLoop: channel.eventLoop)
+            NIOLoopBound(
+                try channel.pipeline.syncOperations.handler(type: ClientConnectionHandler.self),
+                eventLoop: channel.eventLoop
+            )
         }.get()
         let connection = RPCConnection(
-            channel: channel, handler: handler,
-            hello: HelloResponse(serverVersion: "", serverID: "", protocolVersion: 0, maxFrameBytes: 0, principal: "", roles: []))
+            channel: channel,
+            handler: handler,
+            hello: HelloResponse(
+                serverVersion: "",
+                serverID: "",
+                protocolVersion: 0,
+                maxFrameBytes: 0,
+                principal: "",
+                roles: []
+            )
+        )
         do {
             let response = try await connection.unary(LeaseholdMethod.hello, hello, timeout: connectTimeout)
             return RPCConnection(channel: channel, handler: handler, hello: response)
@@ -86,7 +106,9 @@ public final class RPCConnection: Sendable {
     /// - Throws: ``LeaseholdError`` with the server's status, `DEADLINE_EXCEEDED`, or `UNAVAILABLE` when the
     ///   connection ends; `CancellationError` when the calling task is cancelled (the server is sent CANCEL).
     public func unary<Request: WireMessage, Response: WireMessage>(
-        _ method: MethodDescriptor<Request, Response>, _ request: Request, timeout: Duration? = nil
+        _ method: MethodDescriptor<Request, Response>,
+        _ request: Request,
+        timeout: Duration? = nil
     ) async throws -> Response {
         let frame = self.newFrame(method: method.name, payload: request.encoded(), timeout: timeout)
         let callID = frame.callID
@@ -114,7 +136,9 @@ public final class RPCConnection: Sendable {
     /// - Returns: The decoded response, or the errors of ``unary(_:_:timeout:)`` (there is no cancellation).
     @inlinable
     public func unaryFuture<Request: WireMessage, Response: WireMessage>(
-        _ method: MethodDescriptor<Request, Response>, _ request: Request, timeout: Duration? = nil
+        _ method: MethodDescriptor<Request, Response>,
+        _ request: Request,
+        timeout: Duration? = nil
     ) -> EventLoopFuture<Response> {
         // Inlinable for the reason `serverStream` is: decoding specialized in the caller's module.
         self.startUnary(method: method.name, payload: request.encoded(), timeout: timeout).flatMapThrowing {
@@ -129,7 +153,10 @@ public final class RPCConnection: Sendable {
     }
 
     /// Registers a unary call on the loop (directly when already there) and sends it; its deadline is the frame's.
-    private func startUnary(_ frame: Frame, cancelled: ClientConnectionHandler.CancelFlag?) -> EventLoopFuture<ByteBuffer> {
+    private func startUnary(
+        _ frame: Frame,
+        cancelled: ClientConnectionHandler.CancelFlag?
+    ) -> EventLoopFuture<ByteBuffer> {
         let promise = self.channel.eventLoop.makePromise(of: ByteBuffer.self)
         let start = ClientConnectionHandler.Command.startUnary(frame, promise, cancelled: cancelled)
         if self.channel.eventLoop.inEventLoop {
@@ -149,12 +176,16 @@ public final class RPCConnection: Sendable {
     ///   ``LeaseholdError`` otherwise. Dropping the iterator cancels the call on the server.
     @inlinable
     public func serverStream<Request: WireMessage, Response: WireMessage>(
-        _ method: StreamingMethodDescriptor<Request, Response>, _ request: Request
+        _ method: StreamingMethodDescriptor<Request, Response>,
+        _ request: Request
     ) -> AsyncThrowingStream<Response, any Error> {
         let (responses, continuation) = AsyncThrowingStream.makeStream(of: Response.self)
         let cancel = self.serverStream(
-            method, request, onItem: { continuation.yield($0) },
-            onEnd: { continuation.finish(throwing: $0) })
+            method,
+            request,
+            onItem: { continuation.yield($0) },
+            onEnd: { continuation.finish(throwing: $0) }
+        )
         continuation.onTermination = { _ in cancel() }
         return responses
     }
@@ -172,26 +203,32 @@ public final class RPCConnection: Sendable {
     /// - Returns: What cancels the call.
     @inlinable
     public func serverStream<Request: WireMessage, Response: WireMessage>(
-        _ method: StreamingMethodDescriptor<Request, Response>, _ request: Request,
-        onItem: @escaping @Sendable (Response) -> Void, onEnd: @escaping @Sendable ((any Error)?) -> Void
+        _ method: StreamingMethodDescriptor<Request, Response>,
+        _ request: Request,
+        onItem: @escaping @Sendable (Response) -> Void,
+        onEnd: @escaping @Sendable ((any Error)?) -> Void
     ) -> @Sendable () -> Void {
         // Inlinable so that decoding is specialized in the caller's module: each item would otherwise pay runtime
         // generic metadata lookups. The rest is `startStream`, not generic.
         self.startStream(
-            method: method.name, payload: request.encoded(),
+            method: method.name,
+            payload: request.encoded(),
             item: { payload in
                 guard let response = try? Response(decoding: payload) else { return false }
                 onItem(response)
                 return true
             },
-            end: onEnd)
+            end: onEnd
+        )
     }
 
     /// Starts a server stream whose items go to `item` and whose end goes to `end`.
     /// - Returns: What cancels the call (for the stream's termination).
     @usableFromInline
     func startStream(
-        method: String, payload: ByteBuffer, item: @escaping @Sendable (ByteBuffer) -> Bool,
+        method: String,
+        payload: ByteBuffer,
+        item: @escaping @Sendable (ByteBuffer) -> Bool,
         end: @escaping @Sendable ((any Error)?) -> Void
     ) -> @Sendable () -> Void {
         let frame = self.newFrame(method: method, payload: payload)

@@ -91,7 +91,9 @@ public final class RPCServer: Sendable {
     ///   - logger: Where the server logs.
     ///   - group: The event loops for I/O.
     public init(
-        configuration: Configuration, services: [any RPCService], logger: Logger,
+        configuration: Configuration,
+        services: [any RPCService],
+        logger: Logger,
         group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
     ) {
         var methods: [String: RPCMethod] = [:]
@@ -106,13 +108,23 @@ public final class RPCServer: Sendable {
         self.logger = logger
         let limits = configuration.limits
         self.shared = ServerConnectionHandler.Shared(
-            methods: methods, authenticator: configuration.authenticator,
+            methods: methods,
+            authenticator: configuration.authenticator,
             hello: { principal in
                 HelloResponse(
-                    serverVersion: configuration.serverVersion, serverID: configuration.serverID,
-                    protocolVersion: LeaseholdMethod.protocolVersion, maxFrameBytes: UInt32(limits.maxFrameBytes),
-                    principal: principal.name, roles: principal.roles.sorted())
-            }, callRefusal: configuration.callRefusal, limits: limits, logger: logger, observer: configuration.observer)
+                    serverVersion: configuration.serverVersion,
+                    serverID: configuration.serverID,
+                    protocolVersion: LeaseholdMethod.protocolVersion,
+                    maxFrameBytes: UInt32(limits.maxFrameBytes),
+                    principal: principal.name,
+                    roles: principal.roles.sorted()
+                )
+            },
+            callRefusal: configuration.callRefusal,
+            limits: limits,
+            logger: logger,
+            observer: configuration.observer
+        )
     }
 
     /// Binds the listening socket and starts accepting connections.
@@ -126,7 +138,8 @@ public final class RPCServer: Sendable {
             bootstrap = bootstrap.childChannelOption(.socketOption(.so_sndbuf), value: SocketOptionValue(bytes))
         }
         let acceptBackoff = TimeAmount(limits.acceptBackoff)
-        let channel = try await bootstrap
+        let channel =
+            try await bootstrap
             .serverChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(Self.acceptBackoffHandler(pause: acceptBackoff))
@@ -219,7 +232,8 @@ public final class RPCServer: Sendable {
             if full {
                 let message = "the server has \(limits.maxConnections) connections open, its limit (--max-connections)"
                 try channel.pipeline.syncOperations.addHandler(
-                    RefuseConnectionHandler(status: Status(code: .resourceExhausted, message: message)))
+                    RefuseConnectionHandler(status: Status(code: .resourceExhausted, message: message))
+                )
             } else {
                 channel.close(promise: nil)
             }
@@ -233,7 +247,11 @@ public final class RPCServer: Sendable {
         try sync.addHandler(
             ByteToMessageHandler(
                 FrameDecoder(
-                    maximumFrameLength: self.configuration.limits.maxFrameBytes, knownMethods: self.shared.methodNames)))
+                    maximumFrameLength: self.configuration.limits.maxFrameBytes,
+                    knownMethods: self.shared.methodNames
+                )
+            )
+        )
         try sync.addHandler(ServerConnectionHandler(shared: self.shared, connectionID: id))
     }
 }

@@ -26,9 +26,10 @@ public struct RPCMethod: Sendable {
     typealias Handler = @Sendable (ByteBuffer, RPCContext, RPCStreamSink) async throws -> ByteBuffer
     /// Starts a call on the event loop and returns at once; the answer comes later through the completion, from
     /// any thread. Returns what to run if the call ends first (cancelled, past its deadline).
-    typealias CallbackHandler = @Sendable (
-        ByteBuffer, RPCContext, _ completion: @escaping @Sendable (Result<ByteBuffer, any Error>) -> Void
-    ) -> (@Sendable () -> Void)?
+    typealias CallbackHandler =
+        @Sendable (
+            ByteBuffer, RPCContext, _ completion: @escaping @Sendable (Result<ByteBuffer, any Error>) -> Void
+        ) -> (@Sendable () -> Void)?
 
     enum Kind: Sendable {
         /// Runs in its own task.
@@ -55,9 +56,12 @@ public struct RPCMethod: Sendable {
         _ method: MethodDescriptor<Request, Response>,
         _ handler: @escaping @Sendable (Request, RPCContext) throws -> Response
     ) -> RPCMethod {
-        RPCMethod(name: method.name, kind: .inline { payload, context in
-            try handler(Request(decoding: payload), context).encoded()
-        })
+        RPCMethod(
+            name: method.name,
+            kind: .inline { payload, context in
+                try handler(Request(decoding: payload), context).encoded()
+            }
+        )
     }
 
     /// A unary method whose answer comes from elsewhere, such as the completion of a commit: the handler starts
@@ -72,20 +76,24 @@ public struct RPCMethod: Sendable {
     ///     status.
     public static func unaryCallback<Request: WireMessage, Response: WireMessage>(
         _ method: MethodDescriptor<Request, Response>,
-        _ handler: @escaping @Sendable (
-            Request, RPCContext, _ respond: @escaping @Sendable (Result<Response, any Error>) -> Void
-        ) -> (@Sendable () -> Void)?
+        _ handler:
+            @escaping @Sendable (
+                Request, RPCContext, _ respond: @escaping @Sendable (Result<Response, any Error>) -> Void
+            ) -> (@Sendable () -> Void)?
     ) -> RPCMethod {
-        RPCMethod(name: method.name, kind: .callback { payload, context, completion in
-            let request: Request
-            do {
-                request = try Request(decoding: payload)
-            } catch {
-                completion(.failure(error))
-                return nil
+        RPCMethod(
+            name: method.name,
+            kind: .callback { payload, context, completion in
+                let request: Request
+                do {
+                    request = try Request(decoding: payload)
+                } catch {
+                    completion(.failure(error))
+                    return nil
+                }
+                return handler(request, context) { result in completion(result.map { $0.encoded() }) }
             }
-            return handler(request, context) { result in completion(result.map { $0.encoded() }) }
-        })
+        )
     }
 
     /// A unary method that usually answers at once, on the event loop, but sometimes must wait (for the commit in
@@ -99,17 +107,24 @@ public struct RPCMethod: Sendable {
     public static func unary<Request: WireMessage, Response: WireMessage>(
         _ method: MethodDescriptor<Request, Response>,
         now: @escaping @Sendable (Request, RPCContext) throws -> Response?,
-        later: @escaping @Sendable (
-            Request, RPCContext, _ respond: @escaping @Sendable (Result<Response, any Error>) -> Void
-        ) -> (@Sendable () -> Void)?
+        later:
+            @escaping @Sendable (
+                Request, RPCContext, _ respond: @escaping @Sendable (Result<Response, any Error>) -> Void
+            ) -> (@Sendable () -> Void)?
     ) -> RPCMethod {
         let callback = Self.unaryCallback(method, later)
-        guard case .callback(let deferred) = callback.kind else { preconditionFailure("unaryCallback makes a callback") }
+        guard case .callback(let deferred) = callback.kind else {
+            preconditionFailure("unaryCallback makes a callback")
+        }
         return RPCMethod(
             name: method.name,
-            kind: .inlineOrCallback({ payload, context in
-                try now(Request(decoding: payload), context)?.encoded()
-            }, deferred))
+            kind: .inlineOrCallback(
+                { payload, context in
+                    try now(Request(decoding: payload), context)?.encoded()
+                },
+                deferred
+            )
+        )
     }
 
     /// A unary method: one request, one response.
@@ -120,10 +135,16 @@ public struct RPCMethod: Sendable {
         _ method: MethodDescriptor<Request, Response>,
         _ handler: @escaping @Sendable (Request, RPCContext) async throws -> Response
     ) -> RPCMethod {
-        RPCMethod(name: method.name, kind: .task({ payload, context, _ in
-            let request = try Request(decoding: payload)
-            return try await handler(request, context).encoded()
-        }, isStreaming: false))
+        RPCMethod(
+            name: method.name,
+            kind: .task(
+                { payload, context, _ in
+                    let request = try Request(decoding: payload)
+                    return try await handler(request, context).encoded()
+                },
+                isStreaming: false
+            )
+        )
     }
 
     /// A server-streaming method: one request, any number of responses, then a status.
@@ -135,11 +156,17 @@ public struct RPCMethod: Sendable {
         _ method: StreamingMethodDescriptor<Request, Response>,
         _ handler: @escaping @Sendable (Request, RPCContext, RPCStreamWriter<Response>) async throws -> Void
     ) -> RPCMethod {
-        RPCMethod(name: method.name, kind: .task({ payload, context, sink in
-            let request = try Request(decoding: payload)
-            try await handler(request, context, RPCStreamWriter(sink: sink))
-            return ByteBuffer()
-        }, isStreaming: true))
+        RPCMethod(
+            name: method.name,
+            kind: .task(
+                { payload, context, sink in
+                    let request = try Request(decoding: payload)
+                    try await handler(request, context, RPCStreamWriter(sink: sink))
+                    return ByteBuffer()
+                },
+                isStreaming: true
+            )
+        )
     }
 }
 

@@ -1,5 +1,5 @@
-public import LeaseholdCore
 import Foundation
+public import LeaseholdCore
 
 /// The server's source of time: `ContinuousClock` in production (monotonic, docs/protocol.md), a manual clock in tests.
 public protocol LeaseClock: Sendable {

@@ -74,7 +74,9 @@ public final class LeaseholdNode: Service, Sendable {
     ///   - clock: The monotonic clock the lease is measured on locally.
     ///   - logger: Where to log.
     public init(
-        configuration: Configuration, election: any LeaderElection, clock: any LeaseClock = SystemLeaseClock(),
+        configuration: Configuration,
+        election: any LeaderElection,
+        clock: any LeaseClock = SystemLeaseClock(),
         logger: Logger
     ) {
         self.configuration = configuration
@@ -86,8 +88,13 @@ public final class LeaseholdNode: Service, Sendable {
         self.holder = "\(configuration.advertise)/\(nonce)"
         self.state = Mutex(
             State(
-                machine: LeaderLeaseStateMachine(configuration: .init(lease: configuration.leaderLease), now: clock.now()),
-                port: configuration.server.listenPort))
+                machine: LeaderLeaseStateMachine(
+                    configuration: .init(lease: configuration.leaderLease),
+                    now: clock.now()
+                ),
+                port: configuration.server.listenPort
+            )
+        )
         self.pending = AsyncStream.makeStream(of: Transition.self)
     }
 
@@ -98,14 +105,18 @@ public final class LeaseholdNode: Service, Sendable {
     public func start() async throws -> SocketAddress {
         let standby = self.makeStandby(port: self.configuration.server.listenPort)
         let address = try await ListenFailed.naming(
-            host: self.configuration.server.listenHost, port: self.configuration.server.listenPort
+            host: self.configuration.server.listenHost,
+            port: self.configuration.server.listenPort
         ) { try await standby.start() }
         var metrics: MetricsEndpoint?
         if let host = self.configuration.server.metricsHost {
             metrics = try await ListenFailed.naming(host: host, port: self.configuration.server.metricsPort) {
                 try await MetricsEndpoint.start(
-                    host: host, port: self.configuration.server.metricsPort,
-                    render: { [self] in self.renderMetrics() }, logger: self.logger)
+                    host: host,
+                    port: self.configuration.server.metricsPort,
+                    render: { [self] in self.renderMetrics() },
+                    logger: self.logger
+                )
             }
         }
         let transitions = Task { [self] in
@@ -209,8 +220,10 @@ public final class LeaseholdNode: Service, Sendable {
                 Task { [self] in
                     do {
                         let outcome = try await self.election.takeOver(
-                            holder: self.holder, advertise: self.configuration.advertise,
-                            lease: self.configuration.leaderLease)
+                            holder: self.holder,
+                            advertise: self.configuration.advertise,
+                            lease: self.configuration.leaderLease
+                        )
                         let now = self.clock.now()
                         let actions = self.state.withLock { state -> [LeaderLeaseStateMachine.Action] in
                             switch outcome {
@@ -230,7 +243,10 @@ public final class LeaseholdNode: Service, Sendable {
                 Task { [self] in
                     do {
                         let renewed = try await self.election.renew(
-                            holder: self.holder, epoch: epoch, lease: self.configuration.leaderLease)
+                            holder: self.holder,
+                            epoch: epoch,
+                            lease: self.configuration.leaderLease
+                        )
                         let now = self.clock.now()
                         let actions = self.state.withLock { state -> [LeaderLeaseStateMachine.Action] in
                             if renewed {
@@ -294,8 +310,11 @@ public final class LeaseholdNode: Service, Sendable {
             configuration.callRefusal = { [self] in self.refusal() }
             let election = self.election
             let server = LeaseholdServer(
-                configuration: configuration, store: { try await election.openStore(epoch: epoch) }, clock: self.clock,
-                logger: self.logger)
+                configuration: configuration,
+                store: { try await election.openStore(epoch: epoch) },
+                clock: self.clock,
+                logger: self.logger
+            )
             do {
                 try await server.start()
             } catch {
@@ -312,7 +331,10 @@ public final class LeaseholdNode: Service, Sendable {
                 return true
             }
             if current {
-                self.logger.notice("active", metadata: ["epoch": "\(epoch)", "advertise": "\(self.configuration.advertise)"])
+                self.logger.notice(
+                    "active",
+                    metadata: ["epoch": "\(epoch)", "advertise": "\(self.configuration.advertise)"]
+                )
             } else {
                 await server.stop()
                 await self.restartStandby()

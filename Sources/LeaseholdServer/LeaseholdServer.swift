@@ -4,9 +4,9 @@ public import LeaseholdStore
 public import LeaseholdWire
 public import Logging
 public import NIOCore
-import Synchronization
 public import Prometheus
 public import ServiceLifecycle
+import Synchronization
 
 /// A whole Leasehold server: the store (SQLite by default, or any ``Store``), the lock service, the expiry timer, the RPC listener and, if asked,
 /// the Prometheus endpoint. Runs as a swift-service-lifecycle `Service`.
@@ -86,7 +86,12 @@ public final class LeaseholdServer: Service, Sendable {
     ///   - clock: The source of time; tests inject a manual clock.
     ///   - logger: Where the server logs.
     public convenience init(configuration: Configuration, clock: any LeaseClock = SystemLeaseClock(), logger: Logger) {
-        self.init(configuration: configuration, store: Self.sqlite(configuration, logger: logger), clock: clock, logger: logger)
+        self.init(
+            configuration: configuration,
+            store: Self.sqlite(configuration, logger: logger),
+            clock: clock,
+            logger: logger
+        )
     }
 
     /// Creates a server on any ``Store``; nothing runs until ``start()`` or ``run()``.
@@ -97,7 +102,9 @@ public final class LeaseholdServer: Service, Sendable {
     ///   - clock: The source of time; tests inject a manual clock.
     ///   - logger: Where the server logs.
     public init(
-        configuration: Configuration, store: @escaping StoreOpener, clock: any LeaseClock = SystemLeaseClock(),
+        configuration: Configuration,
+        store: @escaping StoreOpener,
+        clock: any LeaseClock = SystemLeaseClock(),
         logger: Logger
     ) {
         self.configuration = configuration
@@ -131,9 +138,15 @@ public final class LeaseholdServer: Service, Sendable {
         let store = try await self.openStore()
         do {
             let locks = try LockService(
-                store: store, configuration: self.configuration.locks, clock: self.clock, logger: self.logger)
+                store: store,
+                configuration: self.configuration.locks,
+                clock: self.clock,
+                logger: self.logger
+            )
             var rpcConfiguration = RPCServer.Configuration(
-                host: self.configuration.listenHost, port: self.configuration.listenPort)
+                host: self.configuration.listenHost,
+                port: self.configuration.listenPort
+            )
             rpcConfiguration.authenticator = self.configuration.authenticator
             rpcConfiguration.limits = self.configuration.rpcLimits
             rpcConfiguration.serverID = self.configuration.serverID
@@ -142,23 +155,33 @@ public final class LeaseholdServer: Service, Sendable {
             rpcConfiguration.observer = rpcMetrics
             rpcConfiguration.callRefusal = self.configuration.callRefusal
             let rpc = RPCServer(
-                configuration: rpcConfiguration, services: [LeaseholdService(locks: locks, textLimits: self.configuration.textLimits)],
-                logger: self.logger)
+                configuration: rpcConfiguration,
+                services: [LeaseholdService(locks: locks, textLimits: self.configuration.textLimits)],
+                logger: self.logger
+            )
             let address = try await ListenFailed.naming(
-                host: self.configuration.listenHost, port: self.configuration.listenPort
+                host: self.configuration.listenHost,
+                port: self.configuration.listenPort
             ) { try await rpc.start() }
             var metrics: MetricsEndpoint?
             let exporter = rpcMetrics.map { rpcMetrics in
                 ServerMetrics(
-                    registry: self.configuration.metricsRegistry ?? PrometheusCollectorRegistry(), locks: locks,
-                    store: store, rpc: rpcMetrics, connections: { rpc.connectionCount },
-                    leadership: self.configuration.leadership)
+                    registry: self.configuration.metricsRegistry ?? PrometheusCollectorRegistry(),
+                    locks: locks,
+                    store: store,
+                    rpc: rpcMetrics,
+                    connections: { rpc.connectionCount },
+                    leadership: self.configuration.leadership
+                )
             }
             if let host = self.configuration.metricsHost, let exporter {
                 metrics = try await ListenFailed.naming(host: host, port: self.configuration.metricsPort) {
                     try await MetricsEndpoint.start(
-                        host: host, port: self.configuration.metricsPort, render: { exporter.render() },
-                        logger: self.logger)
+                        host: host,
+                        port: self.configuration.metricsPort,
+                        render: { exporter.render() },
+                        logger: self.logger
+                    )
                 }
             }
             let expiry = runsExpiry ? Task { await locks.runExpiry() } : nil
@@ -203,10 +226,12 @@ public final class LeaseholdServer: Service, Sendable {
 
     /// Stops accepting, ends open calls, stops the timer and closes the store. Idempotent.
     public func stop() async {
-        guard let running = self.running.withLock({ state -> Running? in
-            defer { state = nil }
-            return state
-        }) else { return }
+        guard
+            let running = self.running.withLock({ state -> Running? in
+                defer { state = nil }
+                return state
+            })
+        else { return }
         running.locks.stop()
         await running.rpc.stop()
         running.expiry?.cancel()
@@ -228,7 +253,9 @@ public final class LeaseholdServer: Service, Sendable {
     public var localAddress: SocketAddress? { self.running.withLock { $0?.rpc.localAddress } }
 
     /// Whether metrics are counted: an endpoint of its own, or a node's that renders them.
-    private var collectsMetrics: Bool { self.configuration.metricsHost != nil || self.configuration.collectsMetricsForNode }
+    private var collectsMetrics: Bool {
+        self.configuration.metricsHost != nil || self.configuration.collectsMetricsForNode
+    }
 
     /// The Prometheus text of every metric, while running with metrics counted.
     func renderMetrics() -> [UInt8]? { self.running.withLock { $0?.exporter }?.render() }

@@ -30,14 +30,18 @@ public struct LeaseholdService: RPCService {
                     return nil
                 }
                 locks.openSession(
-                    ttl: request.ttl, name: request.name, owner: context.principal.name, connection: context.connectionID
+                    ttl: request.ttl,
+                    name: request.name,
+                    owner: context.principal.name,
+                    connection: context.connectionID
                 ) { result in
                     respond(result.map { SessionInfo($0.info, secret: $0.secret) })
                 }
                 return nil
             },
             .unaryCallback(LeaseholdMethod.resumeSession) { request, context, respond in
-                locks.resumeSession(request.sessionID, secret: request.secret, connection: context.connectionID) { result in
+                locks.resumeSession(request.sessionID, secret: request.secret, connection: context.connectionID) {
+                    result in
                     respond(result.map { SessionInfo($0, secret: []) })
                 }
                 return nil
@@ -55,7 +59,8 @@ public struct LeaseholdService: RPCService {
                         respond(result.map { KeepAliveResponse(ttl: $0.ttl, expiresIn: $0.expiresIn) })
                     }
                     return nil
-                }),
+                }
+            ),
             .unaryCallback(LeaseholdMethod.closeSession) { request, context, respond in
                 locks.closeSession(request.sessionID, connection: context.connectionID) { result in
                     respond(result.map { CloseSessionResponse(released: UInt32(clamping: $0)) })
@@ -65,14 +70,19 @@ public struct LeaseholdService: RPCService {
             // A queued Acquire leaves its queue when the call ends first (CANCEL, deadline, connection closed).
             .unaryCallback(LeaseholdMethod.acquire) { request, context, respond in
                 locks.acquire(
-                    key: request.key, session: request.sessionID, wait: request.wait, connection: context.connectionID
+                    key: request.key,
+                    session: request.sessionID,
+                    wait: request.wait,
+                    connection: context.connectionID
                 ) { result in
                     respond(result.map { AcquireResponse(lock: $0) })
                 }
             },
             .unaryCallback(LeaseholdMethod.release) { request, context, respond in
                 locks.release(
-                    key: request.key, session: request.sessionID, fencingToken: request.fencingToken,
+                    key: request.key,
+                    session: request.sessionID,
+                    fencingToken: request.fencingToken,
                     connection: context.connectionID
                 ) { result in
                     respond(result.map { ReleaseResponse(revision: $0) })
@@ -91,12 +101,17 @@ public struct LeaseholdService: RPCService {
             },
             .unaryCallback(LeaseholdMethod.describe) { request, _, respond in
                 locks.describe(key: request.key) { result in
-                    respond(result.map { description in
-                        DescribeResponse(
-                            held: description.holder != nil, lock: description.holder,
-                            waiters: UInt32(clamping: description.queue.count), queue: description.queue,
-                            revision: description.revision)
-                    })
+                    respond(
+                        result.map { description in
+                            DescribeResponse(
+                                held: description.holder != nil,
+                                lock: description.holder,
+                                waiters: UInt32(clamping: description.queue.count),
+                                queue: description.queue,
+                                revision: description.revision
+                            )
+                        }
+                    )
                 }
                 return nil
             },
@@ -130,7 +145,12 @@ extension SessionInfo {
     /// The wire form of a session; `secret` only from `OpenSession`.
     init(_ info: LockTable.SessionDescription, secret: [UInt8]) {
         self.init(
-            sessionID: info.id, secret: secret, ttl: info.ttl, expiresIn: info.expiresIn, owner: info.owner,
-            locks: info.locks)
+            sessionID: info.id,
+            secret: secret,
+            ttl: info.ttl,
+            expiresIn: info.expiresIn,
+            owner: info.owner,
+            locks: info.locks
+        )
     }
 }

@@ -65,7 +65,10 @@ public final class LockService: Sendable {
     ///   - logger: Where the service logs.
     /// - Throws: The store's error when its state cannot be read.
     public init(
-        store: any Store, configuration: LockTable.Configuration, clock: any LeaseClock, logger: Logger
+        store: any Store,
+        configuration: LockTable.Configuration,
+        clock: any LeaseClock,
+        logger: Logger
     ) throws {
         let persisted = try store.load()
         self.store = store
@@ -74,13 +77,16 @@ public final class LockService: Sendable {
         self.configuration = configuration
         self.hub = WatchHub(lastPublished: persisted.revision, store: store)
         self.timer = ExpiryTimer(clock: clock)
-        self.state = Mutex(State(table: LockTable(restoring: persisted, configuration: configuration, now: clock.now())))
+        self.state = Mutex(
+            State(table: LockTable(restoring: persisted, configuration: configuration, now: clock.now()))
+        )
         logger.info(
             "lock state loaded",
             metadata: [
                 "revision": "\(persisted.revision)", "sessions": "\(persisted.sessions.count)",
                 "locks": "\(persisted.locks.count)",
-            ])
+            ]
+        )
     }
 
     // MARK: - Sessions
@@ -89,45 +95,67 @@ public final class LockService: Sendable {
     /// - Returns: The session, with its secret (the only time the secret is sent).
     /// - Throws: `INVALID_ARGUMENT` (TTL out of range), `RESOURCE_EXHAUSTED` (session limit), `UNAVAILABLE`.
     public func openSession(
-        ttl: Duration, name: String, owner: String, connection: ConnectionID, completion: @escaping Completion<OpenedSession>
+        ttl: Duration,
+        name: String,
+        owner: String,
+        connection: ConnectionID,
+        completion: @escaping Completion<OpenedSession>
     ) {
         var generator = SystemRandomNumberGenerator()
         let secret = (0..<32).map { _ in UInt8.random(in: .min ... .max, using: &generator) }
         let hash = Self.hash(secret)
-        self.transact({ state, now in
-            let (outcome, effects) = state.table.openSession(ttl: ttl, secretHash: hash, owner: owner, name: name, now: now)
-            switch outcome {
-            case .opened(let info):
-                state.bindings[info.id] = connection
-                return (info, effects)
-            case .invalidTTL:
-                throw LeaseholdError(
-                    code: .invalidArgument,
-                    message: "ttl \(ttl) is outside \(self.configuration.minTTL)...\(self.configuration.maxTTL)")
-            case .tooManySessions:
-                throw LeaseholdError(
-                    code: .resourceExhausted, message: "the server holds \(self.configuration.maxSessions) sessions already")
-            }
-        }, completion: { completion($0.map { OpenedSession(info: $0, secret: secret) }) })
+        self.transact(
+            { state, now in
+                let (outcome, effects) = state.table.openSession(
+                    ttl: ttl,
+                    secretHash: hash,
+                    owner: owner,
+                    name: name,
+                    now: now
+                )
+                switch outcome {
+                case .opened(let info):
+                    state.bindings[info.id] = connection
+                    return (info, effects)
+                case .invalidTTL:
+                    throw LeaseholdError(
+                        code: .invalidArgument,
+                        message: "ttl \(ttl) is outside \(self.configuration.minTTL)...\(self.configuration.maxTTL)"
+                    )
+                case .tooManySessions:
+                    throw LeaseholdError(
+                        code: .resourceExhausted,
+                        message: "the server holds \(self.configuration.maxSessions) sessions already"
+                    )
+                }
+            },
+            completion: { completion($0.map { OpenedSession(info: $0, secret: secret) }) }
+        )
     }
 
     /// Resumes a session on `connection` after a reconnect; counts as a keepalive.
     /// - Throws: `NOT_FOUND`, `SESSION_EXPIRED`, `PERMISSION_DENIED` (wrong secret), `UNAVAILABLE`.
     public func resumeSession(
-        _ id: SessionID, secret: [UInt8], connection: ConnectionID, completion: @escaping Completion<LockTable.SessionDescription>
+        _ id: SessionID,
+        secret: [UInt8],
+        connection: ConnectionID,
+        completion: @escaping Completion<LockTable.SessionDescription>
     ) {
         let hash = Self.hash(secret)
-        self.transact({ state, now in
-            switch state.table.resumeSession(id, secretHash: hash, now: now) {
-            case .resumed(let info):
-                state.bindings[id] = connection
-                return (info, [])
-            case .notFound: throw Self.sessionNotFound(id)
-            case .expired: throw Self.sessionExpired(id)
-            case .wrongSecret:
-                throw LeaseholdError(code: .permissionDenied, message: "wrong secret for session \(id)")
-            }
-        }, completion: completion)
+        self.transact(
+            { state, now in
+                switch state.table.resumeSession(id, secretHash: hash, now: now) {
+                case .resumed(let info):
+                    state.bindings[id] = connection
+                    return (info, [])
+                case .notFound: throw Self.sessionNotFound(id)
+                case .expired: throw Self.sessionExpired(id)
+                case .wrongSecret:
+                    throw LeaseholdError(code: .permissionDenied, message: "wrong secret for session \(id)")
+                }
+            },
+            completion: completion
+        )
     }
 
     /// Extends a session's deadline by its TTL. Never written to disk.
@@ -135,10 +163,14 @@ public final class LockService: Sendable {
     ///   connection's session). Like every reply, it waits for the commit in flight, if any: an expiry that is
     ///   not durable yet could still be undone by a crash.
     public func keepAlive(
-        _ id: SessionID, connection: ConnectionID, completion: @escaping Completion<LockTable.SessionLease>
+        _ id: SessionID,
+        connection: ConnectionID,
+        completion: @escaping Completion<LockTable.SessionLease>
     ) {
-        self.transact({ state, now in (try self.keepAlive(id, connection: connection, in: &state, now: now), []) },
-            completion: completion)
+        self.transact(
+            { state, now in (try self.keepAlive(id, connection: connection, in: &state, now: now), []) },
+            completion: completion
+        )
     }
 
     /// ``keepAlive(_:connection:completion:)`` answered on the calling thread, for the RPC layer's inline path:
@@ -150,7 +182,10 @@ public final class LockService: Sendable {
     }
 
     private func keepAlive(
-        _ id: SessionID, connection: ConnectionID, in state: inout State, now: Instant
+        _ id: SessionID,
+        connection: ConnectionID,
+        in state: inout State,
+        now: Instant
     ) throws -> LockTable.SessionLease {
         try self.checkBinding(state, id, connection)
         switch state.table.keepAlive(id, now: now) {
@@ -163,16 +198,19 @@ public final class LockService: Sendable {
     /// Closes a session, releasing all its locks.
     /// - Returns: How many locks it held.
     public func closeSession(_ id: SessionID, connection: ConnectionID, completion: @escaping Completion<Int>) {
-        self.transact({ state, now in
-            try self.checkBinding(state, id, connection)
-            let (outcome, effects) = state.table.closeSession(id, now: now)
-            switch outcome {
-            case .closed(let released):
-                state.bindings.removeValue(forKey: id)
-                return (released, effects)
-            case .notFound: throw Self.sessionNotFound(id)
-            }
-        }, completion: completion)
+        self.transact(
+            { state, now in
+                try self.checkBinding(state, id, connection)
+                let (outcome, effects) = state.table.closeSession(id, now: now)
+                switch outcome {
+                case .closed(let released):
+                    state.bindings.removeValue(forKey: id)
+                    return (released, effects)
+                case .notFound: throw Self.sessionNotFound(id)
+                }
+            },
+            completion: completion
+        )
     }
 
     // MARK: - Locks
@@ -186,23 +224,42 @@ public final class LockService: Sendable {
     ///   been answered yet).
     @discardableResult
     public func acquire(
-        key: String, session: SessionID, wait: Duration, connection: ConnectionID,
+        key: String,
+        session: SessionID,
+        wait: Duration,
+        connection: ConnectionID,
         completion: @escaping Completion<LockInfo>
     ) -> @Sendable () -> Void {
         let ticket = WaitTicket()
-        self.acquire(key: key, session: session, wait: wait, connection: connection, ticket: ticket, completion: completion)
+        self.acquire(
+            key: key,
+            session: session,
+            wait: wait,
+            connection: connection,
+            ticket: ticket,
+            completion: completion
+        )
         return { self.cancel(ticket) }
     }
 
     private func acquire(
-        key: String, session: SessionID, wait: Duration, connection: ConnectionID, ticket: WaitTicket,
+        key: String,
+        session: SessionID,
+        wait: Duration,
+        connection: ConnectionID,
+        ticket: WaitTicket,
         completion: @escaping Completion<LockInfo>
     ) {
         self.locked { state in
             do {
                 try Self.checkServing(state)
                 try self.checkBinding(state, session, connection)
-                let (outcome, effects) = state.table.acquire(key: key, session: session, wait: wait, now: self.clock.now())
+                let (outcome, effects) = state.table.acquire(
+                    key: key,
+                    session: session,
+                    wait: wait,
+                    now: self.clock.now()
+                )
                 switch outcome {
                 case .granted(let lock):
                     self.execute(effects, in: &state) { result in completion(result.map { lock }.mapError { $0 }) }
@@ -223,7 +280,8 @@ public final class LockService: Sendable {
                 case .tooManyWaiters:
                     throw LeaseholdError(
                         code: .resourceExhausted,
-                        message: "\(self.configuration.maxWaitersPerKey) calls wait on \(key) already")
+                        message: "\(self.configuration.maxWaitersPerKey) calls wait on \(key) already"
+                    )
                 }
             } catch {
                 self.fail(completion, with: error, in: &state)
@@ -242,52 +300,79 @@ public final class LockService: Sendable {
     /// - Returns: The revision of the release.
     /// - Throws: `NOT_LOCK_HOLDER`, `SESSION_EXPIRED`, `NOT_FOUND`, `PERMISSION_DENIED`, `UNAVAILABLE`.
     public func release(
-        key: String, session: SessionID, fencingToken: UInt64, connection: ConnectionID,
+        key: String,
+        session: SessionID,
+        fencingToken: UInt64,
+        connection: ConnectionID,
         completion: @escaping Completion<UInt64>
     ) {
-        self.transact({ state, now in
-            try self.checkBinding(state, session, connection)
-            let (outcome, effects) = state.table.release(key: key, session: session, fencingToken: fencingToken, now: now)
-            switch outcome {
-            case .released(let revision): return (revision, effects)
-            case .notHolder:
-                throw LeaseholdError(
-                    code: .notLockHolder, message: "session \(session) does not hold \(key) with token \(fencingToken)")
-            case .sessionNotFound: throw Self.sessionNotFound(session)
-            case .sessionExpired: throw Self.sessionExpired(session)
-            }
-        }, completion: completion)
+        self.transact(
+            { state, now in
+                try self.checkBinding(state, session, connection)
+                let (outcome, effects) = state.table.release(
+                    key: key,
+                    session: session,
+                    fencingToken: fencingToken,
+                    now: now
+                )
+                switch outcome {
+                case .released(let revision): return (revision, effects)
+                case .notHolder:
+                    throw LeaseholdError(
+                        code: .notLockHolder,
+                        message: "session \(session) does not hold \(key) with token \(fencingToken)"
+                    )
+                case .sessionNotFound: throw Self.sessionNotFound(session)
+                case .sessionExpired: throw Self.sessionExpired(session)
+                }
+            },
+            completion: completion
+        )
     }
 
     /// Ends the current hold of `key` whoever holds it; the holder's session lives on. Needs role `admin`.
     /// - Returns: The lock that was released and the revision of the release.
     /// - Throws: `PERMISSION_DENIED`, `NOT_FOUND`, `UNAVAILABLE`.
     public func forceRelease(
-        key: String, reason: String, principal: Principal, completion: @escaping Completion<LockTable.ForcedRelease>
+        key: String,
+        reason: String,
+        principal: Principal,
+        completion: @escaping Completion<LockTable.ForcedRelease>
     ) {
         guard principal.hasRole("admin") else {
-            completion(.failure(LeaseholdError(
-                code: .permissionDenied, message: "ForceRelease needs the role admin; \(principal.name) lacks it")))
+            completion(
+                .failure(
+                    LeaseholdError(
+                        code: .permissionDenied,
+                        message: "ForceRelease needs the role admin; \(principal.name) lacks it"
+                    )
+                )
+            )
             return
         }
-        self.transact({ state, now in
-            let (outcome, effects) = state.table.forceRelease(key: key, now: now)
-            switch outcome {
-            case .released(let lock, let revision): return (LockTable.ForcedRelease(lock: lock, revision: revision), effects)
-            case .notFound: throw LeaseholdError(code: .notFound, message: "nobody holds \(key)")
+        self.transact(
+            { state, now in
+                let (outcome, effects) = state.table.forceRelease(key: key, now: now)
+                switch outcome {
+                case .released(let lock, let revision):
+                    return (LockTable.ForcedRelease(lock: lock, revision: revision), effects)
+                case .notFound: throw LeaseholdError(code: .notFound, message: "nobody holds \(key)")
+                }
+            },
+            completion: { [logger] result in
+                if case .success(let released) = result {
+                    let lock = released.lock
+                    logger.info(
+                        "lock force-released",
+                        metadata: [
+                            "key": "\(key)", "by": "\(principal.name)", "reason": "\(reason)",
+                            "session": "\(lock.sessionID)", "owner": "\(lock.owner)", "token": "\(lock.fencingToken)",
+                        ]
+                    )
+                }
+                completion(result)
             }
-        }, completion: { [logger] result in
-            if case .success(let released) = result {
-                let lock = released.lock
-                logger.info(
-                    "lock force-released",
-                    metadata: [
-                        "key": "\(key)", "by": "\(principal.name)", "reason": "\(reason)",
-                        "session": "\(lock.sessionID)", "owner": "\(lock.owner)", "token": "\(lock.fencingToken)",
-                    ])
-            }
-            completion(result)
-        })
+        )
     }
 
     // MARK: - Queries
@@ -299,14 +384,25 @@ public final class LockService: Sendable {
 
     /// Whether `fencingToken` is the key's current grant.
     public func validate(key: String, fencingToken: UInt64, completion: @escaping Completion<LockTable.Validation>) {
-        self.transact({ state, _ in (state.table.validate(key: key, fencingToken: fencingToken), []) }, completion: completion)
+        self.transact(
+            { state, _ in (state.table.validate(key: key, fencingToken: fencingToken), []) },
+            completion: completion
+        )
     }
 
     /// Held locks whose key starts with `prefix`, sorted by key.
     public func list(prefix: String, limit: Int?, completion: @escaping Completion<LockTable.Listing>) {
-        self.transact({ state, _ in
-            (LockTable.Listing(locks: state.table.list(prefix: prefix, limit: limit), revision: state.table.revision), [])
-        }, completion: completion)
+        self.transact(
+            { state, _ in
+                (
+                    LockTable.Listing(
+                        locks: state.table.list(prefix: prefix, limit: limit),
+                        revision: state.table.revision
+                    ), []
+                )
+            },
+            completion: completion
+        )
     }
 
     /// The current revision (tests and metrics).
@@ -330,8 +426,13 @@ public final class LockService: Sendable {
         let watchers = self.hub.watcherCount
         return self.state.withLock {
             Snapshot(
-                sessions: $0.table.sessionCount, locksHeld: $0.table.lockCount, waiters: $0.table.waiterCount,
-                revision: $0.table.revision, watchers: watchers, statistics: $0.table.statistics)
+                sessions: $0.table.sessionCount,
+                locksHeld: $0.table.lockCount,
+                waiters: $0.table.waiterCount,
+                revision: $0.table.revision,
+                watchers: watchers,
+                statistics: $0.table.statistics
+            )
         }
     }
 
@@ -369,24 +470,45 @@ public final class LockService: Sendable {
     // MARK: - async forms
 
     /// ``openSession(ttl:name:owner:connection:completion:)`` for callers in a task.
-    public func openSession(ttl: Duration, name: String, owner: String, connection: ConnectionID) async throws -> OpenedSession {
-        try await Self.awaiting { self.openSession(ttl: ttl, name: name, owner: owner, connection: connection, completion: $0) }
+    public func openSession(
+        ttl: Duration,
+        name: String,
+        owner: String,
+        connection: ConnectionID
+    ) async throws -> OpenedSession {
+        try await Self.awaiting {
+            self.openSession(ttl: ttl, name: name, owner: owner, connection: connection, completion: $0)
+        }
     }
 
     /// ``resumeSession(_:secret:connection:completion:)`` for callers in a task.
     public func resumeSession(
-        _ id: SessionID, secret: [UInt8], connection: ConnectionID
+        _ id: SessionID,
+        secret: [UInt8],
+        connection: ConnectionID
     ) async throws -> LockTable.SessionDescription {
         try await Self.awaiting { self.resumeSession(id, secret: secret, connection: connection, completion: $0) }
     }
 
     /// ``acquire(key:session:wait:connection:completion:)`` for callers in a task; cancelling the task cancels the
     /// call (it leaves the queue and throws `CancellationError`).
-    public func acquire(key: String, session: SessionID, wait: Duration, connection: ConnectionID) async throws -> LockInfo {
+    public func acquire(
+        key: String,
+        session: SessionID,
+        wait: Duration,
+        connection: ConnectionID
+    ) async throws -> LockInfo {
         let ticket = WaitTicket()
         return try await withTaskCancellationHandler {
             try await Self.awaiting {
-                self.acquire(key: key, session: session, wait: wait, connection: connection, ticket: ticket, completion: $0)
+                self.acquire(
+                    key: key,
+                    session: session,
+                    wait: wait,
+                    connection: connection,
+                    ticket: ticket,
+                    completion: $0
+                )
             }
         } onCancel: {
             self.cancel(ticket)
@@ -412,7 +534,8 @@ public final class LockService: Sendable {
     /// Applies a transition and queues its effects in one critical section; `completion` gets the transition's
     /// value once its effects are durable, or its error.
     private func transact<T: Sendable>(
-        _ transition: (inout State, Instant) throws -> (T, [LockTable.Effect]), completion: @escaping Completion<T>
+        _ transition: (inout State, Instant) throws -> (T, [LockTable.Effect]),
+        completion: @escaping Completion<T>
     ) {
         self.locked { state in
             do {
@@ -471,12 +594,13 @@ public final class LockService: Sendable {
         if let finished = commit.wait(reply) { state.afterUnlock.append { reply(finished) } }
     }
 
-
     /// Queues `effects`' mutations in the store (inside the state lock, so in transition order) and arranges
     /// the grants, failures and events: events are published once the mutations are durable, and the grants, the
     /// failures and `reply` go through ``whenDurable(in:_:)``.
     private func execute(
-        _ effects: [LockTable.Effect], in state: inout State, reply: PendingCommit.Waiter? = nil
+        _ effects: [LockTable.Effect],
+        in state: inout State,
+        reply: PendingCommit.Waiter? = nil
     ) {
         var mutations: [Mutation] = []
         var events: [Event] = []
@@ -494,7 +618,9 @@ public final class LockService: Sendable {
             case .grant(let waiter, let lock):
                 if let continuation = state.waiters.removeValue(forKey: waiter) { grants.append((continuation, lock)) }
             case .fail(let waiter, let failure):
-                if let waiter = state.waiters.removeValue(forKey: waiter) { failures.append((waiter, Self.error(for: failure))) }
+                if let waiter = state.waiters.removeValue(forKey: waiter) {
+                    failures.append((waiter, Self.error(for: failure)))
+                }
             }
         }
         self.timer.deadlineChanged(to: state.table.nextDeadline)
@@ -518,14 +644,23 @@ public final class LockService: Sendable {
                 hub.publish(events)
                 self.log(events)
                 if self.commitFailed.load(ordering: .acquiring) {
-                    commit.finish(.failure(LeaseholdError(code: .unavailable, message: "an earlier commit failed; retry")))
+                    commit.finish(
+                        .failure(LeaseholdError(code: .unavailable, message: "an earlier commit failed; retry"))
+                    )
                 } else {
                     commit.finish(.success(()))
                 }
             case .failure(let error):
                 self.commitFailed.store(true, ordering: .releasing)
-                commit.finish(.failure(LeaseholdError(
-                    code: .unavailable, message: "the store could not commit: \(error)", cause: error)))
+                commit.finish(
+                    .failure(
+                        LeaseholdError(
+                            code: .unavailable,
+                            message: "the store could not commit: \(error)",
+                            cause: error
+                        )
+                    )
+                )
                 self.recover(after: error)
             }
         }
@@ -598,19 +733,23 @@ public final class LockService: Sendable {
         if let holder {
             return LeaseholdError(
                 code: .lockHeld,
-                message: "\(key) is held by session \(holder.sessionID) (\(holder.owner)) with token \(holder.fencingToken)",
-                holder: holder)
+                message:
+                    "\(key) is held by session \(holder.sessionID) (\(holder.owner)) with token \(holder.fencingToken)",
+                holder: holder
+            )
         }
         let remaining = delayedUntil.map { $0 - self.clock.now() } ?? .zero
         return LeaseholdError(
             code: .lockHeld,
-            message: "\(key) is free but in its lock delay for another \(remaining.wholeMilliseconds) ms")
+            message: "\(key) is free but in its lock delay for another \(remaining.wholeMilliseconds) ms"
+        )
     }
 
     private static func checkServing(_ state: State) throws {
         switch state.mode {
         case .serving: return
-        case .recovering: throw LeaseholdError(code: .unavailable, message: "the store failed; the server is recovering")
+        case .recovering:
+            throw LeaseholdError(code: .unavailable, message: "the store failed; the server is recovering")
         case .stopped: throw LeaseholdError(code: .unavailable, message: "server is shutting down")
         }
     }
@@ -621,7 +760,8 @@ public final class LockService: Sendable {
         guard state.bindings[id] != connection, state.table.session(id, now: self.clock.now()) != nil else { return }
         throw LeaseholdError(
             code: .permissionDenied,
-            message: "session \(id) is not bound to this connection; call ResumeSession with its secret first")
+            message: "session \(id) is not bound to this connection; call ResumeSession with its secret first"
+        )
     }
 
     private static func error(for failure: LockTable.WaitFailure) -> any Error {
@@ -629,7 +769,8 @@ public final class LockService: Sendable {
         case .timedOut: LeaseholdError(code: .deadlineExceeded, message: "the wait for the lock ran out")
         case .sessionExpired: LeaseholdError(code: .sessionExpired, message: "the waiting session expired")
         case .sessionClosed: LeaseholdError(code: .sessionExpired, message: "the waiting session was closed")
-        case .cancelled: LeaseholdError(code: .cancelled, message: "a newer Acquire of the same session took this wait's place")
+        case .cancelled:
+            LeaseholdError(code: .cancelled, message: "a newer Acquire of the same session took this wait's place")
         }
     }
 

@@ -19,6 +19,8 @@ public struct TextLimits: Hashable, Sendable {
         let bytes = text.utf8.count
         guard bytes > limit else { return nil }
         return LeaseholdError(
-            code: .invalidArgument, message: "\(field) is \(bytes) bytes, more than the limit of \(limit)")
+            code: .invalidArgument,
+            message: "\(field) is \(bytes) bytes, more than the limit of \(limit)"
+        )
     }
 }

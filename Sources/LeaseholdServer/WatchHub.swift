@@ -86,7 +86,8 @@ final class WatchHub: Sendable {
                 throw LeaseholdError(
                     code: .compacted,
                     message: "revision \(next) is compacted; the oldest kept is \(page.compactRevision)",
-                    compactRevision: page.compactRevision)
+                    compactRevision: page.compactRevision
+                )
             }
             let events = page.events.prefix { $0.revision <= seam }
             if let last = events.last {
@@ -128,7 +129,8 @@ final class WatchHub: Sendable {
     /// to the watcher directly.
     private func goLive(_ id: UInt64, from: UInt64) {
         self.locked { state in
-            guard let watcher = state.watchers[id], !watcher.isEnded, case .catchingUp(let buffered) = watcher.phase else {
+            guard let watcher = state.watchers[id], !watcher.isEnded, case .catchingUp(let buffered) = watcher.phase
+            else {
                 return
             }
             watcher.from = from
@@ -186,7 +188,10 @@ final class WatchHub: Sendable {
                     // encoded in place in the dictionary.
                     Self.deliver(
                         &byPrefix[watcher.prefix, default: Delivery(events: events, prefix: watcher.prefix, from: 0)],
-                        to: watcher, revision: last.revision, in: &state)
+                        to: watcher,
+                        revision: last.revision,
+                        in: &state
+                    )
                 } else {
                     var own = Delivery(events: events, prefix: watcher.prefix, from: watcher.from)
                     Self.deliver(&own, to: watcher, revision: last.revision, in: &state)
@@ -197,7 +202,10 @@ final class WatchHub: Sendable {
 
     /// Buffers or sends one publish's matching events to `watcher`.
     private static func deliver(
-        _ delivery: inout Delivery, to watcher: Watcher, revision: UInt64, in state: inout State
+        _ delivery: inout Delivery,
+        to watcher: Watcher,
+        revision: UInt64,
+        in state: inout State
     ) {
         guard !delivery.matching.isEmpty else { return }
         switch watcher.phase {

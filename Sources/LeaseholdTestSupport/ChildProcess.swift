@@ -116,7 +116,8 @@ public final class ChildProcess: Sendable {
         process.terminationHandler = { process in
             exit.record(
                 process.terminationReason == .uncaughtSignal
-                    ? .signaled(process.terminationStatus) : .exited(process.terminationStatus))
+                    ? .signaled(process.terminationStatus) : .exited(process.terminationStatus)
+            )
         }
         try process.run()
 

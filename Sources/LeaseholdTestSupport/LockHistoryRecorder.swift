@@ -48,10 +48,18 @@ public final class LockHistoryRecorder: Sendable {
     ///   - invoked: ``now`` just before the request was sent.
     ///   - result: The answer.
     public func record(
-        _ key: String, client: Int, _ call: LockOperation.Call, invoked: Duration, _ result: LockOperation.Result
+        _ key: String,
+        client: Int,
+        _ call: LockOperation.Call,
+        invoked: Duration,
+        _ result: LockOperation.Result
     ) {
         let operation = LockOperation(
-            client: client, call: call, invoked: invoked, outcome: .answered(result, at: self.now))
+            client: client,
+            call: call,
+            invoked: invoked,
+            outcome: .answered(result, at: self.now)
+        )
         self.state.withLock { $0.histories[key, default: []].append(operation) }
     }
 

@@ -1,6 +1,6 @@
+import Foundation
 public import LeaseholdCore
 public import LeaseholdServer
-import Foundation
 import Synchronization
 
 /// A ``LeaseClock`` that moves only when a test says so, so that time-dependent tests never sleep.

@@ -9,8 +9,15 @@ public struct RawSession: Sendable {
     public let connection: RPCConnection
     public let info: SessionInfo
 
-    public static func open(_ configuration: LeaseholdClient.Configuration, ttl: Duration = .seconds(5)) async throws -> RawSession {
-        let connection = try await RPCConnection.connect(host: configuration.host, port: configuration.port, hello: HelloRequest(token: configuration.token))
+    public static func open(
+        _ configuration: LeaseholdClient.Configuration,
+        ttl: Duration = .seconds(5)
+    ) async throws -> RawSession {
+        let connection = try await RPCConnection.connect(
+            host: configuration.host,
+            port: configuration.port,
+            hello: HelloRequest(token: configuration.token)
+        )
         let info = try await connection.unary(LeaseholdMethod.openSession, OpenSessionRequest(ttl: ttl, name: "raw"))
         return RawSession(connection: connection, info: info)
     }
@@ -19,13 +26,17 @@ public struct RawSession: Sendable {
 
     public func acquire(_ key: String, wait: Duration = .zero) async throws -> LockInfo {
         let response = try await self.connection.unary(
-            LeaseholdMethod.acquire, AcquireRequest(sessionID: self.id, key: key, wait: wait))
+            LeaseholdMethod.acquire,
+            AcquireRequest(sessionID: self.id, key: key, wait: wait)
+        )
         return response.lock!
     }
 
     public func release(_ lock: LockInfo) async throws -> UInt64 {
         let response = try await self.connection.unary(
-            LeaseholdMethod.release, ReleaseRequest(sessionID: self.id, key: lock.key, fencingToken: lock.fencingToken))
+            LeaseholdMethod.release,
+            ReleaseRequest(sessionID: self.id, key: lock.key, fencingToken: lock.fencingToken)
+        )
         return response.revision
     }
 

@@ -39,7 +39,8 @@ public final class RawSocketClient: Sendable {
     ///   - port: The server's port.
     ///   - configure: Adds handlers in front of the frame codec (a TLS handler, say).
     public static func connect(
-        host: String = "127.0.0.1", port: Int,
+        host: String = "127.0.0.1",
+        port: Int,
         configure: @escaping @Sendable (any Channel) throws -> Void = { _ in }
     ) async throws -> RawSocketClient {
         let (frames, continuation) = AsyncStream.makeStream(of: Frame.self)
@@ -72,7 +73,8 @@ public final class RawSocketClient: Sendable {
     /// Sends `Hello` as call `callID` and returns its status.
     public func hello(token: String = "", callID: UInt64 = 1) async throws -> Status? {
         try await self.send(
-            Frame(callID: callID, method: LeaseholdMethod.hello.name, payload: HelloRequest(token: token).encoded()))
+            Frame(callID: callID, method: LeaseholdMethod.hello.name, payload: HelloRequest(token: token).encoded())
+        )
         return try await self.next()?.status
     }
 

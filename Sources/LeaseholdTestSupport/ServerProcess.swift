@@ -1,6 +1,6 @@
 import Foundation
-public import LeaseholdTestUtilities
 import LeaseholdRPC
+public import LeaseholdTestUtilities
 
 #if canImport(Glibc)
 import Glibc

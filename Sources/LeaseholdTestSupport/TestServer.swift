@@ -1,7 +1,7 @@
 public import LeaseholdClient
-import LeaseholdTestUtilities
-public import LeaseholdServer
 import LeaseholdRPC
+public import LeaseholdServer
+import LeaseholdTestUtilities
 import Logging
 import NIOCore
 

@@ -2,7 +2,8 @@
 /// without sleeping a fixed time.
 /// - Returns: Whether the condition held in time.
 public func eventually(
-    timeout: Duration = .seconds(10), every interval: Duration = .milliseconds(10),
+    timeout: Duration = .seconds(10),
+    every interval: Duration = .milliseconds(10),
     _ condition: () async throws -> Bool
 ) async rethrows -> Bool {
     let deadline = ContinuousClock.now + timeout

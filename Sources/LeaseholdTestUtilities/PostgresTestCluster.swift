@@ -67,8 +67,10 @@ public final class PostgresTestCluster: Sendable {
         }
         let name = "t_\(getpid())_\(number)"
         try Self.run(
-            self.binDirectory + "/createdb", ["-h", self.host, "-p", String(self.port), "-U", Self.user, name],
-            asUnprivileged: false)
+            self.binDirectory + "/createdb",
+            ["-h", self.host, "-p", String(self.port), "-U", Self.user, name],
+            asUnprivileged: false
+        )
         return self.url(database: name)
     }
 
@@ -111,16 +113,22 @@ public final class PostgresTestCluster: Sendable {
         let data = directory + "/data"
         try Self.run(
             binDirectory + "/initdb",
-            ["-D", data, "-U", Self.user, "--auth=trust", "-E", "UTF8", "--locale=C", "--no-sync", "--no-instructions"],
-            asUnprivileged: unprivileged)
+            [
+                "-D", data, "-U", Self.user, "--auth=trust", "-E", "UTF8", "--locale=C", "--no-sync",
+                "--no-instructions",
+            ],
+            asUnprivileged: unprivileged
+        )
         let port = try Self.freePort()
         let options = [
             "-c listen_addresses=127.0.0.1", "-p \(port)", "-k \(directory)", "-c max_connections=300",
             "-c shared_buffers=32MB",
         ].joined(separator: " ")
         try Self.run(
-            binDirectory + "/pg_ctl", ["-D", data, "-l", directory + "/postgres.log", "-w", "-t", "60", "-o", options, "start"],
-            asUnprivileged: unprivileged)
+            binDirectory + "/pg_ctl",
+            ["-D", data, "-l", directory + "/postgres.log", "-w", "-t", "60", "-o", options, "start"],
+            asUnprivileged: unprivileged
+        )
         guard let pidText = try? String(contentsOfFile: data + "/postmaster.pid", encoding: .utf8),
             let pid = pidText.split(separator: "\n").first.flatMap({ pid_t($0) })
         else {
@@ -165,7 +173,9 @@ public final class PostgresTestCluster: Sendable {
             if FileManager.default.isExecutableFile(atPath: bin + "/initdb") { return bin }
         }
         throw Failure(
-            description: "PostgreSQL is not installed (no \(root)/*/bin/initdb): run scripts/install-deps.sh, which installs Debian's postgresql")
+            description:
+                "PostgreSQL is not installed (no \(root)/*/bin/initdb): run scripts/install-deps.sh, which installs Debian's postgresql"
+        )
     }
 
     /// A loopback TCP port that was free a moment ago (for a server whose address must be known before it starts).
@@ -178,7 +188,9 @@ public final class PostgresTestCluster: Sendable {
         address.sin_port = 0
         address.sin_addr.s_addr = inet_addr("127.0.0.1")
         let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
         }
         guard bound == 0 else { throw Failure(description: "bind failed: errno \(errno)") }
         var length = socklen_t(MemoryLayout<sockaddr_in>.size)
@@ -224,7 +236,8 @@ public final class PostgresTestCluster: Sendable {
         let code = (status >> 8) & 0xff
         guard exited, code == 0 else {
             throw Failure(
-                description: "\((executable as NSString).lastPathComponent) failed (status \(status)): \(text)")
+                description: "\((executable as NSString).lastPathComponent) failed (status \(status)): \(text)"
+            )
         }
     }
 }

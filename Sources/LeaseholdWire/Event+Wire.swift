@@ -6,8 +6,12 @@ extension Event: WireMessage, CBridgedMessage {
     /// `leasehold.v1.Event`.
     public static let protobufName = "leasehold.v1.Event"
     package static let cFunctions = CMessageFunctions(
-        leasehold__v1__event__init, leasehold__v1__event__get_packed_size, leasehold__v1__event__pack,
-        leasehold__v1__event__unpack, leasehold__v1__event__free_unpacked)
+        leasehold__v1__event__init,
+        leasehold__v1__event__get_packed_size,
+        leasehold__v1__event__pack,
+        leasehold__v1__event__unpack,
+        leasehold__v1__event__free_unpacked
+    )
 
     /// Decodes a `leasehold.v1.Event`.
     /// - Throws: ``MalformedMessage`` when the bytes are not one, or when its `type` is `EVENT_TYPE_UNSPECIFIED`
@@ -23,10 +27,14 @@ extension Event: WireMessage, CBridgedMessage {
             throw MalformedMessage(messageName: Self.protobufName)
         }
         try self.init(
-            revision: c.revision, kind: kind, key: String(exactText: c.key, field: "key"),
+            revision: c.revision,
+            kind: kind,
+            key: String(exactText: c.key, field: "key"),
             sessionID: SessionID(c.session_id),
-            fencingToken: c.fencing_token, owner: String(exactText: c.owner, field: "owner"),
-            at: WallTime(millisecondsSince1970: c.at_ms))
+            fencingToken: c.fencing_token,
+            owner: String(exactText: c.owner, field: "owner"),
+            at: WallTime(millisecondsSince1970: c.at_ms)
+        )
     }
 
     package func fill(_ c: inout Leasehold__V1__Event, arena: borrowing CArena) {

@@ -28,8 +28,12 @@ public struct Frame: Hashable, Sendable {
 
     /// Creates a frame.
     public init(
-        callID: UInt64, method: String = "", payload: ByteBuffer = ByteBuffer(), status: Status? = nil,
-        flags: Flags = [], timeout: Duration? = nil
+        callID: UInt64,
+        method: String = "",
+        payload: ByteBuffer = ByteBuffer(),
+        status: Status? = nil,
+        flags: Flags = [],
+        timeout: Duration? = nil
     ) {
         self.callID = callID
         self.method = method
@@ -51,7 +55,9 @@ public struct Frame: Hashable, Sendable {
     ///   NUL or is not UTF-8.
     public init(decoding buffer: ByteBuffer, knownMethods: [String] = []) throws {
         self = try unpack(
-            buffer, name: "leasehold.v1.Frame", unpack: { leasehold__v1__frame__unpack($0, $1, $2) },
+            buffer,
+            name: "leasehold.v1.Frame",
+            unpack: { leasehold__v1__frame__unpack($0, $1, $2) },
             free: { leasehold__v1__frame__free_unpacked($0, $1) }
         ) { c in
             var payload = ByteBuffer()
@@ -59,9 +65,13 @@ public struct Frame: Hashable, Sendable {
                 payload = ByteBuffer(bytes: UnsafeRawBufferPointer(start: data, count: c.payload.len))
             }
             return try Frame(
-                callID: c.call_id, method: Self.method(protobufC: c.method, knownMethods: knownMethods), payload: payload,
-                status: Status.from(c.status), flags: Flags(rawValue: c.flags),
-                timeout: c.timeout_ms > 0 ? Duration(wireMilliseconds: c.timeout_ms) : nil)
+                callID: c.call_id,
+                method: Self.method(protobufC: c.method, knownMethods: knownMethods),
+                payload: payload,
+                status: Status.from(c.status),
+                flags: Flags(rawValue: c.flags),
+                timeout: c.timeout_ms > 0 ? Duration(wireMilliseconds: c.timeout_ms) : nil
+            )
         }
     }
 
@@ -92,7 +102,8 @@ public struct Frame: Hashable, Sendable {
                 // protobuf-c only reads the payload while packing; no copy is made before that.
                 c.payload = ProtobufCBinaryData(
                     len: payload.count,
-                    data: UnsafeMutablePointer(mutating: payload.baseAddress?.assumingMemoryBound(to: UInt8.self)))
+                    data: UnsafeMutablePointer(mutating: payload.baseAddress?.assumingMemoryBound(to: UInt8.self))
+                )
                 pack(&c, into: &buffer, size: leasehold__v1__frame__get_packed_size, pack: leasehold__v1__frame__pack)
             }
         }

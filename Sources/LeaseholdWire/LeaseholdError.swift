@@ -66,8 +66,13 @@ public struct LeaseholdError: Error, Hashable, Sendable, CustomStringConvertible
     ///   - leader: The active node, for ``Code/unavailable`` from a standby.
     ///   - cause: The error that led to this one.
     public init(
-        code: Code, message: String, holder: LockInfo? = nil, highestToken: UInt64 = 0, compactRevision: UInt64 = 0,
-        leader: String = "", cause: (any Error)? = nil
+        code: Code,
+        message: String,
+        holder: LockInfo? = nil,
+        highestToken: UInt64 = 0,
+        compactRevision: UInt64 = 0,
+        leader: String = "",
+        cause: (any Error)? = nil
     ) {
         self.code = code
         self.message = message
@@ -81,8 +86,13 @@ public struct LeaseholdError: Error, Hashable, Sendable, CustomStringConvertible
     /// The status a server sends for this error.
     public var status: Status {
         Status(
-            code: self.code, message: self.message, holder: self.holder, highestToken: self.highestToken,
-            compactRevision: self.compactRevision, leader: self.leader)
+            code: self.code,
+            message: self.message,
+            holder: self.holder,
+            highestToken: self.highestToken,
+            compactRevision: self.compactRevision,
+            leader: self.leader
+        )
     }
 
     public var description: String { "\(self.code): \(self.message)" }
@@ -115,8 +125,12 @@ public struct Status: Hashable, Sendable {
 
     /// Creates a status.
     public init(
-        code: LeaseholdError.Code, message: String = "", holder: LockInfo? = nil, highestToken: UInt64 = 0,
-        compactRevision: UInt64 = 0, leader: String = ""
+        code: LeaseholdError.Code,
+        message: String = "",
+        holder: LockInfo? = nil,
+        highestToken: UInt64 = 0,
+        compactRevision: UInt64 = 0,
+        leader: String = ""
     ) {
         self.code = code
         self.message = message
@@ -133,7 +147,12 @@ public struct Status: Hashable, Sendable {
     public var error: LeaseholdError? {
         guard self.code != .ok else { return nil }
         return LeaseholdError(
-            code: self.code, message: self.message, holder: self.holder, highestToken: self.highestToken,
-            compactRevision: self.compactRevision, leader: self.leader)
+            code: self.code,
+            message: self.message,
+            holder: self.holder,
+            highestToken: self.highestToken,
+            compactRevision: self.compactRevision,
+            leader: self.leader
+        )
     }
 }

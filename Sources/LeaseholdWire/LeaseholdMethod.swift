@@ -15,23 +15,28 @@ public enum LeaseholdMethod {
     public static let hello = MethodDescriptor<HelloRequest, HelloResponse>("leasehold.v1.Leasehold/Hello")
     /// Opens a session; the answer carries its secret.
     public static let openSession = MethodDescriptor<OpenSessionRequest, SessionInfo>(
-        "leasehold.v1.Leasehold/OpenSession")
+        "leasehold.v1.Leasehold/OpenSession"
+    )
     /// Resumes a session on a new connection, with its secret.
     public static let resumeSession = MethodDescriptor<ResumeSessionRequest, SessionInfo>(
-        "leasehold.v1.Leasehold/ResumeSession")
+        "leasehold.v1.Leasehold/ResumeSession"
+    )
     /// Extends a session's deadline by its TTL.
     public static let keepAlive = MethodDescriptor<KeepAliveRequest, KeepAliveResponse>(
-        "leasehold.v1.Leasehold/KeepAlive")
+        "leasehold.v1.Leasehold/KeepAlive"
+    )
     /// Closes a session, releasing its locks.
     public static let closeSession = MethodDescriptor<CloseSessionRequest, CloseSessionResponse>(
-        "leasehold.v1.Leasehold/CloseSession")
+        "leasehold.v1.Leasehold/CloseSession"
+    )
     /// Takes a lock, waiting in the key's FIFO queue up to the request's wait.
     public static let acquire = MethodDescriptor<AcquireRequest, AcquireResponse>("leasehold.v1.Leasehold/Acquire")
     /// Releases a lock, with the holder's session and fencing token.
     public static let release = MethodDescriptor<ReleaseRequest, ReleaseResponse>("leasehold.v1.Leasehold/Release")
     /// Ends whoever's hold of a key; needs the `admin` role.
     public static let forceRelease = MethodDescriptor<ForceReleaseRequest, ForceReleaseResponse>(
-        "leasehold.v1.Leasehold/ForceRelease")
+        "leasehold.v1.Leasehold/ForceRelease"
+    )
     /// A key's holder and queue.
     public static let describe = MethodDescriptor<DescribeRequest, DescribeResponse>("leasehold.v1.Leasehold/Describe")
     /// Whether a fencing token is a key's current grant.

@@ -6,8 +6,12 @@ extension Status: WireMessage, CBridgedMessage {
     /// `leasehold.v1.Status`.
     public static let protobufName = "leasehold.v1.Status"
     package static let cFunctions = CMessageFunctions(
-        leasehold__v1__status__init, leasehold__v1__status__get_packed_size, leasehold__v1__status__pack,
-        leasehold__v1__status__unpack, leasehold__v1__status__free_unpacked)
+        leasehold__v1__status__init,
+        leasehold__v1__status__get_packed_size,
+        leasehold__v1__status__pack,
+        leasehold__v1__status__unpack,
+        leasehold__v1__status__free_unpacked
+    )
 
     /// Decodes a `leasehold.v1.Status`.
     /// - Throws: ``MalformedMessage`` when the bytes are not one.
@@ -19,8 +23,12 @@ extension Status: WireMessage, CBridgedMessage {
     package init(c: Leasehold__V1__Status) throws {
         try self.init(
             code: LeaseholdError.Code(rawValue: Int32(bitPattern: c.code.rawValue)),
-            message: String(protobufC: c.message), holder: LockInfo.from(c.holder),
-            highestToken: c.highest_token, compactRevision: c.compact_revision, leader: String(protobufC: c.leader))
+            message: String(protobufC: c.message),
+            holder: LockInfo.from(c.holder),
+            highestToken: c.highest_token,
+            compactRevision: c.compact_revision,
+            leader: String(protobufC: c.leader)
+        )
     }
 
     package func fill(_ c: inout Leasehold__V1__Status, arena: borrowing CArena) {

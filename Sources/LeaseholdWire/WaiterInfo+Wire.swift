@@ -6,8 +6,12 @@ extension WaiterInfo: WireMessage, CBridgedMessage {
     /// `leasehold.v1.Waiter`.
     public static let protobufName = "leasehold.v1.Waiter"
     package static let cFunctions = CMessageFunctions(
-        leasehold__v1__waiter__init, leasehold__v1__waiter__get_packed_size, leasehold__v1__waiter__pack,
-        leasehold__v1__waiter__unpack, leasehold__v1__waiter__free_unpacked)
+        leasehold__v1__waiter__init,
+        leasehold__v1__waiter__get_packed_size,
+        leasehold__v1__waiter__pack,
+        leasehold__v1__waiter__unpack,
+        leasehold__v1__waiter__free_unpacked
+    )
 
     /// Decodes a `leasehold.v1.Waiter`.
     /// - Throws: ``MalformedMessage`` when the bytes are not one.
@@ -18,8 +22,10 @@ extension WaiterInfo: WireMessage, CBridgedMessage {
 
     package init(c: Leasehold__V1__Waiter) throws {
         try self.init(
-            sessionID: SessionID(c.session_id), owner: String(exactText: c.owner, field: "owner"),
-            waitingSince: WallTime(millisecondsSince1970: c.waiting_since_ms))
+            sessionID: SessionID(c.session_id),
+            owner: String(exactText: c.owner, field: "owner"),
+            waitingSince: WallTime(millisecondsSince1970: c.waiting_since_ms)
+        )
     }
 
     package func fill(_ c: inout Leasehold__V1__Waiter, arena: borrowing CArena) {

@@ -116,13 +116,16 @@ struct CrashRecoveryTests {
     /// `--sync normal` too: it may lose the last commits to a power loss, never to a process crash.
     @Test(
         "acknowledged grants survive SIGKILL, tokens never go back, and no key ever has two holders",
-        .timeLimit(.minutes(2)), arguments: ["full", "normal"])
+        .timeLimit(.minutes(2)),
+        arguments: ["full", "normal"]
+    )
     func sigkillAndRestart(sync: String) async throws {
         // Longer soaks: LEASEHOLD_CRASH_KILLS=200 LEASEHOLD_CRASH_CLIENTS=8 swift test --filter CrashRecoveryTests
         let environment = ProcessInfo.processInfo.environment
         let plan = Plan(
             clients: environment["LEASEHOLD_CRASH_CLIENTS"].flatMap { Int($0) }.map { max($0, 1) } ?? Plan().clients,
-            kills: environment["LEASEHOLD_CRASH_KILLS"].flatMap { Int($0) }.map { max($0, 1) } ?? Plan().kills)
+            kills: environment["LEASEHOLD_CRASH_KILLS"].flatMap { Int($0) }.map { max($0, 1) } ?? Plan().kills
+        )
         let seed =
             environment["LEASEHOLD_CRASH_SEED"].flatMap { UInt64($0) }
             ?? UInt64.random(in: 1...UInt64.max)
@@ -135,8 +138,12 @@ struct CrashRecoveryTests {
         let started = ContinuousClock.now
 
         var server = try await ServerProcess.start(
-            .leasehold, data: dataPath, log: directory.file("serve-0.log"), arguments: serveArguments,
-            timeout: .seconds(15))
+            .leasehold,
+            data: dataPath,
+            log: directory.file("serve-0.log"),
+            arguments: serveArguments,
+            timeout: .seconds(15)
+        )
         defer { server.killIfRunning() }
 
         let board = EpochBoard()
@@ -152,8 +159,13 @@ struct CrashRecoveryTests {
                 let clientSeed = random.next()
                 group.addTask {
                     var client = CrashClient(
-                        index: index, plan: plan, board: board, ledger: ledger, recorder: recorder,
-                        random: SplitMix64(seed: clientSeed))
+                        index: index,
+                        plan: plan,
+                        board: board,
+                        ledger: ledger,
+                        recorder: recorder,
+                        random: SplitMix64(seed: clientSeed)
+                    )
                     await client.run()
                 }
             }
@@ -180,16 +192,24 @@ struct CrashRecoveryTests {
                 try await server.process.waitForExit(timeout: .seconds(10))
                 recorder.epochEnded(incarnation - 1)
                 server = try await ServerProcess.start(
-                    .leasehold, data: dataPath, log: directory.file("serve-\(incarnation).log"),
-                    arguments: serveArguments, timeout: .seconds(15))
+                    .leasehold,
+                    data: dataPath,
+                    log: directory.file("serve-\(incarnation).log"),
+                    arguments: serveArguments,
+                    timeout: .seconds(15)
+                )
                 // A client that read an old port late must not reach the new server by it: ports are never reused.
                 var attempt = 1
                 while usedPorts.contains(server.port) {
                     server.process.send(SIGKILL)
                     try await server.process.waitForExit(timeout: .seconds(10))
                     server = try await ServerProcess.start(
-                        .leasehold, data: dataPath, log: directory.file("serve-\(incarnation)-\(attempt).log"),
-                        arguments: serveArguments, timeout: .seconds(15))
+                        .leasehold,
+                        data: dataPath,
+                        log: directory.file("serve-\(incarnation)-\(attempt).log"),
+                        arguments: serveArguments,
+                        timeout: .seconds(15)
+                    )
                     attempt += 1
                 }
                 usedPorts.insert(server.port)
@@ -203,11 +223,17 @@ struct CrashRecoveryTests {
 
         // The final state through a fresh connection: every client released its locks and closed its session.
         let connection = try await RPCConnection.connect(
-            host: "127.0.0.1", port: server.port, hello: HelloRequest(clientName: "crash-audit"))
+            host: "127.0.0.1",
+            port: server.port,
+            hello: HelloRequest(clientName: "crash-audit")
+        )
         for key in plan.keys {
             let invoked = recorder.now
             let description = try await connection.unary(
-                LeaseholdMethod.describe, DescribeRequest(key: key), timeout: plan.callTimeout)
+                LeaseholdMethod.describe,
+                DescribeRequest(key: key),
+                timeout: plan.callTimeout
+            )
             recorder.record(key, client: plan.clients, .describe, invoked: invoked, .init(description))
             #expect(!description.held, "\(key) is still held at the end: \(String(describing: description.lock))")
             ledger.saw(description.revision, in: plan.kills)
@@ -220,7 +246,8 @@ struct CrashRecoveryTests {
         let record = ledger.snapshot
         print(
             "CrashRecoveryTests: --sync \(sync): \(plan.kills) kills after \(killDelays) ms, \(killsOnAnswer) of them "
-                + "right after an answer; \(record.holds.count) holds; final server \(exit); \(elapsed)")
+                + "right after an answer; \(record.holds.count) holds; final server \(exit); \(elapsed)"
+        )
         for (incarnation, counts) in record.counts.sorted(by: { $0.key < $1.key }) {
             print("  incarnation \(incarnation): \(counts)")
         }
@@ -238,7 +265,8 @@ struct CrashRecoveryTests {
         let linearizability = LinearizabilityChecker().check(histories: histories)
         print(
             "CrashRecoveryTests: --sync \(sync): checked \(linearizability.operations) operations over "
-                + "\(plan.kills) kills for linearizability: \(linearizability)")
+                + "\(plan.kills) kills for linearizability: \(linearizability)"
+        )
         for failure in linearizability.failures.prefix(10) {
             Issue.record(Comment(rawValue: "seed \(seed), --sync \(sync): \(failure)"))
         }
@@ -255,7 +283,8 @@ struct CrashRecoveryTests {
         #expect(grantedIncarnations.contains(0), "no grant before the first kill")
         #expect(
             grantedIncarnations.filter { $0 > 0 }.count >= plan.kills / 2,
-            "too few incarnations served grants: \(grantedIncarnations.sorted())")
+            "too few incarnations served grants: \(grantedIncarnations.sorted())"
+        )
         let resumes = record.counts.values.reduce(0) { $0 + $1.resumes }
         #expect(resumes >= plan.clients * plan.kills / 2, "only \(resumes) resumes")
 
@@ -276,13 +305,22 @@ extension CrashRecoveryTests {
         let directory = try TemporaryDirectory("leasehold-crash-client")
         let dataPath = directory.file("leasehold.db")
         var server = try await ServerProcess.start(
-            .leasehold, data: dataPath, log: directory.file("serve-0.log"), arguments: ["--sync", "full"],
-            timeout: .seconds(15))
+            .leasehold,
+            data: dataPath,
+            log: directory.file("serve-0.log"),
+            arguments: ["--sync", "full"],
+            timeout: .seconds(15)
+        )
         defer { server.killIfRunning() }
         let port = server.port
         let configuration = LeaseholdClient.Configuration(
-            host: "127.0.0.1", port: port, clientName: "crash-client", connectTimeout: .seconds(2),
-            callTimeout: .seconds(5), reconnectBackoff: (.milliseconds(20), .milliseconds(200)))
+            host: "127.0.0.1",
+            port: port,
+            clientName: "crash-client",
+            connectTimeout: .seconds(2),
+            callTimeout: .seconds(5),
+            reconnectBackoff: (.milliseconds(20), .milliseconds(200))
+        )
         let holderClient = try await LeaseholdClient.connect(configuration)
         let waiterClient = try await LeaseholdClient.connect(configuration)
         let holder = try await holderClient.openSession(ttl: .seconds(10), name: "holder")
@@ -301,8 +339,13 @@ extension CrashRecoveryTests {
         try await server.process.waitForExit(timeout: .seconds(10))
         // The restart also runs on a single event loop (--event-loops), with the same clients.
         server = try await ServerProcess.start(
-            .leasehold, data: dataPath, listen: "127.0.0.1:\(port)", log: directory.file("serve-1.log"),
-            arguments: ["--sync", "full", "--event-loops", "1"], timeout: .seconds(15))
+            .leasehold,
+            data: dataPath,
+            listen: "127.0.0.1:\(port)",
+            log: directory.file("serve-1.log"),
+            arguments: ["--sync", "full", "--event-loops", "1"],
+            timeout: .seconds(15)
+        )
 
         let after = try await holderClient.describe(key)
         #expect(after.lock?.sessionID == holder.id && after.lock?.fencingToken == lock.fencingToken)
@@ -525,7 +568,8 @@ private final class CrashLedger: Sendable {
             if hold.token <= below {
                 violations.append(
                     "token went back: incarnation \(hold.incarnation) granted \(hold.key) to session \(hold.session) "
-                        + "with token \(hold.token), but earlier incarnations had already answered with \(below)")
+                        + "with token \(hold.token), but earlier incarnations had already answered with \(below)"
+                )
             }
         }
 
@@ -536,7 +580,8 @@ private final class CrashLedger: Sendable {
             for (previous, hold) in zip(holds, holds.dropFirst()) where hold.token <= previous.token {
                 violations.append(
                     "tokens of \(key) went back: \(previous.token) (session \(previous.session)) then "
-                        + "\(hold.token) (session \(hold.session), incarnation \(hold.incarnation))")
+                        + "\(hold.token) (session \(hold.session), incarnation \(hold.incarnation))"
+                )
             }
             var lastToEnd: Hold?  // of the holds so far, the one that ended last (or has not ended)
             for hold in holds {
@@ -544,7 +589,8 @@ private final class CrashLedger: Sendable {
                     violations.append(
                         "two holders of \(key): session \(earlier.session) (token \(earlier.token), "
                             + "incarnation \(earlier.incarnation)) still held it when session \(hold.session) "
-                            + "was granted token \(hold.token) in incarnation \(hold.incarnation)")
+                            + "was granted token \(hold.token) in incarnation \(hold.incarnation)"
+                    )
                 }
                 if lastToEnd.map({ Self.endsLater(hold, than: $0) }) ?? true { lastToEnd = hold }
             }
@@ -600,8 +646,12 @@ private struct CrashClient {
     private var seenTokens: [String: UInt64] = [:]
 
     init(
-        index: Int, plan: CrashRecoveryTests.Plan, board: EpochBoard, ledger: CrashLedger,
-        recorder: LockHistoryRecorder, random: SplitMix64
+        index: Int,
+        plan: CrashRecoveryTests.Plan,
+        board: EpochBoard,
+        ledger: CrashLedger,
+        recorder: LockHistoryRecorder,
+        random: SplitMix64
     ) {
         self.index = index
         self.plan = plan
@@ -675,8 +725,10 @@ private struct CrashClient {
         do {
             let connection = try await self.connect(epoch)
             let info: SessionInfo = try await connection.unary(
-                LeaseholdMethod.openSession, OpenSessionRequest(ttl: self.plan.sessionTTL, name: "crash-\(self.index)"),
-                timeout: self.plan.callTimeout)
+                LeaseholdMethod.openSession,
+                OpenSessionRequest(ttl: self.plan.sessionTTL, name: "crash-\(self.index)"),
+                timeout: self.plan.callTimeout
+            )
             self.session = info.sessionID
             self.secret = info.secret
             self.hasSession = true
@@ -694,8 +746,10 @@ private struct CrashClient {
     private mutating func openSession(on connection: RPCConnection) async -> Bool {
         do {
             let info: SessionInfo = try await connection.unary(
-                LeaseholdMethod.openSession, OpenSessionRequest(ttl: self.plan.sessionTTL, name: "crash-\(self.index)"),
-                timeout: self.plan.callTimeout)
+                LeaseholdMethod.openSession,
+                OpenSessionRequest(ttl: self.plan.sessionTTL, name: "crash-\(self.index)"),
+                timeout: self.plan.callTimeout
+            )
             self.board.answered(by: self.incarnation)
             self.session = info.sessionID
             self.secret = info.secret
@@ -719,7 +773,8 @@ private struct CrashClient {
             let response: AcquireResponse = try await connection.unary(
                 LeaseholdMethod.acquire,
                 AcquireRequest(sessionID: self.session, key: key, wait: .milliseconds(wait)),
-                timeout: self.plan.callTimeout)
+                timeout: self.plan.callTimeout
+            )
             let now = ContinuousClock.now
             self.board.answered(by: self.incarnation)
             self.unknownAcquire = nil
@@ -733,8 +788,15 @@ private struct CrashClient {
             self.ledger.count(self.incarnation) { $0.grants += 1 }
             let hold = self.ledger.begin(
                 .init(
-                    client: self.index, session: self.session, key: key, token: lock.fencingToken,
-                    incarnation: self.incarnation, origin: .acquire, start: now))
+                    client: self.index,
+                    session: self.session,
+                    key: key,
+                    token: lock.fencingToken,
+                    incarnation: self.incarnation,
+                    origin: .acquire,
+                    start: now
+                )
+            )
             self.held = Held(key: key, token: lock.fencingToken, hold: hold)
             try? await Task.sleep(for: .milliseconds(Int.random(in: self.plan.holdTime, using: &self.random)))
             return true
@@ -779,7 +841,8 @@ private struct CrashClient {
             let response: ReleaseResponse = try await connection.unary(
                 LeaseholdMethod.release,
                 ReleaseRequest(sessionID: self.session, key: held.key, fencingToken: held.token),
-                timeout: self.plan.callTimeout)
+                timeout: self.plan.callTimeout
+            )
             self.board.answered(by: self.incarnation)
             self.record(held.key, call, invoked, .released(revision: response.revision))
             self.unknownRelease = nil
@@ -813,8 +876,10 @@ private struct CrashClient {
         let invoked = self.recorder.now
         do {
             let response: CloseSessionResponse = try await connection.unary(
-                LeaseholdMethod.closeSession, CloseSessionRequest(sessionID: self.session),
-                timeout: self.plan.callTimeout)
+                LeaseholdMethod.closeSession,
+                CloseSessionRequest(sessionID: self.session),
+                timeout: self.plan.callTimeout
+            )
             self.board.answered(by: self.incarnation)
             for key in self.plan.keys { self.record(key, call, invoked, .closed) }
             self.unknownClose = nil
@@ -840,7 +905,10 @@ private struct CrashClient {
         let invoked = self.recorder.now
         do {
             let description = try await connection.unary(
-                LeaseholdMethod.describe, DescribeRequest(key: key), timeout: self.plan.callTimeout)
+                LeaseholdMethod.describe,
+                DescribeRequest(key: key),
+                timeout: self.plan.callTimeout
+            )
             self.board.answered(by: self.incarnation)
             self.record(key, .describe, invoked, .init(description))
             self.ledger.saw(description.revision, in: self.incarnation)
@@ -848,7 +916,8 @@ private struct CrashClient {
             if let lock = description.lock { self.seenTokens[key] = lock.fencingToken }
             if description.held != (description.lock != nil) || (description.lock.map { $0.key != key } ?? false) {
                 self.fail(
-                    "Describe \(key) answered held \(description.held), lock \(String(describing: description.lock))")
+                    "Describe \(key) answered held \(description.held), lock \(String(describing: description.lock))"
+                )
                 return false
             }
             return true
@@ -877,12 +946,15 @@ private struct CrashClient {
         let invoked = self.recorder.now
         do {
             let response = try await connection.unary(
-                LeaseholdMethod.release, ReleaseRequest(sessionID: self.session, key: key, fencingToken: token),
-                timeout: self.plan.callTimeout)
+                LeaseholdMethod.release,
+                ReleaseRequest(sessionID: self.session, key: key, fencingToken: token),
+                timeout: self.plan.callTimeout
+            )
             self.record(key, call, invoked, .released(revision: response.revision))
             self.fail(
                 "Release \(key) with token \(token), holding \(String(describing: self.held)), succeeded at revision "
-                    + "\(response.revision)")
+                    + "\(response.revision)"
+            )
             return false
         } catch let error as LeaseholdError where error.code == .notLockHolder {
             self.board.answered(by: self.incarnation)
@@ -921,11 +993,13 @@ private struct CrashClient {
                 let info: SessionInfo = try await connection.unary(
                     LeaseholdMethod.resumeSession,
                     ResumeSessionRequest(sessionID: closed.session, secret: closed.secret),
-                    timeout: self.plan.callTimeout)
+                    timeout: self.plan.callTimeout
+                )
                 self.recordLocks(of: closed.session, invoked, info.locks)
                 self.fail(
                     "session \(closed.session), closed with an answer, came back after restart \(self.incarnation) "
-                        + "holding \(info.locks.map(\.key))")
+                        + "holding \(info.locks.map(\.key))"
+                )
             } catch let error as LeaseholdError where error.code == .notFound {
                 self.recordLocks(of: closed.session, invoked, [])
                 self.ledger.count(epoch.incarnation) { $0.closedSessionsProbed += 1 }
@@ -943,7 +1017,8 @@ private struct CrashClient {
                 let info: SessionInfo = try await connection.unary(
                     LeaseholdMethod.resumeSession,
                     ResumeSessionRequest(sessionID: closing.session, secret: closing.secret),
-                    timeout: self.plan.callTimeout)
+                    timeout: self.plan.callTimeout
+                )
                 self.recordLocks(of: closing.session, invoked, info.locks)
                 (self.session, self.secret, self.hasSession) = (closing.session, closing.secret, true)
                 if let held = closing.held {
@@ -965,8 +1040,10 @@ private struct CrashClient {
         let invoked = self.recorder.now
         do {
             info = try await connection.unary(
-                LeaseholdMethod.resumeSession, ResumeSessionRequest(sessionID: self.session, secret: self.secret),
-                timeout: self.plan.callTimeout)
+                LeaseholdMethod.resumeSession,
+                ResumeSessionRequest(sessionID: self.session, secret: self.secret),
+                timeout: self.plan.callTimeout
+            )
             self.recordLocks(of: self.session, invoked, info.locks)
         } catch {
             self.recordLocksLost(of: self.session, invoked)
@@ -979,14 +1056,18 @@ private struct CrashClient {
             let invoked = self.recorder.now
             do {
                 let description: DescribeResponse = try await connection.unary(
-                    LeaseholdMethod.describe, DescribeRequest(key: held.key), timeout: self.plan.callTimeout)
+                    LeaseholdMethod.describe,
+                    DescribeRequest(key: held.key),
+                    timeout: self.plan.callTimeout
+                )
                 self.record(held.key, .describe, invoked, .init(description))
                 self.ledger.saw(description.revision, in: epoch.incarnation)
                 if description.lock?.sessionID != self.session || description.lock?.fencingToken != held.token {
                     self.fail(
                         "Describe \(held.key) after restart \(epoch.incarnation) shows "
                             + "\(String(describing: description.lock)), not session \(self.session) with token "
-                            + "\(held.token)")
+                            + "\(held.token)"
+                    )
                 }
             } catch {
                 self.recordLost(held.key, .describe, invoked)
@@ -1012,12 +1093,14 @@ private struct CrashClient {
                 if lock.fencingToken != held.token {
                     self.fail(
                         "\(held.key): acknowledged with token \(held.token), back after restart \(restart) with "
-                            + "token \(lock.fencingToken)")
+                            + "token \(lock.fencingToken)"
+                    )
                 }
             } else {
                 self.fail(
                     "\(held.key): the acknowledged grant to session \(self.session) with token \(held.token) was "
-                        + "lost by restart \(restart)")
+                        + "lost by restart \(restart)"
+                )
                 self.ledger.setEnd(of: held.hold, now)
                 self.held = nil
             }
@@ -1033,7 +1116,8 @@ private struct CrashClient {
                 } else {
                     self.fail(
                         "\(released.key): release of token \(released.token) was lost, and restart \(restart) "
-                            + "lists token \(lock.fencingToken)")
+                            + "lists token \(lock.fencingToken)"
+                    )
                 }
             }
         }
@@ -1042,8 +1126,15 @@ private struct CrashClient {
             if let lock = listed.removeValue(forKey: key) {
                 let hold = self.ledger.begin(
                     .init(
-                        client: self.index, session: self.session, key: key, token: lock.fencingToken,
-                        incarnation: restart, origin: .resume, start: now))
+                        client: self.index,
+                        session: self.session,
+                        key: key,
+                        token: lock.fencingToken,
+                        incarnation: restart,
+                        origin: .resume,
+                        start: now
+                    )
+                )
                 self.held = Held(key: key, token: lock.fencingToken, hold: hold)
                 self.ledger.count(restart) { $0.grantsFoundOnResume += 1 }
             }
@@ -1051,7 +1142,8 @@ private struct CrashClient {
         for lock in listed.values {
             self.fail(
                 "restart \(restart) gave session \(self.session) \(lock.key) (token \(lock.fencingToken)), "
-                    + "which it never asked for")
+                    + "which it never asked for"
+            )
         }
     }
 
@@ -1059,7 +1151,10 @@ private struct CrashClient {
 
     /// Records an answered operation on `key` for the linearizability check; its answer arrived now.
     private func record(
-        _ key: String, _ call: LockOperation.Call, _ invoked: Duration, _ result: LockOperation.Result
+        _ key: String,
+        _ call: LockOperation.Call,
+        _ invoked: Duration,
+        _ result: LockOperation.Result
     ) {
         self.recorder.record(key, client: self.index, call, invoked: invoked, result)
     }
@@ -1084,8 +1179,11 @@ private struct CrashClient {
 
     private func connect(_ epoch: Epoch) async throws -> RPCConnection {
         try await RPCConnection.connect(
-            host: "127.0.0.1", port: epoch.port, hello: HelloRequest(clientName: "crash-\(self.index)"),
-            connectTimeout: .seconds(2))
+            host: "127.0.0.1",
+            port: epoch.port,
+            hello: HelloRequest(clientName: "crash-\(self.index)"),
+            connectTimeout: .seconds(2)
+        )
     }
 
     /// Handles a call that ended without a usable answer: the connection is given up and the outcome settled

@@ -16,12 +16,16 @@ extension EndToEndTests {
 
             // The store waits up to 5 s for the file's lock before giving up.
             let second = try await leasehold(
-                ["serve", "--listen", "127.0.0.1:0", "--data", data], in: directory, timeout: .seconds(30))
+                ["serve", "--listen", "127.0.0.1:0", "--data", data],
+                in: directory,
+                timeout: .seconds(30)
+            )
             // One line that says why, and the status of an unavailable resource, not a usage error.
             #expect(second.status == 69, "stderr: \(second.standardError)")
             #expect(
                 second.standardError.contains("leasehold: cannot start: \(data) is in use by another process"),
-                "stderr: \(second.standardError)")
+                "stderr: \(second.standardError)"
+            )
             #expect(!second.standardError.contains("Usage:"), "stderr: \(second.standardError)")
 
             let run = try await leasehold(["lock", "jobs/1", "--server", first.address, "--", "true"], in: directory)
@@ -42,7 +46,10 @@ extension EndToEndTests {
             defer { directory.remove() }
             for round in 0..<20 {
                 let server = try await ServerProcess.start(
-                    .leasehold, data: directory.file("l.db"), log: directory.file("\(round).log"))
+                    .leasehold,
+                    data: directory.file("l.db"),
+                    log: directory.file("\(round).log")
+                )
                 defer { server.killIfRunning() }
                 let ended = try await server.stop()
                 #expect(ended == .exited(0), "round \(round): \(ended); log: \(server.logTail)")
@@ -53,19 +60,25 @@ extension EndToEndTests {
         func addressTaken() async throws {
             let directory = try TemporaryDirectory("e2e")
             defer { directory.remove() }
-            let first = try await ServerProcess.start(.leasehold, data: directory.file("a.db"), log: directory.file("a.log"))
+            let first = try await ServerProcess.start(
+                .leasehold,
+                data: directory.file("a.db"),
+                log: directory.file("a.log")
+            )
             defer { first.killIfRunning() }
 
             for (listen, metrics) in [(first.address, nil), ("127.0.0.1:0", first.address)] {
                 let result = try await leasehold(
                     ["serve", "--listen", listen, "--data", directory.file("b.db")]
                         + (metrics.map { ["--metrics-listen", $0] } ?? []),
-                    in: directory)
+                    in: directory
+                )
                 #expect(result.status == 69, "stderr: \(result.standardError)")
                 let lines = result.standardError.split(separator: "\n").filter { $0.hasPrefix("leasehold:") }
                 #expect(
                     lines == ["leasehold: cannot start: cannot listen on \(first.address): Address already in use"],
-                    "stderr: \(result.standardError)")
+                    "stderr: \(result.standardError)"
+                )
                 #expect(!result.standardError.contains("Usage:"), "stderr: \(result.standardError)")
             }
             #expect(try await first.stop() == .exited(0))

@@ -17,13 +17,19 @@ import Glibc
 struct FailoverTests {
     /// Starts a node on a known port (its advertised address must be known before it starts).
     private static func node(
-        _ name: String, url: String, port: Int, in directory: TemporaryDirectory
+        _ name: String,
+        url: String,
+        port: Int,
+        in directory: TemporaryDirectory
     ) async throws -> ServerProcess {
         let address = "127.0.0.1:\(port)"
         return try await ServerProcess.start(
-            .leasehold, data: directory.file("\(name).db"), listen: address,
+            .leasehold,
+            data: directory.file("\(name).db"),
+            listen: address,
             log: directory.file("\(name)-\(UUID().uuidString.prefix(6)).log"),
-            arguments: ["--store", url, "--advertise", address, "--leader-lease", "1s"])
+            arguments: ["--store", url, "--advertise", address, "--leader-lease", "1s"]
+        )
     }
 
     /// Waits until `node` logs that it is active.
@@ -41,7 +47,9 @@ struct FailoverTests {
         }
     }
 
-    @Test("exactly one node is active; after SIGKILL the standby takes over, the session resumes with its lock and token, and the old node comes back as a standby")
+    @Test(
+        "exactly one node is active; after SIGKILL the standby takes over, the session resumes with its lock and token, and the old node comes back as a standby"
+    )
     func killTheActive() async throws {
         let cluster = try await PostgresTestCluster.shared()
         let url = try await cluster.createDatabase()
@@ -71,11 +79,15 @@ struct FailoverTests {
         let connection = try await RPCConnection.connect(host: "127.0.0.1", port: portB, hello: HelloRequest())
         defer { Task { await connection.close() } }
         let resumed = try await connection.unary(
-            LeaseholdMethod.resumeSession, ResumeSessionRequest(sessionID: session.id, secret: secret))
+            LeaseholdMethod.resumeSession,
+            ResumeSessionRequest(sessionID: session.id, secret: secret)
+        )
         #expect(resumed.locks.map(\.key) == ["jobs/1"])
         #expect(resumed.locks.first?.fencingToken == held.fencingToken)
         let next = try await connection.unary(
-            LeaseholdMethod.acquire, AcquireRequest(sessionID: session.id, key: "jobs/2", wait: .zero))
+            LeaseholdMethod.acquire,
+            AcquireRequest(sessionID: session.id, key: "jobs/2", wait: .zero)
+        )
         #expect(try #require(next.lock).fencingToken > held.fencingToken)
         // The grant made before the failover is still that session's: a try-lock by someone else is refused.
         let other = try await RawSession.open(.init(host: "127.0.0.1", port: portB), ttl: .seconds(10))

@@ -7,13 +7,17 @@ extension EndToEndTests {
     /// `leasehold serve --log-format json --metrics-listen`, and `leasehold top` when stdout is not a terminal.
     @Suite("observability: JSON logs, metrics of a real server, top")
     struct ObservabilityTests {
-        @Test("JSON logs carry key, session, owner and token per grant and release at debug; /metrics counts them; top shows the holder")
+        @Test(
+            "JSON logs carry key, session, owner and token per grant and release at debug; /metrics counts them; top shows the holder"
+        )
         func logsMetricsTop() async throws {
             let directory = try TemporaryDirectory("e2e")
             defer { directory.remove() }
             let server = try await ServerProcess.start(
-                .leaseholdJSONLogs, in: directory,
-                arguments: ["--log-format", "json", "--log-level", "debug", "--metrics-listen", "127.0.0.1:0"])
+                .leaseholdJSONLogs,
+                in: directory,
+                arguments: ["--log-format", "json", "--log-level", "debug", "--metrics-listen", "127.0.0.1:0"]
+            )
             defer { server.killIfRunning() }
             let metricsPort = try await server.process.firstLine(within: .seconds(10), saying: "serving metrics") {
                 $0.contains(#""message":"serving metrics""#) ? Self.port(in: $0) : nil
@@ -22,20 +26,32 @@ extension EndToEndTests {
             let run = try await leasehold(["lock", "jobs/1", "--server", server.address, "--", "true"], in: directory)
             #expect(run.status == 0)
             let holder = try ChildProcess(
-                "leasehold", ["lock", "jobs/held", "--server", server.address, "--", "sleep", "30"], in: directory)
+                "leasehold",
+                ["lock", "jobs/held", "--server", server.address, "--", "sleep", "30"],
+                in: directory
+            )
             defer { holder.killIfRunning() }
-            #expect(try await eventually {
-                let status = try await leasehold(["status", "jobs/held", "--server", server.address], in: directory)
-                return status.standardOutput.contains("session")
-            })
+            #expect(
+                try await eventually {
+                    let status = try await leasehold(
+                        ["status", "jobs/held", "--server", server.address],
+                        in: directory
+                    )
+                    return status.standardOutput.contains("session")
+                }
+            )
 
             let top = try await leasehold(["top", "--iterations", "1", "--server", server.address], in: directory)
             #expect(top.status == 0, "stderr: \(top.standardError)")
             let lines = top.standardOutput.split(separator: "\n", omittingEmptySubsequences: false)
             #expect(lines.first?.hasPrefix("leasehold top  \(server.address)  prefix (all)  rev 3") == true, "\(lines)")
             #expect(lines.contains("LONGEST HELD"))
-            #expect(lines.contains { $0.hasPrefix("  jobs/held ") && $0.contains(" anonymous ") && $0.hasSuffix(" 3      10s") },
-                    "\(top.standardOutput)")
+            #expect(
+                lines.contains {
+                    $0.hasPrefix("  jobs/held ") && $0.contains(" anonymous ") && $0.hasSuffix(" 3      10s")
+                },
+                "\(top.standardOutput)"
+            )
             #expect(!top.standardOutput.contains("\u{1B}"), "no escape sequences when stdout is not a terminal")
 
             let scrape = try MetricsScrape.fetch(port: metricsPort)

@@ -19,8 +19,13 @@ extension EndToEndTests {
             // accepts the connection, nobody answers Hello), so an expiry noticed only by the keepalive loop comes
             // seconds late.
             let configuration = LeaseholdClient.Configuration(
-                host: "127.0.0.1", port: server.port, clientName: "freeze", connectTimeout: .seconds(8),
-                callTimeout: .seconds(8), reconnectBackoff: (.milliseconds(20), .milliseconds(200)))
+                host: "127.0.0.1",
+                port: server.port,
+                clientName: "freeze",
+                connectTimeout: .seconds(8),
+                callTimeout: .seconds(8),
+                reconnectBackoff: (.milliseconds(20), .milliseconds(200))
+            )
             let client = try await LeaseholdClient.connect(configuration)
             defer { Task { await client.close() } }
             let session = try await client.openSession(ttl: .seconds(2))
@@ -48,7 +53,8 @@ extension EndToEndTests {
             #expect(expiredAt >= confirmedUntil, "expired \(confirmedUntil - expiredAt) before confirmedUntil")
             #expect(
                 expiredAt - confirmedUntil < .seconds(1),
-                "expired \(expiredAt - confirmedUntil) after confirmedUntil")
+                "expired \(expiredAt - confirmedUntil) after confirmedUntil"
+            )
             #expect(states.map(\.0).contains(.jeopardy), "states: \(states.map(\.0))")
 
             server.process.send(SIGCONT)

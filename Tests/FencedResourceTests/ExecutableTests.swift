@@ -1,5 +1,5 @@
-import FencedResourceWire
 import FencedResource
+import FencedResourceWire
 import Foundation
 import LeaseholdTestSupport
 import LeaseholdTestUtilities
@@ -21,7 +21,11 @@ struct ExecutableTests {
         let path = directory.file("fenced.db")
 
         let first = try await ServerProcess.start(
-            .fencedResource, data: path, log: directory.file("serve-0.log"), timeout: .seconds(30))
+            .fencedResource,
+            data: path,
+            log: directory.file("serve-0.log"),
+            timeout: .seconds(30)
+        )
         defer { first.killIfRunning() }
         let client = try await FencedResourceClient.connect(host: "127.0.0.1", port: first.port)
         let written = try await client.write("orders/9", data: .utf8("five"), fencingToken: 5, lockKey: "")
@@ -31,7 +35,11 @@ struct ExecutableTests {
         #expect(try await first.process.waitForExit(timeout: .seconds(10)) == .signaled(SIGKILL))
 
         let second = try await ServerProcess.start(
-            .fencedResource, data: path, log: directory.file("serve-1.log"), timeout: .seconds(30))
+            .fencedResource,
+            data: path,
+            log: directory.file("serve-1.log"),
+            timeout: .seconds(30)
+        )
         defer { second.killIfRunning() }
         let again = try await FencedResourceClient.connect(host: "127.0.0.1", port: second.port)
         let error = try await #require(throws: LeaseholdError.self) {
@@ -39,7 +47,9 @@ struct ExecutableTests {
         }
         #expect(error.code == .staleFencingToken)
         #expect(error.highestToken == 5)
-        #expect(try await again.read("orders/9") == FencedReadResponse(data: .utf8("five"), version: 1, highestToken: 5))
+        #expect(
+            try await again.read("orders/9") == FencedReadResponse(data: .utf8("five"), version: 1, highestToken: 5)
+        )
         await again.close()
 
         // SIGTERM is a graceful stop: the server logs it and exits 0.
@@ -53,8 +63,11 @@ struct ExecutableTests {
         // stdout and stderr interleaved in one file, as a terminal shows them.
         let log = directory.file("fencing-demo.log")
         let child = try ChildProcess(
-            executable: BuiltExecutable.path(named: "fencing-demo"), arguments: [], standardOutputPath: log,
-            standardErrorPath: log)
+            executable: BuiltExecutable.path(named: "fencing-demo"),
+            arguments: [],
+            standardOutputPath: log,
+            standardErrorPath: log
+        )
         defer { child.killIfRunning() }
         let status = try? await child.waitForExit(timeout: .seconds(60))
         let output = child.standardOutput

@@ -21,7 +21,8 @@ struct FenceGuardTests {
             (10, .accepted(newHighest: 10)),
             (11, .accepted(newHighest: 11)),
             (.max, .accepted(newHighest: .max)),
-        ]))
+        ])
+    )
     func againstHighest(token: UInt64, expected: FenceGuard.Outcome) {
         var fence = FenceGuard(highestTokens: ["r": 10])
         #expect(fence.check(token, for: "r") == expected)
@@ -108,8 +109,12 @@ struct FenceGuardValidationTests {
         let fence = FenceGuard(highestTokens: ["r": 5])
         #expect(try await fence.admit(8, for: "r", lockKey: "k", validator: validator) == .accepted(newHighest: 8))
         #expect(try await fence.admit(7, for: "r", lockKey: "k", validator: validator) == .notCurrentGrant(highest: 5))
-        #expect(try await fence.admit(8, for: "r", lockKey: "other", validator: validator) == .notCurrentGrant(highest: 5))
-        #expect(try await fence.admit(1, for: "new", lockKey: "k", validator: validator) == .notCurrentGrant(highest: 0))
+        #expect(
+            try await fence.admit(8, for: "r", lockKey: "other", validator: validator) == .notCurrentGrant(highest: 5)
+        )
+        #expect(
+            try await fence.admit(1, for: "new", lockKey: "k", validator: validator) == .notCurrentGrant(highest: 0)
+        )
         #expect(validator.asked.withLock { $0 } == [8, 7, 8, 1])
     }
 

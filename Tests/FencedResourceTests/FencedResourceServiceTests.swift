@@ -1,5 +1,5 @@
-import FencedResourceWire
 import FencedResource
+import FencedResourceWire
 import LeaseholdRPC
 import LeaseholdTestUtilities
 import LeaseholdWire
@@ -26,10 +26,17 @@ struct FencedResourceServiceTests {
         try await withFencedResource { server in
             for version in UInt64(1)...3 {
                 let response = try await server.client.write(
-                    "orders/1", data: .utf8("v\(version)"), fencingToken: 4, lockKey: "")
+                    "orders/1",
+                    data: .utf8("v\(version)"),
+                    fencingToken: 4,
+                    lockKey: ""
+                )
                 #expect(response == FencedWriteResponse(version: version, acceptedToken: 4))
             }
-            #expect(try await server.client.read("orders/1") == FencedReadResponse(data: .utf8("v3"), version: 3, highestToken: 4))
+            #expect(
+                try await server.client.read("orders/1")
+                    == FencedReadResponse(data: .utf8("v3"), version: 3, highestToken: 4)
+            )
         }
     }
 
@@ -39,7 +46,10 @@ struct FencedResourceServiceTests {
             try await server.client.write("orders/1", data: .utf8("a"), fencingToken: 3, lockKey: "")
             let response = try await server.client.write("orders/1", data: .utf8("b"), fencingToken: 8, lockKey: "")
             #expect(response == FencedWriteResponse(version: 2, acceptedToken: 8))
-            #expect(try await server.client.read("orders/1") == FencedReadResponse(data: .utf8("b"), version: 2, highestToken: 8))
+            #expect(
+                try await server.client.read("orders/1")
+                    == FencedReadResponse(data: .utf8("b"), version: 2, highestToken: 8)
+            )
             let error = try await #require(throws: LeaseholdError.self) {
                 try await server.client.write("orders/1", data: .utf8("a again"), fencingToken: 3, lockKey: "")
             }
@@ -53,7 +63,9 @@ struct FencedResourceServiceTests {
             try await server.client.write("a", data: .utf8("a"), fencingToken: 100, lockKey: "")
             try await server.client.write("b", data: .utf8("b"), fencingToken: 1, lockKey: "")
             #expect(try await server.client.read("a").highestToken == 100)
-            #expect(try await server.client.read("b") == FencedReadResponse(data: .utf8("b"), version: 1, highestToken: 1))
+            #expect(
+                try await server.client.read("b") == FencedReadResponse(data: .utf8("b"), version: 1, highestToken: 1)
+            )
         }
     }
 
@@ -92,20 +104,28 @@ struct FencedResourceServiceTests {
     func rawConnection() async throws {
         try await withFencedResource { server in
             let connection = try await RPCConnection.connect(
-                host: "127.0.0.1", port: server.port, hello: HelloRequest(clientName: "raw"))
+                host: "127.0.0.1",
+                port: server.port,
+                hello: HelloRequest(clientName: "raw")
+            )
             defer { Task { await connection.close() } }
             let written: FencedWriteResponse = try await connection.unary(
                 FencedResourceMethod.write,
-                FencedWriteRequest(resource: "raw", fencingToken: 2, data: .utf8("x"), lockKey: "k"))
+                FencedWriteRequest(resource: "raw", fencingToken: 2, data: .utf8("x"), lockKey: "k")
+            )
             #expect(written == FencedWriteResponse(version: 1, acceptedToken: 2))
             let error = try await #require(throws: LeaseholdError.self) {
                 let _: FencedWriteResponse = try await connection.unary(
-                    FencedResourceMethod.write, FencedWriteRequest(resource: "raw", fencingToken: 1, lockKey: "k"))
+                    FencedResourceMethod.write,
+                    FencedWriteRequest(resource: "raw", fencingToken: 1, lockKey: "k")
+                )
             }
             #expect(error.code == .staleFencingToken)
             #expect(error.highestToken == 2)
             let read: FencedReadResponse = try await connection.unary(
-                FencedResourceMethod.read, FencedReadRequest(resource: "raw"))
+                FencedResourceMethod.read,
+                FencedReadRequest(resource: "raw")
+            )
             #expect(read == FencedReadResponse(data: .utf8("x"), version: 1, highestToken: 2))
         }
     }
@@ -119,7 +139,11 @@ struct FencedResourceServiceTests {
                     group.addTask {
                         do {
                             let response = try await server.client.write(
-                                "contended", data: .utf8("\(token)"), fencingToken: token, lockKey: "")
+                                "contended",
+                                data: .utf8("\(token)"),
+                                fencingToken: token,
+                                lockKey: ""
+                            )
                             return (token, response.version)
                         } catch let error as LeaseholdError where error.code == .staleFencingToken {
                             #expect(error.highestToken > token)
@@ -158,7 +182,10 @@ struct FencedResourceServiceTests {
         #expect(closed.code == .unavailable)
 
         let second = try FencedResourceService(path: path, logger: logger)
-        #expect(try await second.read(FencedReadRequest(resource: "r")) == FencedReadResponse(data: .utf8("kept"), version: 1, highestToken: 5))
+        #expect(
+            try await second.read(FencedReadRequest(resource: "r"))
+                == FencedReadResponse(data: .utf8("kept"), version: 1, highestToken: 5)
+        )
         let error = try await #require(throws: LeaseholdError.self) {
             try await second.write(FencedWriteRequest(resource: "r", fencingToken: 4, lockKey: ""))
         }

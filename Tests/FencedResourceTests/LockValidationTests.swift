@@ -1,5 +1,5 @@
-import FencedResourceWire
 import FencedResource
+import FencedResourceWire
 import LeaseholdClient
 import LeaseholdTestSupport
 import LeaseholdWire
@@ -16,7 +16,11 @@ struct LockValidationTests {
             try await withFencedResource(validator: lockClient) { server in
                 let first = try await session.acquire("jobs/1", wait: .zero)
                 let written = try await server.client.write(
-                    "report", data: .utf8("first"), fencingToken: first.fencingToken, lockKey: "jobs/1")
+                    "report",
+                    data: .utf8("first"),
+                    fencingToken: first.fencingToken,
+                    lockKey: "jobs/1"
+                )
                 #expect(written == FencedWriteResponse(version: 1, acceptedToken: first.fencingToken))
                 try await first.release()
 
@@ -27,12 +31,22 @@ struct LockValidationTests {
                 #expect(second.fencingToken > first.fencingToken)
                 let error = try await #require(throws: LeaseholdError.self) {
                     try await server.client.write(
-                        "report", data: .utf8("late"), fencingToken: second.fencingToken, lockKey: "jobs/1")
+                        "report",
+                        data: .utf8("late"),
+                        fencingToken: second.fencingToken,
+                        lockKey: "jobs/1"
+                    )
                 }
                 #expect(error.code == .staleFencingToken)
                 #expect(error.highestToken == first.fencingToken)
-                #expect(try await server.client.read("report") == FencedReadResponse(
-                    data: .utf8("first"), version: 1, highestToken: first.fencingToken))
+                #expect(
+                    try await server.client.read("report")
+                        == FencedReadResponse(
+                            data: .utf8("first"),
+                            version: 1,
+                            highestToken: first.fencingToken
+                        )
+                )
             }
             try await session.close()
         }

@@ -10,11 +10,16 @@ struct JSONLogHandlerTests {
     @Test("one object per line: time, level, label, message, then metadata sorted; strings escaped")
     func line() throws {
         let line = JSONLogHandler.line(
-            time: Date(timeIntervalSince1970: 1_700_000_000.25), level: .info, label: "leasehold",
-            message: "lock expired", metadata: ["token": "42", "key": "jobs/\"1\"\n", "owner": "ops", "session": "7"])
+            time: Date(timeIntervalSince1970: 1_700_000_000.25),
+            level: .info,
+            label: "leasehold",
+            message: "lock expired",
+            metadata: ["token": "42", "key": "jobs/\"1\"\n", "owner": "ops", "session": "7"]
+        )
         #expect(
             line == #"{"time":"2023-11-14T22:13:20.250Z","level":"info","label":"leasehold","message":"lock expired","#
-                + #""key":"jobs/\"1\"\n","owner":"ops","session":"7","token":"42"}"#)
+                + #""key":"jobs/\"1\"\n","owner":"ops","session":"7","token":"42"}"#
+        )
         let decoded = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: String]
         #expect(decoded?["key"] == "jobs/\"1\"\n")
         #expect(JSONLogHandler.quote("\u{1}") == #""\u0001""#)

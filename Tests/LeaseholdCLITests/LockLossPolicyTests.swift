@@ -1,5 +1,6 @@
-@testable import LeaseholdCLI
 import Testing
+
+@testable import LeaseholdCLI
 
 /// `leasehold lock` must have killed its command before the server could give the lock to anyone else, and must
 /// never give up a lock whose keepalives succeed on schedule.

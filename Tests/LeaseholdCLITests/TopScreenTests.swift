@@ -11,35 +11,54 @@ struct TopScreenTests {
         WallTime(millisecondsSince1970: Self.now.millisecondsSince1970 - milliseconds)
     }
 
-    static func lock(_ key: String, session: UInt64, token: UInt64, owner: String, heldFor milliseconds: UInt64) -> LockInfo {
+    static func lock(
+        _ key: String,
+        session: UInt64,
+        token: UInt64,
+        owner: String,
+        heldFor milliseconds: UInt64
+    ) -> LockInfo {
         LockInfo(
-            key: key, sessionID: SessionID(session), fencingToken: token, owner: owner,
-            acquiredAt: Self.ago(milliseconds), sessionTTL: .seconds(10))
+            key: key,
+            sessionID: SessionID(session),
+            fencingToken: token,
+            owner: owner,
+            acquiredAt: Self.ago(milliseconds),
+            sessionTTL: .seconds(10)
+        )
     }
 
     static func event(_ kind: Event.Kind, _ key: String, revision: UInt64, agoMilliseconds: UInt64) -> Event {
         Event(
-            revision: revision, kind: kind, key: key, sessionID: SessionID(9), fencingToken: revision - 1,
-            owner: "batch", at: Self.ago(agoMilliseconds))
+            revision: revision,
+            kind: kind,
+            key: key,
+            sessionID: SessionID(9),
+            fencingToken: revision - 1,
+            owner: "batch",
+            at: Self.ago(agoMilliseconds)
+        )
     }
 
     @Test("an empty server says so in every section")
     func empty() {
         let state = TopState(server: "127.0.0.1:7420", prefix: "")
         let lines = TopScreen.render(state, now: Self.now, width: 200, height: nil)
-        #expect(lines == [
-            "leasehold top  127.0.0.1:7420  prefix (all)  rev 0  at 2023-11-14T22:15:00.000Z",
-            "locks 0  waiters 0  grants/s 0.0  releases/s 0.0  expiries/s 0.0  force-releases/s 0.0",
-            "",
-            "MOST CONTENDED",
-            "  (no key has waiters)",
-            "",
-            "LONGEST HELD",
-            "  (no lock is held)",
-            "",
-            "LATEST EXPIRIES AND FORCE-RELEASES",
-            "  (none since top started)",
-        ])
+        #expect(
+            lines == [
+                "leasehold top  127.0.0.1:7420  prefix (all)  rev 0  at 2023-11-14T22:15:00.000Z",
+                "locks 0  waiters 0  grants/s 0.0  releases/s 0.0  expiries/s 0.0  force-releases/s 0.0",
+                "",
+                "MOST CONTENDED",
+                "  (no key has waiters)",
+                "",
+                "LONGEST HELD",
+                "  (no lock is held)",
+                "",
+                "LATEST EXPIRIES AND FORCE-RELEASES",
+                "  (none since top started)",
+            ]
+        )
     }
 
     @Test("keys sort by waiters then oldest wait; holds by age; losses newest first; rates per second")
@@ -60,26 +79,28 @@ struct TopScreenTests {
         state.apply(Self.event(.forceReleased, "jobs/y", revision: 43, agoMilliseconds: 900))
         state.tick(elapsed: .seconds(2))
         let lines = TopScreen.render(state, now: Self.now, width: 200, height: nil)
-        #expect(lines == [
-            "leasehold top  lh:7420  prefix jobs/  rev 43  at 2023-11-14T22:15:00.000Z",
-            "locks 3  waiters 6  grants/s 12.5  releases/s 0.0  expiries/s 0.5  force-releases/s 0.5",
-            "",
-            "MOST CONTENDED",
-            "  KEY     WAITERS  OLDEST WAIT  NEXT  HOLDER     OWNER  TOKEN",
-            "  jobs/b  3        1m01s        erin  session 2  bob    12",
-            "  jobs/a  3        1.2s         dave  session 1  alice  40",
-            "",
-            "LONGEST HELD",
-            "  KEY     HELD FOR  SESSION  OWNER  TOKEN  TTL",
-            "  jobs/b  2m05s     2        bob    12     10s",
-            "  jobs/a  2.5s      1        alice  40     10s",
-            "  jobs/c  300ms     3        carol  41     10s",
-            "",
-            "LATEST EXPIRIES AND FORCE-RELEASES",
-            "  AGO    EVENT           KEY     SESSION  OWNER  TOKEN",
-            "  900ms  FORCE_RELEASED  jobs/y  9        batch  42",
-            "  4.0s   EXPIRED         jobs/x  9        batch  41",
-        ])
+        #expect(
+            lines == [
+                "leasehold top  lh:7420  prefix jobs/  rev 43  at 2023-11-14T22:15:00.000Z",
+                "locks 3  waiters 6  grants/s 12.5  releases/s 0.0  expiries/s 0.5  force-releases/s 0.5",
+                "",
+                "MOST CONTENDED",
+                "  KEY     WAITERS  OLDEST WAIT  NEXT  HOLDER     OWNER  TOKEN",
+                "  jobs/b  3        1m01s        erin  session 2  bob    12",
+                "  jobs/a  3        1.2s         dave  session 1  alice  40",
+                "",
+                "LONGEST HELD",
+                "  KEY     HELD FOR  SESSION  OWNER  TOKEN  TTL",
+                "  jobs/b  2m05s     2        bob    12     10s",
+                "  jobs/a  2.5s      1        alice  40     10s",
+                "  jobs/c  300ms     3        carol  41     10s",
+                "",
+                "LATEST EXPIRIES AND FORCE-RELEASES",
+                "  AGO    EVENT           KEY     SESSION  OWNER  TOKEN",
+                "  900ms  FORCE_RELEASED  jobs/y  9        batch  42",
+                "  4.0s   EXPIRED         jobs/x  9        batch  41",
+            ]
+        )
     }
 
     @Test("lines are cut to the width and the screen to the height; a failed refresh is shown")

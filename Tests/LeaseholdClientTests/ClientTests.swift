@@ -15,7 +15,11 @@ struct ClientTests {
         try await withLeaseholdServer { _, configuration in
             let first = try await LeaseholdClient.connect(configuration)
             let second = try await LeaseholdClient.connect(configuration)
-            defer { Task { await first.close(); await second.close() } }
+            defer {
+                Task {
+                    await first.close(); await second.close()
+                }
+            }
             let a = try await first.openSession(ttl: .seconds(10))
             let b = try await second.openSession(ttl: .seconds(10))
             let lock = try await a.acquire("jobs/7", wait: .zero)
@@ -54,7 +58,11 @@ struct ClientTests {
     func holderStopsKeepalives() async throws {
         try await withLeaseholdServer { _, configuration in
             // The holder's process "stops": a raw session whose keepalives are never sent.
-            let connection = try await RPCConnection.connect(host: configuration.host, port: configuration.port, hello: HelloRequest())
+            let connection = try await RPCConnection.connect(
+                host: configuration.host,
+                port: configuration.port,
+                hello: HelloRequest()
+            )
             defer { Task { await connection.close() } }
             // Timed by the server's own grant times (LockInfo.acquiredAt) against the wall clock it shares with this
             // test, so that this task waiting its turn among the other tests moves no figure.
@@ -65,10 +73,14 @@ struct ClientTests {
                 // The server's deadline for the holder is at least TTL after this (Acquire does not extend it).
                 lastSign = SystemLeaseClock().now().wall
                 let holder: SessionInfo = try await connection.unary(
-                    LeaseholdMethod.openSession, OpenSessionRequest(ttl: .seconds(2)))
+                    LeaseholdMethod.openSession,
+                    OpenSessionRequest(ttl: .seconds(2))
+                )
                 do {
                     let response: AcquireResponse = try await connection.unary(
-                        LeaseholdMethod.acquire, AcquireRequest(sessionID: holder.sessionID, key: "leader", wait: .zero))
+                        LeaseholdMethod.acquire,
+                        AcquireRequest(sessionID: holder.sessionID, key: "leader", wait: .zero)
+                    )
                     held = try #require(response.lock)
                     break
                 } catch let error as LeaseholdError where error.code == .notFound && attempts < 2 {
@@ -83,10 +95,14 @@ struct ClientTests {
             let lock = try await waiter.acquire("leader", wait: .seconds(10))
             #expect(lock.fencingToken > held.fencingToken)
             let handedOver = lock.info.acquiredAt
-            #expect(handedOver >= lastSign + .seconds(2), "handed over before the TTL: \(handedOver) < \(lastSign) + 2 s")
+            #expect(
+                handedOver >= lastSign + .seconds(2),
+                "handed over before the TTL: \(handedOver) < \(lastSign) + 2 s"
+            )
             #expect(
                 handedOver < held.acquiredAt + .seconds(3),
-                "handed over at \(handedOver), more than TTL + 1 s after the grant at \(held.acquiredAt)")
+                "handed over at \(handedOver), more than TTL + 1 s after the grant at \(held.acquiredAt)"
+            )
             try await waiter.close()
         }
     }
@@ -185,7 +201,11 @@ struct WatchTests {
         try await withLeaseholdServer { server, configuration in
             let writer = try await LeaseholdClient.connect(configuration)
             let reader = try await LeaseholdClient.connect(configuration)
-            defer { Task { await writer.close(); await reader.close() } }
+            defer {
+                Task {
+                    await writer.close(); await reader.close()
+                }
+            }
             let session = try await writer.openSession(ttl: .seconds(10))
             let first = try await self.churn(session, key: "w/k", pairs: 1)
             let stream = reader.watch(prefix: "w/", from: first[0])
@@ -237,7 +257,9 @@ struct WatchTests {
         try await withLeaseholdServer(clock: clock) { _, configuration in
             let holder = try await RawSession.open(configuration, ttl: .seconds(5))
             defer { Task { await holder.close() } }
-            let locks = [try await holder.acquire("e/1"), try await holder.acquire("e/2"), try await holder.acquire("e/3")]
+            let locks = [
+                try await holder.acquire("e/1"), try await holder.acquire("e/2"), try await holder.acquire("e/3"),
+            ]
             let client = try await LeaseholdClient.connect(configuration)
             defer { Task { await client.close() } }
             var iterator = client.watch(prefix: "e/", from: locks[2].fencingToken + 1).makeAsyncIterator()

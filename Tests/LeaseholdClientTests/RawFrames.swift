@@ -11,7 +11,9 @@ final class RawFrames: Sendable {
         typealias InboundIn = Frame
         let continuation: AsyncStream<Frame>.Continuation
         init(_ continuation: AsyncStream<Frame>.Continuation) { self.continuation = continuation }
-        func channelRead(context: ChannelHandlerContext, data: NIOAny) { self.continuation.yield(Self.unwrapInboundIn(data)) }
+        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+            self.continuation.yield(Self.unwrapInboundIn(data))
+        }
         func channelInactive(context: ChannelHandlerContext) { self.continuation.finish() }
     }
 
@@ -23,7 +25,9 @@ final class RawFrames: Sendable {
             .channelOption(.socketOption(.so_rcvbuf), value: 8 << 10)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(FrameDecoder(maximumFrameLength: 16 << 20)))
+                    try channel.pipeline.syncOperations.addHandler(
+                        ByteToMessageHandler(FrameDecoder(maximumFrameLength: 16 << 20))
+                    )
                     try channel.pipeline.syncOperations.addHandler(MessageToByteHandler(FrameEncoder()))
                     try channel.pipeline.syncOperations.addHandler(Collector(continuation))
                 }
@@ -33,11 +37,19 @@ final class RawFrames: Sendable {
 
     /// Says Hello (reading just its answer), then opens a watch of everything from now as call 2.
     func helloThenWatch() async throws {
-        try await self.channel.writeAndFlush(Frame(callID: 1, method: LeaseholdMethod.hello.name, payload: HelloRequest().encoded()))
+        try await self.channel.writeAndFlush(
+            Frame(callID: 1, method: LeaseholdMethod.hello.name, payload: HelloRequest().encoded())
+        )
         self.channel.read()
         var iterator = self.frames.makeAsyncIterator()
         _ = await iterator.next()
-        try await self.channel.writeAndFlush(Frame(callID: 2, method: LeaseholdMethod.watch.name, payload: WatchRequest(prefix: "", startRevision: 0).encoded()))
+        try await self.channel.writeAndFlush(
+            Frame(
+                callID: 2,
+                method: LeaseholdMethod.watch.name,
+                payload: WatchRequest(prefix: "", startRevision: 0).encoded()
+            )
+        )
     }
 
     func drainUntilStatus(callID: UInt64) async -> Status? {

@@ -219,8 +219,14 @@ struct LockTableAcquireTests {
                 )
         )
         #expect(table.describe(key: "free") == .init(holder: nil, queue: [], revision: 3))
-        #expect(table.validate(key: "jobs/a", fencingToken: lockA.fencingToken) == .init(valid: true, holder: lockA, revision: 3))
-        #expect(table.validate(key: "jobs/a", fencingToken: lockB.fencingToken) == .init(valid: false, holder: lockA, revision: 3))
+        #expect(
+            table.validate(key: "jobs/a", fencingToken: lockA.fencingToken)
+                == .init(valid: true, holder: lockA, revision: 3)
+        )
+        #expect(
+            table.validate(key: "jobs/a", fencingToken: lockB.fencingToken)
+                == .init(valid: false, holder: lockA, revision: 3)
+        )
         #expect(table.validate(key: "free", fencingToken: 1) == .init(valid: false, holder: nil, revision: 3))
         #expect(table.list(prefix: "") == [lockA, lockB, lockX])
         #expect(table.list(prefix: "jobs/") == [lockA, lockB])

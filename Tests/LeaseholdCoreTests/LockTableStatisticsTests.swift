@@ -55,8 +55,15 @@ struct LockTableStatisticsTests {
         let session = table.open()
         _ = table.acquire(key: "k", session: session, wait: .zero, now: at(0))
         #expect(table.statistics.grants == 1)
-        let restored = LockTable(restoring: PersistedState(
-            revision: table.revision, lastSessionID: session, sessions: [], locks: []), now: at(0))
+        let restored = LockTable(
+            restoring: PersistedState(
+                revision: table.revision,
+                lastSessionID: session,
+                sessions: [],
+                locks: []
+            ),
+            now: at(0)
+        )
         #expect(restored.statistics == LockTable.Statistics())
     }
 }

@@ -1,8 +1,9 @@
 import LeaseholdCore
-@testable import LeaseholdPostgres
 import LeaseholdStore
 import LeaseholdTestUtilities
 import Testing
+
+@testable import LeaseholdPostgres
 
 @Suite("PostgreSQL leader lease and epoch guard")
 struct PostgresLeaseTests {
@@ -10,17 +11,25 @@ struct PostgresLeaseTests {
     func takeOverAndRenew() async throws {
         let fixture = try await StoreFixture.make(.postgres)  // "test" holds epoch 1 for 600 s
         defer { fixture.remove() }
-        let election = PostgresLeaderElection(configuration: .init(endpoint: fixture.endpoint!, epoch: 0), logger: testLogger)
+        let election = PostgresLeaderElection(
+            configuration: .init(endpoint: fixture.endpoint!, epoch: 0),
+            logger: testLogger
+        )
         defer { election.reset() }
 
-        #expect(try await election.takeOver(holder: "b", advertise: "b:1", lease: .seconds(600)) == .held(by: "", epoch: 1))
+        #expect(
+            try await election.takeOver(holder: "b", advertise: "b:1", lease: .seconds(600)) == .held(by: "", epoch: 1)
+        )
         #expect(try await election.renew(holder: "test", epoch: 1, lease: .seconds(600)))
         #expect(try await !election.renew(holder: "b", epoch: 1, lease: .seconds(600)))
         #expect(try await !election.renew(holder: "test", epoch: 2, lease: .seconds(600)))
 
         try await election.resign(holder: "test", epoch: 1)
         #expect(try await election.takeOver(holder: "b", advertise: "b:1", lease: .seconds(600)) == .took(epoch: 2))
-        #expect(try await election.takeOver(holder: "c", advertise: "c:1", lease: .seconds(600)) == .held(by: "b:1", epoch: 2))
+        #expect(
+            try await election.takeOver(holder: "c", advertise: "c:1", lease: .seconds(600))
+                == .held(by: "b:1", epoch: 2)
+        )
         #expect(try await !election.renew(holder: "test", epoch: 1, lease: .seconds(600)))
 
         // A lease of zero has run out by the next statement on the database clock: no waiting needed.
@@ -38,10 +47,14 @@ struct PostgresLeaseTests {
         defer { old.close() }
         try await old.commit([.openSession(session(1)), event(1, .acquired, "a", session: 1)])
 
-        let election = PostgresLeaderElection(configuration: .init(endpoint: fixture.endpoint!, epoch: 0), logger: testLogger)
+        let election = PostgresLeaderElection(
+            configuration: .init(endpoint: fixture.endpoint!, epoch: 0),
+            logger: testLogger
+        )
         defer { election.reset() }
         try await election.resign(holder: "test", epoch: 1)
-        guard case .took(let epoch) = try await election.takeOver(holder: "new", advertise: "", lease: .seconds(600)) else {
+        guard case .took(let epoch) = try await election.takeOver(holder: "new", advertise: "", lease: .seconds(600))
+        else {
             Issue.record("the takeover failed")
             return
         }
@@ -69,11 +82,22 @@ struct PostgresPureTests {
     @Test("postgres:// URLs parse, with and without password and port")
     func urls() throws {
         let full = try PostgresEndpoint(url: "postgres://ops:s%40cret@db.example:6543/leasehold")
-        #expect(full == PostgresEndpoint(host: "db.example", port: 6543, user: "ops", password: "s@cret", database: "leasehold"))
+        #expect(
+            full
+                == PostgresEndpoint(
+                    host: "db.example",
+                    port: 6543,
+                    user: "ops",
+                    password: "s@cret",
+                    database: "leasehold"
+                )
+        )
         #expect(full.description == "postgres://ops@db.example:6543/leasehold")
         let short = try PostgresEndpoint(url: "postgresql://ops@[::1]/l")
         #expect(short == PostgresEndpoint(host: "::1", port: 5432, user: "ops", password: nil, database: "l"))
-        for bad in ["mysql://a@b/c", "postgres://b:5432/c", "postgres://a@b:99999/c", "postgres://a@b:5432/", "postgres://a@b"] {
+        for bad in [
+            "mysql://a@b/c", "postgres://b:5432/c", "postgres://a@b:99999/c", "postgres://a@b:5432/", "postgres://a@b",
+        ] {
             #expect(throws: InvalidPostgresURL.self) { try PostgresEndpoint(url: bad) }
         }
     }
@@ -92,6 +116,8 @@ struct PostgresPureTests {
         #expect(plan.newSessions.map(\.id) == [SessionID(7)])
         #expect(plan.removedSessions == [3])
         #expect(plan.openedRange?.lowest == 7 && plan.openedRange?.highest == 8)
-        #expect(throws: PostgresStoreError.self) { try CommitPlan([[event(2, .acquired, "a", session: 1), event(2, .released, "a", session: 1)]]) }
+        #expect(throws: PostgresStoreError.self) {
+            try CommitPlan([[event(2, .acquired, "a", session: 1), event(2, .released, "a", session: 1)]])
+        }
     }
 }

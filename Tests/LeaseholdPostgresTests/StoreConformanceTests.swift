@@ -64,7 +64,8 @@ struct StoreConformanceTests {
 
     @Test(
         "a commit whose revisions do not move forward fails, writes nothing, and the store carries on",
-        arguments: StoreKind.allCases)
+        arguments: StoreKind.allCases
+    )
     func revisionGuardAndRecovery(kind: StoreKind) async throws {
         let fixture = try await StoreFixture.make(kind)
         defer { fixture.remove() }
@@ -76,7 +77,9 @@ struct StoreConformanceTests {
         let repeated = await store.commitResult([.openSession(session(2)), event(1, .acquired, "b", session: 1)])
         #expect(throws: (any Error).self) { try repeated.get() }
         // Revisions going backwards inside one batch.
-        let backwards = await store.commitResult([event(3, .acquired, "c", session: 1), event(2, .acquired, "d", session: 1)])
+        let backwards = await store.commitResult([
+            event(3, .acquired, "c", session: 1), event(2, .acquired, "d", session: 1),
+        ])
         #expect(throws: (any Error).self) { try backwards.get() }
 
         try await store.commit([event(2, .released, "a", session: 1, token: 1)])
@@ -146,7 +149,8 @@ struct StoreConformanceTests {
         for round in 0..<12 {
             let key = "r/\(round)"
             try await store.commit([
-                event(revision + 1, .acquired, key, session: 1), event(revision + 2, .released, key, session: 1, token: revision + 1),
+                event(revision + 1, .acquired, key, session: 1),
+                event(revision + 2, .released, key, session: 1, token: revision + 1),
             ])
             revision += 2
         }

@@ -28,7 +28,11 @@ struct StoreFixture: Sendable {
     ///   - kind: Which store.
     ///   - eventRetention: Events kept.
     ///   - retentionChunkSize: Events pruned at most per transaction.
-    static func make(_ kind: StoreKind, eventRetention: Int = 100_000, retentionChunkSize: Int = 1_000) async throws
+    static func make(
+        _ kind: StoreKind,
+        eventRetention: Int = 100_000,
+        retentionChunkSize: Int = 1_000
+    ) async throws
         -> StoreFixture
     {
         let directory = try TemporaryDirectory("leasehold-conformance")
@@ -39,9 +43,12 @@ struct StoreFixture: Sendable {
             let url = try await cluster.createDatabase()
             endpoint = try PostgresEndpoint(url: url)
             let election = PostgresLeaderElection(
-                configuration: .init(endpoint: endpoint!, epoch: 0), logger: testLogger)
+                configuration: .init(endpoint: endpoint!, epoch: 0),
+                logger: testLogger
+            )
             defer { election.reset() }
-            guard case .took(let taken) = try await election.takeOver(holder: "test", advertise: "", lease: .seconds(600))
+            guard
+                case .took(let taken) = try await election.takeOver(holder: "test", advertise: "", lease: .seconds(600))
             else { throw PostgresTestCluster.Failure(description: "a fresh database had a leader") }
             epoch = taken
         }
@@ -97,7 +104,13 @@ extension Store {
 }
 
 func session(_ id: UInt64, ttl: Duration = .seconds(10), owner: String = "tester") -> SessionRecord {
-    SessionRecord(id: SessionID(id), secretHash: Array(repeating: UInt8(id & 0xff), count: 32), ttl: ttl, owner: owner, name: "s\(id)")
+    SessionRecord(
+        id: SessionID(id),
+        secretHash: Array(repeating: UInt8(id & 0xff), count: 32),
+        ttl: ttl,
+        owner: owner,
+        name: "s\(id)"
+    )
 }
 
 /// Event times in the tests: now (when the tests started), so that retention by age (7 days) leaves them alone.
@@ -106,6 +119,13 @@ let testEpochMilliseconds = UInt64(Date().timeIntervalSince1970 * 1_000)
 func event(_ revision: UInt64, _ kind: Event.Kind, _ key: String, session: UInt64, token: UInt64? = nil) -> Mutation {
     .event(
         Event(
-            revision: revision, kind: kind, key: key, sessionID: SessionID(session), fencingToken: token ?? revision,
-            owner: "tester", at: WallTime(millisecondsSince1970: testEpochMilliseconds + revision)))
+            revision: revision,
+            kind: kind,
+            key: key,
+            sessionID: SessionID(session),
+            fencingToken: token ?? revision,
+            owner: "tester",
+            at: WallTime(millisecondsSince1970: testEpochMilliseconds + revision)
+        )
+    )
 }

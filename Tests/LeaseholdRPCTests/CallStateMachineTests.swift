@@ -1,21 +1,30 @@
 import Crypto
 import Foundation
-@testable import LeaseholdRPC
 import LeaseholdWire
 import NIOCore
 import Testing
+
+@testable import LeaseholdRPC
 
 /// The connection's protocol logic fed events by hand, with no channel, no event loop and no clock.
 @Suite("Call state machine")
 struct CallStateMachineTests {
     private static let methods: [String: RPCMethod] = Dictionary(
-        uniqueKeysWithValues: TestService().methods.map { ($0.name, $0) })
+        uniqueKeysWithValues: TestService().methods.map { ($0.name, $0) }
+    )
 
-    private static func machine(authenticator: Authenticator = .anonymous, maxConcurrentCalls: Int = 10) -> CallStateMachine {
+    private static func machine(
+        authenticator: Authenticator = .anonymous,
+        maxConcurrentCalls: Int = 10
+    ) -> CallStateMachine {
         CallStateMachine(
-            methods: Self.methods, authenticator: authenticator,
-            hello: { HelloResponse(serverVersion: "t", serverID: "t", maxFrameBytes: 1, principal: $0.name, roles: []) },
-            maxConcurrentCalls: maxConcurrentCalls)
+            methods: Self.methods,
+            authenticator: authenticator,
+            hello: {
+                HelloResponse(serverVersion: "t", serverID: "t", maxFrameBytes: 1, principal: $0.name, roles: [])
+            },
+            maxConcurrentCalls: maxConcurrentCalls
+        )
     }
 
     /// A machine past a successful `Hello`.
@@ -27,7 +36,11 @@ struct CallStateMachineTests {
     }
 
     private static func hello(token: String = "", version: UInt32 = LeaseholdMethod.protocolVersion) -> Frame {
-        Frame(callID: 1, method: LeaseholdMethod.hello.name, payload: HelloRequest(protocolVersion: version, token: token).encoded())
+        Frame(
+            callID: 1,
+            method: LeaseholdMethod.hello.name,
+            payload: HelloRequest(protocolVersion: version, token: token).encoded()
+        )
     }
 
     private static func call(_ callID: UInt64, _ method: String = TestService.hang.name) -> Frame {
@@ -40,7 +53,8 @@ struct CallStateMachineTests {
     }
 
     /// Receives a call that should start, and registers it as the handler would.
-    private static func open(_ machine: inout CallStateMachine, _ callID: UInt64, deadline: CallDeadlines.Token? = nil) {
+    private static func open(_ machine: inout CallStateMachine, _ callID: UInt64, deadline: CallDeadlines.Token? = nil)
+    {
         guard case .start(let method, let frame, _) = machine.receive(Self.call(callID)) else {
             Issue.record("call \(callID) did not start")
             return
@@ -84,7 +98,11 @@ struct CallStateMachineTests {
     @Test("a Hello that does not decode gets INVALID_ARGUMENT and leaves the gate shut")
     func helloMalformed() {
         var machine = Self.machine()
-        let garbage = Frame(callID: 1, method: LeaseholdMethod.hello.name, payload: ByteBuffer(bytes: [0xFF, 0xFF, 0xFF]))
+        let garbage = Frame(
+            callID: 1,
+            method: LeaseholdMethod.hello.name,
+            payload: ByteBuffer(bytes: [0xFF, 0xFF, 0xFF])
+        )
         #expect(Self.reply(machine.receive(garbage))?.status?.code == .invalidArgument)
         #expect(machine.principal == nil)
     }
@@ -140,7 +158,9 @@ struct CallStateMachineTests {
         let held = LeaseholdError(code: .lockHeld, message: "held")
         #expect(machine.completed(3, result: .failure(held))?.status.code == .lockHeld)
         #expect(machine.completed(4, result: .failure(CancellationError()))?.status.code == .cancelled)
-        #expect(machine.completed(5, result: .failure(MalformedMessage(messageName: "x")))?.status.code == .invalidArgument)
+        #expect(
+            machine.completed(5, result: .failure(MalformedMessage(messageName: "x")))?.status.code == .invalidArgument
+        )
     }
 
     @Test("a deadline ends its own call with DEADLINE_EXCEEDED, never a later call that reused the call_id")

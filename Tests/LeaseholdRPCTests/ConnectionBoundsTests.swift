@@ -1,10 +1,11 @@
-@testable import LeaseholdRPC
 import LeaseholdTestUtilities
 import LeaseholdWire
 import Logging
 import NIOCore
 import NIOEmbedded
 import Testing
+
+@testable import LeaseholdRPC
 
 #if canImport(Glibc)
 import Glibc
@@ -83,17 +84,26 @@ struct ConnectionBoundsTests {
         var limits = RPCServer.Limits()
         limits.helloTimeout = timeout
         let shared = ServerConnectionHandler.Shared(
-            methods: [:], authenticator: .anonymous,
+            methods: [:],
+            authenticator: .anonymous,
             hello: { principal in
                 HelloResponse(
-                    serverVersion: "t", serverID: "t", protocolVersion: 1, maxFrameBytes: 1 << 20,
-                    principal: principal.name, roles: [])
+                    serverVersion: "t",
+                    serverID: "t",
+                    protocolVersion: 1,
+                    maxFrameBytes: 1 << 20,
+                    principal: principal.name,
+                    roles: []
+                )
             },
-            limits: limits, logger: Logger(label: "test"))
+            limits: limits,
+            logger: Logger(label: "test")
+        )
         let channel = NIOAsyncTestingChannel()
         try await channel.testingEventLoop.executeInContext {
             try channel.pipeline.syncOperations.addHandler(
-                ServerConnectionHandler(shared: shared, connectionID: ConnectionID(rawValue: 1)))
+                ServerConnectionHandler(shared: shared, connectionID: ConnectionID(rawValue: 1))
+            )
         }
         try await channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1))
         return channel
@@ -116,10 +126,13 @@ struct ConnectionBoundsTests {
     func helloStopsTheClock() async throws {
         let channel = try await self.helloChannel(timeout: .seconds(10))
         try await channel.deliver(
-            Frame(callID: 1, method: LeaseholdMethod.hello.name, payload: HelloRequest(protocolVersion: 9).encoded()))
+            Frame(callID: 1, method: LeaseholdMethod.hello.name, payload: HelloRequest(protocolVersion: 9).encoded())
+        )
         #expect(try await channel.waitForOutboundFrame().status?.code == .unsupportedProtocol)
         await channel.testingEventLoop.advanceTime(by: .seconds(5))
-        try await channel.deliver(Frame(callID: 2, method: LeaseholdMethod.hello.name, payload: HelloRequest().encoded()))
+        try await channel.deliver(
+            Frame(callID: 2, method: LeaseholdMethod.hello.name, payload: HelloRequest().encoded())
+        )
         #expect(try await channel.waitForOutboundFrame().status?.code == .ok)
         await channel.testingEventLoop.advanceTime(by: .seconds(60))
         #expect(try await channel.readOutboundFrame() == nil)
@@ -227,7 +240,9 @@ struct ConnectionBoundsTests {
             let cancelled = try #require(await raw.next())
             #expect(cancelled.callID == 2)
             #expect(cancelled.status?.code == .cancelled)
-            try await raw.send(Frame(callID: 6, method: TestService.echo.name, payload: ForceReleaseRequest(key: "k").encoded()))
+            try await raw.send(
+                Frame(callID: 6, method: TestService.echo.name, payload: ForceReleaseRequest(key: "k").encoded())
+            )
             // (The test service's hanging calls may end as they see one cancelled; only call 6 matters here.)
             var echoed = try #require(await raw.next())
             for _ in 0..<3 where echoed.callID != 6 { echoed = try #require(await raw.next()) }

@@ -14,7 +14,8 @@ struct HostAndPortTests {
             ("127.0.0.1:0", true, HostAndPort(host: "127.0.0.1", port: 0)),
             ("[::]:0", true, HostAndPort(host: "::", port: 0)),
             ("0.0.0.0:7420", true, HostAndPort(host: "0.0.0.0", port: 7420)),
-        ]))
+        ])
+    )
     func valid(text: String, allowingPortZero: Bool, expected: HostAndPort) throws {
         let address = try HostAndPort(parsing: text, allowingPortZero: allowingPortZero)
         #expect(address == expected)
@@ -38,7 +39,8 @@ struct HostAndPortTests {
             (":0", false, .emptyHost),
             ("localhost:0", false, .portZero),
             ("[::1]:0", false, .portZero),
-        ]))
+        ])
+    )
     func invalid(text: String, allowingPortZero: Bool, reason: HostAndPort.ParseError.Reason) {
         #expect(throws: HostAndPort.ParseError(address: text, reason: reason)) {
             try HostAndPort(parsing: text, allowingPortZero: allowingPortZero)

@@ -1,5 +1,4 @@
 import Foundation
-@testable import LeaseholdRPC
 import LeaseholdTestUtilities
 import LeaseholdWire
 import Logging
@@ -7,22 +6,38 @@ import NIOCore
 import NIOEmbedded
 import Testing
 
+@testable import LeaseholdRPC
+
 @Suite("RPC connection handler on a testing channel")
 struct RPCHandlerTests {
     private func makeChannel(service: TestService = TestService()) async throws -> NIOAsyncTestingChannel {
         var methods: [String: RPCMethod] = [:]
         for method in service.methods { methods[method.name] = method }
         let shared = ServerConnectionHandler.Shared(
-            methods: methods, authenticator: .anonymous,
+            methods: methods,
+            authenticator: .anonymous,
             hello: { principal in
-                HelloResponse(serverVersion: "t", serverID: "t", protocolVersion: 1, maxFrameBytes: 1 << 20, principal: principal.name, roles: [])
+                HelloResponse(
+                    serverVersion: "t",
+                    serverID: "t",
+                    protocolVersion: 1,
+                    maxFrameBytes: 1 << 20,
+                    principal: principal.name,
+                    roles: []
+                )
             },
-            limits: RPCServer.Limits(), logger: Logger(label: "test"))
+            limits: RPCServer.Limits(),
+            logger: Logger(label: "test")
+        )
         let channel = NIOAsyncTestingChannel()
         try await channel.testingEventLoop.executeInContext {
-            try channel.pipeline.syncOperations.addHandler(ServerConnectionHandler(shared: shared, connectionID: ConnectionID(rawValue: 1)))
+            try channel.pipeline.syncOperations.addHandler(
+                ServerConnectionHandler(shared: shared, connectionID: ConnectionID(rawValue: 1))
+            )
         }
-        try await channel.deliver(Frame(callID: 1, method: LeaseholdMethod.hello.name, payload: HelloRequest().encoded()))
+        try await channel.deliver(
+            Frame(callID: 1, method: LeaseholdMethod.hello.name, payload: HelloRequest().encoded())
+        )
         let hello = try await channel.waitForOutboundFrame()
         #expect(hello.status?.code == .ok)
         return channel
@@ -32,7 +47,9 @@ struct RPCHandlerTests {
     func deadline() async throws {
         let service = TestService()
         let channel = try await self.makeChannel(service: service)
-        try await channel.deliver(Frame(callID: 2, method: TestService.hang.name, payload: Empty().encoded(), timeout: .milliseconds(250)))
+        try await channel.deliver(
+            Frame(callID: 2, method: TestService.hang.name, payload: Empty().encoded(), timeout: .milliseconds(250))
+        )
         await channel.testingEventLoop.advanceTime(by: .milliseconds(249))
         #expect(try await channel.readOutboundFrame() == nil)
         await channel.testingEventLoop.advanceTime(by: .milliseconds(1))
@@ -51,7 +68,9 @@ struct RPCHandlerTests {
             try await channel.testingEventLoop.executeInContext {
                 handler.object = try channel.pipeline.syncOperations.handler(type: ServerConnectionHandler.self)
             }
-            try await channel.deliver(Frame(callID: 2, method: TestService.hang.name, payload: Empty().encoded(), timeout: .seconds(30)))
+            try await channel.deliver(
+                Frame(callID: 2, method: TestService.hang.name, payload: Empty().encoded(), timeout: .seconds(30))
+            )
             await channel.testingEventLoop.run()
             #expect(handler.object != nil)
             _ = try? await channel.finish()
@@ -108,12 +127,15 @@ struct AuthFileTests {
         #expect(Authenticator.digest(of: "abc") == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
     }
 
-    @Test("files that do not parse are refused with a message naming the problem", arguments: [
-        ("{", "not valid JSON"),
-        (#"{"tokens": [{"principal": "a"}]}"#, "missing \"sha256\""),
-        (#"{"tokens": [{"principal": "a", "sha256": "ABC"}]}"#, "64 lowercase hex"),
-        (#"{"nope": []}"#, "missing \"tokens\""),
-    ])
+    @Test(
+        "files that do not parse are refused with a message naming the problem",
+        arguments: [
+            ("{", "not valid JSON"),
+            (#"{"tokens": [{"principal": "a"}]}"#, "missing \"sha256\""),
+            (#"{"tokens": [{"principal": "a", "sha256": "ABC"}]}"#, "64 lowercase hex"),
+            (#"{"nope": []}"#, "missing \"tokens\""),
+        ]
+    )
     func invalid(contents: String, expected: String) {
         do {
             _ = try Authenticator(authFileContents: Data(contents.utf8))

@@ -1,11 +1,12 @@
 import Foundation
-@testable import LeaseholdRPC
 import LeaseholdTestUtilities
 import LeaseholdWire
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 import Testing
+
+@testable import LeaseholdRPC
 
 @Suite("RPC server over loopback")
 struct RPCServerTests {
@@ -18,7 +19,9 @@ struct RPCServerTests {
                 for index in 0..<1_000 {
                     group.addTask {
                         let response: ForceReleaseRequest = try await connection.unary(
-                            TestService.echo, ForceReleaseRequest(key: "key-\(index)", reason: index % 2 == 0 ? "yield" : ""))
+                            TestService.echo,
+                            ForceReleaseRequest(key: "key-\(index)", reason: index % 2 == 0 ? "yield" : "")
+                        )
                         return (index, response.key)
                     }
                 }
@@ -39,7 +42,13 @@ struct RPCServerTests {
             #expect(try await client.hello()?.status?.code == .ok)
             let ids: [UInt64] = [7, 1 << 40, 3, UInt64.max]
             for id in ids {
-                try await client.send(Frame(callID: id, method: TestService.echo.name, payload: ForceReleaseRequest(key: "\(id)", reason: "").encoded()))
+                try await client.send(
+                    Frame(
+                        callID: id,
+                        method: TestService.echo.name,
+                        payload: ForceReleaseRequest(key: "\(id)", reason: "").encoded()
+                    )
+                )
             }
             var seen: [UInt64: String] = [:]
             for _ in ids {
@@ -64,7 +73,13 @@ struct RPCServerTests {
             #expect(frame.callID == 5)
             #expect(frame.status?.code == .cancelled)
             // The connection keeps serving other calls.
-            try await client.send(Frame(callID: 6, method: TestService.echo.name, payload: ForceReleaseRequest(key: "after", reason: "").encoded()))
+            try await client.send(
+                Frame(
+                    callID: 6,
+                    method: TestService.echo.name,
+                    payload: ForceReleaseRequest(key: "after", reason: "").encoded()
+                )
+            )
             let after = try #require(await client.next())
             #expect(after.callID == 6 && after.status?.code == .ok)
             #expect(service.cancellations.count == 1)
@@ -84,7 +99,10 @@ struct RPCServerTests {
             await #expect(throws: CancellationError.self) { try await call.value }
             #expect(await eventually { service.cancellations.count == 1 })
             // The same connection still answers.
-            let echo: ForceReleaseRequest = try await connection.unary(TestService.echo, ForceReleaseRequest(key: "k", reason: ""))
+            let echo: ForceReleaseRequest = try await connection.unary(
+                TestService.echo,
+                ForceReleaseRequest(key: "k", reason: "")
+            )
             #expect(echo.key == "k")
         }
     }
@@ -110,11 +128,23 @@ struct RPCServerTests {
         try await withTestServer { _, port in
             let client = try await RawFrameClient(port: port)
             defer { Task { await client.close() } }
-            try await client.send(Frame(callID: 9, method: TestService.echo.name, payload: ForceReleaseRequest(key: "k", reason: "").encoded()))
+            try await client.send(
+                Frame(
+                    callID: 9,
+                    method: TestService.echo.name,
+                    payload: ForceReleaseRequest(key: "k", reason: "").encoded()
+                )
+            )
             let refused = try #require(await client.next())
             #expect(refused.callID == 9 && refused.status?.code == .unauthenticated)
             #expect(try await client.hello()?.status?.code == .ok)
-            try await client.send(Frame(callID: 10, method: TestService.echo.name, payload: ForceReleaseRequest(key: "k", reason: "").encoded()))
+            try await client.send(
+                Frame(
+                    callID: 10,
+                    method: TestService.echo.name,
+                    payload: ForceReleaseRequest(key: "k", reason: "").encoded()
+                )
+            )
             #expect(await client.next()?.status?.code == .ok)
         }
     }
@@ -136,15 +166,31 @@ struct RPCServerTests {
         let authenticator = try Authenticator(authFileContents: Data(file.utf8))
         try await withTestServer(authenticator: authenticator) { _, port in
             for token in ["", "wrong"] {
-                await #expect(throws: LeaseholdError(code: .unauthenticated, message: token.isEmpty ? "a token is required" : "unknown token")) {
-                    _ = try await RPCConnection.connect(host: "127.0.0.1", port: port, hello: HelloRequest(token: token))
+                await #expect(
+                    throws: LeaseholdError(
+                        code: .unauthenticated,
+                        message: token.isEmpty ? "a token is required" : "unknown token"
+                    )
+                ) {
+                    _ = try await RPCConnection.connect(
+                        host: "127.0.0.1",
+                        port: port,
+                        hello: HelloRequest(token: token)
+                    )
                 }
             }
-            let connection = try await RPCConnection.connect(host: "127.0.0.1", port: port, hello: HelloRequest(token: "ops-token"))
+            let connection = try await RPCConnection.connect(
+                host: "127.0.0.1",
+                port: port,
+                hello: HelloRequest(token: "ops-token")
+            )
             defer { Task { await connection.close() } }
             #expect(connection.hello.principal == "ops")
             #expect(connection.hello.roles == ["admin"])
-            let echo: ForceReleaseRequest = try await connection.unary(TestService.echo, ForceReleaseRequest(key: "k", reason: ""))
+            let echo: ForceReleaseRequest = try await connection.unary(
+                TestService.echo,
+                ForceReleaseRequest(key: "k", reason: "")
+            )
             #expect(echo.reason == "ops")
         }
     }
@@ -181,9 +227,17 @@ struct RPCServerTests {
             let client = try await RawFrameClient(port: port)
             defer { Task { await client.close() } }
             _ = try await client.hello()
-            try await client.send(Frame(callID: 3, method: TestService.echo.name, payload: ByteBuffer(bytes: [0xFF, 0xFF])))
+            try await client.send(
+                Frame(callID: 3, method: TestService.echo.name, payload: ByteBuffer(bytes: [0xFF, 0xFF]))
+            )
             #expect(await client.next()?.status?.code == .invalidArgument)
-            try await client.send(Frame(callID: 4, method: TestService.echo.name, payload: ForceReleaseRequest(key: "k", reason: "").encoded()))
+            try await client.send(
+                Frame(
+                    callID: 4,
+                    method: TestService.echo.name,
+                    payload: ForceReleaseRequest(key: "k", reason: "").encoded()
+                )
+            )
             #expect(await client.next()?.status?.code == .ok)
         }
     }
@@ -210,7 +264,9 @@ struct RPCServerTests {
                 func call(_ index: Int, _ keys: [String]) -> EventLoopFuture<[String]> {
                     guard index < 200 else { return connection.eventLoop.makeSucceededFuture(keys) }
                     let answer: EventLoopFuture<ForceReleaseRequest> = connection.unaryFuture(
-                        TestService.echo, ForceReleaseRequest(key: "key-\(index)", reason: ""))
+                        TestService.echo,
+                        ForceReleaseRequest(key: "key-\(index)", reason: "")
+                    )
                     return answer.assumeIsolated().flatMap { response in
                         connection.eventLoop.preconditionInEventLoop()
                         return call(index + 1, keys + [response.key])
@@ -241,7 +297,8 @@ struct RPCServerTests {
 
     @Test(
         "a server that never answers: the client's own deadline ends the call, async and future alike",
-        .timeLimit(.minutes(1)))
+        .timeLimit(.minutes(1))
+    )
     func clientDeadline() async throws {
         // Answers Hello, then reads and ignores every frame, so only the client's timer can end a call.
         let server = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
@@ -267,9 +324,12 @@ struct RPCServerTests {
                 Issue.record("unexpected error \(error)")
             }
         }
-        await expectNoAnswer { try await connection.unary(TestService.echoWithWrongRequest, Empty(), timeout: .milliseconds(100)) }
         await expectNoAnswer {
-            try await connection.unaryFuture(TestService.echoWithWrongRequest, Empty(), timeout: .milliseconds(100)).get()
+            try await connection.unary(TestService.echoWithWrongRequest, Empty(), timeout: .milliseconds(100))
+        }
+        await expectNoAnswer {
+            try await connection.unaryFuture(TestService.echoWithWrongRequest, Empty(), timeout: .milliseconds(100))
+                .get()
         }
         await connection.close()
         try await server.close()
@@ -283,14 +343,16 @@ struct RPCServerTests {
             let received = NIOLockedValueBox<[UInt64]>([])
             let ended = connection.eventLoop.makePromise(of: Void.self)
             _ = connection.serverStream(
-                TestService.count, ListRequest(prefix: "", limit: 500),
+                TestService.count,
+                ListRequest(prefix: "", limit: 500),
                 onItem: { item in
                     connection.eventLoop.preconditionInEventLoop()
                     received.withLockedValue { $0.append(item.revision) }
                 },
                 onEnd: { error in
                     if let error { ended.fail(error) } else { ended.succeed() }
-                })
+                }
+            )
             try await ended.futureResult.get()
             #expect(received.withLockedValue { $0 } == Array(0..<500))
 
@@ -298,11 +360,13 @@ struct RPCServerTests {
             let flooded = NIOLockedValueBox(0)
             let floodEnded = connection.eventLoop.makePromise(of: Void.self)
             let cancel = connection.serverStream(
-                TestService.flood, Empty(),
+                TestService.flood,
+                Empty(),
                 onItem: { _ in flooded.withLockedValue { $0 += 1 } },
                 onEnd: { error in
                     if let error { floodEnded.fail(error) } else { floodEnded.succeed() }
-                })
+                }
+            )
             while flooded.withLockedValue({ $0 }) == 0 { try await Task.sleep(for: .milliseconds(5)) }
             cancel()
             await #expect(throws: CancellationError.self) { try await floodEnded.futureResult.get() }
@@ -323,7 +387,9 @@ struct RPCServerTests {
             #expect(try await client.hello()?.status?.code == .ok)
             try await client.send(Frame(callID: 2, method: TestService.flood.name, payload: Empty().encoded()))
             // The stream is ended by the server while the client reads nothing: its handler returns.
-            try await eventually(within: .seconds(20), "the flood's stream to be ended") { service.floodsEnded.count == 1 }
+            try await eventually(within: .seconds(20), "the flood's stream to be ended") {
+                service.floodsEnded.count == 1
+            }
             let sent = service.floodSent.count
             // Bound: the stream buffer (256 KiB) plus the kernel's socket buffers: the server's send buffer (64 KiB,
             // which Linux doubles) and the client's receive buffer (16 KiB, doubled), with 1 MiB of slack.
@@ -351,9 +417,16 @@ private final class SilentAfterHello: ChannelInboundHandler {
         let frame = Self.unwrapInboundIn(data)
         guard frame.method == LeaseholdMethod.hello.name else { return }
         let hello = HelloResponse(
-            serverVersion: "silent", serverID: "silent", protocolVersion: 1, maxFrameBytes: 1 << 20, principal: "",
-            roles: [])
+            serverVersion: "silent",
+            serverID: "silent",
+            protocolVersion: 1,
+            maxFrameBytes: 1 << 20,
+            principal: "",
+            roles: []
+        )
         context.writeAndFlush(
-            Self.wrapOutboundOut(Frame(callID: frame.callID, payload: hello.encoded(), status: .ok)), promise: nil)
+            Self.wrapOutboundOut(Frame(callID: frame.callID, payload: hello.encoded(), status: .ok)),
+            promise: nil
+        )
     }
 }

@@ -105,7 +105,8 @@ struct TestService: RPCService {
 
 /// A server on 127.0.0.1 and an ephemeral port, stopped by the caller.
 func withTestServer<R>(
-    service: TestService = TestService(), authenticator: Authenticator = .anonymous,
+    service: TestService = TestService(),
+    authenticator: Authenticator = .anonymous,
     limits: RPCServer.Limits = RPCServer.Limits(),
     _ body: (RPCServer, Int) async throws -> R
 ) async throws -> R {
@@ -151,7 +152,9 @@ final class RawFrameClient: Sendable {
         }
         self.channel = try await bootstrap.channelInitializer { channel in
             channel.eventLoop.makeCompletedFuture {
-                try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(FrameDecoder(maximumFrameLength: 16 << 20)))
+                try channel.pipeline.syncOperations.addHandler(
+                    ByteToMessageHandler(FrameDecoder(maximumFrameLength: 16 << 20))
+                )
                 try channel.pipeline.syncOperations.addHandler(Collector(continuation: continuation))
             }
         }.connect(host: "127.0.0.1", port: port).get()
@@ -171,7 +174,13 @@ final class RawFrameClient: Sendable {
 
     /// Says Hello and returns the server's answer frame.
     func hello(token: String = "", version: UInt32 = 1) async throws -> Frame? {
-        try await self.send(Frame(callID: 1, method: LeaseholdMethod.hello.name, payload: HelloRequest(protocolVersion: version, token: token).encoded()))
+        try await self.send(
+            Frame(
+                callID: 1,
+                method: LeaseholdMethod.hello.name,
+                payload: HelloRequest(protocolVersion: version, token: token).encoded()
+            )
+        )
         return await self.next()
     }
 

@@ -80,7 +80,9 @@ final class Answers: Sendable {
             switch result {
             case .success: text = "\(name): ok"
             case .failure(let error as LeaseholdError):
-                text = "\(name): \(error.code)" + (error.holder.map { " holder \($0.sessionID) token \($0.fencingToken)" } ?? "")
+                text =
+                    "\(name): \(error.code)"
+                    + (error.holder.map { " holder \($0.sessionID) token \($0.fencingToken)" } ?? "")
             case .failure(let error): text = "\(name): \(error)"
             }
             self.answers.withLock { $0.append(text) }
@@ -109,11 +111,23 @@ struct DurableReplyTests {
             self.directory = try TemporaryDirectory()
             self.store = try HeldStore(path: self.directory.file("l.db"))
             self.service = try LockService(
-                store: self.store, configuration: .init(), clock: ManualClock(), logger: Logger(label: "test"))
+                store: self.store,
+                configuration: .init(),
+                clock: ManualClock(),
+                logger: Logger(label: "test")
+            )
             self.holder = try await self.service.openSession(
-                ttl: .seconds(30), name: "holder", owner: "a", connection: self.connection)
+                ttl: .seconds(30),
+                name: "holder",
+                owner: "a",
+                connection: self.connection
+            )
             self.other = try await self.service.openSession(
-                ttl: .seconds(30), name: "other", owner: "b", connection: self.connection)
+                ttl: .seconds(30),
+                name: "other",
+                owner: "b",
+                connection: self.connection
+            )
         }
 
         /// While the holder's grant of `k` is being written, the other session asks every question whose answer
@@ -121,17 +135,29 @@ struct DurableReplyTests {
         func askWhileTheGrantIsInFlight(_ answers: Answers) {
             self.store.hold()
             self.service.acquire(
-                key: "k", session: self.holder.id, wait: .zero, connection: self.connection,
-                completion: answers.record("grant"))
+                key: "k",
+                session: self.holder.id,
+                wait: .zero,
+                connection: self.connection,
+                completion: answers.record("grant")
+            )
             self.service.acquire(
-                key: "k", session: self.other.id, wait: .zero, connection: self.connection,
-                completion: answers.record("try-lock"))
+                key: "k",
+                session: self.other.id,
+                wait: .zero,
+                connection: self.connection,
+                completion: answers.record("try-lock")
+            )
             self.service.describe(key: "k", completion: answers.record("describe"))
             self.service.validate(key: "k", fencingToken: 1, completion: answers.record("validate"))
             self.service.list(prefix: "", limit: nil, completion: answers.record("list"))
             self.service.release(
-                key: "k", session: self.other.id, fencingToken: 3, connection: self.connection,
-                completion: answers.record("wrong release"))
+                key: "k",
+                session: self.other.id,
+                fencingToken: 3,
+                connection: self.connection,
+                completion: answers.record("wrong release")
+            )
             self.service.keepAlive(self.other.id, connection: self.connection, completion: answers.record("keepalive"))
         }
 
@@ -160,7 +186,8 @@ struct DurableReplyTests {
             all == [
                 "grant: ok", "try-lock: LOCK_HELD holder \(holder) token 1", "describe: ok", "validate: ok", "list: ok",
                 "wrong release: NOT_LOCK_HOLDER", "keepalive: ok",
-            ])
+            ]
+        )
     }
 
     @Test("when the commit in flight fails, the replies that showed it answer UNAVAILABLE instead")
@@ -181,17 +208,27 @@ struct DurableReplyTests {
         #expect(try await fixture.service.describe(key: "k").holder == nil)
     }
 
-    @Test("with no commit in flight a refused try-lock and a keepalive answer before their calls return, with no commit")
+    @Test(
+        "with no commit in flight a refused try-lock and a keepalive answer before their calls return, with no commit"
+    )
     func noCommitInFlightAnswersAtOnce() async throws {
         let fixture = try await Fixture()
         defer { fixture.close() }
         _ = try await fixture.service.acquire(
-            key: "k", session: fixture.holder.id, wait: .zero, connection: fixture.connection)
+            key: "k",
+            session: fixture.holder.id,
+            wait: .zero,
+            connection: fixture.connection
+        )
         let answers = Answers()
         let before = fixture.store.inner.statistics.batches
         fixture.service.acquire(
-            key: "k", session: fixture.other.id, wait: .zero, connection: fixture.connection,
-            completion: answers.record("try-lock"))
+            key: "k",
+            session: fixture.other.id,
+            wait: .zero,
+            connection: fixture.connection,
+            completion: answers.record("try-lock")
+        )
         #expect(answers.all == ["try-lock: LOCK_HELD holder \(fixture.holder.id) token 1"])
         let lease = try #require(fixture.service.keepAliveNow(fixture.other.id, connection: fixture.connection))
         #expect(try lease.get().ttl == .seconds(30))

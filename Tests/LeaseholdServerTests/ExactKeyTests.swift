@@ -29,7 +29,12 @@ struct ExactKeyTests {
     /// Opens a session over `client` as call 2 and returns its id.
     private func openSession(_ client: RawSocketClient) async throws -> UInt64 {
         try await client.send(
-            Frame(callID: 2, method: LeaseholdMethod.openSession.name, payload: OpenSessionRequest(name: "raw").encoded()))
+            Frame(
+                callID: 2,
+                method: LeaseholdMethod.openSession.name,
+                payload: OpenSessionRequest(name: "raw").encoded()
+            )
+        )
         let answer = try #require(try await client.status(of: 2))
         return try SessionInfo(decoding: answer.payload).sessionID.rawValue
     }
@@ -42,7 +47,9 @@ struct ExactKeyTests {
             #expect(try await raw.hello()?.code == .ok)
             let session = try await self.openSession(raw)
             let payload = field(1, varint: session) + field(2, [0x61, 0x00, 0x62])
-            try await raw.send(Frame(callID: 3, method: LeaseholdMethod.acquire.name, payload: ByteBuffer(bytes: payload)))
+            try await raw.send(
+                Frame(callID: 3, method: LeaseholdMethod.acquire.name, payload: ByteBuffer(bytes: payload))
+            )
             let status = try #require(try await raw.status(of: 3)?.status)
             #expect(status.code == .invalidArgument)
             #expect(status.message.contains("key"))
@@ -96,7 +103,9 @@ struct ExactKeyTests {
             let raw = try await RawSocketClient.connect(port: configuration.port)
             defer { Task { await raw.close() } }
             let payload = field(1, varint: 1) + field(3, Array("secret".utf8) + [0, 0x78])
-            try await raw.send(Frame(callID: 1, method: LeaseholdMethod.hello.name, payload: ByteBuffer(bytes: payload)))
+            try await raw.send(
+                Frame(callID: 1, method: LeaseholdMethod.hello.name, payload: ByteBuffer(bytes: payload))
+            )
             let status = try #require(try await raw.status(of: 1)?.status)
             #expect(status.code == .invalidArgument)
             #expect(status.message.hasPrefix("invalid token:"))
@@ -110,7 +119,8 @@ struct ExactKeyTests {
             defer { Task { await raw.close() } }
             #expect(try await raw.hello()?.code == .ok)
             // call_id 5, method "…/Describe\0x", payload DescribeRequest{key: "k"}, built by hand.
-            let body = field(1, varint: 5) + field(2, Array(LeaseholdMethod.describe.name.utf8) + [0, 0x78])
+            let body =
+                field(1, varint: 5) + field(2, Array(LeaseholdMethod.describe.name.utf8) + [0, 0x78])
                 + field(3, field(1, Array("k".utf8)))
             let length = UInt32(body.count)
             try await raw.send(bytes: withUnsafeBytes(of: length.bigEndian, Array.init) + body)
@@ -126,32 +136,45 @@ struct ExactKeyTests {
     func textBounds() async throws {
         try await withLeaseholdServer(configure: { $0.textLimits.maxSessionNameBytes = 8 }) { _, configuration in
             let connection = try await RPCConnection.connect(
-                host: configuration.host, port: configuration.port, hello: HelloRequest())
+                host: configuration.host,
+                port: configuration.port,
+                hello: HelloRequest()
+            )
             defer { Task { await connection.close() } }
             let fits: SessionInfo = try await connection.unary(
-                LeaseholdMethod.openSession, OpenSessionRequest(name: "12345678"))
+                LeaseholdMethod.openSession,
+                OpenSessionRequest(name: "12345678")
+            )
             #expect(fits.sessionID.rawValue > 0)
             let name = await leaseholdError {
                 let _: SessionInfo = try await connection.unary(
-                    LeaseholdMethod.openSession, OpenSessionRequest(name: "123456789"))
+                    LeaseholdMethod.openSession,
+                    OpenSessionRequest(name: "123456789")
+                )
             }
             #expect(name?.code == .invalidArgument)
             #expect(name?.message == "name is 9 bytes, more than the limit of 8")
             let reason = await leaseholdError {
                 let _: ForceReleaseResponse = try await connection.unary(
-                    LeaseholdMethod.forceRelease, ForceReleaseRequest(key: "k", reason: String(repeating: "r", count: 1_025)))
+                    LeaseholdMethod.forceRelease,
+                    ForceReleaseRequest(key: "k", reason: String(repeating: "r", count: 1_025))
+                )
             }
             #expect(reason?.code == .invalidArgument)
             #expect(reason?.message.hasPrefix("reason is 1025 bytes") == true)
             let prefix = await leaseholdError {
                 let _: ListResponse = try await connection.unary(
-                    LeaseholdMethod.list, ListRequest(prefix: String(repeating: "p", count: 513)))
+                    LeaseholdMethod.list,
+                    ListRequest(prefix: String(repeating: "p", count: 513))
+                )
             }
             #expect(prefix?.code == .invalidArgument)
             #expect(prefix?.message.hasPrefix("prefix is 513 bytes") == true)
             var watch = connection.serverStream(
-                LeaseholdMethod.watch, WatchRequest(prefix: String(repeating: "p", count: 513), startRevision: 0))
-                .makeAsyncIterator()
+                LeaseholdMethod.watch,
+                WatchRequest(prefix: String(repeating: "p", count: 513), startRevision: 0)
+            )
+            .makeAsyncIterator()
             let watchError = await leaseholdError { _ = try await watch.next() }
             #expect(watchError?.code == .invalidArgument)
         }

@@ -24,7 +24,9 @@ struct LeaderLeaseStateMachineTests {
     private func active() throws -> Machine {
         var machine = Machine(configuration: .init(lease: .seconds(3)), now: self.start)
         let takeOver = try #require(self.call(machine.tick(now: self.start)))
-        #expect(machine.takeOverSucceeded(takeOver, epoch: 7, now: self.at(.milliseconds(5))) == [.becomeActive(epoch: 7)])
+        #expect(
+            machine.takeOverSucceeded(takeOver, epoch: 7, now: self.at(.milliseconds(5))) == [.becomeActive(epoch: 7)]
+        )
         return machine
     }
 

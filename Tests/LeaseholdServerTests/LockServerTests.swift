@@ -16,7 +16,11 @@ struct LockServerTests {
         try await withLeaseholdServer(clock: clock) { server, configuration in
             let holder = try await RawSession.open(configuration, ttl: .seconds(5))
             let waiter = try await RawSession.open(configuration, ttl: .seconds(60))
-            defer { Task { await holder.close(); await waiter.close() } }
+            defer {
+                Task {
+                    await holder.close(); await waiter.close()
+                }
+            }
             let held = try await holder.acquire("jobs/1")
             let granted = Task { try await waiter.acquire("jobs/1", wait: .seconds(30)) }
             let client = try await LeaseholdClient.connect(configuration)
@@ -61,7 +65,11 @@ struct LockServerTests {
         try await withLeaseholdServer(clock: clock) { _, configuration in
             let holder = try await RawSession.open(configuration, ttl: .seconds(60))
             let waiter = try await RawSession.open(configuration, ttl: .seconds(2))
-            defer { Task { await holder.close(); await waiter.close() } }
+            defer {
+                Task {
+                    await holder.close(); await waiter.close()
+                }
+            }
             _ = try await holder.acquire("k")
             let wait = Task { await leaseholdError { _ = try await waiter.acquire("k", wait: .seconds(30)) } }
             let client = try await LeaseholdClient.connect(configuration)
@@ -80,7 +88,11 @@ struct LockServerTests {
             let holder = try await RawSession.open(configuration, ttl: .seconds(60))
             let first = try await RawSession.open(configuration, ttl: .seconds(60))
             let second = try await RawSession.open(configuration, ttl: .seconds(60))
-            defer { Task { await holder.close(); await first.close(); await second.close() } }
+            defer {
+                Task {
+                    await holder.close(); await first.close(); await second.close()
+                }
+            }
             let held = try await holder.acquire("k")
             let client = try await LeaseholdClient.connect(configuration)
             defer { Task { await client.close() } }
@@ -100,10 +112,16 @@ struct LockServerTests {
     @Test("with a lock delay, an expired key is not granted again until the delay has passed")
     func lockDelay() async throws {
         let clock = ManualClock()
-        try await withLeaseholdServer(configure: { $0.locks.lockDelay = .seconds(5) }, clock: clock) { _, configuration in
+        try await withLeaseholdServer(configure: { $0.locks.lockDelay = .seconds(5) }, clock: clock) {
+            _,
+            configuration in
             let holder = try await RawSession.open(configuration, ttl: .seconds(2))
             let other = try await RawSession.open(configuration, ttl: .seconds(120))
-            defer { Task { await holder.close(); await other.close() } }
+            defer {
+                Task {
+                    await holder.close(); await other.close()
+                }
+            }
             _ = try await holder.acquire("k")
             clock.advance(by: .seconds(2))  // the holder expires; the delay starts
             let client = try await LeaseholdClient.connect(configuration)
@@ -127,30 +145,60 @@ struct LockServerRuleTests {
     func sessionBinding() async throws {
         try await withLeaseholdServer { _, configuration in
             let owner = try await RawSession.open(configuration)
-            let intruder = try await RPCConnection.connect(host: configuration.host, port: configuration.port, hello: HelloRequest())
-            defer { Task { await owner.close(); await intruder.close() } }
+            let intruder = try await RPCConnection.connect(
+                host: configuration.host,
+                port: configuration.port,
+                hello: HelloRequest()
+            )
+            defer {
+                Task {
+                    await owner.close(); await intruder.close()
+                }
+            }
             let lock = try await owner.acquire("k")
             for call in [
-                { let _: KeepAliveResponse = try await intruder.unary(LeaseholdMethod.keepAlive, KeepAliveRequest(sessionID: owner.id)) },
-                { let _: ReleaseResponse = try await intruder.unary(LeaseholdMethod.release, ReleaseRequest(sessionID: owner.id, key: "k", fencingToken: lock.fencingToken)) },
-                { let _: AcquireResponse = try await intruder.unary(LeaseholdMethod.acquire, AcquireRequest(sessionID: owner.id, key: "other", wait: .zero)) },
+                {
+                    let _: KeepAliveResponse = try await intruder.unary(
+                        LeaseholdMethod.keepAlive,
+                        KeepAliveRequest(sessionID: owner.id)
+                    )
+                },
+                {
+                    let _: ReleaseResponse = try await intruder.unary(
+                        LeaseholdMethod.release,
+                        ReleaseRequest(sessionID: owner.id, key: "k", fencingToken: lock.fencingToken)
+                    )
+                },
+                {
+                    let _: AcquireResponse = try await intruder.unary(
+                        LeaseholdMethod.acquire,
+                        AcquireRequest(sessionID: owner.id, key: "other", wait: .zero)
+                    )
+                },
             ] {
                 #expect(await leaseholdError(call)?.code == .permissionDenied)
             }
             var wrong = owner.info.secret
             wrong[0] ^= 0xFF
             let refused = await leaseholdError {
-                let _: SessionInfo = try await intruder.unary(LeaseholdMethod.resumeSession, ResumeSessionRequest(sessionID: owner.id, secret: wrong))
+                let _: SessionInfo = try await intruder.unary(
+                    LeaseholdMethod.resumeSession,
+                    ResumeSessionRequest(sessionID: owner.id, secret: wrong)
+                )
             }
             #expect(refused?.code == .permissionDenied)
             let resumed: SessionInfo = try await intruder.unary(
-                LeaseholdMethod.resumeSession, ResumeSessionRequest(sessionID: owner.id, secret: owner.info.secret))
+                LeaseholdMethod.resumeSession,
+                ResumeSessionRequest(sessionID: owner.id, secret: owner.info.secret)
+            )
             #expect(resumed.locks.map(\.key) == ["k"])
             #expect(resumed.secret.isEmpty)
             // The session moved: the old connection may no longer act for it.
             #expect(await leaseholdError { _ = try await owner.keepAlive() }?.code == .permissionDenied)
             let released: ReleaseResponse = try await intruder.unary(
-                LeaseholdMethod.release, ReleaseRequest(sessionID: owner.id, key: "k", fencingToken: lock.fencingToken))
+                LeaseholdMethod.release,
+                ReleaseRequest(sessionID: owner.id, key: "k", fencingToken: lock.fencingToken)
+            )
             #expect(released.revision > lock.fencingToken)
         }
     }
@@ -160,15 +208,26 @@ struct LockServerRuleTests {
         try await withLeaseholdServer { _, configuration in
             let holder = try await RawSession.open(configuration)
             let other = try await RawSession.open(configuration)
-            defer { Task { await holder.close(); await other.close() } }
+            defer {
+                Task {
+                    await holder.close(); await other.close()
+                }
+            }
             let lock = try await holder.acquire("k")
             let wrongToken = LockInfo(
-                key: lock.key, sessionID: lock.sessionID, fencingToken: lock.fencingToken + 1, owner: lock.owner,
-                acquiredAt: lock.acquiredAt, sessionTTL: lock.sessionTTL)
+                key: lock.key,
+                sessionID: lock.sessionID,
+                fencingToken: lock.fencingToken + 1,
+                owner: lock.owner,
+                acquiredAt: lock.acquiredAt,
+                sessionTTL: lock.sessionTTL
+            )
             #expect(await leaseholdError { _ = try await holder.release(wrongToken) }?.code == .notLockHolder)
             let byOther = await leaseholdError {
                 let _: ReleaseResponse = try await other.connection.unary(
-                    LeaseholdMethod.release, ReleaseRequest(sessionID: other.id, key: "k", fencingToken: lock.fencingToken))
+                    LeaseholdMethod.release,
+                    ReleaseRequest(sessionID: other.id, key: "k", fencingToken: lock.fencingToken)
+                )
             }
             #expect(byOther?.code == .notLockHolder)
             #expect(try await holder.release(lock) == lock.fencingToken + 1)
@@ -180,7 +239,11 @@ struct LockServerRuleTests {
         try await withLeaseholdServer { _, configuration in
             let holder = try await RawSession.open(configuration)
             let other = try await RawSession.open(configuration)
-            defer { Task { await holder.close(); await other.close() } }
+            defer {
+                Task {
+                    await holder.close(); await other.close()
+                }
+            }
             let lock = try await holder.acquire("k")
             let error = await leaseholdError { _ = try await other.acquire("k") }
             #expect(error?.code == .lockHeld)
@@ -199,7 +262,9 @@ struct LockServerRuleTests {
             for ttl in [Duration.milliseconds(999), .seconds(301)] {
                 do {
                     let _: SessionInfo = try await session.connection.unary(
-                        LeaseholdMethod.openSession, OpenSessionRequest(ttl: ttl))
+                        LeaseholdMethod.openSession,
+                        OpenSessionRequest(ttl: ttl)
+                    )
                     Issue.record("ttl \(ttl) was accepted")
                 } catch let error as LeaseholdError {
                     #expect(error.code == .invalidArgument)
@@ -213,7 +278,11 @@ struct LockServerRuleTests {
         try await withLeaseholdServer(configure: { $0.locks.maxSessions = 2 }) { _, configuration in
             let first = try await RawSession.open(configuration)
             let second = try await RawSession.open(configuration)
-            defer { Task { await first.close(); await second.close() } }
+            defer {
+                Task {
+                    await first.close(); await second.close()
+                }
+            }
             let error = await leaseholdError { _ = try await RawSession.open(configuration) }
             #expect(error?.code == .resourceExhausted)
         }
@@ -223,7 +292,8 @@ struct LockServerRuleTests {
     func forceRelease() async throws {
         let digest = Authenticator.digest(of: "admin-token")
         let userDigest = Authenticator.digest(of: "user-token")
-        let file = #"{"tokens": [{"principal": "ops", "sha256": "\#(digest)", "roles": ["admin"]}, {"principal": "worker", "sha256": "\#(userDigest)"}]}"#
+        let file =
+            #"{"tokens": [{"principal": "ops", "sha256": "\#(digest)", "roles": ["admin"]}, {"principal": "worker", "sha256": "\#(userDigest)"}]}"#
         let authenticator = try Authenticator(authFileContents: Data(file.utf8))
         try await withLeaseholdServer(configure: { $0.authenticator = authenticator }) { _, configuration in
             var userConfiguration = configuration
@@ -232,11 +302,17 @@ struct LockServerRuleTests {
             adminConfiguration.token = "admin-token"
             let user = try await LeaseholdClient.connect(userConfiguration)
             let admin = try await LeaseholdClient.connect(adminConfiguration)
-            defer { Task { await user.close(); await admin.close() } }
+            defer {
+                Task {
+                    await user.close(); await admin.close()
+                }
+            }
             let session = try await user.openSession(ttl: .seconds(10))
             let lock = try await session.acquire("k", wait: .zero)
             #expect(lock.info.owner == "worker")
-            #expect(await leaseholdError { _ = try await user.forceRelease("k", reason: "test") }?.code == .permissionDenied)
+            #expect(
+                await leaseholdError { _ = try await user.forceRelease("k", reason: "test") }?.code == .permissionDenied
+            )
             let forced = try await admin.forceRelease("k", reason: "stuck job")
             #expect(forced.released?.fencingToken == lock.fencingToken)
             #expect(await leaseholdError { _ = try await admin.forceRelease("k", reason: "again") }?.code == .notFound)
@@ -252,7 +328,11 @@ struct LockServerRuleTests {
         try await withLeaseholdServer { _, configuration in
             let holder = try await RawSession.open(configuration)
             let waiters = [try await RawSession.open(configuration), try await RawSession.open(configuration)]
-            defer { Task { await holder.close(); for waiter in waiters { await waiter.close() } } }
+            defer {
+                Task {
+                    await holder.close(); for waiter in waiters { await waiter.close() }
+                }
+            }
             let lock = try await holder.acquire("a/1")
             _ = try await holder.acquire("a/2")
             _ = try await holder.acquire("b/1")
@@ -294,10 +374,16 @@ struct LockServerRuleTests {
             await session.close()
         }
         try await withLeaseholdServer(configure: { $0.dataPath = directory.file("l.db") }) { _, configuration in
-            let connection = try await RPCConnection.connect(host: configuration.host, port: configuration.port, hello: HelloRequest())
+            let connection = try await RPCConnection.connect(
+                host: configuration.host,
+                port: configuration.port,
+                hello: HelloRequest()
+            )
             defer { Task { await connection.close() } }
             let resumed: SessionInfo = try await connection.unary(
-                LeaseholdMethod.resumeSession, ResumeSessionRequest(sessionID: sessionID, secret: secret))
+                LeaseholdMethod.resumeSession,
+                ResumeSessionRequest(sessionID: sessionID, secret: secret)
+            )
             #expect(resumed.locks.map(\.fencingToken) == [lastToken])
             let other = try await RawSession.open(configuration)
             defer { Task { await other.close() } }

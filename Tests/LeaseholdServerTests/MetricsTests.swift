@@ -6,8 +6,8 @@ import LeaseholdServer
 import LeaseholdTestSupport
 import LeaseholdTestUtilities
 import LeaseholdWire
-import NIOCore
 import Logging
+import NIOCore
 import Testing
 
 @Suite("Metrics at GET /metrics after a scripted workload, time moved by hand")
@@ -54,7 +54,11 @@ struct MetricsTests {
             let waiter = try await RawSession.open(worker, ttl: .seconds(60))
             let impatient = try await RawSession.open(worker, ttl: .seconds(60))
             let closer = try await RawSession.open(worker, ttl: .seconds(60))
-            defer { Task { await holder.close(); await waiter.close(); await impatient.close(); await closer.close() } }
+            defer {
+                Task {
+                    await holder.close(); await waiter.close(); await impatient.close(); await closer.close()
+                }
+            }
 
             // A grant, a queued waiter, a refused try-lock, a wait that times out after one second.
             let held = try await holder.acquire("a")
@@ -87,7 +91,10 @@ struct MetricsTests {
             // A force-release of "a" (held 2 s by the waiter), and a session closed while holding "c".
             _ = try await admin.forceRelease("a", reason: "test")
             _ = try await closer.acquire("c")
-            _ = try await closer.connection.unary(LeaseholdMethod.closeSession, CloseSessionRequest(sessionID: closer.id))
+            _ = try await closer.connection.unary(
+                LeaseholdMethod.closeSession,
+                CloseSessionRequest(sessionID: closer.id)
+            )
 
             let scrape = try Self.scrape(server)
             let types: [String: String] = [

@@ -45,7 +45,8 @@ final class BrokenStore: Store {
 struct UnrecoverableStoreTests {
     @Test(
         "run() stops the server and fails with the store's error instead of refusing every call forever",
-        .timeLimit(.minutes(1)))
+        .timeLimit(.minutes(1))
+    )
     func runFails() async throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
@@ -53,7 +54,11 @@ struct UnrecoverableStoreTests {
         var configuration = LeaseholdServer.Configuration()
         configuration.listenPort = 0
         let server = LeaseholdServer(
-            configuration: configuration, store: { store }, clock: ManualClock(), logger: Logger(label: "test"))
+            configuration: configuration,
+            store: { store },
+            clock: ManualClock(),
+            logger: Logger(label: "test")
+        )
         let run = Task { try await server.run() }
         try await eventually(within: .seconds(10), "the server to start") { server.lockService != nil }
         let locks = try #require(server.lockService)

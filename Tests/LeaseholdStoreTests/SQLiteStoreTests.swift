@@ -157,12 +157,14 @@ struct SQLiteStoreTests {
         let directory = try TemporaryDirectory()
         // Stamped now, so that age-based retention leaves them alone.
         try Self.writeDatabase(
-            at: directory.file(), version: 1,
+            at: directory.file(),
+            version: 1,
             rows: """
                 INSERT INTO events (revision, type, key, session_id, fencing_token, owner, at_ms)
                 SELECT column1, column2, column3, 1, column4, 'me', CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)
                 FROM (VALUES (1, 1, 'a/1', 1), (2, 1, 'b/1', 2), (3, 2, 'a/1', 1))
-                """)
+                """
+        )
         let store = try SQLiteStore.open(directory.file())
         let page = try await store.events(prefix: "a/", from: 1, limit: 10)
         store.close()
@@ -182,14 +184,16 @@ struct SQLiteStoreTests {
         let directory = try TemporaryDirectory()
         // Version 2's triggers move meta.revision with each event: to 3 here, and it stays 3 once pruned.
         try Self.writeDatabase(
-            at: directory.file(), version: 2,
+            at: directory.file(),
+            version: 2,
             rows: """
                 INSERT INTO sessions (id, secret_hash, ttl_ms, owner, name) VALUES (1, x'00', 10000, 'me', '');
                 INSERT INTO events (revision, type, key, session_id, fencing_token, owner, at_ms)
                 VALUES (1, 1, 'a', 1, 1, 'me', 0), (2, 2, 'a', 1, 1, 'me', 0), (3, 1, 'b', 1, 3, 'me', 0);
                 INSERT INTO locks (key, session_id, fencing_token, owner, acquired_at_ms) VALUES ('b', 1, 3, 'me', 0);
                 DELETE FROM events WHERE revision = 3;
-                """)
+                """
+        )
         let store = try SQLiteStore.open(directory.file())
         defer { store.close() }
         #expect(try store.load().revision == 3)
@@ -203,7 +207,8 @@ struct SQLiteStoreTests {
         try await store.withWriterConnection { connection in
             #expect(try connection.pragma("user_version") == "3")
             let triggers = try connection.cachedStatement(
-                "SELECT name FROM sqlite_master WHERE type = 'trigger' ORDER BY name")
+                "SELECT name FROM sqlite_master WHERE type = 'trigger' ORDER BY name"
+            )
             defer { triggers.reset() }
             var names: [String] = []
             while try triggers.step() { names.append(triggers.string(at: 0)) }

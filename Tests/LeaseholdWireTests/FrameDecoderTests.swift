@@ -15,7 +15,8 @@ struct FrameDecoderTests {
         for frame in frames { frame.encodeWithLengthPrefix(into: &all) }
         try ByteToMessageDecoderVerifier.verifyDecoder(
             inputOutputPairs: pairs + [(all, frames)],
-            decoderFactory: { FrameDecoder() })
+            decoderFactory: { FrameDecoder() }
+        )
     }
 
     @Test("two frames in one read and one frame in three reads come out whole")
@@ -43,7 +44,8 @@ struct FrameDecoderTests {
 
     @Test(
         "a header announcing too much is refused after its 4 bytes, before any body arrives",
-        arguments: [0x8000_0000, UInt32.max, (1 << 20) + 1] as [UInt32])
+        arguments: [0x8000_0000, UInt32.max, (1 << 20) + 1] as [UInt32]
+    )
     func tooLargeOnChannel(_ announced: UInt32) throws {
         let channel = EmbeddedChannel(handler: ByteToMessageHandler(FrameDecoder()))
         var header = ByteBuffer()
@@ -121,7 +123,8 @@ struct FrameDecoderTests {
             [0x22, 0x02, 0xFF, 0xFF],  // status whose bytes are not a Status
             [0x00, 0x00],  // field number 0
             [0x0B],  // start-group, a wire type proto3 does not use
-        ] as [[UInt8]])
+        ] as [[UInt8]]
+    )
     func malformed(_ body: [UInt8]) {
         let channel = EmbeddedChannel(handler: ByteToMessageHandler(FrameDecoder()))
         var buffer = ByteBuffer()

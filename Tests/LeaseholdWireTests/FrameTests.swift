@@ -24,12 +24,16 @@ struct FrameTests {
     static let frames: [Frame] = [
         Frame(callID: 0),
         Frame(
-            callID: .max, method: LeaseholdMethod.acquire.name,
+            callID: .max,
+            method: LeaseholdMethod.acquire.name,
             payload: AcquireRequest(sessionID: SessionID(.max), key: Fixtures.text, wait: .seconds(30)).encoded(),
-            timeout: .milliseconds(1_500)),
+            timeout: .milliseconds(1_500)
+        ),
         Frame(
-            callID: 42, payload: AcquireResponse(lock: Fixtures.maxLock).encoded(),
-            status: Status(code: .lockHeld, message: "held by ops", holder: Fixtures.maxLock)),
+            callID: 42,
+            payload: AcquireResponse(lock: Fixtures.maxLock).encoded(),
+            status: Status(code: .lockHeld, message: "held by ops", holder: Fixtures.maxLock)
+        ),
         Frame(callID: 3, status: Status(code: .staleFencingToken, message: Fixtures.text, highestToken: .max)),
         Frame(callID: 4, status: Status(code: .compacted, compactRevision: 99)),
         Frame(callID: 5, status: .ok),
@@ -55,8 +59,13 @@ struct FrameTests {
     @Test("the fields carry the spec's numbers")
     func golden() {
         let frame = Frame(
-            callID: 1, method: "m", payload: ByteBuffer(bytes: [9]), status: Fixtures.goldenStatus, flags: .cancel,
-            timeout: .milliseconds(4))
+            callID: 1,
+            method: "m",
+            payload: ByteBuffer(bytes: [9]),
+            status: Fixtures.goldenStatus,
+            flags: .cancel,
+            timeout: .milliseconds(4)
+        )
         let wire = ProtoBytes().varint(1, 1).string(2, "m").bytes(3, [9]).message(4, Fixtures.goldenStatusWire)
             .varint(5, 1).varint(6, 4)
         #expect(Array(frame.body.readableBytesView) == wire.bytes)
@@ -66,7 +75,8 @@ struct FrameTests {
     func payload() throws {
         let request = WatchRequest(prefix: "jobs/", startRevision: 17)
         let frame = try Frame(
-            decoding: Frame(callID: 1, method: LeaseholdMethod.watch.name, payload: request.encoded()).body)
+            decoding: Frame(callID: 1, method: LeaseholdMethod.watch.name, payload: request.encoded()).body
+        )
         #expect(try WatchRequest(decoding: frame.payload) == request)
     }
 

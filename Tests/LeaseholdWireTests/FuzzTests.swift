@@ -63,7 +63,11 @@ struct FuzzTests {
     @Test("mutated valid encodings never crash a decoder", arguments: Fixtures.golden)
     func mutations(_ golden: GoldenCase) {
         let frame = Frame(
-            callID: 1, method: LeaseholdMethod.watch.name, payload: golden.message.encoded(), status: Fixtures.goldenStatus)
+            callID: 1,
+            method: LeaseholdMethod.watch.name,
+            payload: golden.message.encoded(),
+            status: Fixtures.goldenStatus
+        )
         var random = SplitMix64(seed: UInt64(golden.wire.bytes.count) &* 0x9E37_79B9)
         for valid in [golden.wire.bytes, Array(frame.prefixed.readableBytesView)] {
             for _ in 0..<60 {

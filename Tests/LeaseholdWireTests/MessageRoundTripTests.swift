@@ -70,7 +70,10 @@ struct MessageRoundTripTests {
         let encoded = DescribeRequest(key: "a\u{0}b").encoded()
         #expect(Array(encoded.readableBytesView) == ProtoBytes().bytes(1, [0x61, 0x00, 0x62]).bytes)
         let refused = InvalidTextField(
-            messageName: "leasehold.v1.DescribeRequest", field: "key", problem: .containsNUL(offset: 1))
+            messageName: "leasehold.v1.DescribeRequest",
+            field: "key",
+            problem: .containsNUL(offset: 1)
+        )
         #expect(throws: refused) {
             try DescribeRequest(decoding: encoded)
         }
@@ -102,10 +105,16 @@ struct TextFieldCase: CustomTestStringConvertible, Sendable {
         .of(FencedReadRequest.self, "resource", 1), .of(LockInfo.self, "key", 1), .of(LockInfo.self, "owner", 4),
         .of(WaiterInfo.self, "owner", 2), .of(SessionInfo.self, "owner", 5),
         TextFieldCase(
-            messageName: Event.protobufName, field: "key", number: 3, others: ProtoBytes().varint(2, 1)
+            messageName: Event.protobufName,
+            field: "key",
+            number: 3,
+            others: ProtoBytes().varint(2, 1)
         ) { _ = try Event(decoding: $0) },
         TextFieldCase(
-            messageName: Event.protobufName, field: "owner", number: 6, others: ProtoBytes().varint(2, 1)
+            messageName: Event.protobufName,
+            field: "owner",
+            number: 6,
+            others: ProtoBytes().varint(2, 1)
         ) { _ = try Event(decoding: $0) },
     ]
 }
@@ -118,7 +127,10 @@ struct ExactTextFieldTests {
             let wire = textField.others.bytes(textField.number, bytes)
             #expect(
                 throws: InvalidTextField(
-                    messageName: textField.messageName, field: textField.field, problem: .containsNUL(offset: offset))
+                    messageName: textField.messageName,
+                    field: textField.field,
+                    problem: .containsNUL(offset: offset)
+                )
             ) {
                 try textField.decode(ByteBuffer(bytes: wire.bytes))
             }
@@ -132,7 +144,10 @@ struct ExactTextFieldTests {
             let wire = textField.others.bytes(textField.number, bytes)
             #expect(
                 throws: InvalidTextField(
-                    messageName: textField.messageName, field: textField.field, problem: .invalidUTF8)
+                    messageName: textField.messageName,
+                    field: textField.field,
+                    problem: .invalidUTF8
+                )
             ) {
                 try textField.decode(ByteBuffer(bytes: wire.bytes))
             }
@@ -152,7 +167,10 @@ struct ExactTextFieldTests {
     func method() throws {
         let wire = ProtoBytes().varint(1, 5).bytes(2, Array(LeaseholdMethod.describe.name.utf8) + [0x00, 0x78])
         let refused = InvalidTextField(
-            messageName: "leasehold.v1.Frame", field: "method", problem: .containsNUL(offset: 31))
+            messageName: "leasehold.v1.Frame",
+            field: "method",
+            problem: .containsNUL(offset: 31)
+        )
         #expect(throws: refused) {
             try Frame(decoding: ByteBuffer(bytes: wire.bytes))
         }
@@ -181,7 +199,8 @@ struct GoldenBytesTests {
 
     @Test(
         "an EventType the Swift side does not know fails decoding with MalformedMessage",
-        arguments: [0, 5, 255, 256, UInt64(UInt32.max), UInt64.max])
+        arguments: [0, 5, 255, 256, UInt64(UInt32.max), UInt64.max]
+    )
     func unknownEventType(_ type: UInt64) {
         let event = ProtoBytes().varint(1, 1).varint(2, type).string(3, "k")
         #expect(throws: MalformedMessage(messageName: Event.protobufName)) {
@@ -199,11 +218,13 @@ struct GoldenBytesTests {
             GoldenCase(DescribeRequest(key: ""), ProtoBytes().bytes(1, [0x6B, 0xFF])),
             GoldenCase(
                 HelloResponse(serverVersion: "", serverID: "", maxFrameBytes: 0, principal: ""),
-                ProtoBytes().string(6, "admin").bytes(6, [0xC3, 0x28])),
+                ProtoBytes().string(6, "admin").bytes(6, [0xC3, 0x28])
+            ),
             GoldenCase(AcquireResponse(lock: nil), ProtoBytes().message(1, ProtoBytes().bytes(4, [0xED, 0xA0, 0x80]))),
             GoldenCase(WatchResponse(revision: 0), ProtoBytes().message(1, ProtoBytes().varint(2, 1).bytes(3, [0x80]))),
             GoldenCase(FencedReadRequest(resource: ""), ProtoBytes().bytes(1, [0xF8, 0x88, 0x80, 0x80, 0x80])),
-        ])
+        ]
+    )
     func invalidUTF8(_ golden: GoldenCase) {
         // `golden.message` only names the type; the bytes are the point. Text fields name the field in their error;
         // the server's own `string` fields (HelloResponse's) fail the message as a whole.

@@ -1,6 +1,6 @@
 import CFencedResourceProto
-import FencedResourceWire
 import CLeaseholdProto
+import FencedResourceWire
 import LeaseholdCore
 import LeaseholdWire
 import Testing
@@ -29,7 +29,8 @@ struct WireNumberTests {
             (.compacted, LEASEHOLD__V1__CODE__COMPACTED.rawValue),
             (.frameTooLarge, LEASEHOLD__V1__CODE__FRAME_TOO_LARGE.rawValue),
             (.unsupportedProtocol, LEASEHOLD__V1__CODE__UNSUPPORTED_PROTOCOL.rawValue),
-        ])
+        ]
+    )
     func code(_ code: LeaseholdError.Code, wire: UInt32) {
         #expect(code.rawValue == Int32(wire))
     }
@@ -62,7 +63,8 @@ struct WireNumberTests {
         (method.name, Request.self, Response.self)
     }
 
-    private static func types<Request, Response>(_ method: StreamingMethodDescriptor<Request, Response>) -> MethodTypes {
+    private static func types<Request, Response>(_ method: StreamingMethodDescriptor<Request, Response>) -> MethodTypes
+    {
         (method.name, Request.self, Response.self)
     }
 
@@ -70,7 +72,9 @@ struct WireNumberTests {
     func leaseholdMethods() throws {
         #expect(LeaseholdMethod.allNames.count == 12)
         try Self.check(
-            leasehold__v1__leasehold__descriptor, service: LeaseholdMethod.service, all: LeaseholdMethod.allNames,
+            leasehold__v1__leasehold__descriptor,
+            service: LeaseholdMethod.service,
+            all: LeaseholdMethod.allNames,
             types: [
                 Self.types(LeaseholdMethod.hello), Self.types(LeaseholdMethod.openSession),
                 Self.types(LeaseholdMethod.resumeSession), Self.types(LeaseholdMethod.keepAlive),
@@ -78,20 +82,26 @@ struct WireNumberTests {
                 Self.types(LeaseholdMethod.release), Self.types(LeaseholdMethod.forceRelease),
                 Self.types(LeaseholdMethod.describe), Self.types(LeaseholdMethod.validate),
                 Self.types(LeaseholdMethod.list), Self.types(LeaseholdMethod.watch),
-            ])
+            ]
+        )
     }
 
     @Test("FencedResourceMethod names both rpcs of the sample, and its descriptors carry the rpcs' message types")
     func fencedResourceMethods() throws {
         try Self.check(
-            fencedresource__v1__fenced_resource__descriptor, service: FencedResourceMethod.service,
+            fencedresource__v1__fenced_resource__descriptor,
+            service: FencedResourceMethod.service,
             all: FencedResourceMethod.allNames,
-            types: [Self.types(FencedResourceMethod.write), Self.types(FencedResourceMethod.read)])
+            types: [Self.types(FencedResourceMethod.write), Self.types(FencedResourceMethod.read)]
+        )
     }
 
     /// Checks method names and request/response message names against a generated service descriptor.
     private static func check(
-        _ descriptor: ProtobufCServiceDescriptor, service: String, all: [String], types: [MethodTypes]
+        _ descriptor: ProtobufCServiceDescriptor,
+        service: String,
+        all: [String],
+        types: [MethodTypes]
     ) throws {
         #expect(String(cString: descriptor.name) == service)
         #expect(all == types.map(\.method))

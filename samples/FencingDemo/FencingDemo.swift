@@ -1,5 +1,5 @@
-import FencedResourceWire
 import FencedResource
+import FencedResourceWire
 import Foundation
 import LeaseholdClient
 import LeaseholdCore
@@ -61,10 +61,18 @@ enum Demo {
         let lockPort = try await lockServer.start().port!
 
         let validator = LockServerValidator(
-            configuration: LeaseholdClient.Configuration(host: "127.0.0.1", port: lockPort, clientName: "fenced-resource"))
+            configuration: LeaseholdClient.Configuration(
+                host: "127.0.0.1",
+                port: lockPort,
+                clientName: "fenced-resource"
+            )
+        )
         let service = try FencedResourceService(path: directory + "/fenced.db", validator: validator, logger: logger)
         let resourceServer = RPCServer(
-            configuration: RPCServer.Configuration(host: "127.0.0.1", port: 0), services: [service], logger: logger)
+            configuration: RPCServer.Configuration(host: "127.0.0.1", port: 0),
+            services: [service],
+            logger: logger
+        )
         let resourcePort: Int
         do {
             resourcePort = try await resourceServer.start().port!
@@ -75,7 +83,8 @@ enum Demo {
         }
         narrator.say(
             "lock server on 127.0.0.1:\(lockPort); fenced resource on 127.0.0.1:\(resourcePort) "
-                + "(it validates new tokens with the lock server)")
+                + "(it validates new tokens with the lock server)"
+        )
 
         let result: Result<[String], any Error>
         do {
@@ -103,7 +112,8 @@ enum Demo {
                 for try await event in observer.watch(prefix: Self.key) where event.kind == .expired {
                     narrator.say(
                         "lock server: A's session \(event.sessionID) expired; \(event.key) (token "
-                            + "\(event.fencingToken)) is free at revision \(event.revision)")
+                            + "\(event.fencingToken)) is free at revision \(event.revision)"
+                    )
                     expiries.continuation.yield(event)
                 }
             } catch {
@@ -119,11 +129,17 @@ enum Demo {
         let clientA = try await Self.lockClient("A", ports.lock)
         let sessionA = try await clientA.openSession(ttl: Self.ttl, name: "A")
         let lockA = try await sessionA.acquire(Self.key, wait: .zero)
-        narrator.say("A: acquired \(Self.key) with fencing token \(lockA.fencingToken) (session TTL \(Self.ttl.components.seconds)s)")
+        narrator.say(
+            "A: acquired \(Self.key) with fencing token \(lockA.fencingToken) (session TTL \(Self.ttl.components.seconds)s)"
+        )
         let resourceA = try await FencedResourceClient.connect(host: "127.0.0.1", port: ports.resource, clientName: "A")
         defer { Task { await resourceA.close() } }
         let writeA = try await resourceA.write(
-            Self.key, data: Array("A's order".utf8), fencingToken: lockA.fencingToken, lockKey: Self.key)
+            Self.key,
+            data: Array("A's order".utf8),
+            fencingToken: lockA.fencingToken,
+            lockKey: Self.key
+        )
         narrator.say(#"A: wrote "A's order" with token \#(lockA.fencingToken) → accepted (version \#(writeA.version))"#)
 
         // The pause: A's lock-server connection goes away with its keepalives, but nobody closes or releases
@@ -142,27 +158,38 @@ enum Demo {
         let resourceB = try await FencedResourceClient.connect(host: "127.0.0.1", port: ports.resource, clientName: "B")
         defer { Task { await resourceB.close() } }
         let writeB = try await resourceB.write(
-            Self.key, data: Array("B's order".utf8), fencingToken: lockB.fencingToken, lockKey: Self.key)
+            Self.key,
+            data: Array("B's order".utf8),
+            fencingToken: lockB.fencingToken,
+            lockKey: Self.key
+        )
         narrator.say(#"B: wrote "B's order" with token \#(lockB.fencingToken) → accepted (version \#(writeB.version))"#)
 
         var failures: [String] = []
         do {
             let late = try await resourceA.write(
-                Self.key, data: Array("A's stale order".utf8), fencingToken: lockA.fencingToken, lockKey: Self.key)
+                Self.key,
+                data: Array("A's stale order".utf8),
+                fencingToken: lockA.fencingToken,
+                lockKey: Self.key
+            )
             narrator.say(
-                "A: wakes up and writes with token \(lockA.fencingToken) → ACCEPTED (version \(late.version))")
+                "A: wakes up and writes with token \(lockA.fencingToken) → ACCEPTED (version \(late.version))"
+            )
             failures.append("A's stale write with token \(lockA.fencingToken) was accepted")
         } catch let error as LeaseholdError where error.code == .staleFencingToken {
             narrator.say(
                 "A: wakes up and writes with token \(lockA.fencingToken) → REFUSED: \(error.code) "
-                    + "(highest token \(error.highestToken))")
+                    + "(highest token \(error.highestToken))"
+            )
         }
         let contents = try await resourceB.read(Self.key)
         let text = String(decoding: contents.data, as: UTF8.self)
         if text == "B's order" {
             narrator.say(
                 #"resource holds "\#(text)" (version \#(contents.version), highest token \#(contents.highestToken)): "#
-                    + "fencing kept A's stale write out.")
+                    + "fencing kept A's stale write out."
+            )
         } else {
             narrator.say(#"resource holds "\#(text)" (version \#(contents.version))"#)
             failures.append(#"the resource holds "\#(text)", not B's order"#)
@@ -182,19 +209,26 @@ enum Demo {
         let sessionC = try await clientC.openSession(ttl: .seconds(10), name: "C")
         let lockC = try await sessionC.acquire(key, wait: .zero)
         try await lockC.release()
-        narrator.say("C: acquired \(key) with fencing token \(lockC.fencingToken), then released it; nobody wrote since")
+        narrator.say(
+            "C: acquired \(key) with fencing token \(lockC.fencingToken), then released it; nobody wrote since"
+        )
         let resourceC = try await FencedResourceClient.connect(host: "127.0.0.1", port: ports.resource, clientName: "C")
         defer { Task { await resourceC.close() } }
         var failures: [String] = []
         do {
             _ = try await resourceC.write(
-                key, data: Array("C's late report".utf8), fencingToken: lockC.fencingToken, lockKey: key)
+                key,
+                data: Array("C's late report".utf8),
+                fencingToken: lockC.fencingToken,
+                lockKey: key
+            )
             narrator.say("C: writes \(key) late with token \(lockC.fencingToken) → ACCEPTED")
             failures.append("C's write with the released token \(lockC.fencingToken) was accepted")
         } catch let error as LeaseholdError where error.code == .staleFencingToken {
             narrator.say(
                 "C: writes \(key) late with token \(lockC.fencingToken) → REFUSED: \(error.code) "
-                    + "(the lock server says the token is no longer the current grant)")
+                    + "(the lock server says the token is no longer the current grant)"
+            )
         }
         try await sessionC.close()
         return failures
@@ -203,7 +237,9 @@ enum Demo {
     // MARK: - Helpers
 
     static func lockClient(_ name: String, _ port: Int) async throws -> LeaseholdClient {
-        try await LeaseholdClient.connect(LeaseholdClient.Configuration(host: "127.0.0.1", port: port, clientName: name))
+        try await LeaseholdClient.connect(
+            LeaseholdClient.Configuration(host: "127.0.0.1", port: port, clientName: name)
+        )
     }
 
     /// The first element of `stream`, or `nil` if none arrives within `timeout`.

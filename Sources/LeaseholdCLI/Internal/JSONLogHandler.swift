@@ -22,16 +22,32 @@ struct JSONLogHandler: LogHandler {
     }
 
     func log(
-        level: Logger.Level, message: Logger.Message, metadata: Logger.Metadata?, source: String, file: String,
-        function: String, line: UInt
+        level: Logger.Level,
+        message: Logger.Message,
+        metadata: Logger.Metadata?,
+        source: String,
+        file: String,
+        function: String,
+        line: UInt
     ) {
-        self.write(Self.line(time: Date(), level: level, label: self.label, message: "\(message)",
-                             metadata: self.metadata.merging(metadata ?? [:]) { $1 }))
+        self.write(
+            Self.line(
+                time: Date(),
+                level: level,
+                label: self.label,
+                message: "\(message)",
+                metadata: self.metadata.merging(metadata ?? [:]) { $1 }
+            )
+        )
     }
 
     /// One log line; fields in a fixed order (time, level, label, message), then metadata keys sorted.
     static func line(
-        time: Date, level: Logger.Level, label: String, message: String, metadata: Logger.Metadata
+        time: Date,
+        level: Logger.Level,
+        label: String,
+        message: String,
+        metadata: Logger.Metadata
     ) -> String {
         var fields: [(String, String)] = [
             ("time", Self.timestamp(time)), ("level", level.rawValue), ("label", label), ("message", message),

@@ -63,11 +63,13 @@ enum TopScreen {
         let rate = { (kind: Event.Kind) in Self.rate(state.rates[kind, default: 0]) }
         lines.append(
             "leasehold top  \(state.server)  prefix \(state.prefix.isEmpty ? "(all)" : state.prefix)  "
-                + "rev \(state.revision)  at \(now.iso8601)")
+                + "rev \(state.revision)  at \(now.iso8601)"
+        )
         let waiting = state.queues.values.reduce(0) { $0 + $1.waiters }
         lines.append(
             "locks \(state.locks.count)  waiters \(waiting)  grants/s \(rate(.acquired))  releases/s "
-                + "\(rate(.released))  expiries/s \(rate(.expired))  force-releases/s \(rate(.forceReleased))")
+                + "\(rate(.released))  expiries/s \(rate(.expired))  force-releases/s \(rate(.forceReleased))"
+        )
         if let problem = state.problem { lines.append("! \(problem)") }
         let holders = Dictionary(state.locks.map { ($0.key, $0) }, uniquingKeysWith: { first, _ in first })
 
@@ -134,7 +136,8 @@ enum TopScreen {
 
     /// How long ago `start` was: `850ms`, `12.3s`, `4m05s`, `2h07m`.
     static func age(from start: WallTime, to now: WallTime) -> String {
-        let milliseconds = now.millisecondsSince1970 > start.millisecondsSince1970
+        let milliseconds =
+            now.millisecondsSince1970 > start.millisecondsSince1970
             ? now.millisecondsSince1970 - start.millisecondsSince1970 : 0
         if milliseconds < 1_000 { return "\(milliseconds)ms" }
         if milliseconds < 60_000 { return "\(milliseconds / 1_000).\(milliseconds % 1_000 / 100)s" }

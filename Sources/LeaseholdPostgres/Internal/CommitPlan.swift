@@ -36,7 +36,8 @@ struct CommitPlan {
                 case .event(let event):
                     if let last = self.events.last, event.revision <= last.revision {
                         throw PostgresStoreError(
-                            message: "event revision \(event.revision) is not above \(last.revision), the one before it")
+                            message: "event revision \(event.revision) is not above \(last.revision), the one before it"
+                        )
                     }
                     self.events.append(event)
                     if lastEvent.updateValue(event, forKey: event.key) == nil { keyOrder.append(event.key) }

@@ -74,16 +74,20 @@ enum PostgresSchema {
             // Any constant will do; it only has to be the same on every node.
             try await connection.query("SELECT pg_advisory_xact_lock(7420742)", logger: logger)
             try await connection.query(
-                "CREATE TABLE IF NOT EXISTS leasehold_schema (version integer NOT NULL)", logger: logger)
+                "CREATE TABLE IF NOT EXISTS leasehold_schema (version integer NOT NULL)",
+                logger: logger
+            )
             var found = 0
             for try await version in try await connection.query(
-                "SELECT version FROM leasehold_schema", logger: logger
+                "SELECT version FROM leasehold_schema",
+                logger: logger
             ).decode(Int.self) {
                 found = version
             }
             guard found <= Self.latestVersion else {
                 throw PostgresStoreError(
-                    message: "the database has schema version \(found); this build supports up to \(Self.latestVersion)")
+                    message: "the database has schema version \(found); this build supports up to \(Self.latestVersion)"
+                )
             }
             if found < Self.latestVersion {
                 for migration in Self.migrations[found...] {
@@ -93,7 +97,9 @@ enum PostgresSchema {
                 }
                 try await connection.query("DELETE FROM leasehold_schema", logger: logger)
                 try await connection.query(
-                    "INSERT INTO leasehold_schema (version) VALUES (\(Self.latestVersion))", logger: logger)
+                    "INSERT INTO leasehold_schema (version) VALUES (\(Self.latestVersion))",
+                    logger: logger
+                )
                 logger.info("migrated the store schema", metadata: ["from": "\(found)", "to": "\(Self.latestVersion)"])
             }
             try await connection.query("COMMIT", logger: logger)

@@ -79,8 +79,12 @@ struct CallStateMachine {
     ///   - maxConcurrentCalls: Calls open at once; more are refused with `RESOURCE_EXHAUSTED`.
     ///   - maxClientNameBytes: The longest `Hello.client_name`; longer is refused with `INVALID_ARGUMENT`.
     init(
-        methods: [String: RPCMethod], authenticator: Authenticator, hello: @escaping @Sendable (Principal) -> HelloResponse,
-        callRefusal: (@Sendable () -> Status?)? = nil, maxConcurrentCalls: Int, maxClientNameBytes: Int = 256
+        methods: [String: RPCMethod],
+        authenticator: Authenticator,
+        hello: @escaping @Sendable (Principal) -> HelloResponse,
+        callRefusal: (@Sendable () -> Status?)? = nil,
+        maxConcurrentCalls: Int,
+        maxClientNameBytes: Int = 256
     ) {
         self.methods = methods
         self.authenticator = authenticator
@@ -98,7 +102,9 @@ struct CallStateMachine {
         guard !self.isClosing else { return .none }
         let callID = frame.callID
         if frame.flags.contains(.cancel) {
-            return self.end(callID, status: Status(code: .cancelled, message: "cancelled by the client")).map { .end($0) }
+            return self.end(callID, status: Status(code: .cancelled, message: "cancelled by the client")).map {
+                .end($0)
+            }
                 ?? .none
         }
         if callID == 0 { return .none }  // connection-level frames from clients carry nothing to act on
@@ -113,14 +119,20 @@ struct CallStateMachine {
             return .reply(Frame(callID: callID, status: Status(code: .unauthenticated, message: "call Hello first")))
         }
         guard let method = self.methods[frame.method] else {
-            let message = frame.method.isEmpty ? "first frame of a call has no method" : "unknown method \(frame.method)"
+            let message =
+                frame.method.isEmpty ? "first frame of a call has no method" : "unknown method \(frame.method)"
             return .reply(Frame(callID: callID, status: Status(code: .unimplemented, message: message)))
         }
         guard self.calls.count < self.maxConcurrentCalls else {
-            return .reply(Frame(
-                callID: callID,
-                status: Status(
-                    code: .resourceExhausted, message: "more than \(self.maxConcurrentCalls) calls open on one connection")))
+            return .reply(
+                Frame(
+                    callID: callID,
+                    status: Status(
+                        code: .resourceExhausted,
+                        message: "more than \(self.maxConcurrentCalls) calls open on one connection"
+                    )
+                )
+            )
         }
         return .start(method: method, frame: frame, principal: principal)
     }
@@ -133,7 +145,10 @@ struct CallStateMachine {
         } catch let error as InvalidTextField {
             return Frame(callID: frame.callID, status: Status(code: .invalidArgument, message: "\(error)"))
         } catch {
-            return Frame(callID: frame.callID, status: Status(code: .invalidArgument, message: "Hello request does not decode"))
+            return Frame(
+                callID: frame.callID,
+                status: Status(code: .invalidArgument, message: "Hello request does not decode")
+            )
         }
         if let refusal = self.callRefusal?() { return Frame(callID: frame.callID, status: refusal) }
         guard request.protocolVersion == LeaseholdMethod.protocolVersion else {
@@ -141,14 +156,20 @@ struct CallStateMachine {
                 callID: frame.callID,
                 status: Status(
                     code: .unsupportedProtocol,
-                    message: "protocol version \(request.protocolVersion) is not supported; this server speaks \(LeaseholdMethod.protocolVersion)"))
+                    message:
+                        "protocol version \(request.protocolVersion) is not supported; this server speaks \(LeaseholdMethod.protocolVersion)"
+                )
+            )
         }
         guard request.clientName.utf8.count <= self.maxClientNameBytes else {
             return Frame(
                 callID: frame.callID,
                 status: Status(
                     code: .invalidArgument,
-                    message: "client_name is \(request.clientName.utf8.count) bytes, more than the limit of \(self.maxClientNameBytes)"))
+                    message:
+                        "client_name is \(request.clientName.utf8.count) bytes, more than the limit of \(self.maxClientNameBytes)"
+                )
+            )
         }
         guard let principal = self.authenticator.authenticate(token: request.token) else {
             let message = request.token.isEmpty ? "a token is required" : "unknown token"
@@ -209,7 +230,10 @@ struct CallStateMachine {
         self.end(
             callID,
             status: Status(
-                code: .resourceExhausted, message: "the client is not reading: more than \(limit) bytes buffered for this stream"))
+                code: .resourceExhausted,
+                message: "the client is not reading: more than \(limit) bytes buffered for this stream"
+            )
+        )
     }
 
     // MARK: - Connection events
@@ -219,7 +243,11 @@ struct CallStateMachine {
         switch error {
         case let error as FrameTooLarge:
             return self.close(
-                Status(code: .frameTooLarge, message: "frame of \(error.length) bytes exceeds max_frame_bytes \(error.maximum)"))
+                Status(
+                    code: .frameTooLarge,
+                    message: "frame of \(error.length) bytes exceeds max_frame_bytes \(error.maximum)"
+                )
+            )
         case let error as MalformedMessage:
             return self.close(Status(code: .invalidArgument, message: "frame does not decode as \(error.messageName)"))
         case let error as InvalidTextField:

@@ -53,7 +53,8 @@ final class ClientConnectionHandler: ChannelInboundHandler {
                 guard case .unary(_, let deadline, _) = bound.value.pending[callID] else { return false }
                 return deadline == token
             },
-            expire: { callID, _ in bound.value.expire(callID: callID) })
+            expire: { callID, _ in bound.value.expire(callID: callID) }
+        )
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
@@ -84,7 +85,11 @@ final class ClientConnectionHandler: ChannelInboundHandler {
             // Registered (not failed at once): now its deadline.
             if let timeout, let token, self.pending[frame.callID] != nil {
                 self.deadlines?.add(
-                    callID: frame.callID, token: token, timeout: TimeAmount(timeout), openCalls: self.pending.count)
+                    callID: frame.callID,
+                    token: token,
+                    timeout: TimeAmount(timeout),
+                    openCalls: self.pending.count
+                )
             }
         case .startStream(let frame, let receiver):
             self.start(frame, .stream(receiver))
@@ -109,8 +114,11 @@ final class ClientConnectionHandler: ChannelInboundHandler {
         self.cancel(
             callID: callID,
             error: LeaseholdError(
-                code: .deadlineExceeded, message: "no answer within \(timeout)",
-                cause: NoAnswerWithinDeadline(timeout: timeout)))
+                code: .deadlineExceeded,
+                message: "no answer within \(timeout)",
+                cause: NoAnswerWithinDeadline(timeout: timeout)
+            )
+        )
     }
 
     /// Gives up on a call: fails it locally and tells the server with CANCEL.

@@ -27,7 +27,10 @@ final class RPCStreamSink: Sendable {
 
     /// A sink for unary calls, which never stream.
     static let none = RPCStreamSink(
-        limit: 0, deliver: { _, _ in preconditionFailure("unary calls have no stream") }, overflow: {})
+        limit: 0,
+        deliver: { _, _ in preconditionFailure("unary calls have no stream") },
+        overflow: {}
+    )
 
     var isClosed: Bool { self.closed.load(ordering: .acquiring) }
 

@@ -55,9 +55,13 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         self.logger = shared.logger
         self.logger[metadataKey: "connection"] = "\(connectionID.rawValue)"
         self.calls = CallStateMachine(
-            methods: shared.methods, authenticator: shared.authenticator, hello: shared.hello,
-            callRefusal: shared.callRefusal, maxConcurrentCalls: shared.limits.maxConcurrentCallsPerConnection,
-            maxClientNameBytes: shared.limits.maxClientNameBytes)
+            methods: shared.methods,
+            authenticator: shared.authenticator,
+            hello: shared.hello,
+            callRefusal: shared.callRefusal,
+            maxConcurrentCalls: shared.limits.maxConcurrentCallsPerConnection,
+            maxClientNameBytes: shared.limits.maxClientNameBytes
+        )
     }
 
     /// What a call reports to the event loop, from its task or its completion.
@@ -82,7 +86,8 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
             expire: { callID, token in
                 let handler = bound.value
                 if let ending = handler.calls.deadlinePassed(callID, token: token) { handler.write(ending) }
-            })
+            }
+        )
         self.startHelloDeadline(context: context)
     }
 
@@ -172,7 +177,10 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         case .end(let ending):
             self.write(ending)
         case .close(let status, let ended):
-            self.logger.debug("closing connection", metadata: ["status": "\(status.code)", "reason": "\(status.message)"])
+            self.logger.debug(
+                "closing connection",
+                metadata: ["status": "\(status.code)", "reason": "\(status.message)"]
+            )
             Self.stopWork(ended)
             self.deadlines?.removeAll()
             self.write(Frame(callID: 0, status: status))
@@ -202,12 +210,20 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         let callID = frame.callID
         let started = NIODeadline.now()
         let rpcContext = RPCContext(
-            principal: principal, connectionID: self.connectionID, callID: callID, method: frame.method,
-            connectionLogger: self.logger)
+            principal: principal,
+            connectionID: self.connectionID,
+            callID: callID,
+            method: frame.method,
+            connectionLogger: self.logger
+        )
         switch method.kind {
         case .inline(let handler):
             do {
-                self.end(Frame(callID: callID, payload: try handler(frame.payload, rpcContext), status: .ok), frame, started)
+                self.end(
+                    Frame(callID: callID, payload: try handler(frame.payload, rpcContext), status: .ok),
+                    frame,
+                    started
+                )
             } catch {
                 self.end(Frame(callID: callID, status: CallStateMachine.status(for: error)), frame, started)
             }
@@ -231,7 +247,8 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
                 sink = RPCStreamSink(
                     limit: limit,
                     deliver: { payload, size in inbox.post(.item(callID: callID, payload: payload, size: size)) },
-                    overflow: { inbox.post(.overflow(callID: callID, limit: limit)) })
+                    overflow: { inbox.post(.overflow(callID: callID, limit: limit)) }
+                )
             } else {
                 sink = .none
             }
@@ -246,13 +263,18 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
                         result = .failure(error)
                     }
                     inbox.post(.completed(callID: callID, result: result))
-                }, to: callID)
+                },
+                to: callID
+            )
         }
     }
 
     /// Registers a callback call and starts it; its completion comes back through the inbox.
     private func startCallback(
-        _ handler: RPCMethod.CallbackHandler, frame: Frame, context: RPCContext, started: NIODeadline
+        _ handler: RPCMethod.CallbackHandler,
+        frame: Frame,
+        context: RPCContext,
+        started: NIODeadline
     ) {
         guard let inbox = self.inbox else { return }
         let callID = frame.callID
@@ -266,7 +288,11 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
 
     /// Records an open call and its deadline.
     private func register(
-        callID: UInt64, timeout: Duration?, sink: RPCStreamSink, method: String, started: NIODeadline
+        callID: UInt64,
+        timeout: Duration?,
+        sink: RPCStreamSink,
+        method: String,
+        started: NIODeadline
     ) {
         var call = CallStateMachine.OpenCall(sink: sink, method: method, started: started)
         guard let timeout, let deadlines = self.deadlines else {

@@ -15,7 +15,10 @@ final class MetricsEndpoint: Sendable {
     var localAddress: SocketAddress? { self.channel.localAddress }
 
     static func start(
-        host: String, port: Int, render: @escaping @Sendable () -> [UInt8], logger: Logger
+        host: String,
+        port: Int,
+        render: @escaping @Sendable () -> [UInt8],
+        logger: Logger
     ) async throws -> MetricsEndpoint {
         let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -54,7 +57,12 @@ private final class MetricsHandler: ChannelInboundHandler {
             var headers = HTTPHeaders()
             headers.add(name: "Content-Type", value: found ? "text/plain; version=0.0.4" : "text/plain")
             headers.add(name: "Content-Length", value: String(body.count))
-            context.write(Self.wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: found ? .ok : .notFound, headers: headers))), promise: nil)
+            context.write(
+                Self.wrapOutboundOut(
+                    .head(HTTPResponseHead(version: .http1_1, status: found ? .ok : .notFound, headers: headers))
+                ),
+                promise: nil
+            )
             context.write(Self.wrapOutboundOut(.body(.byteBuffer(ByteBuffer(bytes: body)))), promise: nil)
             context.writeAndFlush(Self.wrapOutboundOut(.end(nil)), promise: nil)
         }

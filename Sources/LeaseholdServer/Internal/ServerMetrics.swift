@@ -28,8 +28,12 @@ final class ServerMetrics: Sendable {
     /// - Parameters:
     ///   - leadership: Whether this node is the active one, and its epoch; nil for a single node (1 and 0).
     init(
-        registry: PrometheusCollectorRegistry, locks: LockService, store: any Store, rpc: RPCMetrics,
-        connections: @escaping @Sendable () -> Int, leadership: (@Sendable () -> (isLeader: Bool, epoch: UInt64))?
+        registry: PrometheusCollectorRegistry,
+        locks: LockService,
+        store: any Store,
+        rpc: RPCMetrics,
+        connections: @escaping @Sendable () -> Int,
+        leadership: (@Sendable () -> (isLeader: Bool, epoch: UInt64))?
     ) {
         self.registry = registry
         self.locks = locks
@@ -49,72 +53,121 @@ final class ServerMetrics: Sendable {
             self.gauge("leasehold_sessions", "Live sessions.", snapshot.sessions)
             self.gauge("leasehold_locks_held", "Locks held.", snapshot.locksHeld)
             self.gauge("leasehold_waiters", "Acquire calls queued on a key.", snapshot.waiters)
-            self.gauge("leasehold_revision", "The current revision (the last fencing token).", Double(snapshot.revision))
+            self.gauge(
+                "leasehold_revision",
+                "The current revision (the last fencing token).",
+                Double(snapshot.revision)
+            )
             self.gauge("leasehold_connections", "Open client connections.", self.connections())
             self.gauge("leasehold_watchers", "Open Watch streams.", snapshot.watchers)
             let (isLeader, epoch) = self.leadership?() ?? (true, 0)
             self.gauge("leasehold_leader", "1 on the node that serves (a single node always does).", isLeader ? 1 : 0)
             self.gauge(
-                "leasehold_epoch", "Takeovers of the shared store (0 with the embedded SQLite store).", Double(epoch))
+                "leasehold_epoch",
+                "Takeovers of the shared store (0 with the embedded SQLite store).",
+                Double(epoch)
+            )
 
             let statistics = snapshot.statistics
             self.counter("leasehold_grants_total", "Locks granted.", [], Double(statistics.grants), &exported)
             for cause in LockTable.ReleaseCause.allCases {
                 self.counter(
-                    "leasehold_releases_total", "Locks ended, by cause.", [("cause", cause.name)],
-                    Double(statistics.releases(cause)), &exported)
+                    "leasehold_releases_total",
+                    "Locks ended, by cause.",
+                    [("cause", cause.name)],
+                    Double(statistics.releases(cause)),
+                    &exported
+                )
             }
             self.counter(
-                "leasehold_session_expiries_total", "Sessions that expired (no keepalive within their TTL).", [],
-                Double(statistics.sessionExpiries), &exported)
+                "leasehold_session_expiries_total",
+                "Sessions that expired (no keepalive within their TTL).",
+                [],
+                Double(statistics.sessionExpiries),
+                &exported
+            )
             self.counter(
-                "leasehold_acquire_timeouts_total", "Queued Acquire calls whose wait ran out.", [],
-                Double(statistics.acquireTimeouts), &exported)
+                "leasehold_acquire_timeouts_total",
+                "Queued Acquire calls whose wait ran out.",
+                [],
+                Double(statistics.acquireTimeouts),
+                &exported
+            )
             for (m, method) in self.rpc.methods.enumerated() {
                 for (c, code) in RPCMetrics.codes.enumerated() {
                     let value = self.rpc.calls(method: m, code: c)
                     guard value > 0 else { continue }
                     self.counter(
-                        "leasehold_rpc_calls_total", "RPC calls ended, by method and status code.",
-                        [("method", method), ("code", code.description)], Double(value), &exported)
+                        "leasehold_rpc_calls_total",
+                        "RPC calls ended, by method and status code.",
+                        [("method", method), ("code", code.description)],
+                        Double(value),
+                        &exported
+                    )
                 }
             }
             self.counter(
-                "process_cpu_seconds_total", "User and system CPU time spent, in seconds.", [], process.cpuSeconds,
-                &exported)
+                "process_cpu_seconds_total",
+                "User and system CPU time spent, in seconds.",
+                [],
+                process.cpuSeconds,
+                &exported
+            )
             self.gauge("process_resident_memory_bytes", "Resident memory size, in bytes.", process.residentBytes)
             self.gauge("process_virtual_memory_bytes", "Virtual memory size, in bytes.", process.virtualBytes)
             self.gauge("process_open_fds", "Open file descriptors.", process.openFileDescriptors)
             self.gauge(
-                "process_start_time_seconds", "Start time of the process since the Unix epoch, in seconds.",
-                process.startTimeSeconds)
+                "process_start_time_seconds",
+                "Start time of the process since the Unix epoch, in seconds.",
+                process.startTimeSeconds
+            )
 
             var buffer: [UInt8] = []
             self.registry.emit(into: &buffer)
             var text = ""
             Self.histogram(
-                &text, "leasehold_lock_wait_seconds", "Time from joining a key's queue to the grant.",
-                statistics.waitSeconds)
+                &text,
+                "leasehold_lock_wait_seconds",
+                "Time from joining a key's queue to the grant.",
+                statistics.waitSeconds
+            )
             Self.histogram(
-                &text, "leasehold_lock_hold_seconds", "Time from a grant to its end, by any cause.",
-                statistics.holdSeconds)
+                &text,
+                "leasehold_lock_hold_seconds",
+                "Time from a grant to its end, by any cause.",
+                statistics.holdSeconds
+            )
             Self.histogram(
-                &text, "leasehold_keepalive_margin_seconds", "Time a session still had left when its keepalive arrived.",
-                statistics.keepAliveMarginSeconds)
+                &text,
+                "leasehold_keepalive_margin_seconds",
+                "Time a session still had left when its keepalive arrived.",
+                statistics.keepAliveMarginSeconds
+            )
             Self.histogram(
-                &text, "leasehold_store_commit_seconds", "Duration of a group-commit transaction, sync included.",
-                storeStatistics.commitSeconds)
+                &text,
+                "leasehold_store_commit_seconds",
+                "Duration of a group-commit transaction, sync included.",
+                storeStatistics.commitSeconds
+            )
             Self.histogram(
-                &text, "leasehold_store_batch_size", "Batches (callers' changes) committed by one transaction.",
-                storeStatistics.batchSizes)
+                &text,
+                "leasehold_store_batch_size",
+                "Batches (callers' changes) committed by one transaction.",
+                storeStatistics.batchSizes
+            )
             text += "# HELP leasehold_rpc_duration_seconds From a call's first frame read to its last frame written.\n"
             text += "# TYPE leasehold_rpc_duration_seconds histogram\n"
             for (m, method) in self.rpc.methods.enumerated() {
                 let (counts, sum) = self.rpc.durations(method: m)
                 guard counts.contains(where: { $0 > 0 }) else { continue }
                 Self.series(
-                    &text, "leasehold_rpc_duration_seconds", label: "method=\"\(method)\",",
-                    bounds: RPCMetrics.durationBounds, counts: counts, sum: sum)
+                    &text,
+                    "leasehold_rpc_duration_seconds",
+                    label: "method=\"\(method)\",",
+                    bounds: RPCMetrics.durationBounds,
+                    counts: counts,
+                    sum: sum
+                )
             }
             buffer.append(contentsOf: text.utf8)
             return buffer
@@ -129,7 +182,11 @@ final class ServerMetrics: Sendable {
 
     /// Advances a registry counter to `total`, a running total kept elsewhere.
     private func counter(
-        _ name: String, _ help: String, _ labels: [(String, String)], _ total: Double, _ exported: inout Exported
+        _ name: String,
+        _ help: String,
+        _ labels: [(String, String)],
+        _ total: Double,
+        _ exported: inout Exported
     ) {
         let counter = self.registry.makeCounter(name: name, labels: labels, help: help)
         let key = name + labels.map { "|\($0.0)=\($0.1)" }.joined()
@@ -141,11 +198,22 @@ final class ServerMetrics: Sendable {
     private static func histogram(_ text: inout String, _ name: String, _ help: String, _ histogram: BucketHistogram) {
         text += "# HELP \(name) \(help)\n# TYPE \(name) histogram\n"
         Self.series(
-            &text, name, label: "", bounds: histogram.upperBounds, counts: histogram.bucketCounts, sum: histogram.sum)
+            &text,
+            name,
+            label: "",
+            bounds: histogram.upperBounds,
+            counts: histogram.bucketCounts,
+            sum: histogram.sum
+        )
     }
 
     private static func series(
-        _ text: inout String, _ name: String, label: String, bounds: [Double], counts: [UInt64], sum: Double
+        _ text: inout String,
+        _ name: String,
+        label: String,
+        bounds: [Double],
+        counts: [UInt64],
+        sum: Double
     ) {
         var total: UInt64 = 0
         for (index, count) in counts.enumerated() {

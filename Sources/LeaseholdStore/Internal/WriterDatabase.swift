@@ -106,7 +106,8 @@ final class WriterDatabase {
                         if let last = revisions?.last, event.revision <= last {
                             throw SQLiteError(
                                 resultCode: .constraint,
-                                message: "event revision \(event.revision) is not above \(last), the one before it")
+                                message: "event revision \(event.revision) is not above \(last), the one before it"
+                            )
                         }
                         try self.apply(event)
                         revisions = (revisions?.first ?? event.revision, event.revision)
@@ -130,7 +131,10 @@ final class WriterDatabase {
         try move.run()
         guard self.connection.changes == 1 else {
             throw SQLiteError(
-                resultCode: .constraint, message: "event revision \(first) is not above meta.revision", sql: sql)
+                resultCode: .constraint,
+                message: "event revision \(first) is not above meta.revision",
+                sql: sql
+            )
         }
     }
 

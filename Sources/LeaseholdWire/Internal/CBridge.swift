@@ -48,10 +48,13 @@ package struct CArena: ~Copyable {
 
     /// Runs `body` with an allocator for protobuf-c's `*_unpack` and `*_free_unpacked` whose memory comes from this
     /// arena; its `free` does nothing, as everything goes when the arena does.
-    package func withProtobufAllocator<R>(_ body: (UnsafeMutablePointer<ProtobufCAllocator>) throws -> R) rethrows -> R {
+    package func withProtobufAllocator<R>(_ body: (UnsafeMutablePointer<ProtobufCAllocator>) throws -> R) rethrows -> R
+    {
         var allocator = ProtobufCAllocator(
             alloc: { state, size in CArena(state!.assumingMemoryBound(to: State.self)).allocate(byteCount: size) },
-            free: { _, _ in }, allocator_data: UnsafeMutableRawPointer(self.state))
+            free: { _, _ in },
+            allocator_data: UnsafeMutableRawPointer(self.state)
+        )
         return try withUnsafeMutablePointer(to: &allocator) { try body($0) }
     }
 
@@ -155,8 +158,10 @@ package func withCArena<R>(_ body: (borrowing CArena) throws -> R) rethrows -> R
 /// Packs a protobuf-c message with its generated `get_packed_size` and `pack` functions.
 @inline(__always)
 package func pack<M>(
-    _ message: inout M, into buffer: inout ByteBuffer,
-    size: (UnsafePointer<M>) -> Int, pack: (UnsafePointer<M>, UnsafeMutablePointer<UInt8>) -> Int
+    _ message: inout M,
+    into buffer: inout ByteBuffer,
+    size: (UnsafePointer<M>) -> Int,
+    pack: (UnsafePointer<M>, UnsafeMutablePointer<UInt8>) -> Int
 ) {
     withUnsafePointer(to: &message) { pointer in
         let length = size(pointer)
@@ -174,7 +179,8 @@ package func pack<M>(
 /// - Throws: ``MalformedMessage`` named `name` when protobuf-c refuses the bytes or `read` throws.
 @inline(__always)
 package func unpack<M, R>(
-    _ buffer: ByteBuffer, name: String,
+    _ buffer: ByteBuffer,
+    name: String,
     unpack: (UnsafeMutablePointer<ProtobufCAllocator>, Int, UnsafePointer<UInt8>) -> UnsafeMutablePointer<M>?,
     free: (UnsafeMutablePointer<M>, UnsafeMutablePointer<ProtobufCAllocator>) -> Void,
     read: (M) throws -> R
@@ -272,7 +278,9 @@ extension Bool {
 
 /// Reads the `count` elements of a protobuf-c `repeated` message field.
 package func repeated<T, R>(
-    _ pointer: UnsafeMutablePointer<UnsafeMutablePointer<T>?>?, count: Int, _ read: (T) throws -> R
+    _ pointer: UnsafeMutablePointer<UnsafeMutablePointer<T>?>?,
+    count: Int,
+    _ read: (T) throws -> R
 ) rethrows -> [R] {
     guard let pointer, count > 0 else { return [] }
     return try (0..<count).compactMap { index in try pointer[index].map { try read($0.pointee) } }

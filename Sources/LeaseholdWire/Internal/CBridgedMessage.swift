@@ -22,8 +22,11 @@ package struct CMessageFunctions<C>: Sendable {
 
     /// Collects the functions, in the order the generated header declares them.
     package init(
-        _ initialize: @escaping Initialize, _ packedSize: @escaping PackedSize, _ pack: @escaping Pack,
-        _ unpack: @escaping Unpack, _ free: @escaping Free
+        _ initialize: @escaping Initialize,
+        _ packedSize: @escaping PackedSize,
+        _ pack: @escaping Pack,
+        _ unpack: @escaping Unpack,
+        _ free: @escaping Free
     ) {
         self.initialize = initialize
         self.packedSize = packedSize
@@ -59,8 +62,12 @@ extension CBridgedMessage {
     package init(unpacking buffer: ByteBuffer) throws {
         let functions = Self.cFunctions
         self = try unpack(
-            buffer, name: Self.protobufName, unpack: { functions.unpack($0, $1, $2) },
-            free: { functions.free($0, $1) }, read: Self.init(c:))
+            buffer,
+            name: Self.protobufName,
+            unpack: { functions.unpack($0, $1, $2) },
+            free: { functions.free($0, $1) },
+            read: Self.init(c:)
+        )
     }
 
     /// Appends the message packed by the generated `*_pack`.

@@ -16,7 +16,9 @@ public struct HelloRequest: Hashable, Sendable {
     ///   - clientName: A name for the server's logs.
     ///   - token: A bearer token, or empty.
     public init(
-        protocolVersion: UInt32 = LeaseholdMethod.protocolVersion, clientName: String = "", token: String = ""
+        protocolVersion: UInt32 = LeaseholdMethod.protocolVersion,
+        clientName: String = "",
+        token: String = ""
     ) {
         self.protocolVersion = protocolVersion
         self.clientName = clientName
@@ -48,8 +50,12 @@ public struct HelloResponse: Hashable, Sendable {
     ///   - principal: Who the client is.
     ///   - roles: The principal's roles.
     public init(
-        serverVersion: String, serverID: String, protocolVersion: UInt32 = LeaseholdMethod.protocolVersion,
-        maxFrameBytes: UInt32, principal: String, roles: [String] = []
+        serverVersion: String,
+        serverID: String,
+        protocolVersion: UInt32 = LeaseholdMethod.protocolVersion,
+        maxFrameBytes: UInt32,
+        principal: String,
+        roles: [String] = []
     ) {
         self.serverVersion = serverVersion
         self.serverID = serverID
@@ -66,9 +72,12 @@ extension HelloRequest: WireMessage, CBridgedMessage {
     /// `leasehold.v1.HelloRequest`.
     public static let protobufName = "leasehold.v1.HelloRequest"
     package static let cFunctions = CMessageFunctions(
-        leasehold__v1__hello_request__init, leasehold__v1__hello_request__get_packed_size,
-        leasehold__v1__hello_request__pack, leasehold__v1__hello_request__unpack,
-        leasehold__v1__hello_request__free_unpacked)
+        leasehold__v1__hello_request__init,
+        leasehold__v1__hello_request__get_packed_size,
+        leasehold__v1__hello_request__pack,
+        leasehold__v1__hello_request__unpack,
+        leasehold__v1__hello_request__free_unpacked
+    )
 
     /// Decodes the message.
     /// - Throws: ``MalformedMessage`` when the bytes are not one.
@@ -79,8 +88,10 @@ extension HelloRequest: WireMessage, CBridgedMessage {
 
     package init(c: Leasehold__V1__HelloRequest) throws {
         try self.init(
-            protocolVersion: c.protocol_version, clientName: String(exactText: c.client_name, field: "client_name"),
-            token: String(exactText: c.token, field: "token"))
+            protocolVersion: c.protocol_version,
+            clientName: String(exactText: c.client_name, field: "client_name"),
+            token: String(exactText: c.token, field: "token")
+        )
     }
 
     package func fill(_ c: inout Leasehold__V1__HelloRequest, arena: borrowing CArena) {
@@ -94,9 +105,12 @@ extension HelloResponse: WireMessage, CBridgedMessage {
     /// `leasehold.v1.HelloResponse`.
     public static let protobufName = "leasehold.v1.HelloResponse"
     package static let cFunctions = CMessageFunctions(
-        leasehold__v1__hello_response__init, leasehold__v1__hello_response__get_packed_size,
-        leasehold__v1__hello_response__pack, leasehold__v1__hello_response__unpack,
-        leasehold__v1__hello_response__free_unpacked)
+        leasehold__v1__hello_response__init,
+        leasehold__v1__hello_response__get_packed_size,
+        leasehold__v1__hello_response__pack,
+        leasehold__v1__hello_response__unpack,
+        leasehold__v1__hello_response__free_unpacked
+    )
 
     /// Decodes the message.
     /// - Throws: ``MalformedMessage`` when the bytes are not one.
@@ -107,9 +121,13 @@ extension HelloResponse: WireMessage, CBridgedMessage {
 
     package init(c: Leasehold__V1__HelloResponse) throws {
         try self.init(
-            serverVersion: String(protobufC: c.server_version), serverID: String(protobufC: c.server_id),
-            protocolVersion: c.protocol_version, maxFrameBytes: c.max_frame_bytes,
-            principal: String(protobufC: c.principal), roles: repeated(c.roles, count: c.n_roles))
+            serverVersion: String(protobufC: c.server_version),
+            serverID: String(protobufC: c.server_id),
+            protocolVersion: c.protocol_version,
+            maxFrameBytes: c.max_frame_bytes,
+            principal: String(protobufC: c.principal),
+            roles: repeated(c.roles, count: c.n_roles)
+        )
     }
 
     package func fill(_ c: inout Leasehold__V1__HelloResponse, arena: borrowing CArena) {

@@ -104,9 +104,12 @@ extension AcquireRequest: WireMessage, CBridgedMessage {
     /// `leasehold.v1.AcquireRequest`.
     public static let protobufName = "leasehold.v1.AcquireRequest"
     package static let cFunctions = CMessageFunctions(
-        leasehold__v1__acquire_request__init, leasehold__v1__acquire_request__get_packed_size,
-        leasehold__v1__acquire_request__pack, leasehold__v1__acquire_request__unpack,
-        leasehold__v1__acquire_request__free_unpacked)
+        leasehold__v1__acquire_request__init,
+        leasehold__v1__acquire_request__get_packed_size,
+        leasehold__v1__acquire_request__pack,
+        leasehold__v1__acquire_request__unpack,
+        leasehold__v1__acquire_request__free_unpacked
+    )
 
     /// Decodes the message.
     /// - Throws: ``MalformedMessage`` when the bytes are not one.
@@ -117,8 +120,10 @@ extension AcquireRequest: WireMessage, CBridgedMessage {
 
     package init(c: Leasehold__V1__AcquireRequest) throws {
         try self.init(
-            sessionID: SessionID(c.session_id), key: String(exactText: c.key, field: "key"),
-            wait: Duration(wireMilliseconds: c.wait_timeout_ms))
+            sessionID: SessionID(c.session_id),
+            key: String(exactText: c.key, field: "key"),
+            wait: Duration(wireMilliseconds: c.wait_timeout_ms)
+        )
     }
 
     package func fill(_ c: inout Leasehold__V1__AcquireRequest, arena: borrowing CArena) {
@@ -132,9 +137,12 @@ extension AcquireResponse: WireMessage, CBridgedMessage {
     /// `leasehold.v1.AcquireResponse`.
     public static let protobufName = "leasehold.v1.AcquireResponse"
     package static let cFunctions = CMessageFunctions(
-        leasehold__v1__acquire_response__init, leasehold__v1__acquire_response__get_packed_size,
-        leasehold__v1__acquire_response__pack, leasehold__v1__acquire_response__unpack,
-        leasehold__v1__acquire_response__free_unpacked)
+        leasehold__v1__acquire_response__init,
+        leasehold__v1__acquire_response__get_packed_size,
+        leasehold__v1__acquire_response__pack,
+        leasehold__v1__acquire_response__unpack,
+        leasehold__v1__acquire_response__free_unpacked
+    )
 
     /// Decodes the message.
     /// - Throws: ``MalformedMessage`` when the bytes are not one.
@@ -145,16 +153,21 @@ extension AcquireResponse: WireMessage, CBridgedMessage {
 
     package init(c: Leasehold__V1__AcquireResponse) throws { try self.init(lock: LockInfo.from(c.lock)) }
 
-    package func fill(_ c: inout Leasehold__V1__AcquireResponse, arena: borrowing CArena) { c.lock = self.lock?.cPointer(arena) }
+    package func fill(_ c: inout Leasehold__V1__AcquireResponse, arena: borrowing CArena) {
+        c.lock = self.lock?.cPointer(arena)
+    }
 }
 
 extension ReleaseRequest: WireMessage, CBridgedMessage {
     /// `leasehold.v1.ReleaseRequest`.
     public static let protobufName = "leasehold.v1.ReleaseRequest"
     package static let cFunctions = CMessageFunctions(
-        leasehold__v1__release_request__init, leasehold__v1__release_request__get_packed_size,
-        leasehold__v1__release_request__pack, leasehold__v1__release_request__unpack,
-        leasehold__v1__release_request__free_unpacked)
+        leasehold__v1__release_request__init,
+        leasehold__v1__release_request__get_packed_size,
+        leasehold__v1__release_request__pack,
+        leasehold__v1__release_request__unpack,
+        leasehold__v1__release_request__free_unpacked
+    )
 
     /// Decodes the message.
     /// - Throws: ``MalformedMessage`` when the bytes are not one.
@@ -165,8 +178,10 @@ extension ReleaseRequest: WireMessage, CBridgedMessage {
 
     package init(c: Leasehold__V1__ReleaseRequest) throws {
         try self.init(
-            sessionID: SessionID(c.session_id), key: String(exactText: c.key, field: "key"),
-            fencingToken: c.fencing_token)
+            sessionID: SessionID(c.session_id),
+            key: String(exactText: c.key, field: "key"),
+            fencingToken: c.fencing_token
+        )
     }
 
     package func fill(_ c: inout Leasehold__V1__ReleaseRequest, arena: borrowing CArena) {
@@ -180,9 +195,12 @@ extension ReleaseResponse: WireMessage, CBridgedMessage {
     /// `leasehold.v1.ReleaseResponse`.
     public static let protobufName = "leasehold.v1.ReleaseResponse"
     package static let cFunctions = CMessageFunctions(
-        leasehold__v1__release_response__init, leasehold__v1__release_response__get_packed_size,
-        leasehold__v1__release_response__pack, leasehold__v1__release_response__unpack,
-        leasehold__v1__release_response__free_unpacked)
+        leasehold__v1__release_response__init,
+        leasehold__v1__release_response__get_packed_size,
+        leasehold__v1__release_response__pack,
+        leasehold__v1__release_response__unpack,
+        leasehold__v1__release_response__free_unpacked
+    )
 
     /// Decodes the message.
     /// - Throws: ``MalformedMessage`` when the bytes are not one.
@@ -200,9 +218,12 @@ extension ForceReleaseRequest: WireMessage, CBridgedMessage {
     /// `leasehold.v1.ForceReleaseRequest`.
     public static let protobufName = "leasehold.v1.ForceReleaseRequest"
     package static let cFunctions = CMessageFunctions(
-        leasehold__v1__force_release_request__init, leasehold__v1__force_release_request__get_packed_size,
-        leasehold__v1__force_release_request__pack, leasehold__v1__force_release_request__unpack,
-        leasehold__v1__force_release_request__free_unpacked)
+        leasehold__v1__force_release_request__init,
+        leasehold__v1__force_release_request__get_packed_size,
+        leasehold__v1__force_release_request__pack,
+        leasehold__v1__force_release_request__unpack,
+        leasehold__v1__force_release_request__free_unpacked
+    )
 
     /// Decodes the message.
     /// - Throws: ``MalformedMessage`` when the bytes are not one.
@@ -225,9 +246,12 @@ extension ForceReleaseResponse: WireMessage, CBridgedMessage {
     /// `leasehold.v1.ForceReleaseResponse`.
     public static let protobufName = "leasehold.v1.ForceReleaseResponse"
     package static let cFunctions = CMessageFunctions(
-        leasehold__v1__force_release_response__init, leasehold__v1__force_release_response__get_packed_size,
-        leasehold__v1__force_release_response__pack, leasehold__v1__force_release_response__unpack,
-        leasehold__v1__force_release_response__free_unpacked)
+        leasehold__v1__force_release_response__init,
+        leasehold__v1__force_release_response__get_packed_size,
+        leasehold__v1__force_release_response__pack,
+        leasehold__v1__force_release_response__unpack,
+        leasehold__v1__force_release_response__free_unpacked
+    )
 
     /// Decodes the message.
     /// - Throws: ``MalformedMessage`` when the bytes are not one.

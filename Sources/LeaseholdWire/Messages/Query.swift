@@ -119,9 +119,12 @@ extension DescribeRequest: WireMessage, CBridgedMessage {
     /// `leasehold.v1.DescribeRequest`.
     public static let protobufName = "leasehold.v1.DescribeRequest"
     package static let cFunctions = CMessageFunctions(
-        leasehold__v1__describe_request__init, leasehold__v1__describe_request__get_packed_size,
-        leasehold__v1__describe_request__pack, leasehold__v1__describe_request__unpack,
-        leasehold__v1__describe_request__free_unpacked)
+        leasehold__v1__describe_request__init,
+        leasehold__v1__describe_request__get_packed_size,
+        leasehold__v1__describe_request__pack,
+        leasehold__v1__describe_request__unpack,
+        leasehold__v1__describe_request__free_unpacked
+    )
 
     /// Decodes the message.
     /// - Throws: ``MalformedMessage`` when the bytes are not one.
@@ -130,18 +133,25 @@ extension DescribeRequest: WireMessage, CBridgedMessage {
     /// Appends the encoded message to `buffer`.
     public func encode(into buffer: inout ByteBuffer) { self.pack(into: &buffer) }
 
-    package init(c: Leasehold__V1__DescribeRequest) throws { try self.init(key: String(exactText: c.key, field: "key")) }
+    package init(c: Leasehold__V1__DescribeRequest) throws {
+        try self.init(key: String(exactText: c.key, field: "key"))
+    }
 
-    package func fill(_ c: inout Leasehold__V1__DescribeRequest, arena: borrowing CArena) { c.key = arena.text(self.key) }
+    package func fill(_ c: inout Leasehold__V1__DescribeRequest, arena: borrowing CArena) {
+        c.key = arena.text(self.key)
+    }
 }
 
 extension DescribeResponse: WireMessage, CBridgedMessage {
     /// `leasehold.v1.DescribeResponse`.
     public static let protobufName = "leasehold.v1.DescribeResponse"
     package static let cFunctions = CMessageFunctions(
-        leasehold__v1__describe_response__init, leasehold__v1__describe_response__get_packed_size,
-        leasehold__v1__describe_response__pack, leasehold__v1__describe_response__unpack,
-        leasehold__v1__describe_response__free_unpacked)
+        leasehold__v1__describe_response__init,
+        leasehold__v1__describe_response__get_packed_size,
+        leasehold__v1__describe_response__pack,
+        leasehold__v1__describe_response__unpack,
+        leasehold__v1__describe_response__free_unpacked
+    )
 
     /// Decodes the message.
     /// - Throws: ``MalformedMessage`` when the bytes are not one.
@@ -152,8 +162,12 @@ extension DescribeResponse: WireMessage, CBridgedMessage {
 
     package init(c: Leasehold__V1__DescribeResponse) throws {
         try self.init(
-            held: Bool(protobufC: c.held), lock: LockInfo.from(c.lock), waiters: c.waiters,
-            queue: repeated(c.queue, count: c.n_queue, WaiterInfo.init(c:)), revision: c.revision)
+            held: Bool(protobufC: c.held),
+            lock: LockInfo.from(c.lock),
+            waiters: c.waiters,
+            queue: repeated(c.queue, count: c.n_queue, WaiterInfo.init(c:)),
+            revision: c.revision
+        )
     }
 
     package func fill(_ c: inout Leasehold__V1__DescribeResponse, arena: borrowing CArena) {
@@ -169,9 +183,12 @@ extension ValidateRequest: WireMessage, CBridgedMessage {
     /// `leasehold.v1.ValidateRequest`.
     public static let protobufName = "leasehold.v1.ValidateRequest"
     package static let cFunctions = CMessageFunctions(
-        leasehold__v1__validate_request__init, leasehold__v1__validate_request__get_packed_size,
-        leasehold__v1__validate_request__pack, leasehold__v1__validate_request__unpack,
-        leasehold__v1__validate_request__free_unpacked)
+        leasehold__v1__validate_request__init,
+        leasehold__v1__validate_request__get_packed_size,
+        leasehold__v1__validate_request__pack,
+        leasehold__v1__validate_request__unpack,
+        leasehold__v1__validate_request__free_unpacked
+    )
 
     /// Decodes the message.
     /// - Throws: ``MalformedMessage`` when the bytes are not one.
@@ -194,9 +211,12 @@ extension ValidateResponse: WireMessage, CBridgedMessage {
     /// `leasehold.v1.ValidateResponse`.
     public static let protobufName = "leasehold.v1.ValidateResponse"
     package static let cFunctions = CMessageFunctions(
-        leasehold__v1__validate_response__init, leasehold__v1__validate_response__get_packed_size,
-        leasehold__v1__validate_response__pack, leasehold__v1__validate_response__unpack,
-        leasehold__v1__validate_response__free_unpacked)
+        leasehold__v1__validate_response__init,
+        leasehold__v1__validate_response__get_packed_size,
+        leasehold__v1__validate_response__pack,
+        leasehold__v1__validate_response__unpack,
+        leasehold__v1__validate_response__free_unpacked
+    )
 
     /// Decodes the message.
     /// - Throws: ``MalformedMessage`` when the bytes are not one.
@@ -220,9 +240,12 @@ extension ListRequest: WireMessage, CBridgedMessage {
     /// `leasehold.v1.ListRequest`.
     public static let protobufName = "leasehold.v1.ListRequest"
     package static let cFunctions = CMessageFunctions(
-        leasehold__v1__list_request__init, leasehold__v1__list_request__get_packed_size,
-        leasehold__v1__list_request__pack, leasehold__v1__list_request__unpack,
-        leasehold__v1__list_request__free_unpacked)
+        leasehold__v1__list_request__init,
+        leasehold__v1__list_request__get_packed_size,
+        leasehold__v1__list_request__pack,
+        leasehold__v1__list_request__unpack,
+        leasehold__v1__list_request__free_unpacked
+    )
 
     /// Decodes the message.
     /// - Throws: ``MalformedMessage`` when the bytes are not one.
@@ -245,9 +268,12 @@ extension ListResponse: WireMessage, CBridgedMessage {
     /// `leasehold.v1.ListResponse`.
     public static let protobufName = "leasehold.v1.ListResponse"
     package static let cFunctions = CMessageFunctions(
-        leasehold__v1__list_response__init, leasehold__v1__list_response__get_packed_size,
-        leasehold__v1__list_response__pack, leasehold__v1__list_response__unpack,
-        leasehold__v1__list_response__free_unpacked)
+        leasehold__v1__list_response__init,
+        leasehold__v1__list_response__get_packed_size,
+        leasehold__v1__list_response__pack,
+        leasehold__v1__list_response__unpack,
+        leasehold__v1__list_response__free_unpacked
+    )
 
     /// Decodes the message.
     /// - Throws: ``MalformedMessage`` when the bytes are not one.

@@ -60,7 +60,11 @@ public struct SessionInfo: Hashable, Sendable {
     ///   - owner: The principal that opened the session.
     ///   - locks: The locks the session holds.
     public init(
-        sessionID: SessionID, secret: [UInt8] = [], ttl: Duration, expiresIn: Duration, owner: String,
+        sessionID: SessionID,
+        secret: [UInt8] = [],
+        ttl: Duration,
+        expiresIn: Duration,
+        owner: String,
         locks: [LockInfo] = []
     ) {
         self.sessionID = sessionID
@@ -125,9 +129,12 @@ extension OpenSessionRequest: WireMessage, CBridgedMessage {
     /// `leasehold.v1.OpenSessionRequest`.
     public static let protobufName = "leasehold.v1.OpenSessionRequest"
     package static let cFunctions = CMessageFunctions(
-        leasehold__v1__open_session_request__init, leasehold__v1__open_session_request__get_packed_size,
-        leasehold__v1__open_session_request__pack, leasehold__v1__open_session_request__unpack,
-        leasehold__v1__open_session_request__free_unpacked)
+        leasehold__v1__open_session_request__init,
+        leasehold__v1__open_session_request__get_packed_size,
+        leasehold__v1__open_session_request__pack,
+        leasehold__v1__open_session_request__unpack,
+        leasehold__v1__open_session_request__free_unpacked
+    )
 
     /// Decodes the message.
     /// - Throws: ``MalformedMessage`` when the bytes are not one.
@@ -150,9 +157,12 @@ extension ResumeSessionRequest: WireMessage, CBridgedMessage {
     /// `leasehold.v1.ResumeSessionRequest`.
     public static let protobufName = "leasehold.v1.ResumeSessionRequest"
     package static let cFunctions = CMessageFunctions(
-        leasehold__v1__resume_session_request__init, leasehold__v1__resume_session_request__get_packed_size,
-        leasehold__v1__resume_session_request__pack, leasehold__v1__resume_session_request__unpack,
-        leasehold__v1__resume_session_request__free_unpacked)
+        leasehold__v1__resume_session_request__init,
+        leasehold__v1__resume_session_request__get_packed_size,
+        leasehold__v1__resume_session_request__pack,
+        leasehold__v1__resume_session_request__unpack,
+        leasehold__v1__resume_session_request__free_unpacked
+    )
 
     /// Decodes the message.
     /// - Throws: ``MalformedMessage`` when the bytes are not one.
@@ -175,9 +185,12 @@ extension SessionInfo: WireMessage, CBridgedMessage {
     /// `leasehold.v1.SessionInfo`.
     public static let protobufName = "leasehold.v1.SessionInfo"
     package static let cFunctions = CMessageFunctions(
-        leasehold__v1__session_info__init, leasehold__v1__session_info__get_packed_size,
-        leasehold__v1__session_info__pack, leasehold__v1__session_info__unpack,
-        leasehold__v1__session_info__free_unpacked)
+        leasehold__v1__session_info__init,
+        leasehold__v1__session_info__get_packed_size,
+        leasehold__v1__session_info__pack,
+        leasehold__v1__session_info__unpack,
+        leasehold__v1__session_info__free_unpacked
+    )
 
     /// Decodes the message.
     /// - Throws: ``MalformedMessage`` when the bytes are not one.
@@ -188,10 +201,13 @@ extension SessionInfo: WireMessage, CBridgedMessage {
 
     package init(c: Leasehold__V1__SessionInfo) throws {
         try self.init(
-            sessionID: SessionID(c.session_id), secret: [UInt8](protobufC: c.secret),
-            ttl: Duration(wireMilliseconds: c.ttl_ms), expiresIn: Duration(wireMilliseconds: c.expires_in_ms),
+            sessionID: SessionID(c.session_id),
+            secret: [UInt8](protobufC: c.secret),
+            ttl: Duration(wireMilliseconds: c.ttl_ms),
+            expiresIn: Duration(wireMilliseconds: c.expires_in_ms),
             owner: String(exactText: c.owner, field: "owner"),
-            locks: repeated(c.locks, count: c.n_locks, LockInfo.init(c:)))
+            locks: repeated(c.locks, count: c.n_locks, LockInfo.init(c:))
+        )
     }
 
     package func fill(_ c: inout Leasehold__V1__SessionInfo, arena: borrowing CArena) {
@@ -208,9 +224,12 @@ extension KeepAliveRequest: WireMessage, CBridgedMessage {
     /// `leasehold.v1.KeepAliveRequest`.
     public static let protobufName = "leasehold.v1.KeepAliveRequest"
     package static let cFunctions = CMessageFunctions(
-        leasehold__v1__keep_alive_request__init, leasehold__v1__keep_alive_request__get_packed_size,
-        leasehold__v1__keep_alive_request__pack, leasehold__v1__keep_alive_request__unpack,
-        leasehold__v1__keep_alive_request__free_unpacked)
+        leasehold__v1__keep_alive_request__init,
+        leasehold__v1__keep_alive_request__get_packed_size,
+        leasehold__v1__keep_alive_request__pack,
+        leasehold__v1__keep_alive_request__unpack,
+        leasehold__v1__keep_alive_request__free_unpacked
+    )
 
     /// Decodes the message.
     /// - Throws: ``MalformedMessage`` when the bytes are not one.
@@ -221,16 +240,21 @@ extension KeepAliveRequest: WireMessage, CBridgedMessage {
 
     package init(c: Leasehold__V1__KeepAliveRequest) { self.init(sessionID: SessionID(c.session_id)) }
 
-    package func fill(_ c: inout Leasehold__V1__KeepAliveRequest, arena: borrowing CArena) { c.session_id = self.sessionID.rawValue }
+    package func fill(_ c: inout Leasehold__V1__KeepAliveRequest, arena: borrowing CArena) {
+        c.session_id = self.sessionID.rawValue
+    }
 }
 
 extension KeepAliveResponse: WireMessage, CBridgedMessage {
     /// `leasehold.v1.KeepAliveResponse`.
     public static let protobufName = "leasehold.v1.KeepAliveResponse"
     package static let cFunctions = CMessageFunctions(
-        leasehold__v1__keep_alive_response__init, leasehold__v1__keep_alive_response__get_packed_size,
-        leasehold__v1__keep_alive_response__pack, leasehold__v1__keep_alive_response__unpack,
-        leasehold__v1__keep_alive_response__free_unpacked)
+        leasehold__v1__keep_alive_response__init,
+        leasehold__v1__keep_alive_response__get_packed_size,
+        leasehold__v1__keep_alive_response__pack,
+        leasehold__v1__keep_alive_response__unpack,
+        leasehold__v1__keep_alive_response__free_unpacked
+    )
 
     /// Decodes the message.
     /// - Throws: ``MalformedMessage`` when the bytes are not one.
@@ -253,9 +277,12 @@ extension CloseSessionRequest: WireMessage, CBridgedMessage {
     /// `leasehold.v1.CloseSessionRequest`.
     public static let protobufName = "leasehold.v1.CloseSessionRequest"
     package static let cFunctions = CMessageFunctions(
-        leasehold__v1__close_session_request__init, leasehold__v1__close_session_request__get_packed_size,
-        leasehold__v1__close_session_request__pack, leasehold__v1__close_session_request__unpack,
-        leasehold__v1__close_session_request__free_unpacked)
+        leasehold__v1__close_session_request__init,
+        leasehold__v1__close_session_request__get_packed_size,
+        leasehold__v1__close_session_request__pack,
+        leasehold__v1__close_session_request__unpack,
+        leasehold__v1__close_session_request__free_unpacked
+    )
 
     /// Decodes the message.
     /// - Throws: ``MalformedMessage`` when the bytes are not one.
@@ -266,16 +293,21 @@ extension CloseSessionRequest: WireMessage, CBridgedMessage {
 
     package init(c: Leasehold__V1__CloseSessionRequest) { self.init(sessionID: SessionID(c.session_id)) }
 
-    package func fill(_ c: inout Leasehold__V1__CloseSessionRequest, arena: borrowing CArena) { c.session_id = self.sessionID.rawValue }
+    package func fill(_ c: inout Leasehold__V1__CloseSessionRequest, arena: borrowing CArena) {
+        c.session_id = self.sessionID.rawValue
+    }
 }
 
 extension CloseSessionResponse: WireMessage, CBridgedMessage {
     /// `leasehold.v1.CloseSessionResponse`.
     public static let protobufName = "leasehold.v1.CloseSessionResponse"
     package static let cFunctions = CMessageFunctions(
-        leasehold__v1__close_session_response__init, leasehold__v1__close_session_response__get_packed_size,
-        leasehold__v1__close_session_response__pack, leasehold__v1__close_session_response__unpack,
-        leasehold__v1__close_session_response__free_unpacked)
+        leasehold__v1__close_session_response__init,
+        leasehold__v1__close_session_response__get_packed_size,
+        leasehold__v1__close_session_response__pack,
+        leasehold__v1__close_session_response__unpack,
+        leasehold__v1__close_session_response__free_unpacked
+    )
 
     /// Decodes the message.
     /// - Throws: ``MalformedMessage`` when the bytes are not one.
@@ -286,5 +318,7 @@ extension CloseSessionResponse: WireMessage, CBridgedMessage {
 
     package init(c: Leasehold__V1__CloseSessionResponse) { self.init(released: c.released) }
 
-    package func fill(_ c: inout Leasehold__V1__CloseSessionResponse, arena: borrowing CArena) { c.released = self.released }
+    package func fill(_ c: inout Leasehold__V1__CloseSessionResponse, arena: borrowing CArena) {
+        c.released = self.released
+    }
 }

@@ -42,9 +42,12 @@ extension WatchRequest: WireMessage, CBridgedMessage {
     /// `leasehold.v1.WatchRequest`.
     public static let protobufName = "leasehold.v1.WatchRequest"
     package static let cFunctions = CMessageFunctions(
-        leasehold__v1__watch_request__init, leasehold__v1__watch_request__get_packed_size,
-        leasehold__v1__watch_request__pack, leasehold__v1__watch_request__unpack,
-        leasehold__v1__watch_request__free_unpacked)
+        leasehold__v1__watch_request__init,
+        leasehold__v1__watch_request__get_packed_size,
+        leasehold__v1__watch_request__pack,
+        leasehold__v1__watch_request__unpack,
+        leasehold__v1__watch_request__free_unpacked
+    )
 
     /// Decodes the message.
     /// - Throws: ``MalformedMessage`` when the bytes are not one.
@@ -67,9 +70,12 @@ extension WatchResponse: WireMessage, CBridgedMessage {
     /// `leasehold.v1.WatchResponse`.
     public static let protobufName = "leasehold.v1.WatchResponse"
     package static let cFunctions = CMessageFunctions(
-        leasehold__v1__watch_response__init, leasehold__v1__watch_response__get_packed_size,
-        leasehold__v1__watch_response__pack, leasehold__v1__watch_response__unpack,
-        leasehold__v1__watch_response__free_unpacked)
+        leasehold__v1__watch_response__init,
+        leasehold__v1__watch_response__get_packed_size,
+        leasehold__v1__watch_response__pack,
+        leasehold__v1__watch_response__unpack,
+        leasehold__v1__watch_response__free_unpacked
+    )
 
     /// Decodes the message.
     /// - Throws: ``MalformedMessage`` when the bytes are not one, or when an event has an unknown type.

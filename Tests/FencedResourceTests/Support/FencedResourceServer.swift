@@ -16,7 +16,8 @@ struct TestResourceServer {
 ///   - validator: The lock server check, if any.
 ///   - body: Gets the server's client, port and file.
 func withFencedResource<R>(
-    validator: (any FencingTokenValidator)? = nil, _ body: (TestResourceServer) async throws -> R
+    validator: (any FencingTokenValidator)? = nil,
+    _ body: (TestResourceServer) async throws -> R
 ) async throws -> R {
     let directory = try TemporaryDirectory("fenced-resource")
     defer { directory.remove() }
@@ -38,7 +39,9 @@ func withFencedResource<R>(
     do {
         let client = try await FencedResourceClient.connect(host: "127.0.0.1", port: port)
         do {
-            result = .success(try await body(TestResourceServer(client: client, port: port, path: directory.file("fenced.db"))))
+            result = .success(
+                try await body(TestResourceServer(client: client, port: port, path: directory.file("fenced.db")))
+            )
         } catch {
             result = .failure(error)
         }

@@ -9,11 +9,19 @@ import NIOCore
 let codecMetrics: [BenchmarkMetric] = [.instructions, .mallocCountTotal, .wallClock]
 
 let sampleLock = LockInfo(
-    key: "jobs/reindex/shard-0042", sessionID: SessionID(918_273), fencingToken: 1_234_567, owner: "worker-7",
-    acquiredAt: WallTime(millisecondsSince1970: 1_767_225_600_000), sessionTTL: .seconds(10))
+    key: "jobs/reindex/shard-0042",
+    sessionID: SessionID(918_273),
+    fencingToken: 1_234_567,
+    owner: "worker-7",
+    acquiredAt: WallTime(millisecondsSince1970: 1_767_225_600_000),
+    sessionTTL: .seconds(10)
+)
 
 let sampleAcquireRequest = AcquireRequest(
-    sessionID: SessionID(918_273), key: "jobs/reindex/shard-0042", wait: .seconds(30))
+    sessionID: SessionID(918_273),
+    key: "jobs/reindex/shard-0042",
+    wait: .seconds(30)
+)
 
 let sampleAcquireResponse = AcquireResponse(lock: sampleLock)
 
@@ -27,9 +35,15 @@ let sampleWatchResponse: WatchResponse = {
         let token: UInt64 = 1_234_560 + 2 * pair
         events.append(
             Event(
-                revision: revision, kind: kind, key: "jobs/reindex/shard-\(1_000 + pair)",
-                sessionID: SessionID(918_273 + pair), fencingToken: token, owner: "worker-\(pair)",
-                at: WallTime(millisecondsSince1970: 1_767_225_600_000 + UInt64(index))))
+                revision: revision,
+                kind: kind,
+                key: "jobs/reindex/shard-\(1_000 + pair)",
+                sessionID: SessionID(918_273 + pair),
+                fencingToken: token,
+                owner: "worker-\(pair)",
+                at: WallTime(millisecondsSince1970: 1_767_225_600_000 + UInt64(index))
+            )
+        )
     }
     return WatchResponse(events: events, revision: 1_234_569)
 }()
@@ -39,7 +53,11 @@ let sampleResponseFrame = Frame(callID: 77_001, payload: sampleAcquireResponse.e
 
 /// A client's Acquire call as it goes on the wire: method, payload and deadline.
 let sampleRequestFrame = Frame(
-    callID: 77_001, method: LeaseholdMethod.acquire.name, payload: sampleAcquireRequest.encoded(), timeout: .seconds(35))
+    callID: 77_001,
+    method: LeaseholdMethod.acquire.name,
+    payload: sampleAcquireRequest.encoded(),
+    timeout: .seconds(35)
+)
 
 func encodeBenchmark<Message: WireMessage>(_ name: String, _ message: Message) {
     Benchmark(name, configuration: .init(metrics: codecMetrics, scalingFactor: .kilo)) { benchmark in
@@ -60,7 +78,8 @@ func decodeBenchmark<Message: WireMessage>(_ name: String, _ message: Message) {
 
 func frameBenchmarks(_ name: String, _ frame: Frame) {
     Benchmark(
-        "Frame encode with length prefix (\(name))", configuration: .init(metrics: codecMetrics, scalingFactor: .kilo)
+        "Frame encode with length prefix (\(name))",
+        configuration: .init(metrics: codecMetrics, scalingFactor: .kilo)
     ) { benchmark in
         var buffer = ByteBufferAllocator().buffer(capacity: 256)
         for _ in benchmark.scaledIterations {

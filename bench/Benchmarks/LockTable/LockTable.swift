@@ -11,8 +11,12 @@ func makeTable(sessions count: Int) -> (LockTable, [SessionID]) {
     ids.reserveCapacity(count)
     for index in 0..<count {
         let (outcome, _) = table.openSession(
-            ttl: .seconds(300), secretHash: [UInt8](repeating: UInt8(truncatingIfNeeded: index), count: 32),
-            owner: "bench", name: "client-\(index)", now: .zero)
+            ttl: .seconds(300),
+            secretHash: [UInt8](repeating: UInt8(truncatingIfNeeded: index), count: 32),
+            owner: "bench",
+            name: "client-\(index)",
+            now: .zero
+        )
         guard case .opened(let info) = outcome else { fatalError("cannot open session \(index): \(outcome)") }
         ids.append(info.id)
     }
@@ -77,11 +81,18 @@ let benchmarks: @Sendable () -> Void = {
                 let slot = state.slot
                 state.slot = (slot + 1) % state.sessions.count
                 let (acquired, acquireEffects) = state.table.acquire(
-                    key: state.keys[slot], session: state.sessions[slot], wait: .zero, now: state.clock.next())
+                    key: state.keys[slot],
+                    session: state.sessions[slot],
+                    wait: .zero,
+                    now: state.clock.next()
+                )
                 guard case .granted(let lock) = acquired else { fatalError("not granted: \(acquired)") }
                 let (released, releaseEffects) = state.table.release(
-                    key: state.keys[slot], session: state.sessions[slot], fencingToken: lock.fencingToken,
-                    now: state.clock.next())
+                    key: state.keys[slot],
+                    session: state.sessions[slot],
+                    fencingToken: lock.fencingToken,
+                    now: state.clock.next()
+                )
                 blackHole((released, acquireEffects, releaseEffects))
             }
         }
@@ -105,13 +116,20 @@ let benchmarks: @Sendable () -> Void = {
         handOver.with { state in
             for _ in benchmark.scaledIterations {
                 let (_, effects) = state.table.release(
-                    key: state.key, session: state.holder.sessionID, fencingToken: state.holder.fencingToken,
-                    now: state.clock.next())
+                    key: state.key,
+                    session: state.holder.sessionID,
+                    fencingToken: state.holder.fencingToken,
+                    now: state.clock.next()
+                )
                 var next: LockInfo?
                 for case .grant(_, let lock) in effects { next = lock }
                 guard let next else { fatalError("no hand-over") }
                 let (requeued, _) = state.table.acquire(
-                    key: state.key, session: state.holder.sessionID, wait: .seconds(300), now: state.clock.next())
+                    key: state.key,
+                    session: state.holder.sessionID,
+                    wait: .seconds(300),
+                    now: state.clock.next()
+                )
                 blackHole(requeued)
                 state.holder = next
             }

@@ -22,10 +22,14 @@ final class StoreFixture {
             try FileManager.default.createDirectory(at: self.directory, withIntermediateDirectories: true)
             // Retention is set far out so that pruning, a separate job of the writer, stays out of the figures.
             let configuration = SQLiteStore.Configuration(
-                path: self.directory.appendingPathComponent("bench.db").path, synchronous: .normal,
-                eventRetention: 100_000_000)
+                path: self.directory.appendingPathComponent("bench.db").path,
+                synchronous: .normal,
+                eventRetention: 100_000_000
+            )
             self.store = try SQLiteStore(
-                configuration: configuration, logger: Logger(label: "bench", factory: { _ in SwiftLogNoOpLogHandler() }))
+                configuration: configuration,
+                logger: Logger(label: "bench", factory: { _ in SwiftLogNoOpLogHandler() })
+            )
         } catch {
             fatalError("cannot open a store in \(self.directory.path): \(error)")
         }
@@ -42,9 +46,16 @@ final class StoreFixture {
                 mutations.append(
                     .event(
                         Event(
-                            revision: self.revision, kind: kind, key: "bench/store/\(index)",
-                            sessionID: SessionID(UInt64(index + 1)), fencingToken: token, owner: "bench",
-                            at: WallTime(millisecondsSince1970: 1_767_225_600_000))))
+                            revision: self.revision,
+                            kind: kind,
+                            key: "bench/store/\(index)",
+                            sessionID: SessionID(UInt64(index + 1)),
+                            fencingToken: token,
+                            owner: "bench",
+                            at: WallTime(millisecondsSince1970: 1_767_225_600_000)
+                        )
+                    )
+                )
             }
         }
         return mutations
@@ -86,6 +97,7 @@ let benchmarks: @Sendable () -> Void = {
                 benchmark.startMeasurement()
                 fixture.commit(mutations)
             },
-            teardown: { fixture.close() })
+            teardown: { fixture.close() }
+        )
     }
 }

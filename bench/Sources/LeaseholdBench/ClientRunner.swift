@@ -6,7 +6,10 @@ import LeaseholdWire
 /// closed; the caller merges them. The closed-loop workloads make each client a ``ClosedLoopClient`` on its
 /// connection's event loop: the child task only waits for it.
 func runClients<Result: Sendable>(
-    count: Int, window: Window, serverPID: Int32?, _ client: @escaping @Sendable (Int) async -> Result
+    count: Int,
+    window: Window,
+    serverPID: Int32?,
+    _ client: @escaping @Sendable (Int) async -> Result
 ) async -> ([Result], ResourceUsage) {
     await withTaskGroup(of: (Int, Result).self) { group in
         for index in 0..<count {

@@ -23,7 +23,10 @@ final class ClosedLoopClient<Result: ClosedLoopResult> {
     private let done: EventLoopPromise<Result>
 
     private init(
-        loop: any EventLoop, window: Window, result: Result, round: @escaping (ClosedLoopClient) -> EventLoopFuture<Void>
+        loop: any EventLoop,
+        window: Window,
+        result: Result,
+        round: @escaping (ClosedLoopClient) -> EventLoopFuture<Void>
     ) {
         self.loop = loop
         self.window = window
@@ -37,7 +40,9 @@ final class ClosedLoopClient<Result: ClosedLoopResult> {
     /// A failed round is counted in `errors`; the client stops when its connection is gone and otherwise retries
     /// after 1 ms.
     static func run(
-        on loop: any EventLoop, window: Window, _ result: Result,
+        on loop: any EventLoop,
+        window: Window,
+        _ result: Result,
         round: @escaping @Sendable (ClosedLoopClient) -> EventLoopFuture<Void>
     ) async -> Result {
         let done = loop.flatSubmit {

@@ -18,7 +18,8 @@ struct Contended: AsyncParsableCommand {
             revision is t - 1. Under --sync full a hand-off is one commit, bounded below by the disk's fsync \
             (see `leasehold-bench fsync`). Target (issue 6, --keys 1, 64 clients): at least 2,500 grants/s, \
             hand-off p99 below 2 ms.
-            """)
+            """
+    )
 
     @OptionGroup var options: CommonOptions
 
@@ -63,13 +64,20 @@ struct Contended: AsyncParsableCommand {
             options: options,
             parameters: options.parameters.merging([
                 "connections": "\(connectionCount)", "keys": "\(keys)", "wait": self.wait.description,
-            ]) { $1 })
+            ]) { $1 }
+        )
         let connections = try await options.connect(count: connectionCount, name: "contended")
         let sessions = try await openSessions(
-            count: options.clients, over: connections, ttl: loadSessionTTL, name: "contended")
+            count: options.clients,
+            over: connections,
+            ttl: loadSessionTTL,
+            name: "contended"
+        )
         let keeper = keepAliveInBackground(sessions, ttl: loadSessionTTL)
         Watchdog.arm(
-            after: options.warmup.duration + options.duration.duration + wait + .seconds(60), what: "contended")
+            after: options.warmup.duration + options.duration.duration + wait + .seconds(60),
+            what: "contended"
+        )
 
         let window = Window(warmup: options.warmup.duration, duration: options.duration.duration)
         let (results, usage) = await runClients(count: options.clients, window: window, serverPID: options.serverPID) {
@@ -85,8 +93,10 @@ struct Contended: AsyncParsableCommand {
                 (client: ClosedLoopClient<ClientResult>) -> EventLoopFuture<Void> in
                 let sent = monotonicNanos()
                 let acquire: EventLoopFuture<AcquireResponse> = connection.unaryFuture(
-                    LeaseholdMethod.acquire, AcquireRequest(sessionID: session.id, key: key, wait: wait),
-                    timeout: wait + callTimeout)
+                    LeaseholdMethod.acquire,
+                    AcquireRequest(sessionID: session.id, key: key, wait: wait),
+                    timeout: wait + callTimeout
+                )
                 return acquire.assumeIsolated().flatMap { (acquired: AcquireResponse) -> EventLoopFuture<Void> in
                     let granted = monotonicNanos()
                     guard let lock = acquired.lock else { return connection.eventLoop.makeFailedFuture(MissingLock()) }
@@ -99,10 +109,12 @@ struct Contended: AsyncParsableCommand {
                     let release: EventLoopFuture<ReleaseResponse> = connection.unaryFuture(
                         LeaseholdMethod.release,
                         ReleaseRequest(sessionID: session.id, key: key, fencingToken: lock.fencingToken),
-                        timeout: callTimeout)
+                        timeout: callTimeout
+                    )
                     return release.assumeIsolated().map { (released: ReleaseResponse) -> Void in
                         client.result.releases.append(
-                            Release(revision: released.revision, key: keyIndex, sentAt: releaseSent))
+                            Release(revision: released.revision, key: keyIndex, sentAt: releaseSent)
+                        )
                     }.nonisolated()
                 }.nonisolated()
             }
@@ -141,15 +153,22 @@ struct Contended: AsyncParsableCommand {
         report.resources = usage
         report.notes.append(
             "hand-off = next holder's grant received - releasing holder's Release sent; \(unmatched) grants in the "
-                + "window had no release right before them (first grants, or a key that was free)")
+                + "window had no release right before them (first grants, or a key that was free)"
+        )
         report.notes += errors.notes
         let targeted = keys == 1
         report.row(
-            "grants/s", value: Format.count(grantsPerSecond), target: targeted ? "≥ 2,500" : "–",
-            met: targeted ? grantsPerSecond >= 2_500 : nil)
+            "grants/s",
+            value: Format.count(grantsPerSecond),
+            target: targeted ? "≥ 2,500" : "–",
+            met: targeted ? grantsPerSecond >= 2_500 : nil
+        )
         report.row(
-            "hand-off latency", latency: report.latencies["handOff"]!, target: targeted ? "p99 < 2 ms" : "–",
-            met: targeted ? report.latencies["handOff"]!.p99Micros < 2_000 : nil)
+            "hand-off latency",
+            latency: report.latencies["handOff"]!,
+            target: targeted ? "p99 < 2 ms" : "–",
+            met: targeted ? report.latencies["handOff"]!.p99Micros < 2_000 : nil
+        )
         report.row("acquire latency (incl. queueing)", latency: report.latencies["acquire"]!)
         report.serverCPUPerOperation("grant", perSecond: grantsPerSecond)
         try report.emit(options: options)

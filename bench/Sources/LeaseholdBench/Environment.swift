@@ -25,8 +25,12 @@ struct MachineInfo: Codable {
             .flatMap { $0.split(separator: ":", maxSplits: 1).last }
             .map { $0.trimmingCharacters(in: .whitespaces) }
         return MachineInfo(
-            cores: ProcessInfo.processInfo.activeProcessorCount, memoryBytes: ProcessInfo.processInfo.physicalMemory,
-            kernel: release, cpuModel: model, hostname: ProcessInfo.processInfo.hostName)
+            cores: ProcessInfo.processInfo.activeProcessorCount,
+            memoryBytes: ProcessInfo.processInfo.physicalMemory,
+            kernel: release,
+            cpuModel: model,
+            hostname: ProcessInfo.processInfo.hostName
+        )
     }
 }
 
@@ -39,8 +43,10 @@ struct GitInfo: Codable {
 
     static func current() -> GitInfo {
         GitInfo(
-            commit: Self.git(["rev-parse", "HEAD"]), branch: Self.git(["rev-parse", "--abbrev-ref", "HEAD"]),
-            dirty: Self.git(["status", "--porcelain", "--untracked-files=no"]).map { !$0.isEmpty })
+            commit: Self.git(["rev-parse", "HEAD"]),
+            branch: Self.git(["rev-parse", "--abbrev-ref", "HEAD"]),
+            dirty: Self.git(["status", "--porcelain", "--untracked-files=no"]).map { !$0.isEmpty }
+        )
     }
 
     private static func git(_ arguments: [String]) -> String? {

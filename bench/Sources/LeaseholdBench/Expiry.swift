@@ -21,7 +21,8 @@ struct Expiry: AsyncParsableCommand {
             waiter's grant received - deadline overstates the server's lateness by the call's one-way latency \
             and is never negative. It includes the server's timer wake-up, the expiry's commit (an fsync under \
             --sync full) and the grant's delivery. Target (issue 6): p99 below 25 ms.
-            """)
+            """
+    )
 
     @OptionGroup var options: CommonOptions
 
@@ -36,8 +37,12 @@ struct Expiry: AsyncParsableCommand {
 
     func validate() throws {
         guard self.holders > 0 else { throw ValidationError("--holders must be positive") }
-        guard self.ttl.duration >= .seconds(1) else { throw ValidationError("--ttl must be at least 1s (the server's minimum)") }
-        guard self.stagger.duration <= self.ttl.duration / 2 else { throw ValidationError("--stagger must be at most TTL/2") }
+        guard self.ttl.duration >= .seconds(1) else {
+            throw ValidationError("--ttl must be at least 1s (the server's minimum)")
+        }
+        guard self.stagger.duration <= self.ttl.duration / 2 else {
+            throw ValidationError("--stagger must be at most TTL/2")
+        }
     }
 
     struct RoundResult: Sendable {
@@ -61,7 +66,8 @@ struct Expiry: AsyncParsableCommand {
             parameters: options.parameters.merging([
                 "connections": "\(connectionCount)", "holders": "\(holders)", "ttl": self.ttl.description,
                 "stagger": self.stagger.description,
-            ]) { $1 })
+            ]) { $1 }
+        )
         report.parameters["warmup"] = "unused"
         let roundBound = ttl + .seconds(30)
         Watchdog.arm(after: options.duration.duration + roundBound * 2 + .seconds(60), what: "expiry")
@@ -77,8 +83,14 @@ struct Expiry: AsyncParsableCommand {
         var rounds = 0
         repeat {
             let result = try await self.round(
-                run: run, number: rounds, holders: holders, ttl: ttl, stagger: stagger,
-                holderConnections: holderConnections, waiterConnections: waiterConnections)
+                run: run,
+                number: rounds,
+                holders: holders,
+                ttl: ttl,
+                stagger: stagger,
+                holderConnections: holderConnections,
+                waiterConnections: waiterConnections
+            )
             for value in result.lateness {
                 lateness.recordClamped(UInt64(max(0, value)))
                 signed.append(value)
@@ -98,34 +110,55 @@ struct Expiry: AsyncParsableCommand {
         report.resources = usage
         report.notes.append(
             "lateness = waiter's grant received - (send time of the holder's last successful KeepAlive + TTL); "
-                + "an upper bound of the server's own lateness")
+                + "an upper bound of the server's own lateness"
+        )
         if excluded > 0 { report.notes.append("\(excluded) holders were left out: their setup failed") }
         report.notes += errors.notes
         let summary = report.latencies["lateness"]!
-        report.row("grant lateness after TTL deadline", latency: summary, target: "p99 < 25 ms", met: summary.p99Micros < 25_000)
+        report.row(
+            "grant lateness after TTL deadline",
+            latency: summary,
+            target: "p99 < 25 ms",
+            met: summary.p99Micros < 25_000
+        )
         try report.emit(options: options)
         for connection in waiterConnections { await connection.close() }
     }
 
     /// One round: holders take keys, waiters queue, holders go silent, waiters are granted.
     private func round(
-        run: UInt64, number: Int, holders: Int, ttl: Duration, stagger: UInt64, holderConnections count: Int,
+        run: UInt64,
+        number: Int,
+        holders: Int,
+        ttl: Duration,
+        stagger: UInt64,
+        holderConnections count: Int,
         waiterConnections: [RPCConnection]
     ) async throws -> RoundResult {
         var result = RoundResult()
         let keys = (0..<holders).map { "bench/expiry/\(run)/\(number)/\($0)" }
         let holderConnections = try await self.options.connect(count: count, name: "expiry-holders-\(number)")
         let holderSessions = try await openSessions(
-            count: holders, over: holderConnections, ttl: ttl, name: "expiry-holder")
+            count: holders,
+            over: holderConnections,
+            ttl: ttl,
+            name: "expiry-holder"
+        )
         let locked = try await concurrentMap(0..<holders, limit: 256) { index -> Bool in
             let session = holderSessions[index]
             let response: AcquireResponse? = try? await session.connection.unary(
-                LeaseholdMethod.acquire, AcquireRequest(sessionID: session.id, key: keys[index], wait: .zero),
-                timeout: callTimeout)
+                LeaseholdMethod.acquire,
+                AcquireRequest(sessionID: session.id, key: keys[index], wait: .zero),
+                timeout: callTimeout
+            )
             return response?.lock != nil
         }
         let waiterSessions = try await openSessions(
-            count: holders, over: waiterConnections, ttl: .seconds(60), name: "expiry-waiter")
+            count: holders,
+            over: waiterConnections,
+            ttl: .seconds(60),
+            name: "expiry-waiter"
+        )
 
         // Waiters queue now; each returns when its grant arrives.
         let waits = Task {
@@ -135,7 +168,8 @@ struct Expiry: AsyncParsableCommand {
                     let response: AcquireResponse = try await session.connection.unary(
                         LeaseholdMethod.acquire,
                         AcquireRequest(sessionID: session.id, key: keys[index], wait: .seconds(20)),
-                        timeout: .seconds(25))
+                        timeout: .seconds(25)
+                    )
                     return (monotonicNanos(), response.lock?.fencingToken ?? 0)
                 } catch {
                     return (nil, 0)
@@ -146,7 +180,10 @@ struct Expiry: AsyncParsableCommand {
         let probe = waiterConnections[0]
         for _ in 0..<100 {
             let described: DescribeResponse? = try? await probe.unary(
-                LeaseholdMethod.describe, DescribeRequest(key: keys[holders - 1]), timeout: callTimeout)
+                LeaseholdMethod.describe,
+                DescribeRequest(key: keys[holders - 1]),
+                timeout: callTimeout
+            )
             if (described?.waiters ?? 0) > 0 { break }
             try await Task.sleep(for: .milliseconds(5))
         }
@@ -159,7 +196,10 @@ struct Expiry: AsyncParsableCommand {
             let sent = monotonicNanos()
             do {
                 let _: KeepAliveResponse = try await session.connection.unary(
-                    LeaseholdMethod.keepAlive, KeepAliveRequest(sessionID: session.id), timeout: callTimeout)
+                    LeaseholdMethod.keepAlive,
+                    KeepAliveRequest(sessionID: session.id),
+                    timeout: callTimeout
+                )
                 return sent
             } catch {
                 return session.openedAt

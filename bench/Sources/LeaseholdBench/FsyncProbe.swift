@@ -19,7 +19,8 @@ struct FsyncProbe: AsyncParsableCommand {
             does for each commit in WAL mode with synchronous=FULL (on Linux it uses fdatasync), then removes the \
             file. Under --sync full a hand-off (a release plus the next holder's grant) is one commit, so one key \
             cannot see more grants per second than 1 / this latency.
-            """)
+            """
+    )
 
     @Option(help: "A folder on the filesystem to measure (use the data file's).")
     var dir = FileManager.default.temporaryDirectory.path
@@ -61,7 +62,8 @@ struct FsyncProbe: AsyncParsableCommand {
         var report = Report(
             workload: "fsync probe, \(self.label) (\(self.size) B append + fdatasync)",
             server: ServerInfo(address: "-", pid: nil, commandLine: nil, sync: "–"),
-            parameters: ["dir": self.dir, "count": "\(self.count)", "size": "\(self.size)", "when": self.label])
+            parameters: ["dir": self.dir, "count": "\(self.count)", "size": "\(self.size)", "when": self.label]
+        )
         let summary = LatencySummary(latency)
         report.latencies = ["fdatasync": summary]
         report.figures = [

@@ -4,7 +4,11 @@ import Histogram
 typealias LatencyHistogram = Histogram<UInt64>
 
 func makeLatencyHistogram() -> LatencyHistogram {
-    LatencyHistogram(lowestDiscernibleValue: 100, highestTrackableValue: 600_000_000_000, numberOfSignificantValueDigits: .three)
+    LatencyHistogram(
+        lowestDiscernibleValue: 100,
+        highestTrackableValue: 600_000_000_000,
+        numberOfSignificantValueDigits: .three
+    )
 }
 
 extension Histogram where Count == UInt64 {
@@ -68,7 +72,10 @@ struct SignedSamples {
         guard !self.values.isEmpty else { return ["count": 0] }
         let sorted = self.values.sorted()
         func at(_ percentile: Double) -> Double {
-            let rank = Swift.max(0, Swift.min(sorted.count - 1, Int((percentile / 100 * Double(sorted.count)).rounded(.up)) - 1))
+            let rank = Swift.max(
+                0,
+                Swift.min(sorted.count - 1, Int((percentile / 100 * Double(sorted.count)).rounded(.up)) - 1)
+            )
             return (Double(sorted[rank]) / 1_000).rounded(toPlaces: 1)
         }
         return [

@@ -26,5 +26,6 @@ struct LeaseholdBench: AsyncParsableCommand {
         subcommands: [
             Uncontended.self, Contended.self, SessionsWorkload.self, Expiry.self, WatchWorkload.self, Ping.self,
             RedisUncontended.self, RedisContended.self, FsyncProbe.self, LoopbackProbe.self, Table.self,
-        ])
+        ]
+    )
 }

@@ -127,8 +127,11 @@ extension LoopbackProbe {
         report.row("round-trip latency", latency: report.latencies["roundTrip"]!)
         report.serverCPUPerOperation("round trip", perSecond: perSecond)
         report.cpuPerOperation(
-            of: "driver", percentOfOneCore: measured.usage.loadGeneratorCPUPercentOfOneCore, operation: "round trip",
-            perSecond: perSecond)
+            of: "driver",
+            percentOfOneCore: measured.usage.loadGeneratorCPUPercentOfOneCore,
+            operation: "round trip",
+            perSecond: perSecond
+        )
         report.notes.append(
             "echo server and driver: one thread each, epoll, one read and one write per request; no RPC layer"
         )

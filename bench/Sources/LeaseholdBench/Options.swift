@@ -64,7 +64,9 @@ struct CommonOptions: ParsableArguments {
                 Default: one per client for uncontended, contended and ping, as 64 worker processes with one \
                 client each would have (and as redis-benchmark -c 64 has); 8 for sessions, expiry and watch, \
                 which model a few processes holding many sessions or watches.
-                """))
+                """
+        )
+    )
     var connections: Int?
 
     @Option(
@@ -75,7 +77,9 @@ struct CommonOptions: ParsableArguments {
                 Default: one per core (SwiftNIO's shared group). The generator shares the machine's cores with the \
                 server: with one loop it takes at most one core and its thread rarely sleeps, as redis-benchmark's \
                 single thread does.
-                """))
+                """
+        )
+    )
     var eventLoops: Int?
 
     @OptionGroup var window: WindowOptions
@@ -105,7 +109,8 @@ struct CommonOptions: ParsableArguments {
 
     /// The server's host and port.
     func endpoint() throws -> (host: String, port: Int) {
-        guard let colon = self.server.lastIndex(of: ":"), let port = Int(self.server[self.server.index(after: colon)...]),
+        guard let colon = self.server.lastIndex(of: ":"),
+            let port = Int(self.server[self.server.index(after: colon)...]),
             (1...65_535).contains(port)
         else { throw ValidationError("--server must be HOST:PORT, not \(self.server)") }
         var host = String(self.server[..<colon])
@@ -129,8 +134,12 @@ struct CommonOptions: ParsableArguments {
         for index in 0..<count {
             connections.append(
                 try await RPCConnection.connect(
-                    host: host, port: port, hello: HelloRequest(clientName: "leasehold-bench/\(name)/\(index)"),
-                    group: GeneratorLoops.group(threads: self.eventLoops)))
+                    host: host,
+                    port: port,
+                    hello: HelloRequest(clientName: "leasehold-bench/\(name)/\(index)"),
+                    group: GeneratorLoops.group(threads: self.eventLoops)
+                )
+            )
         }
         return connections
     }
@@ -173,7 +182,9 @@ enum Watchdog {
     static func arm(after limit: Duration, what: String) {
         Task.detached {
             try? await Task.sleep(for: limit)
-            FileHandle.standardError.write(Data("leasehold-bench: \(what) still running after \(limit); giving up\n".utf8))
+            FileHandle.standardError.write(
+                Data("leasehold-bench: \(what) still running after \(limit); giving up\n".utf8)
+            )
             exit(3)
         }
     }

@@ -14,7 +14,8 @@ struct Ping: AsyncParsableCommand {
             memory, writes nothing to disk and waits for no store barrier (Describe, Validate and List wait for \
             one). So this measures the RPC layer plus one mutex-guarded table update. Closed loop. Target \
             (issue 6, 64 clients): at least 100,000 calls/s.
-            """)
+            """
+    )
 
     @OptionGroup var options: CommonOptions
 
@@ -31,9 +32,15 @@ struct Ping: AsyncParsableCommand {
             workload:
                 "ping (\(options.clients) clients, \(options.connectionsLabel(connectionCount)))",
             options: options,
-            parameters: options.parameters.merging(["connections": "\(connectionCount)", "rpc": "KeepAlive"]) { $1 })
+            parameters: options.parameters.merging(["connections": "\(connectionCount)", "rpc": "KeepAlive"]) { $1 }
+        )
         let connections = try await options.connect(count: connectionCount, name: "ping")
-        let sessions = try await openSessions(count: options.clients, over: connections, ttl: loadSessionTTL, name: "ping")
+        let sessions = try await openSessions(
+            count: options.clients,
+            over: connections,
+            ttl: loadSessionTTL,
+            name: "ping"
+        )
         Watchdog.arm(after: options.warmup.duration + options.duration.duration + .seconds(60), what: "ping")
 
         let window = Window(warmup: options.warmup.duration, duration: options.duration.duration)
@@ -45,7 +52,10 @@ struct Ping: AsyncParsableCommand {
                 (client: ClosedLoopClient<ClientResult>) -> EventLoopFuture<Void> in
                 let sent = monotonicNanos()
                 let call: EventLoopFuture<KeepAliveResponse> = session.connection.unaryFuture(
-                    LeaseholdMethod.keepAlive, request, timeout: callTimeout)
+                    LeaseholdMethod.keepAlive,
+                    request,
+                    timeout: callTimeout
+                )
                 return call.assumeIsolated().map { (_: KeepAliveResponse) -> Void in
                     let answered = monotonicNanos()
                     if window.contains(answered) {
@@ -66,7 +76,8 @@ struct Ping: AsyncParsableCommand {
         let callsPerSecond = Double(calls) / window.seconds
         let interval = calls > 0 ? UInt64(Double(options.clients) * window.seconds * 1e9 / Double(calls)) : 0
         report.figures = [
-            "calls": Double(calls), "callsPerSecond": callsPerSecond.rounded(toPlaces: 1), "errors": Double(errors.total),
+            "calls": Double(calls), "callsPerSecond": callsPerSecond.rounded(toPlaces: 1),
+            "errors": Double(errors.total),
         ]
         report.latencies = ["keepAlive": LatencySummary(latency)]
         report.correctedLatencies = ["keepAlive": LatencySummary(latency.corrected(expectedInterval: interval))]

@@ -81,7 +81,9 @@ struct ProcessMemory: Codable {
     static func read(pid: Int32) -> ProcessMemory? {
         guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return nil }
         func kilobytes(_ name: String) -> UInt64? {
-            guard let line = status.split(separator: "\n").first(where: { $0.hasPrefix(name + ":") }) else { return nil }
+            guard let line = status.split(separator: "\n").first(where: { $0.hasPrefix(name + ":") }) else {
+                return nil
+            }
             return line.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first.flatMap { UInt64($0) }
         }
         guard let rss = kilobytes("VmRSS") else { return nil }
@@ -126,10 +128,14 @@ struct ResourceMeter {
         let machine = MachineCPU.read().flatMap { now in self.machine.map { now.busyPercentOfOneCore(since: $0) } }
         let other = machine.map { max(0, $0 - own - (server ?? 0)).rounded(toPlaces: 1) }
         return ResourceUsage(
-            serverCPUPercentOfOneCore: server, loadGeneratorCPUPercentOfOneCore: own,
-            machineBusyPercentOfOneCore: machine, otherCPUPercentOfOneCore: other,
+            serverCPUPercentOfOneCore: server,
+            loadGeneratorCPUPercentOfOneCore: own,
+            machineBusyPercentOfOneCore: machine,
+            otherCPUPercentOfOneCore: other,
             serverMemory: self.serverPID.flatMap(ProcessMemory.read(pid:)),
-            loadAverageAtStart: self.loadAverage, loadAverageAtEnd: Self.loadAverage())
+            loadAverageAtStart: self.loadAverage,
+            loadAverageAtEnd: Self.loadAverage()
+        )
     }
 
     static func loadAverage() -> String? {

@@ -109,7 +109,9 @@ struct RESPDecoder: ByteToMessageDecoder {
     }
 
     mutating func decodeLast(
-        context: ChannelHandlerContext, buffer: inout ByteBuffer, seenEOF: Bool
+        context: ChannelHandlerContext,
+        buffer: inout ByteBuffer,
+        seenEOF: Bool
     ) throws -> DecodingState {
         try self.decode(context: context, buffer: &buffer)
     }
@@ -178,7 +180,9 @@ final class RedisConnection: Sendable {
             .get()
         let handler = try await channel.eventLoop.submit {
             NIOLoopBound(
-                try channel.pipeline.syncOperations.handler(type: RedisReplyHandler.self), eventLoop: channel.eventLoop)
+                try channel.pipeline.syncOperations.handler(type: RedisReplyHandler.self),
+                eventLoop: channel.eventLoop
+            )
         }.get()
         return RedisConnection(channel: channel, handler: handler)
     }

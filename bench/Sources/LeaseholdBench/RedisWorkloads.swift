@@ -17,7 +17,11 @@ enum RedisLock {
         for _ in 0..<count {
             connections.append(
                 try await RedisConnection.connect(
-                    host: host, port: port, group: GeneratorLoops.group(threads: options.eventLoops)))
+                    host: host,
+                    port: port,
+                    group: GeneratorLoops.group(threads: options.eventLoops)
+                )
+            )
         }
         return connections
     }
@@ -33,7 +37,10 @@ enum RedisLock {
 
     /// `SET key token NX PX ttl`: true if this call took the lock, false if another holder has it.
     static func acquire(
-        on connection: RedisConnection, key: String, token: String, ttlMillis: String
+        on connection: RedisConnection,
+        key: String,
+        token: String,
+        ttlMillis: String
     ) -> EventLoopFuture<Bool> {
         connection.call(["SET", key, token, "NX", "PX", ttlMillis]).flatMapThrowing { reply in
             switch reply {
@@ -46,7 +53,10 @@ enum RedisLock {
 
     /// The compare-and-delete release; fails if the key no longer held `token`.
     static func release(
-        on connection: RedisConnection, sha: String, key: String, token: String
+        on connection: RedisConnection,
+        sha: String,
+        key: String,
+        token: String
     ) -> EventLoopFuture<Void> {
         connection.call(["EVALSHA", sha, "1", key, token]).flatMapThrowing { reply in
             guard case .integer(1) = reply else {
@@ -79,7 +89,8 @@ struct RedisUncontended: AsyncParsableCommand {
             Reports pairs per second, the latency of each call and, with --server-pid, redis-server's CPU per pair. \
             Run Redis with appendonly yes and appendfsync always to compare with Leasehold's --sync full \
             (bench/compare-redis.sh does).
-            """)
+            """
+    )
 
     @OptionGroup var options: CommonOptions
     @OptionGroup var lock: RedisLockOptions
@@ -99,12 +110,18 @@ struct RedisUncontended: AsyncParsableCommand {
         var report = Report(
             workload: "redis uncontended (\(options.clients) clients, \(options.connectionsLabel(connectionCount)))",
             options: options,
-            parameters: options.parameters.merging(["connections": "\(connectionCount)", "ttl": self.lock.ttl.description]) {
+            parameters: options.parameters.merging([
+                "connections": "\(connectionCount)", "ttl": self.lock.ttl.description,
+            ]) {
                 $1
-            })
+            }
+        )
         let connections = try await RedisLock.connect(options, count: connectionCount)
         let sha = try await RedisLock.loadReleaseScript(on: connections[0])
-        Watchdog.arm(after: options.warmup.duration + options.duration.duration + .seconds(60), what: "redis-uncontended")
+        Watchdog.arm(
+            after: options.warmup.duration + options.duration.duration + .seconds(60),
+            what: "redis-uncontended"
+        )
 
         let window = Window(warmup: options.warmup.duration, duration: options.duration.duration)
         let (results, usage) = await runClients(count: options.clients, window: window, serverPID: options.serverPID) {
@@ -120,7 +137,8 @@ struct RedisUncontended: AsyncParsableCommand {
                 return acquire.assumeIsolated().flatMap { (acquired: Bool) -> EventLoopFuture<Void> in
                     guard acquired else {
                         return connection.eventLoop.makeFailedFuture(
-                            RedisReplyError(description: "SET NX found the client's own key held"))
+                            RedisReplyError(description: "SET NX found the client's own key held")
+                        )
                     }
                     let granted = monotonicNanos()
                     let release = RedisLock.release(on: connection, sha: sha, key: key, token: token)
@@ -159,7 +177,8 @@ struct RedisUncontended: AsyncParsableCommand {
         report.resources = usage
         report.notes.append(RedisLock.sameShapeNote)
         report.notes.append(
-            "closed loop; corrected latencies assume each client's mean pair interval, \(interval / 1_000) µs")
+            "closed loop; corrected latencies assume each client's mean pair interval, \(interval / 1_000) µs"
+        )
         report.notes += errors.notes
         report.row("pairs/s", value: Format.count(pairsPerSecond))
         report.row("acquire latency", latency: report.latencies["acquire"]!)
@@ -185,7 +204,8 @@ struct RedisContended: AsyncParsableCommand {
             client's first attempt to the SET that took the lock. Hand-off latency: from a holder sending its \
             release to the next holder on that key receiving its grant (on a key, holders alternate with \
             releases, so the grant follows the latest release sent before it arrived).
-            """)
+            """
+    )
 
     @OptionGroup var options: CommonOptions
     @OptionGroup var lock: RedisLockOptions
@@ -235,7 +255,8 @@ struct RedisContended: AsyncParsableCommand {
             parameters: options.parameters.merging([
                 "connections": "\(connectionCount)", "keys": "\(keys)", "ttl": self.lock.ttl.description,
                 "retryDelay": self.retryDelay.description,
-            ]) { $1 })
+            ]) { $1 }
+        )
         let connections = try await RedisLock.connect(options, count: connectionCount)
         let sha = try await RedisLock.loadReleaseScript(on: connections[0])
         Watchdog.arm(after: options.warmup.duration + options.duration.duration + .seconds(60), what: "redis-contended")
@@ -323,7 +344,8 @@ struct RedisContended: AsyncParsableCommand {
         report.notes.append(RedisLock.sameShapeNote)
         report.notes.append(
             "a held key is retried after \(self.retryDelay); \(failed) SETs found their key held over the whole run "
-                + "(warm-up included)")
+                + "(warm-up included)"
+        )
         report.notes += errors.notes
         report.row("grants/s", value: Format.count(grantsPerSecond))
         report.row("hand-off latency", latency: report.latencies["handOff"]!)

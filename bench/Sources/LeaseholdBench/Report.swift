@@ -14,7 +14,9 @@ struct TableRow: Codable {
 
     static let header = ["workload", "sync", "figure", "value", "p50", "p99", "target", "met?"]
 
-    var cells: [String] { [self.workload, self.sync, self.figure, self.value, self.p50, self.p99, self.target, self.met] }
+    var cells: [String] {
+        [self.workload, self.sync, self.figure, self.value, self.p50, self.p99, self.target, self.met]
+    }
 }
 
 /// Everything one run measured, written as JSON to `bench/results/`.
@@ -53,7 +55,8 @@ struct Report: Codable {
         self.init(
             workload: workload,
             server: ServerInfo.describe(address: options.server, pid: options.serverPID, syncLabel: options.syncMode),
-            parameters: parameters)
+            parameters: parameters
+        )
     }
 
     var sync: String { self.server.sync ?? "?" }
@@ -62,8 +65,16 @@ struct Report: Codable {
     mutating func row(_ figure: String, value: String, target: String = "–", met: Bool? = nil) {
         self.rows.append(
             TableRow(
-                workload: self.workload, sync: self.sync, figure: figure, value: value, p50: "", p99: "",
-                target: target, met: met.map { $0 ? "yes" : "no" } ?? "–"))
+                workload: self.workload,
+                sync: self.sync,
+                figure: figure,
+                value: value,
+                p50: "",
+                p99: "",
+                target: target,
+                met: met.map { $0 ? "yes" : "no" } ?? "–"
+            )
+        )
     }
 
     /// Records the server's CPU time per operation (from `--server-pid`) as a figure and a row: the cost that stays
@@ -76,7 +87,10 @@ struct Report: Codable {
     /// Records a process's CPU time per operation as the figure `<process>CPUMicrosPer<Operation>` ("round trip" →
     /// `serverCPUMicrosPerRoundTrip`) and the row "<process> CPU per <operation>".
     mutating func cpuPerOperation(
-        of process: String, percentOfOneCore cpu: Double, operation: String, perSecond rate: Double
+        of process: String,
+        percentOfOneCore cpu: Double,
+        operation: String,
+        perSecond rate: Double
     ) {
         guard rate > 0 else { return }
         let micros = (cpu / 100 * 1e6 / rate).rounded(toPlaces: 1)
@@ -89,9 +103,16 @@ struct Report: Codable {
     mutating func row(_ figure: String, latency: LatencySummary, target: String = "–", met: Bool? = nil) {
         self.rows.append(
             TableRow(
-                workload: self.workload, sync: self.sync, figure: figure, value: "n=\(latency.count)",
-                p50: Format.micros(latency.p50Micros), p99: Format.micros(latency.p99Micros), target: target,
-                met: met.map { $0 ? "yes" : "no" } ?? "–"))
+                workload: self.workload,
+                sync: self.sync,
+                figure: figure,
+                value: "n=\(latency.count)",
+                p50: Format.micros(latency.p50Micros),
+                p99: Format.micros(latency.p99Micros),
+                target: target,
+                met: met.map { $0 ? "yes" : "no" } ?? "–"
+            )
+        )
     }
 
     /// Prints the report as JSON to standard output (`--json`) and/or writes it to `--output`.
@@ -104,7 +125,9 @@ struct Report: Codable {
         if let path = options.output {
             let url = URL(fileURLWithPath: path)
             try FileManager.default.createDirectory(
-                at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+                at: url.deletingLastPathComponent(),
+                withIntermediateDirectories: true
+            )
             try (data + Data("\n".utf8)).write(to: url)
         }
         if options.json {
@@ -159,7 +182,8 @@ enum MarkdownTable {
             for (index, cell) in line.enumerated() { widths[index] = max(widths[index], cell.count) }
         }
         func render(_ cells: [String]) -> String {
-            "| " + cells.enumerated().map { $1.padding(toLength: widths[$0], withPad: " ", startingAt: 0) }
+            "| "
+                + cells.enumerated().map { $1.padding(toLength: widths[$0], withPad: " ", startingAt: 0) }
                 .joined(separator: " | ") + " |"
         }
         var lines = [render(TableRow.header)]

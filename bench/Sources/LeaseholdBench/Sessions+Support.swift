@@ -41,7 +41,9 @@ struct ErrorTally: Sendable {
 
 /// Runs `body` for each index in `indices` with at most `limit` calls in flight, and returns the results in order.
 func concurrentMap<T: Sendable>(
-    _ indices: Range<Int>, limit: Int, _ body: @escaping @Sendable (Int) async throws -> T
+    _ indices: Range<Int>,
+    limit: Int,
+    _ body: @escaping @Sendable (Int) async throws -> T
 ) async throws -> [T] {
     try await withThrowingTaskGroup(of: (Int, T).self) { group in
         var results = [T?](repeating: nil, count: indices.count)
@@ -65,13 +67,20 @@ func concurrentMap<T: Sendable>(
 
 /// Opens `count` sessions spread round-robin over `connections`, with up to `inFlight` opens at once.
 func openSessions(
-    count: Int, over connections: [RPCConnection], ttl: Duration, name: String, inFlight: Int = 256
+    count: Int,
+    over connections: [RPCConnection],
+    ttl: Duration,
+    name: String,
+    inFlight: Int = 256
 ) async throws -> [BenchSession] {
     try await concurrentMap(0..<count, limit: inFlight) { index in
         let connection = connections[index % connections.count]
         let sent = monotonicNanos()
         let info: SessionInfo = try await connection.unary(
-            LeaseholdMethod.openSession, OpenSessionRequest(ttl: ttl, name: "\(name)-\(index)"), timeout: callTimeout)
+            LeaseholdMethod.openSession,
+            OpenSessionRequest(ttl: ttl, name: "\(name)-\(index)"),
+            timeout: callTimeout
+        )
         return BenchSession(id: info.sessionID, connection: connection, openedAt: sent)
     }
 }
@@ -81,7 +90,10 @@ func closeSessions(_ sessions: [BenchSession], inFlight: Int = 256) async {
     _ = try? await concurrentMap(0..<sessions.count, limit: inFlight) { index in
         let session = sessions[index]
         let _: CloseSessionResponse? = try? await session.connection.unary(
-            LeaseholdMethod.closeSession, CloseSessionRequest(sessionID: session.id), timeout: callTimeout)
+            LeaseholdMethod.closeSession,
+            CloseSessionRequest(sessionID: session.id),
+            timeout: callTimeout
+        )
     }
 }
 
@@ -94,7 +106,10 @@ func keepAliveInBackground(_ sessions: [BenchSession], ttl: Duration) -> Task<Vo
             _ = try? await concurrentMap(0..<sessions.count, limit: 64) { index in
                 let session = sessions[index]
                 let _: KeepAliveResponse? = try? await session.connection.unary(
-                    LeaseholdMethod.keepAlive, KeepAliveRequest(sessionID: session.id), timeout: callTimeout)
+                    LeaseholdMethod.keepAlive,
+                    KeepAliveRequest(sessionID: session.id),
+                    timeout: callTimeout
+                )
             }
         }
     }

@@ -31,7 +31,8 @@ struct SessionsWorkload: AsyncParsableCommand {
             machines: at 100,000 sessions the target allows 9 µs.
             Target (issue 6, --count 100000, TTL 10 s): all alive for 60 s, server RSS below 512 MiB, server CPU \
             below 30% of one core.
-            """)
+            """
+    )
 
     @OptionGroup var options: CommonOptions
 
@@ -54,7 +55,10 @@ struct SessionsWorkload: AsyncParsableCommand {
     @Option(help: "Stop opening after this long and go on with the sessions opened so far.")
     var openLimit = DurationArgument(.seconds(60), text: "60s")
 
-    @Flag(name: .customLong("close-sessions"), help: "Close every session at the end (one commit each) instead of letting them expire.")
+    @Flag(
+        name: .customLong("close-sessions"),
+        help: "Close every session at the end (one commit each) instead of letting them expire."
+    )
     var closeAtEnd = false
 
     func validate() throws {
@@ -106,7 +110,9 @@ struct SessionsWorkload: AsyncParsableCommand {
                 var heap = DeadlineHeap()
                 var ids: [Int: SessionID] = [:]
                 while !self.stopped.load(ordering: .relaxed) {
-                    for arrival in self.inbox.withLock({ inbox in defer { inbox = [] }; return inbox }) {
+                    for arrival in self.inbox.withLock({ inbox in
+                        defer { inbox = [] }; return inbox
+                    }) {
                         ids[arrival.index] = arrival.id
                         heap.push(due: arrival.firstDue, item: arrival.index)
                     }
@@ -138,7 +144,10 @@ struct SessionsWorkload: AsyncParsableCommand {
                             do {
                                 // The Swift client's keepalive deadline is its interval, TTL/3.
                                 let _: KeepAliveResponse = try await connection.unary(
-                                    LeaseholdMethod.keepAlive, request, timeout: .nanoseconds(interval))
+                                    LeaseholdMethod.keepAlive,
+                                    request,
+                                    timeout: .nanoseconds(interval)
+                                )
                                 let answered = monotonicNanos()
                                 self.stats.withLock { stats in
                                     stats.keepAlivesSent += 1
@@ -203,12 +212,14 @@ struct SessionsWorkload: AsyncParsableCommand {
                 "connections": "\(connectionCount)", "count": "\(count)", "ttl": self.ttl.description,
                 "openInFlight": "\(self.openInFlight)", "openLimit": self.openLimit.description,
                 "schedule": self.schedule.rawValue,
-            ]) { $1 })
+            ]) { $1 }
+        )
         // Opening and the final check are bounded themselves (--open-limit, finalCheckLimit).
         Watchdog.arm(
             after: self.openLimit.duration + callTimeout + options.warmup.duration + options.duration.duration
                 + Self.finalCheckLimit + callTimeout + .seconds(60),
-            what: "sessions")
+            what: "sessions"
+        )
         let connections = try await options.connect(count: connectionCount, name: "sessions")
         let schedulers = connections.map(Scheduler.init(connection:))
         let runners = Task {
@@ -239,7 +250,8 @@ struct SessionsWorkload: AsyncParsableCommand {
                 }
                 log(
                     "sessions: \((monotonicNanos() - start) / 1_000_000_000) s: opened \(openedCount.value.load(ordering: .relaxed)) of \(count), "
-                        + "keepalives answered \(sent) (failed \(failed), late by a beat \(missed), skipped \(skipped))")
+                        + "keepalives answered \(sent) (failed \(failed), late by a beat \(missed), skipped \(skipped))"
+                )
             }
         }
         defer { progress.cancel() }
@@ -254,8 +266,10 @@ struct SessionsWorkload: AsyncParsableCommand {
             let info: SessionInfo
             do {
                 info = try await scheduler.connection.unary(
-                    LeaseholdMethod.openSession, OpenSessionRequest(ttl: ttl, name: "bench-session-\(index)"),
-                    timeout: callTimeout)
+                    LeaseholdMethod.openSession,
+                    OpenSessionRequest(ttl: ttl, name: "bench-session-\(index)"),
+                    timeout: callTimeout
+                )
             } catch {
                 return (monotonicNanos() - sent, nil)  // counted below; the run goes on with the sessions it has
             }
@@ -292,10 +306,15 @@ struct SessionsWorkload: AsyncParsableCommand {
         let finalResults = try await concurrentMap(0..<count, limit: 256) { index -> (expired: Bool, error: String?) in
             let scheduler = schedulers[index % schedulers.count]
             guard let id = sessionIDs[index] else { return (false, nil) }
-            guard monotonicNanos() < checkDeadline else { return (false, "not checked: the final check ran out of time") }
+            guard monotonicNanos() < checkDeadline else {
+                return (false, "not checked: the final check ran out of time")
+            }
             do {
                 let _: KeepAliveResponse = try await scheduler.connection.unary(
-                    LeaseholdMethod.keepAlive, KeepAliveRequest(sessionID: id), timeout: callTimeout)
+                    LeaseholdMethod.keepAlive,
+                    KeepAliveRequest(sessionID: id),
+                    timeout: callTimeout
+                )
                 return (false, nil)
             } catch {
                 return (Self.isExpiry(error), Self.isExpiry(error) ? nil : "\(error)")
@@ -329,7 +348,8 @@ struct SessionsWorkload: AsyncParsableCommand {
             "keepAlivesPerSecond": keepAlivesPerSecond.rounded(toPlaces: 1),
             "expectedKeepAlivesPerSecond": (Double(count) / (Double(interval) / 1e9)).rounded(toPlaces: 1),
             "expired": Double(expired.count), "expiredDuringRun": Double(stats.expired.count),
-            "finalCheckErrors": Double(finalErrors.count - unchecked), "unchecked": Double(unchecked), "keepAliveErrors": Double(stats.errors.total),
+            "finalCheckErrors": Double(finalErrors.count - unchecked), "unchecked": Double(unchecked),
+            "keepAliveErrors": Double(stats.errors.total),
             "aliveSeconds": window.seconds, "missedBeats": Double(stats.missedBeats),
             "skippedBeats": Double(stats.skippedBeats),
         ]
@@ -346,49 +366,67 @@ struct SessionsWorkload: AsyncParsableCommand {
         report.resources = usage
         report.notes.append(
             "keepalives are open loop (due every \(interval / 1_000_000) ms per session); scheduler lag p99 "
-                + Format.micros(report.latencies["schedulerLag"]!.p99Micros))
+                + Format.micros(report.latencies["schedulerLag"]!.p99Micros)
+        )
         if stats.skippedBeats > 0 {
             report.notes.append(
                 "\(stats.skippedBeats) keepalive beats were skipped: the session's previous keepalive (or "
-                    + "\(Scheduler.maxInFlight) on its connection) was still unanswered")
+                    + "\(Scheduler.maxInFlight) on its connection) was still unanswered"
+            )
         }
         report.notes += stats.errors.notes
         if failedOpens > notAttempted {
-            report.notes.append("\(failedOpens - notAttempted) OpenSession calls failed (most often: no answer within \(callTimeout))")
+            report.notes.append(
+                "\(failedOpens - notAttempted) OpenSession calls failed (most often: no answer within \(callTimeout))"
+            )
         }
         if notAttempted > 0 {
-            report.notes.append("\(notAttempted) sessions were never opened: opening stopped after --open-limit \(self.openLimit)")
+            report.notes.append(
+                "\(notAttempted) sessions were never opened: opening stopped after --open-limit \(self.openLimit)"
+            )
         }
-        if let example = finalErrors.first { report.notes.append("\(finalErrors.count) final checks failed, e.g. \(example)") }
+        if let example = finalErrors.first {
+            report.notes.append("\(finalErrors.count) final checks failed, e.g. \(example)")
+        }
 
         let fullSize = count >= 100_000 && window.seconds >= 60 && ttl == .seconds(10)
         report.row(
             "sessions alive",
             value: "\(Format.count(Double(alive))) of \(Format.count(Double(count))) for \(Int(window.seconds)) s"
-                + (alive == count ? "" : " (\(failedOpens) not opened, \(expired.count) expired, \(unchecked) unchecked)"),
+                + (alive == count
+                    ? "" : " (\(failedOpens) not opened, \(expired.count) expired, \(unchecked) unchecked)"),
             target: "100,000 alive 60 s, 0 expired",
-            met: fullSize ? alive == count : (alive == count ? nil : false))
+            met: fullSize ? alive == count : (alive == count ? nil : false)
+        )
         if let memory = usage.serverMemory {
             report.row(
-                "server RSS", value: Format.mebibytes(memory.rssBytes), target: "< 512 MiB",
-                met: fullSize ? memory.rssBytes < 512 << 20 : nil)
+                "server RSS",
+                value: Format.mebibytes(memory.rssBytes),
+                target: "< 512 MiB",
+                met: fullSize ? memory.rssBytes < 512 << 20 : nil
+            )
         }
         // The target is for sessions kept alive as the client keeps them; the spread schedule is the worst case,
         // shown for reference.
         let cpuTargetApplies = self.schedule == .client
         if let cpu = usage.serverCPUPercentOfOneCore {
             report.row(
-                "server CPU (\(Format.count(keepAlivesPerSecond)) keepalives/s)", value: "\(Format.percent(cpu)) of a core",
-                target: cpuTargetApplies ? "< 30%" : "worst case, no target", met: fullSize && cpuTargetApplies ? cpu < 30 : nil)
+                "server CPU (\(Format.count(keepAlivesPerSecond)) keepalives/s)",
+                value: "\(Format.percent(cpu)) of a core",
+                target: cpuTargetApplies ? "< 30%" : "worst case, no target",
+                met: fullSize && cpuTargetApplies ? cpu < 30 : nil
+            )
         }
         report.row("keepalive latency", latency: report.latencies["keepAlive"]!)
         report.row("OpenSession rate", value: "\(Format.count(Double(count - failedOpens) / openSeconds))/s")
         if let perCall = report.figures["serverCPUMicrosPerKeepAlive"] {
             report.row(
-                "server CPU per KeepAlive", value: "\(perCall) µs",
+                "server CPU per KeepAlive",
+                value: "\(perCall) µs",
                 target: cpuTargetApplies
                     ? "< \(Int(0.3e6 / (Double(count) / (Double(interval) / 1e9)))) µs (30% at this rate)" : "–",
-                met: cpuTargetApplies ? perCall < 0.3e6 / (Double(count) / (Double(interval) / 1e9)) : nil)
+                met: cpuTargetApplies ? perCall < 0.3e6 / (Double(count) / (Double(interval) / 1e9)) : nil
+            )
         }
         try report.emit(options: options)
 

@@ -13,7 +13,8 @@ struct Uncontended: AsyncParsableCommand {
             Reports acquire+release pairs per second and the latency of each call. Closed loop: a client sends \
             its next call when the previous one has answered. Target (issue 6, --sync full, 64 clients): at least \
             50,000 pairs/s with acquire p99 below 3 ms.
-            """)
+            """
+    )
 
     @OptionGroup var options: CommonOptions
 
@@ -31,10 +32,15 @@ struct Uncontended: AsyncParsableCommand {
             workload:
                 "uncontended (\(options.clients) clients, \(options.connectionsLabel(connectionCount)))",
             options: options,
-            parameters: options.parameters.merging(["connections": "\(connectionCount)"]) { $1 })
+            parameters: options.parameters.merging(["connections": "\(connectionCount)"]) { $1 }
+        )
         let connections = try await options.connect(count: connectionCount, name: "uncontended")
         let sessions = try await openSessions(
-            count: options.clients, over: connections, ttl: loadSessionTTL, name: "uncontended")
+            count: options.clients,
+            over: connections,
+            ttl: loadSessionTTL,
+            name: "uncontended"
+        )
         let keeper = keepAliveInBackground(sessions, ttl: loadSessionTTL)
         Watchdog.arm(after: options.warmup.duration + options.duration.duration + .seconds(60), what: "uncontended")
 
@@ -48,15 +54,18 @@ struct Uncontended: AsyncParsableCommand {
                 (client: ClosedLoopClient<ClientResult>) -> EventLoopFuture<Void> in
                 let sent = monotonicNanos()
                 let acquire: EventLoopFuture<AcquireResponse> = connection.unaryFuture(
-                    LeaseholdMethod.acquire, AcquireRequest(sessionID: session.id, key: key, wait: .zero),
-                    timeout: callTimeout)
+                    LeaseholdMethod.acquire,
+                    AcquireRequest(sessionID: session.id, key: key, wait: .zero),
+                    timeout: callTimeout
+                )
                 return acquire.assumeIsolated().flatMap { (acquired: AcquireResponse) -> EventLoopFuture<Void> in
                     guard let lock = acquired.lock else { return connection.eventLoop.makeFailedFuture(MissingLock()) }
                     let granted = monotonicNanos()
                     let release: EventLoopFuture<ReleaseResponse> = connection.unaryFuture(
                         LeaseholdMethod.release,
                         ReleaseRequest(sessionID: session.id, key: key, fencingToken: lock.fencingToken),
-                        timeout: callTimeout)
+                        timeout: callTimeout
+                    )
                     return release.assumeIsolated().map { (_: ReleaseResponse) -> Void in
                         let released = monotonicNanos()
                         if window.contains(released) {
@@ -93,12 +102,16 @@ struct Uncontended: AsyncParsableCommand {
         ]
         report.resources = usage
         report.notes.append(
-            "closed loop; corrected latencies assume each client's mean pair interval, \(interval / 1_000) µs")
+            "closed loop; corrected latencies assume each client's mean pair interval, \(interval / 1_000) µs"
+        )
         report.notes += errors.notes
         report.row("pairs/s", value: Format.count(pairsPerSecond), target: "≥ 50,000", met: pairsPerSecond >= 50_000)
         report.row(
-            "acquire latency", latency: report.latencies["acquire"]!, target: "p99 < 3 ms",
-            met: report.latencies["acquire"]!.p99Micros < 3_000)
+            "acquire latency",
+            latency: report.latencies["acquire"]!,
+            target: "p99 < 3 ms",
+            met: report.latencies["acquire"]!.p99Micros < 3_000
+        )
         report.row("release latency", latency: report.latencies["release"]!)
         report.serverCPUPerOperation("pair", perSecond: pairsPerSecond)
         try report.emit(options: options)

@@ -24,7 +24,8 @@ struct WatchWorkload: AsyncParsableCommand {
             decoding of 1,000 streams on the same 2 cores. Events caused by calls sent in the window \
             count; a delivery that never arrives is counted as missing. Target (issue 6, --watchers 1000): \
             p99 below 10 ms.
-            """)
+            """
+    )
 
     @OptionGroup var options: CommonOptions
 
@@ -69,7 +70,8 @@ struct WatchWorkload: AsyncParsableCommand {
             let received = self.received
             received.withLockedValue { $0.deliveries.reserveCapacity(1_024) }
             self.cancel = connection.serverStream(
-                LeaseholdMethod.watch, WatchRequest(prefix: prefix),
+                LeaseholdMethod.watch,
+                WatchRequest(prefix: prefix),
                 onItem: { response in
                     let now = monotonicNanos()
                     let first = received.withLockedValue { received in
@@ -81,7 +83,8 @@ struct WatchWorkload: AsyncParsableCommand {
                     }
                     if first { live.count.add(1, ordering: .relaxed) }
                 },
-                onEnd: { _ in })
+                onEnd: { _ in }
+            )
         }
 
         /// Ends the stream and returns what it received.
@@ -111,7 +114,8 @@ struct WatchWorkload: AsyncParsableCommand {
             parameters: options.parameters.merging([
                 "connections": "\(connectionCount)", "watchers": "\(watcherCount)",
                 "cyclesPerSecond": "\(self.rate)",
-            ]) { $1 })
+            ]) { $1 }
+        )
         report.parameters["clients"] = "1 acquiring client"
         Watchdog.arm(after: options.warmup.duration + options.duration.duration + .seconds(120), what: "watch")
 
@@ -120,7 +124,9 @@ struct WatchWorkload: AsyncParsableCommand {
         let key = prefix + "lock"
         let watcherConnections = try await options.connect(count: connectionCount, name: "watchers")
         let acquirerConnection = try await options.connect(count: 1, name: "watch-acquirer")[0]
-        let session = try await openSessions(count: 1, over: [acquirerConnection], ttl: loadSessionTTL, name: "watch")[0]
+        let session = try await openSessions(count: 1, over: [acquirerConnection], ttl: loadSessionTTL, name: "watch")[
+            0
+        ]
         let keeper = keepAliveInBackground([session], ttl: loadSessionTTL)
 
         // MARK: Watchers
@@ -159,8 +165,11 @@ struct WatchWorkload: AsyncParsableCommand {
             }
             do {
                 let latency = try await self.cycle(
-                    session: session, key: key, releaseAt: due + period / 2,
-                    causes: window.contains(due) ? causes : nil)
+                    session: session,
+                    key: key,
+                    releaseAt: due + period / 2,
+                    causes: window.contains(due) ? causes : nil
+                )
                 if window.contains(due) { acquireLatency.recordCorrectedValue(latency, expectedInterval: period) }
             } catch {
                 errors.add(error)
@@ -200,17 +209,24 @@ struct WatchWorkload: AsyncParsableCommand {
         report.resources = usage
         report.notes.append(
             "delivery = watcher's stream callback receives the event - the Acquire/Release that caused it was sent; "
-                + "\(liveWatchers) of \(watcherCount) watchers were live before the window")
+                + "\(liveWatchers) of \(watcherCount) watchers were live before the window"
+        )
         report.notes += errors.notes
         let summary = report.latencies["delivery"]!
         let targeted = watcherCount >= 1_000
         report.rows.append(
             TableRow(
-                workload: report.workload, sync: report.sync, figure: "delivery latency (max \(Format.micros(summary.maxMicros)))",
-                value: "\(Format.count(Double(delivered))) deliveries, \(Format.count(Double(max(0, expected - delivered)))) missing",
-                p50: Format.micros(summary.p50Micros), p99: Format.micros(summary.p99Micros),
+                workload: report.workload,
+                sync: report.sync,
+                figure: "delivery latency (max \(Format.micros(summary.maxMicros)))",
+                value:
+                    "\(Format.count(Double(delivered))) deliveries, \(Format.count(Double(max(0, expected - delivered)))) missing",
+                p50: Format.micros(summary.p50Micros),
+                p99: Format.micros(summary.p99Micros),
                 target: targeted ? "p99 < 10 ms" : "–",
-                met: targeted ? (summary.p99Micros < 10_000 && delivered == expected ? "yes" : "no") : "–"))
+                met: targeted ? (summary.p99Micros < 10_000 && delivered == expected ? "yes" : "no") : "–"
+            )
+        )
         try report.emit(options: options)
 
         await closeSessions([session])
@@ -222,19 +238,27 @@ struct WatchWorkload: AsyncParsableCommand {
     /// call under the revision of the event it caused. With `releaseAt`, releases no earlier than then.
     @discardableResult
     private func cycle(
-        session: BenchSession, key: String, releaseAt: UInt64?, causes: CauseLog?
+        session: BenchSession,
+        key: String,
+        releaseAt: UInt64?,
+        causes: CauseLog?
     ) async throws -> UInt64 {
         let sent = monotonicNanos()
         let acquired: AcquireResponse = try await session.connection.unary(
-            LeaseholdMethod.acquire, AcquireRequest(sessionID: session.id, key: key, wait: .zero), timeout: callTimeout)
+            LeaseholdMethod.acquire,
+            AcquireRequest(sessionID: session.id, key: key, wait: .zero),
+            timeout: callTimeout
+        )
         let granted = monotonicNanos()
         guard let lock = acquired.lock else { throw MissingLock() }
         causes?.record(lock.fencingToken, Cause(sentAt: sent, grantedAt: granted))
         if let releaseAt { try? await sleep(until: releaseAt) }
         let releaseSent = monotonicNanos()
         let released: ReleaseResponse = try await session.connection.unary(
-            LeaseholdMethod.release, ReleaseRequest(sessionID: session.id, key: key, fencingToken: lock.fencingToken),
-            timeout: callTimeout)
+            LeaseholdMethod.release,
+            ReleaseRequest(sessionID: session.id, key: key, fencingToken: lock.fencingToken),
+            timeout: callTimeout
+        )
         causes?.record(released.revision, Cause(sentAt: releaseSent, grantedAt: nil))
         return granted - sent
     }

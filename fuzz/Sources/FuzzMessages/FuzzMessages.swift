@@ -1,3 +1,4 @@
+import FencedResourceWire
 import LeaseholdWire
 import NIOCore
 
@@ -44,6 +45,7 @@ public func fuzzMessagesMain(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMu
 
 @_silgen_name("LLVMFuzzerRunDriver")
 func LLVMFuzzerRunDriver(
-    _ argc: UnsafeMutablePointer<CInt>, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>,
+    _ argc: UnsafeMutablePointer<CInt>,
+    _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>,
     _ callback: @convention(c) (UnsafePointer<UInt8>?, Int) -> CInt
 ) -> CInt

@@ -15,13 +15,15 @@ extension FenceGuard.Outcome {
             return LeaseholdError(
                 code: .staleFencingToken,
                 message: "fencing token \(token) is stale: \(resource) has accepted token \(highest)",
-                highestToken: highest)
+                highestToken: highest
+            )
         case .notCurrentGrant(let highest):
             return LeaseholdError(
                 code: .staleFencingToken,
                 message: "fencing token \(token) is not the current grant of its lock: the lock server says it was "
                     + "released or expired",
-                highestToken: highest)
+                highestToken: highest
+            )
         }
     }
 }

@@ -20,7 +20,10 @@ extension FenceGuard {
     /// - Returns: The outcome.
     /// - Throws: The validator's error when the lock server cannot answer.
     public func admit(
-        _ token: UInt64, for resource: String, lockKey: String, validator: (any FencingTokenValidator)?
+        _ token: UInt64,
+        for resource: String,
+        lockKey: String,
+        validator: (any FencingTokenValidator)?
     ) async throws -> Outcome {
         try await Self.admit(token, against: self.highestTokens[resource], lockKey: lockKey, validator: validator)
     }
@@ -34,7 +37,10 @@ extension FenceGuard {
     /// - Returns: The outcome.
     /// - Throws: The validator's error when the lock server cannot answer.
     public static func admit(
-        _ token: UInt64, against highest: UInt64?, lockKey: String, validator: (any FencingTokenValidator)?
+        _ token: UInt64,
+        against highest: UInt64?,
+        lockKey: String,
+        validator: (any FencingTokenValidator)?
     ) async throws -> Outcome {
         let outcome = Self.check(token, against: highest)
         guard outcome.isAccepted, let validator, Self.isUnseen(token, against: highest) else { return outcome }

@@ -34,11 +34,17 @@ public final class FencedResourceClient: Sendable {
     /// - Returns: A connected client.
     /// - Throws: ``LeaseholdError`` with `UNAVAILABLE` when the server cannot be reached.
     public static func connect(
-        host: String, port: Int, token: String = "", clientName: String = "fenced-resource-client",
+        host: String,
+        port: Int,
+        token: String = "",
+        clientName: String = "fenced-resource-client",
         callTimeout: Duration = .seconds(10)
     ) async throws -> FencedResourceClient {
         let connection = try await RPCConnection.connect(
-            host: host, port: port, hello: HelloRequest(clientName: clientName, token: token))
+            host: host,
+            port: port,
+            hello: HelloRequest(clientName: clientName, token: token)
+        )
         return FencedResourceClient(connection: connection, callTimeout: callTimeout)
     }
 
@@ -53,12 +59,16 @@ public final class FencedResourceClient: Sendable {
     ///   ``FencedResourceService/write(_:logger:)``.
     @discardableResult
     public func write(
-        _ resource: String, data: [UInt8], fencingToken: UInt64, lockKey: String
+        _ resource: String,
+        data: [UInt8],
+        fencingToken: UInt64,
+        lockKey: String
     ) async throws -> FencedWriteResponse {
         try await self.connection.unary(
             FencedResourceMethod.write,
             FencedWriteRequest(resource: resource, fencingToken: fencingToken, data: data, lockKey: lockKey),
-            timeout: self.callTimeout)
+            timeout: self.callTimeout
+        )
     }
 
     /// Reads a resource.
@@ -67,7 +77,10 @@ public final class FencedResourceClient: Sendable {
     /// - Throws: ``LeaseholdError`` with `NOT_FOUND` for a resource never written.
     public func read(_ resource: String) async throws -> FencedReadResponse {
         try await self.connection.unary(
-            FencedResourceMethod.read, FencedReadRequest(resource: resource), timeout: self.callTimeout)
+            FencedResourceMethod.read,
+            FencedReadRequest(resource: resource),
+            timeout: self.callTimeout
+        )
     }
 
     /// Closes the connection.

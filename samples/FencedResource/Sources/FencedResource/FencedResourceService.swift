@@ -67,7 +67,8 @@ public final class FencedResourceService: RPCService {
             guard !request.lockKey.isEmpty else {
                 throw LeaseholdError(
                     code: .invalidArgument,
-                    message: "lock_key must name the lock the token was granted on: this server validates tokens")
+                    message: "lock_key must name the lock the token was granted on: this server validates tokens"
+                )
             }
             // Ask the lock server outside the writer, so a slow answer delays no other write. The transaction below
             // checks again, so a writer that overtook this one meanwhile still wins.
@@ -75,25 +76,40 @@ public final class FencedResourceService: RPCService {
             let outcome: FenceGuard.Outcome
             do {
                 outcome = try await FenceGuard.admit(
-                    request.fencingToken, against: highest, lockKey: request.lockKey, validator: validator)
+                    request.fencingToken,
+                    against: highest,
+                    lockKey: request.lockKey,
+                    validator: validator
+                )
             } catch {
                 logger.info(
-                    "cannot validate a fencing token", metadata: ["lock_key": "\(request.lockKey)", "error": "\(error)"])
+                    "cannot validate a fencing token",
+                    metadata: ["lock_key": "\(request.lockKey)", "error": "\(error)"]
+                )
                 throw LeaseholdError(
-                    code: .unavailable, message: "cannot validate fencing token \(request.fencingToken) with the lock "
-                        + "server: \(error)", cause: error)
+                    code: .unavailable,
+                    message: "cannot validate fencing token \(request.fencingToken) with the lock "
+                        + "server: \(error)",
+                    cause: error
+                )
             }
             try self.refuseUnlessAccepted(outcome, request, logger: logger)
         }
         let result = try await self.storage {
             try await self.database.write(
-                resource: request.resource, fencingToken: request.fencingToken, data: request.data)
+                resource: request.resource,
+                fencingToken: request.fencingToken,
+                data: request.data
+            )
         }
         switch result {
         case .written(let version):
             logger.debug(
                 "write accepted",
-                metadata: ["resource": "\(request.resource)", "token": "\(request.fencingToken)", "version": "\(version)"])
+                metadata: [
+                    "resource": "\(request.resource)", "token": "\(request.fencingToken)", "version": "\(version)",
+                ]
+            )
             return FencedWriteResponse(version: version, acceptedToken: request.fencingToken)
         case .refused(let outcome):
             try self.refuseUnlessAccepted(outcome, request, logger: logger)
@@ -122,14 +138,19 @@ public final class FencedResourceService: RPCService {
 
     // MARK: - Internal
 
-    private func refuseUnlessAccepted(_ outcome: FenceGuard.Outcome, _ request: FencedWriteRequest, logger: Logger) throws {
+    private func refuseUnlessAccepted(
+        _ outcome: FenceGuard.Outcome,
+        _ request: FencedWriteRequest,
+        logger: Logger
+    ) throws {
         guard let error = outcome.error(token: request.fencingToken, resource: request.resource) else { return }
         logger.debug(
             "write refused",
             metadata: [
                 "resource": "\(request.resource)", "token": "\(request.fencingToken)",
                 "highest_token": "\(error.highestToken)", "outcome": "\(outcome)",
-            ])
+            ]
+        )
         throw error
     }
 

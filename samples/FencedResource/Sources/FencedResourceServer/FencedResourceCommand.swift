@@ -11,5 +11,6 @@ struct FencedResourceCommand: AsyncParsableCommand {
             it is at least the highest it has accepted, so a writer that lost its lock (paused, partitioned, \
             expired) cannot overwrite the work of the newer holder. Start it with `fenced-resource serve`.
             """,
-        subcommands: [Serve.self])
+        subcommands: [Serve.self]
+    )
 }

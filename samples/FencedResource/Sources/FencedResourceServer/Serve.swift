@@ -19,7 +19,8 @@ struct Serve: AsyncParsableCommand {
             STALE_FENCING_TOKEN. With --lock-server, a token the resource has not seen yet is also checked with \
             the lock server (Validate) and refused if its lock was already released or expired. SIGINT or SIGTERM \
             stops the server cleanly.
-            """)
+            """
+    )
 
     @Option(help: "Address to listen on, HOST:PORT (port 0 picks a free one; the log says which).")
     var listen = "127.0.0.1:7430"
@@ -30,7 +31,9 @@ struct Serve: AsyncParsableCommand {
     @Option(
         help: ArgumentHelp(
             "The Leasehold server to validate new tokens with, HOST:PORT. Without it, any token that is not lower than the highest is accepted.",
-            valueName: "host:port"))
+            valueName: "host:port"
+        )
+    )
     var lockServer: String?
 
     @Option(help: "Bearer token for the lock server, if it has an auth file (default: $LEASEHOLD_TOKEN).")
@@ -65,7 +68,12 @@ struct Serve: AsyncParsableCommand {
             let lock = try Self.address(lockServer, option: "--lock-server", allowingPortZero: false)
             validator = LockServerValidator(
                 configuration: LeaseholdClient.Configuration(
-                    host: lock.host, port: lock.port, token: token, clientName: "fenced-resource"))
+                    host: lock.host,
+                    port: lock.port,
+                    token: token,
+                    clientName: "fenced-resource"
+                )
+            )
         }
         let service: FencedResourceService
         do {
@@ -74,8 +82,10 @@ struct Serve: AsyncParsableCommand {
             throw ValidationError("cannot open \(self.data): \(error)")
         }
         let server = RPCServer(
-            configuration: RPCServer.Configuration(host: listen.host, port: listen.port), services: [service],
-            logger: logger)
+            configuration: RPCServer.Configuration(host: listen.host, port: listen.port),
+            services: [service],
+            logger: logger
+        )
         let address: SocketAddress
         do {
             address = try await server.start()
@@ -85,12 +95,16 @@ struct Serve: AsyncParsableCommand {
         }
         logger.info(
             "fenced-resource listening on \(listen.host):\(address.port ?? listen.port)",
-            metadata: ["data": "\(self.data)", "lock-server": "\(self.lockServer ?? "none")"])
+            metadata: ["data": "\(self.data)", "lock-server": "\(self.lockServer ?? "none")"]
+        )
 
         let group = ServiceGroup(
             configuration: ServiceGroupConfiguration(
                 services: [.init(service: Runner(server: server, service: service, validator: validator))],
-                gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+                gracefulShutdownSignals: [.sigterm, .sigint],
+                logger: logger
+            )
+        )
         try await group.run()
     }
 

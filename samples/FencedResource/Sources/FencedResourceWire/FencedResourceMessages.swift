@@ -81,9 +81,12 @@ extension FencedWriteRequest: WireMessage, CBridgedMessage {
     /// `fencedresource.v1.WriteRequest`.
     public static let protobufName = "fencedresource.v1.WriteRequest"
     package static let cFunctions = CMessageFunctions(
-        fencedresource__v1__write_request__init, fencedresource__v1__write_request__get_packed_size,
-        fencedresource__v1__write_request__pack, fencedresource__v1__write_request__unpack,
-        fencedresource__v1__write_request__free_unpacked)
+        fencedresource__v1__write_request__init,
+        fencedresource__v1__write_request__get_packed_size,
+        fencedresource__v1__write_request__pack,
+        fencedresource__v1__write_request__unpack,
+        fencedresource__v1__write_request__free_unpacked
+    )
 
     /// Decodes the message.
     /// - Throws: ``MalformedMessage`` when the bytes are not one.
@@ -94,9 +97,11 @@ extension FencedWriteRequest: WireMessage, CBridgedMessage {
 
     package init(c: Fencedresource__V1__WriteRequest) throws {
         try self.init(
-            resource: String(exactText: c.resource, field: "resource"), fencingToken: c.fencing_token,
+            resource: String(exactText: c.resource, field: "resource"),
+            fencingToken: c.fencing_token,
             data: [UInt8](protobufC: c.data),
-            lockKey: String(exactText: c.lock_key, field: "lock_key"))
+            lockKey: String(exactText: c.lock_key, field: "lock_key")
+        )
     }
 
     package func fill(_ c: inout Fencedresource__V1__WriteRequest, arena: borrowing CArena) {
@@ -111,9 +116,12 @@ extension FencedWriteResponse: WireMessage, CBridgedMessage {
     /// `fencedresource.v1.WriteResponse`.
     public static let protobufName = "fencedresource.v1.WriteResponse"
     package static let cFunctions = CMessageFunctions(
-        fencedresource__v1__write_response__init, fencedresource__v1__write_response__get_packed_size,
-        fencedresource__v1__write_response__pack, fencedresource__v1__write_response__unpack,
-        fencedresource__v1__write_response__free_unpacked)
+        fencedresource__v1__write_response__init,
+        fencedresource__v1__write_response__get_packed_size,
+        fencedresource__v1__write_response__pack,
+        fencedresource__v1__write_response__unpack,
+        fencedresource__v1__write_response__free_unpacked
+    )
 
     /// Decodes the message.
     /// - Throws: ``MalformedMessage`` when the bytes are not one.
@@ -122,7 +130,9 @@ extension FencedWriteResponse: WireMessage, CBridgedMessage {
     /// Appends the encoded message to `buffer`.
     public func encode(into buffer: inout ByteBuffer) { self.pack(into: &buffer) }
 
-    package init(c: Fencedresource__V1__WriteResponse) { self.init(version: c.version, acceptedToken: c.accepted_token) }
+    package init(c: Fencedresource__V1__WriteResponse) {
+        self.init(version: c.version, acceptedToken: c.accepted_token)
+    }
 
     package func fill(_ c: inout Fencedresource__V1__WriteResponse, arena: borrowing CArena) {
         c.version = self.version
@@ -134,9 +144,12 @@ extension FencedReadRequest: WireMessage, CBridgedMessage {
     /// `fencedresource.v1.ReadRequest`.
     public static let protobufName = "fencedresource.v1.ReadRequest"
     package static let cFunctions = CMessageFunctions(
-        fencedresource__v1__read_request__init, fencedresource__v1__read_request__get_packed_size,
-        fencedresource__v1__read_request__pack, fencedresource__v1__read_request__unpack,
-        fencedresource__v1__read_request__free_unpacked)
+        fencedresource__v1__read_request__init,
+        fencedresource__v1__read_request__get_packed_size,
+        fencedresource__v1__read_request__pack,
+        fencedresource__v1__read_request__unpack,
+        fencedresource__v1__read_request__free_unpacked
+    )
 
     /// Decodes the message.
     /// - Throws: ``MalformedMessage`` when the bytes are not one.
@@ -149,16 +162,21 @@ extension FencedReadRequest: WireMessage, CBridgedMessage {
         try self.init(resource: String(exactText: c.resource, field: "resource"))
     }
 
-    package func fill(_ c: inout Fencedresource__V1__ReadRequest, arena: borrowing CArena) { c.resource = arena.text(self.resource) }
+    package func fill(_ c: inout Fencedresource__V1__ReadRequest, arena: borrowing CArena) {
+        c.resource = arena.text(self.resource)
+    }
 }
 
 extension FencedReadResponse: WireMessage, CBridgedMessage {
     /// `fencedresource.v1.ReadResponse`.
     public static let protobufName = "fencedresource.v1.ReadResponse"
     package static let cFunctions = CMessageFunctions(
-        fencedresource__v1__read_response__init, fencedresource__v1__read_response__get_packed_size,
-        fencedresource__v1__read_response__pack, fencedresource__v1__read_response__unpack,
-        fencedresource__v1__read_response__free_unpacked)
+        fencedresource__v1__read_response__init,
+        fencedresource__v1__read_response__get_packed_size,
+        fencedresource__v1__read_response__pack,
+        fencedresource__v1__read_response__unpack,
+        fencedresource__v1__read_response__free_unpacked
+    )
 
     /// Decodes the message.
     /// - Throws: ``MalformedMessage`` when the bytes are not one.

@@ -9,10 +9,12 @@ public enum FencedResourceMethod {
 
     /// Writes a resource with a fencing token; stale tokens are refused.
     public static let write = MethodDescriptor<FencedWriteRequest, FencedWriteResponse>(
-        "fencedresource.v1.FencedResource/Write")
+        "fencedresource.v1.FencedResource/Write"
+    )
     /// Reads a resource.
     public static let read = MethodDescriptor<FencedReadRequest, FencedReadResponse>(
-        "fencedresource.v1.FencedResource/Read")
+        "fencedresource.v1.FencedResource/Read"
+    )
 
     /// The name of every method of the service, in the order of the `.proto` file.
     public static let allNames: [String] = [write.name, read.name]

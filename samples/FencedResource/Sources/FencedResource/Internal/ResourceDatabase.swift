@@ -65,7 +65,8 @@ final class ResourceDatabase: Sendable {
     func read(_ resource: String) async throws -> Row? {
         try await self.run { connection in
             let select = try connection.cachedStatement(
-                "SELECT data, version, highest_token FROM resources WHERE name = ?1")
+                "SELECT data, version, highest_token FROM resources WHERE name = ?1"
+            )
             try select.bind(resource, at: 1)
             guard try select.step() else { return nil }
             return Row(data: select.blob(at: 0), version: select.uint64(at: 1), highestToken: select.uint64(at: 2))
@@ -78,7 +79,8 @@ final class ResourceDatabase: Sendable {
         try await self.run { connection in
             try connection.transaction(.immediate) {
                 let select = try connection.cachedStatement(
-                    "SELECT version, highest_token FROM resources WHERE name = ?1")
+                    "SELECT version, highest_token FROM resources WHERE name = ?1"
+                )
                 try select.bind(resource, at: 1)
                 let current = try select.step() ? (version: select.uint64(at: 0), highest: select.uint64(at: 1)) : nil
                 select.reset()
@@ -90,7 +92,8 @@ final class ResourceDatabase: Sendable {
                     INSERT INTO resources (name, data, version, highest_token) VALUES (?1, ?2, ?3, ?4)
                     ON CONFLICT (name) DO UPDATE
                         SET data = excluded.data, version = excluded.version, highest_token = excluded.highest_token
-                    """)
+                    """
+                )
                 try upsert.bind(resource, at: 1)
                 try upsert.bind(blob: data, at: 2)
                 try upsert.bind(version, at: 3)
@@ -122,7 +125,10 @@ final class ResourceDatabase: Sendable {
         try connection.setBusyTimeout(.seconds(5))
         let mode = try connection.setPragma("journal_mode", to: "WAL")
         guard mode?.lowercased() == "wal" else {
-            throw SQLiteError(resultCode: .error, message: "cannot switch \(connection.path) to WAL (got \(mode ?? "nothing"))")
+            throw SQLiteError(
+                resultCode: .error,
+                message: "cannot switch \(connection.path) to WAL (got \(mode ?? "nothing"))"
+            )
         }
         try connection.setPragma("synchronous", to: "FULL")
         let version = Int(try connection.pragma("user_version") ?? "0") ?? 0
@@ -152,7 +158,8 @@ final class ResourceDatabase: Sendable {
                     SELECT RAISE(ABORT, 'version only grows');
                 END;
                 PRAGMA user_version = 1;
-                """)
+                """
+            )
         }
     }
 }
