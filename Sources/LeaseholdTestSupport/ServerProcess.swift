@@ -21,7 +21,7 @@ import Darwin
 /// defer { server.killIfRunning() }
 /// let client = try await LeaseholdClient.connect(.init(host: server.host, port: server.port))
 /// server.process.send(SIGKILL)
-/// try await server.process.waitForExit(timeout: .seconds(10))
+/// try await server.process.waitForExit(timeout: .seconds(30))
 /// ```
 public final class ServerProcess: Sendable {
     /// Which server to run: its executable, and how its log says where it listens.

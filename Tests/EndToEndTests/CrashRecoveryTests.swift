@@ -189,7 +189,7 @@ struct CrashRecoveryTests {
                 }
                 board.killing(incarnation - 1)
                 server.process.send(SIGKILL)
-                try await server.process.waitForExit(timeout: .seconds(10))
+                try await server.process.waitForExit(timeout: .seconds(30))
                 recorder.epochEnded(incarnation - 1)
                 server = try await ServerProcess.start(
                     .leasehold,
@@ -202,7 +202,7 @@ struct CrashRecoveryTests {
                 var attempt = 1
                 while usedPorts.contains(server.port) {
                     server.process.send(SIGKILL)
-                    try await server.process.waitForExit(timeout: .seconds(10))
+                    try await server.process.waitForExit(timeout: .seconds(30))
                     server = try await ServerProcess.start(
                         .leasehold,
                         data: dataPath,
@@ -336,7 +336,7 @@ extension CrashRecoveryTests {
         }
 
         server.process.send(SIGKILL)
-        try await server.process.waitForExit(timeout: .seconds(10))
+        try await server.process.waitForExit(timeout: .seconds(30))
         // The restart also runs on a single event loop (--event-loops), with the same clients.
         server = try await ServerProcess.start(
             .leasehold,

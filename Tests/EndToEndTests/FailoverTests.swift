@@ -73,7 +73,7 @@ struct FailoverTests {
         let secret = session.info.secret
 
         a.process.send(SIGKILL)
-        _ = try await a.process.waitForExit(timeout: .seconds(10))
+        _ = try await a.process.waitForExit(timeout: .seconds(30))
         try await Self.waitActive(b)
 
         let connection = try await RPCConnection.connect(host: "127.0.0.1", port: portB, hello: HelloRequest())

@@ -32,7 +32,7 @@ struct ExecutableTests {
         #expect(written.version == 1)
         await client.close()
         first.process.send(SIGKILL)
-        #expect(try await first.process.waitForExit(timeout: .seconds(10)) == .signaled(SIGKILL))
+        #expect(try await first.process.waitForExit(timeout: .seconds(30)) == .signaled(SIGKILL))
 
         let second = try await ServerProcess.start(
             .fencedResource,
