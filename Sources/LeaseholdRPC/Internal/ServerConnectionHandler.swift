@@ -307,8 +307,11 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
 
     /// Writes an ended call's last frame, after closing its stream and, unless it ended `OK`, stopping its work.
     private func write(_ ending: CallStateMachine.Ending) {
-        if ending.call.sink !== RPCStreamSink.none { ending.call.sink.close() }
-        if ending.status.code != .ok { Self.stopWork([ending.call]) }
+        if ending.status.code != .ok {
+            Self.stopWork(ending.call)
+        } else if ending.call.sink !== RPCStreamSink.none {
+            ending.call.sink.close()
+        }
         self.write(Frame(callID: ending.callID, payload: ending.payload, status: ending.status))
         self.observe(ending.call.method, ending.status, since: ending.call.started)
     }
@@ -329,11 +332,14 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
 
     /// Stops the work of calls that ended before their handlers did.
     private static func stopWork(_ calls: [CallStateMachine.OpenCall]) {
-        for call in calls {
-            if call.sink !== RPCStreamSink.none { call.sink.close() }
-            call.task?.cancel()
-            call.onCancel?()
-        }
+        for call in calls { Self.stopWork(call) }
+    }
+
+    /// Stops the work of a call that ended before its handler did: closes its stream, cancels its task or callback.
+    private static func stopWork(_ call: CallStateMachine.OpenCall) {
+        if call.sink !== RPCStreamSink.none { call.sink.close() }
+        call.task?.cancel()
+        call.onCancel?()
     }
 
     /// Writes a stream item. Its bytes stay charged to the stream until the socket has taken them.
