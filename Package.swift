@@ -33,11 +33,14 @@ let dependencies: [Package.Dependency] = [
     .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
     .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
     .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
+    .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
 ]
 
 let nioCore: Target.Dependency = .product(name: "NIOCore", package: "swift-nio")
 let nioPosix: Target.Dependency = .product(name: "NIOPosix", package: "swift-nio")
 let logging: Target.Dependency = .product(name: "Logging", package: "swift-log")
+let nioSSL: Target.Dependency = .product(name: "NIOSSL", package: "swift-nio-ssl")
+let nioTLS: Target.Dependency = .product(name: "NIOTLS", package: "swift-nio")
 
 let targets: [Target] = [
     // C libraries from Debian (apt) or Homebrew.
@@ -87,7 +90,7 @@ let targets: [Target] = [
     .target(
         name: "LeaseholdRPC",
         dependencies: [
-            "LeaseholdCore", "LeaseholdWire", nioCore, nioPosix, logging,
+            "LeaseholdCore", "LeaseholdWire", nioCore, nioPosix, nioSSL, nioTLS, logging,
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "HeapModule", package: "swift-collections"),
         ],

@@ -8,7 +8,8 @@ if [ $# -gt 0 ]; then
     packages=("$@")
 else
     # postgresql: the tests start a throwaway cluster of their own (initdb + pg_ctl); nothing else runs it.
-    packages=(libprotobuf-c-dev protobuf-c-compiler libsqlite3-dev pkg-config python3 postgresql)
+    # openssl: the TLS tests make a throwaway CA and certificates with its command.
+    packages=(libprotobuf-c-dev protobuf-c-compiler libsqlite3-dev pkg-config python3 postgresql openssl)
 fi
 missing=()
 for package in "${packages[@]}"; do

@@ -1,5 +1,5 @@
 public import LeaseholdCore
-import LeaseholdRPC
+public import LeaseholdRPC
 public import LeaseholdWire
 import Synchronization
 
@@ -28,6 +28,9 @@ public final class LeaseholdClient: Sendable {
         public var callTimeout: Duration
         /// The first and the longest pause between reconnection attempts.
         public var reconnectBackoff: (initial: Duration, maximum: Duration)
+        /// TLS for a server that serves it (the CA to verify it with, and a client certificate for mutual TLS);
+        /// nil for plaintext.
+        public var tls: ClientTLSConfiguration?
 
         public init(
             host: String = "127.0.0.1",
@@ -36,7 +39,8 @@ public final class LeaseholdClient: Sendable {
             clientName: String = "leasehold-swift",
             connectTimeout: Duration = .seconds(5),
             callTimeout: Duration = .seconds(10),
-            reconnectBackoff: (initial: Duration, maximum: Duration) = (.milliseconds(50), .seconds(1))
+            reconnectBackoff: (initial: Duration, maximum: Duration) = (.milliseconds(50), .seconds(1)),
+            tls: ClientTLSConfiguration? = nil
         ) {
             self.host = host
             self.port = port
@@ -45,6 +49,7 @@ public final class LeaseholdClient: Sendable {
             self.connectTimeout = connectTimeout
             self.callTimeout = callTimeout
             self.reconnectBackoff = reconnectBackoff
+            self.tls = tls
         }
 
         /// Parses `HOST:PORT` (`[::1]:7420` for IPv6).
@@ -218,7 +223,8 @@ public final class LeaseholdClient: Sendable {
                     host: configuration.host,
                     port: configuration.port,
                     hello: HelloRequest(clientName: configuration.clientName, token: configuration.token),
-                    connectTimeout: configuration.connectTimeout
+                    connectTimeout: configuration.connectTimeout,
+                    tls: configuration.tls
                 )
             }
             state.connecting = task

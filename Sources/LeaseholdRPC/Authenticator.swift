@@ -1,35 +1,49 @@
 import Crypto
 public import Foundation
 
-/// Maps bearer tokens to principals.
+/// Maps bearer tokens, and the common names of verified client certificates, to principals.
 ///
 /// Without an auth file every client is ``Principal/anonymous`` and tokens are ignored. With one, a token is
-/// accepted when its SHA-256 (lowercase hex) is listed; the file never holds a token in clear.
+/// accepted when its SHA-256 (lowercase hex) is listed; the file never holds a token in clear. An entry may name a
+/// certificate's subject common name (`cert_cn`) instead: a client that sends no token and whose certificate the
+/// server verified (mutual TLS) with that common name gets the entry's principal and roles.
 ///
 /// ```swift
 /// let authenticator = try Authenticator(authFileAt: "/etc/leasehold/auth.json")
 /// let principal = authenticator.authenticate(token: "s3cret")  // nil when unknown
 /// ```
 public struct Authenticator: Sendable {
-    private let principalsByDigest: [String: Principal]?
+    private struct Principals: Sendable {
+        var byDigest: [String: Principal] = [:]
+        var byCommonName: [String: Principal] = [:]
+    }
+
+    private let principals: Principals?
 
     /// Accepts everybody as ``Principal/anonymous``.
-    public static let anonymous = Authenticator(principalsByDigest: nil)
+    public static let anonymous = Authenticator(principals: nil)
 
-    private init(principalsByDigest: [String: Principal]?) { self.principalsByDigest = principalsByDigest }
+    private init(principals: Principals?) { self.principals = principals }
 
     /// Whether tokens are checked at all.
-    public var requiresToken: Bool { self.principalsByDigest != nil }
+    public var requiresToken: Bool { self.principals != nil }
 
     /// Parses an auth file's contents:
-    /// `{"tokens": [{"principal": "ops", "sha256": "<64 hex digits>", "roles": ["admin"]}]}`.
+    /// `{"tokens": [{"principal": "ops", "sha256": "<64 hex digits>", "roles": ["admin"]},
+    /// {"principal": "deployer", "cert_cn": "deployer.example", "roles": ["admin"]}]}`.
     /// - Throws: ``AuthFileError`` naming the problem.
     public init(authFileContents data: Data) throws {
         struct File: Decodable {
             struct Entry: Decodable {
                 var principal: String
-                var sha256: String
+                var sha256: String?
+                var certCommonName: String?
                 var roles: [String]?
+
+                enum CodingKeys: String, CodingKey {
+                    case principal, sha256, roles
+                    case certCommonName = "cert_cn"
+                }
             }
             var tokens: [Entry]
         }
@@ -39,24 +53,39 @@ public struct Authenticator: Sendable {
         } catch let error as DecodingError {
             throw AuthFileError(message: Self.explain(error))
         }
-        var principals: [String: Principal] = [:]
+        var principals = Principals()
         for (index, entry) in file.tokens.enumerated() {
-            let digest = entry.sha256
-            guard digest.utf8.count == 64, digest.utf8.allSatisfy({ Self.isLowercaseHex($0) }) else {
-                throw AuthFileError(
-                    message: "tokens[\(index)].sha256 must be 64 lowercase hex digits "
-                        + "(use `leasehold hash-token TOKEN`)"
-                )
-            }
             guard !entry.principal.isEmpty else {
                 throw AuthFileError(message: "tokens[\(index)].principal must not be empty")
             }
-            guard principals[digest] == nil else {
-                throw AuthFileError(message: "tokens[\(index)].sha256 is listed twice")
+            let principal = Principal(name: entry.principal, roles: Set(entry.roles ?? []))
+            switch (entry.sha256, entry.certCommonName) {
+            case (let digest?, nil):
+                guard digest.utf8.count == 64, digest.utf8.allSatisfy({ Self.isLowercaseHex($0) }) else {
+                    throw AuthFileError(
+                        message: "tokens[\(index)].sha256 must be 64 lowercase hex digits "
+                            + "(use `leasehold hash-token TOKEN`)"
+                    )
+                }
+                guard principals.byDigest[digest] == nil else {
+                    throw AuthFileError(message: "tokens[\(index)].sha256 is listed twice")
+                }
+                principals.byDigest[digest] = principal
+            case (nil, let commonName?):
+                guard !commonName.isEmpty else {
+                    throw AuthFileError(message: "tokens[\(index)].cert_cn must not be empty")
+                }
+                guard principals.byCommonName[commonName] == nil else {
+                    throw AuthFileError(message: "tokens[\(index)].cert_cn is listed twice")
+                }
+                principals.byCommonName[commonName] = principal
+            case (nil, nil):
+                throw AuthFileError(message: "missing \"sha256\" or \"cert_cn\" in tokens[\(index)]")
+            case (_?, _?):
+                throw AuthFileError(message: "tokens[\(index)] has both \"sha256\" and \"cert_cn\"; give one")
             }
-            principals[digest] = Principal(name: entry.principal, roles: Set(entry.roles ?? []))
         }
-        self.init(principalsByDigest: principals)
+        self.init(principals: principals)
     }
 
     /// Reads and parses the auth file at `path`.
@@ -75,11 +104,19 @@ public struct Authenticator: Sendable {
         }
     }
 
-    /// The principal for `token`, or `nil` when the token is unknown or missing.
-    public func authenticate(token: String) -> Principal? {
-        guard let principalsByDigest = self.principalsByDigest else { return .anonymous }
-        guard !token.isEmpty else { return nil }
-        return principalsByDigest[Self.digest(of: token)]
+    /// The principal for a connection's credentials, or `nil` when they name none.
+    ///
+    /// A token, when sent, decides alone: a listed token maps to its principal, an unknown one to `nil`. Without a
+    /// token, the common name of the client's verified certificate is looked up among the `cert_cn` entries.
+    /// - Parameters:
+    ///   - token: The `Hello` token; empty for none.
+    ///   - certificateCommonName: The subject common name of the client certificate that the TLS handshake
+    ///     verified, or nil when there is none.
+    public func authenticate(token: String, certificateCommonName: String? = nil) -> Principal? {
+        guard let principals = self.principals else { return .anonymous }
+        if !token.isEmpty { return principals.byDigest[Self.digest(of: token)] }
+        guard let commonName = certificateCommonName else { return nil }
+        return principals.byCommonName[commonName]
     }
 
     /// The lowercase hex SHA-256 of `token`, as the auth file lists it.

@@ -3,6 +3,7 @@ public import LeaseholdWire
 import Logging
 public import NIOCore
 public import NIOPosix
+import NIOSSL
 import Synchronization
 
 /// A client connection to any server on the RPC layer: many concurrent calls over one TCP connection.
@@ -35,18 +36,32 @@ public final class RPCConnection: Sendable {
     ///   - hello: The `Hello` to send, with the bearer token if the server needs one.
     ///   - connectTimeout: How long to wait for TCP and for the `Hello` answer.
     ///   - maxFrameBytes: The largest frame accepted from the server.
+    ///   - tls: TLS settings for a server that serves TLS; nil for plaintext.
     ///   - group: The event loops for I/O.
     /// - Returns: A connection whose `Hello` succeeded.
-    /// - Throws: ``LeaseholdError`` with `UNAVAILABLE` when the server cannot be reached, or the `Hello` error
-    ///   (`UNAUTHENTICATED`, `UNSUPPORTED_PROTOCOL`).
+    /// - Throws: ``LeaseholdError`` with `UNAVAILABLE` when the server cannot be reached or the TLS handshake fails,
+    ///   `INVALID_ARGUMENT` when a TLS file cannot be used, or the `Hello` error (`UNAUTHENTICATED`,
+    ///   `UNSUPPORTED_PROTOCOL`).
     public static func connect(
         host: String,
         port: Int,
         hello: HelloRequest,
         connectTimeout: Duration = .seconds(5),
         maxFrameBytes: Int = 16 << 20,
+        tls: ClientTLSConfiguration? = nil,
         group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
     ) async throws -> RPCConnection {
+        var tlsContext: NIOSSLContext?
+        if let tls {
+            do {
+                tlsContext = try tls.makeContext()
+            } catch {
+                throw LeaseholdError(code: .invalidArgument, message: "\(error)", cause: error)
+            }
+        }
+        // SNI and certificate checks use the host name; an address is checked against the certificate's IP names.
+        let serverHostname = (try? SocketAddress(ipAddress: host, port: 0)) == nil ? host : nil
+        let failure = ClientConnectionHandler.FirstFailure()
         let channel: any Channel
         do {
             channel = try await ClientBootstrap(group: group)
@@ -55,9 +70,14 @@ public final class RPCConnection: Sendable {
                 .channelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
                         let sync = channel.pipeline.syncOperations
+                        if let tlsContext {
+                            try sync.addHandler(
+                                NIOSSLClientHandler(context: tlsContext, serverHostname: serverHostname)
+                            )
+                        }
                         try sync.addHandler(ByteToMessageHandler(FrameDecoder(maximumFrameLength: maxFrameBytes)))
                         try sync.addHandler(MessageToByteHandler(FrameEncoder()))
-                        try sync.addHandler(ClientConnectionHandler())
+                        try sync.addHandler(ClientConnectionHandler(usesTLS: tlsContext != nil, failure: failure))
                     }
                 }
                 .connect(host: host, port: port)
@@ -69,12 +89,19 @@ public final class RPCConnection: Sendable {
                 cause: error
             )
         }
-        let handler = try await channel.eventLoop.submit {
-            NIOLoopBound(
-                try channel.pipeline.syncOperations.handler(type: ClientConnectionHandler.self),
-                eventLoop: channel.eventLoop
-            )
-        }.get()
+        let handler: NIOLoopBound<ClientConnectionHandler>
+        do {
+            handler = try await channel.eventLoop.submit {
+                NIOLoopBound(
+                    try channel.pipeline.syncOperations.handler(type: ClientConnectionHandler.self),
+                    eventLoop: channel.eventLoop
+                )
+            }.get()
+        } catch {
+            // The connection ended before it could be used (a TLS handshake that failed at once): say why.
+            throw failure.error
+                ?? LeaseholdError(code: .unavailable, message: "\(host):\(port) closed the connection at once")
+        }
         let connection = RPCConnection(
             channel: channel,
             handler: handler,

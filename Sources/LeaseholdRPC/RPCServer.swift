@@ -2,6 +2,7 @@ public import LeaseholdWire
 public import Logging
 public import NIOCore
 public import NIOPosix
+import NIOSSL
 import Synchronization
 
 /// Serves ``RPCService``s over TCP: length-prefixed `leasehold.v1.Frame`s, many concurrent calls per connection.
@@ -64,6 +65,9 @@ public final class RPCServer: Sendable {
         /// active node, or a node's that is no longer sure of its lease), or `nil` to serve. `nil` (the default)
         /// costs nothing.
         public var callRefusal: (@Sendable () -> Status?)?
+        /// TLS on the port, nil for plaintext. A plaintext client of a TLS port is refused (its connection closed
+        /// and logged); ``RPCServer/reloadTLS()`` reads the files again.
+        public var tls: ServerTLSConfiguration?
 
         public init(host: String, port: Int) {
             self.host = host
@@ -76,6 +80,8 @@ public final class RPCServer: Sendable {
         var connections: [ConnectionID: any Channel] = [:]
         var nextConnectionID: UInt64 = 1
         var stopped = false
+        /// What new connections handshake with, when the port serves TLS.
+        var tlsContext: NIOSSLContext?
     }
 
     private let configuration: Configuration
@@ -132,6 +138,10 @@ public final class RPCServer: Sendable {
     /// - Throws: When the address cannot be bound.
     @discardableResult
     public func start() async throws -> SocketAddress {
+        if let tls = self.configuration.tls {
+            let context = try tls.makeContext()
+            self.state.withLock { $0.tlsContext = context }
+        }
         let limits = self.configuration.limits
         var bootstrap = ServerBootstrap(group: self.group)
         if let bytes = limits.socketSendBufferBytes {
@@ -161,8 +171,26 @@ public final class RPCServer: Sendable {
             .get()
         self.state.withLock { $0.serverChannel = channel }
         let address = channel.localAddress!
+        if let tls = self.configuration.tls {
+            self.logger.info(
+                "serving TLS",
+                metadata: [
+                    "certificate": "\(tls.certificatePath)", "client-ca": "\(tls.clientCAPath ?? "none (no mTLS)")",
+                ]
+            )
+        }
         self.logger.info("listening", metadata: ["address": "\(address)"])
         return address
+    }
+
+    /// Reads the TLS certificate, key and client CA files again: connections accepted from now on handshake with
+    /// them, and open connections carry on undisturbed (`leasehold serve` does this on SIGHUP).
+    /// - Throws: ``TLSFileError`` when a file cannot be used; the server then keeps what it had.
+    public func reloadTLS() throws {
+        guard let tls = self.configuration.tls else { return }
+        let context = try tls.makeContext()
+        self.state.withLock { $0.tlsContext = context }
+        self.logger.info("TLS certificate reloaded", metadata: ["certificate": "\(tls.certificatePath)"])
     }
 
     /// Installs the handlers of one accepted connection (frame deadline, decoder, connection handler) on `channel`,
@@ -217,7 +245,9 @@ public final class RPCServer: Sendable {
     private func setUpConnection(_ channel: any Channel) throws {
         let limits = self.configuration.limits
         var full = false
+        var tlsContext: NIOSSLContext?
         let id: ConnectionID? = self.state.withLock { state in
+            tlsContext = state.tlsContext
             guard !state.stopped else { return nil }
             guard state.connections.count < limits.maxConnections else {
                 full = true
@@ -231,6 +261,10 @@ public final class RPCServer: Sendable {
         guard let id else {
             if full {
                 let message = "the server has \(limits.maxConnections) connections open, its limit (--max-connections)"
+                // Over TLS the refusal is sent once the handshake is done, so that the client can read it.
+                if let tlsContext {
+                    try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tlsContext))
+                }
                 try channel.pipeline.syncOperations.addHandler(
                     RefuseConnectionHandler(status: Status(code: .resourceExhausted, message: message))
                 )
@@ -243,6 +277,15 @@ public final class RPCServer: Sendable {
             _ = self.state.withLock { $0.connections.removeValue(forKey: id) }
         }
         let sync = channel.pipeline.syncOperations
+        if let tlsContext {
+            try sync.addHandler(NIOSSLServerHandler(context: tlsContext))
+            try sync.addHandler(
+                TLSHandshakeObserver(
+                    verifiesClients: self.configuration.tls?.requiresClientCertificate ?? false,
+                    logger: self.logger
+                )
+            )
+        }
         try sync.addHandler(FrameDeadlineHandler(timeout: TimeAmount(limits.frameTimeout)))
         try sync.addHandler(
             ByteToMessageHandler(

@@ -141,6 +141,15 @@ public final class LeaseholdNode: Service, Sendable {
         await self.stop()
     }
 
+    /// Reads the TLS files again for the listener this node has now, active or standby; new connections use
+    /// them, open ones carry on (`leasehold serve` on SIGHUP). A later change of role reads the files anew anyway.
+    /// - Throws: ``TLSFileError`` when a file cannot be used; the listener then keeps the certificate it had.
+    public func reloadTLS() throws {
+        let (active, standby) = self.state.withLock { ($0.active, $0.standby) }
+        try active?.reloadTLS()
+        try standby?.reloadTLS()
+    }
+
     /// Stops the lease loop, steps down (resigning the lease so a standby need not wait), and closes the listener.
     public func stop() async {
         let (loop, transitions, epoch) = self.state.withLock { state in
@@ -369,6 +378,7 @@ public final class LeaseholdNode: Service, Sendable {
     private func makeStandby(port: Int) -> RPCServer {
         var configuration = RPCServer.Configuration(host: self.configuration.server.listenHost, port: port)
         configuration.authenticator = self.configuration.server.authenticator
+        configuration.tls = self.configuration.server.tls
         configuration.limits = self.configuration.server.rpcLimits
         configuration.serverID = self.configuration.server.serverID
         configuration.serverVersion = LeaseholdVersion.current

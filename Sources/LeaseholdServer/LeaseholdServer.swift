@@ -30,6 +30,8 @@ public final class LeaseholdServer: Service, Sendable {
         /// `full` syncs every commit; `normal` may lose the last commits on power loss (never on a crash).
         public var synchronous = SQLiteStore.Configuration.Synchronous.full
         public var authenticator = Authenticator.anonymous
+        /// TLS on the RPC port (certificate, key, and the client CA for mutual TLS); nil for plaintext.
+        public var tls: ServerTLSConfiguration?
         /// Sessions, TTL range, waiters per key, key length, lock delay.
         public var locks = LockTable.Configuration()
         /// Events kept for watchers resuming from the past, by count and by age.
@@ -148,6 +150,7 @@ public final class LeaseholdServer: Service, Sendable {
                 port: self.configuration.listenPort
             )
             rpcConfiguration.authenticator = self.configuration.authenticator
+            rpcConfiguration.tls = self.configuration.tls
             rpcConfiguration.limits = self.configuration.rpcLimits
             rpcConfiguration.serverID = self.configuration.serverID
             rpcConfiguration.serverVersion = LeaseholdVersion.current
@@ -244,6 +247,13 @@ public final class LeaseholdServer: Service, Sendable {
     /// Cuts every client connection, as a network failure would (tests and fault drills).
     public func dropClientConnections() {
         self.running.withLock { $0?.rpc.dropConnections() }
+    }
+
+    /// Reads the TLS certificate, key and client CA files again; new connections use them, open ones carry on
+    /// (`leasehold serve` on SIGHUP). Does nothing without TLS or before the server has started.
+    /// - Throws: ``TLSFileError`` when a file cannot be used; the server then keeps the certificate it had.
+    public func reloadTLS() throws {
+        try self.running.withLock { $0?.rpc }?.reloadTLS()
     }
 
     /// The lock service, once started (tests and metrics).

@@ -131,9 +131,15 @@ struct AuthFileTests {
         "files that do not parse are refused with a message naming the problem",
         arguments: [
             ("{", "not valid JSON"),
-            (#"{"tokens": [{"principal": "a"}]}"#, "missing \"sha256\""),
+            (#"{"tokens": [{"principal": "a"}]}"#, "missing \"sha256\" or \"cert_cn\""),
             (#"{"tokens": [{"principal": "a", "sha256": "ABC"}]}"#, "64 lowercase hex"),
             (#"{"nope": []}"#, "missing \"tokens\""),
+            (
+                #"{"tokens": [{"principal": "a", "sha256": "\#(String(repeating: "a", count: 64))", "cert_cn": "a"}]}"#,
+                "both"
+            ),
+            (#"{"tokens": [{"principal": "a", "cert_cn": ""}]}"#, "cert_cn must not be empty"),
+            (#"{"tokens": [{"principal": "a", "cert_cn": "x"}, {"principal": "b", "cert_cn": "x"}]}"#, "listed twice"),
         ]
     )
     func invalid(contents: String, expected: String) {
@@ -145,6 +151,30 @@ struct AuthFileTests {
         } catch {
             Issue.record("unexpected \(error)")
         }
+    }
+
+    @Test("a cert_cn entry names the principal of a client with no token whose certificate has that common name")
+    func certificateCommonName() throws {
+        let digest = Authenticator.digest(of: "s3cret")
+        let authenticator = try Authenticator(
+            authFileContents: Data(
+                #"""
+                {"tokens": [{"principal": "ops", "sha256": "\#(digest)", "roles": ["admin"]},
+                            {"principal": "deployer", "cert_cn": "deploy.example", "roles": ["admin", "x"]}]}
+                """#.utf8
+            )
+        )
+        #expect(
+            authenticator.authenticate(token: "", certificateCommonName: "deploy.example")
+                == Principal(name: "deployer", roles: ["admin", "x"])
+        )
+        #expect(authenticator.authenticate(token: "", certificateCommonName: "other.example") == nil)
+        #expect(authenticator.authenticate(token: "", certificateCommonName: nil) == nil)
+        // A token decides alone: a wrong one is not rescued by a listed certificate.
+        #expect(authenticator.authenticate(token: "wrong", certificateCommonName: "deploy.example") == nil)
+        #expect(authenticator.authenticate(token: "s3cret", certificateCommonName: "deploy.example")?.name == "ops")
+        // A common name never matches a token entry's principal name.
+        #expect(authenticator.authenticate(token: "", certificateCommonName: "ops") == nil)
     }
 
     @Test("without an auth file every token is anonymous")

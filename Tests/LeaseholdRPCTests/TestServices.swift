@@ -108,10 +108,12 @@ func withTestServer<R>(
     service: TestService = TestService(),
     authenticator: Authenticator = .anonymous,
     limits: RPCServer.Limits = RPCServer.Limits(),
+    tls: ServerTLSConfiguration? = nil,
     _ body: (RPCServer, Int) async throws -> R
 ) async throws -> R {
     var configuration = RPCServer.Configuration(host: "127.0.0.1", port: 0)
     configuration.authenticator = authenticator
+    configuration.tls = tls
     configuration.limits = limits
     // Wall-clock deadlines a loaded test machine could trip; ConnectionBoundsTests tests them on a manual clock.
     configuration.limits.helloTimeout = .seconds(300)

@@ -59,6 +59,9 @@ struct CallStateMachine {
 
     /// The connection's principal, once `Hello` has succeeded.
     private(set) var principal: Principal?
+    /// The subject common name of the client's verified TLS certificate (mutual TLS), which the auth file may map to
+    /// a principal (`cert_cn`).
+    private(set) var peerCommonName: String?
     private var calls: [UInt64: OpenCall] = [:]
     private(set) var isClosing = false
     /// The transport stopped reading because the peer does not read its answers; read again once writable.
@@ -171,12 +174,30 @@ struct CallStateMachine {
                 )
             )
         }
-        guard let principal = self.authenticator.authenticate(token: request.token) else {
-            let message = request.token.isEmpty ? "a token is required" : "unknown token"
+        guard
+            let principal = self.authenticator.authenticate(
+                token: request.token,
+                certificateCommonName: self.peerCommonName
+            )
+        else {
+            let message: String
+            if !request.token.isEmpty {
+                message = "unknown token"
+            } else if let commonName = self.peerCommonName {
+                message = "a token is required: the certificate's common name \(commonName) is not in the auth file"
+            } else {
+                message = "a token is required"
+            }
             return Frame(callID: frame.callID, status: Status(code: .unauthenticated, message: message))
         }
         self.principal = principal
         return Frame(callID: frame.callID, payload: self.hello(principal).encoded(), status: .ok)
+    }
+
+    /// The TLS handshake completed; `peerCommonName` is the verified client certificate's subject common name, if
+    /// the server verified one. It arrives before any frame.
+    mutating func tlsHandshakeCompleted(peerCommonName: String?) {
+        self.peerCommonName = peerCommonName
     }
 
     /// Registers a call that ``receive(_:)`` said to start: `call` carries its deadline token and stream sink.

@@ -1,5 +1,6 @@
 import LeaseholdWire
 import NIOCore
+import NIOSSL
 import Synchronization
 
 /// The client's end of a connection: matches server frames to open calls by call_id.
@@ -43,6 +44,22 @@ final class ClientConnectionHandler: ChannelInboundHandler {
     private var deadlines: CallDeadlines?
     /// Set once the connection has ended; later calls fail with it.
     private var endedWith: LeaseholdError?
+    /// Whether the connection runs over TLS, to explain a plaintext connection's failure against a TLS server.
+    private let usesTLS: Bool
+    /// Where the first error is kept for whoever set up the connection, should it end before it is used.
+    private let failure: FirstFailure?
+
+    /// The error that ended a connection, readable from any thread.
+    final class FirstFailure: Sendable {
+        private let value = Mutex<LeaseholdError?>(nil)
+        var error: LeaseholdError? { self.value.withLock { $0 } }
+        func record(_ error: LeaseholdError) { self.value.withLock { $0 = $0 ?? error } }
+    }
+
+    init(usesTLS: Bool = false, failure: FirstFailure? = nil) {
+        self.usesTLS = usesTLS
+        self.failure = failure
+    }
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
@@ -185,7 +202,10 @@ final class ClientConnectionHandler: ChannelInboundHandler {
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         let message: String
         switch error {
+        case let error as FrameTooLarge where !self.usesTLS && Self.looksLikeTLSRecord(length: error.length):
+            message = "the server speaks TLS; connect with TLS (--tls-ca) (read a TLS record, length \(error.length))"
         case let error as FrameTooLarge: message = "server sent a frame of \(error.length) bytes"
+        case is NIOSSLError, is BoringSSLError, is NIOSSLExtraError: message = "TLS handshake failed: \(error)"
         case let error as MalformedMessage: message = "server sent bytes that are not a \(error.messageName)"
         default: message = "connection error: \(error)"
         }
@@ -193,8 +213,17 @@ final class ClientConnectionHandler: ChannelInboundHandler {
         context.close(promise: nil)
     }
 
+    /// Whether a frame's length prefix is the start of a TLS record (a handshake or an alert, TLS 1.x): what a
+    /// plaintext client reads from a TLS server.
+    static func looksLikeTLSRecord(length: Int) -> Bool {
+        let contentType = (length >> 24) & 0xff
+        let majorVersion = (length >> 16) & 0xff
+        return (contentType == 0x15 || contentType == 0x16) && majorVersion == 0x03
+    }
+
     private func end(with error: LeaseholdError) {
         if self.endedWith == nil { self.endedWith = error }
+        self.failure?.record(error)
         let pending = self.pending
         self.pending.removeAll()
         for entry in pending.values { Self.fail(entry, with: error) }

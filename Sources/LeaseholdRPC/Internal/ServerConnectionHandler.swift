@@ -155,6 +155,10 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let handshake = event as? TLSHandshakeObserver.Completed {
+            self.calls.tlsHandshakeCompleted(peerCommonName: handshake.peerCommonName)
+            return
+        }
         guard event is Shutdown else {
             context.fireUserInboundEventTriggered(event)
             return
