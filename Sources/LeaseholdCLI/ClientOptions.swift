@@ -1,10 +1,12 @@
 import ArgumentParser
 import Foundation
 import LeaseholdClient
+import LeaseholdRPC
 
-/// `--server` and `--token`, shared by every command that talks to a server.
+/// `--server`, `--token` and the TLS options, shared by every command that talks to a server.
 ///
-/// The options win over the environment (`LEASEHOLD_SERVER`, `LEASEHOLD_TOKEN`), which wins over the defaults.
+/// The options win over the environment (`LEASEHOLD_SERVER`, `LEASEHOLD_TOKEN`, `LEASEHOLD_TLS_CA`), which wins over
+/// the defaults.
 struct ClientOptions: ParsableArguments {
     /// The address used when neither `--server` nor `LEASEHOLD_SERVER` says otherwise.
     static let defaultServer = "127.0.0.1:7420"
@@ -26,6 +28,25 @@ struct ClientOptions: ParsableArguments {
     )
     var token: String?
 
+    @Option(
+        help: ArgumentHelp(
+            "Connect with TLS and verify the server's certificate with this CA (PEM). Defaults to $LEASEHOLD_TLS_CA.",
+            valueName: "file"
+        )
+    )
+    var tlsCA: String?
+
+    @Option(
+        help: ArgumentHelp(
+            "A client certificate (PEM) for a server that requires one (mutual TLS); with --tls-key.",
+            valueName: "file"
+        )
+    )
+    var tlsCert: String?
+
+    @Option(help: ArgumentHelp("The private key (PEM) of --tls-cert.", valueName: "file"))
+    var tlsKey: String?
+
     /// The address to connect to.
     var address: String {
         if let server = self.server { return server }
@@ -38,6 +59,27 @@ struct ClientOptions: ParsableArguments {
         self.token ?? ProcessInfo.processInfo.environment["LEASEHOLD_TOKEN"] ?? ""
     }
 
+    /// The CA to verify the server with, if any.
+    var certificateAuthority: String? {
+        if let ca = self.tlsCA { return ca }
+        if let ca = ProcessInfo.processInfo.environment["LEASEHOLD_TLS_CA"], !ca.isEmpty { return ca }
+        return nil
+    }
+
+    /// TLS settings when any TLS option (or `LEASEHOLD_TLS_CA`) is given; nil for plaintext.
+    /// - Throws: `ValidationError` when only one of `--tls-cert` and `--tls-key` is given.
+    func tls() throws -> ClientTLSConfiguration? {
+        guard (self.tlsCert == nil) == (self.tlsKey == nil) else {
+            throw ValidationError("--tls-cert and --tls-key go together")
+        }
+        guard self.certificateAuthority != nil || self.tlsCert != nil else { return nil }
+        return ClientTLSConfiguration(
+            caPath: self.certificateAuthority,
+            certificatePath: self.tlsCert,
+            privateKeyPath: self.tlsKey
+        )
+    }
+
     func validate() throws {
         _ = try self.configuration()
     }
@@ -48,7 +90,10 @@ struct ClientOptions: ParsableArguments {
         do {
             var configuration = try LeaseholdClient.Configuration(address: self.address, token: self.bearerToken)
             configuration.clientName = "leasehold-cli"
+            configuration.tls = try self.tls()
             return configuration
+        } catch let error as ValidationError {
+            throw error
         } catch {
             let source = self.server == nil && self.address != Self.defaultServer ? "LEASEHOLD_SERVER" : "--server"
             throw ValidationError("\(source) must be HOST:PORT, not \(self.address)")

@@ -36,6 +36,13 @@ struct Serve: AsyncParsableCommand {
 
             With --auth-file, every client needs a token (see `leasehold hash-token --help`); without it, \
             everyone is the principal `anonymous` and nobody may force-release.
+
+            TLS: --tls-cert and --tls-key serve TLS 1.2 or later on the RPC port; plaintext clients are refused. \
+            With --tls-client-ca every client must present a certificate signed by that CA, and an auth file entry \
+            with "cert_cn" instead of "sha256" names the principal of a client whose certificate has that subject \
+            common name. SIGHUP reads the three files again: new connections use them, open ones carry on.
+              $ leasehold serve --listen 0.0.0.0:7420 --tls-cert server.pem --tls-key server.key \
+                  --tls-client-ca clients-ca.pem --auth-file auth.json
             """
     )
 
@@ -76,6 +83,20 @@ struct Serve: AsyncParsableCommand {
         )
     )
     var authFile: String?
+
+    @Option(help: ArgumentHelp("Serve TLS with this certificate chain (PEM); with --tls-key.", valueName: "file"))
+    var tlsCert: String?
+
+    @Option(help: ArgumentHelp("The private key (PEM) of --tls-cert.", valueName: "file"))
+    var tlsKey: String?
+
+    @Option(
+        help: ArgumentHelp(
+            "With --tls-cert: require a client certificate signed by this CA (PEM), mutual TLS.",
+            valueName: "file"
+        )
+    )
+    var tlsClientCA: String?
 
     @Option(
         help: ArgumentHelp(
@@ -187,6 +208,7 @@ struct Serve: AsyncParsableCommand {
         guard self.helloTimeout.duration > .zero, self.frameTimeout.duration > .zero else {
             throw ValidationError("--hello-timeout and --frame-timeout must be positive")
         }
+        _ = try self.tls()
         guard ["text", "json"].contains(self.logFormat) else {
             throw ValidationError("--log-format must be text or json, not \(self.logFormat)")
         }
@@ -250,6 +272,15 @@ struct Serve: AsyncParsableCommand {
             MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
             configuration.metricsRegistry = registry
         }
+        if let tls = try self.tls() {
+            // Unusable files are a usage error, said before anything starts.
+            do {
+                _ = try tls.makeContext()
+            } catch {
+                throw ValidationError("\(error)")
+            }
+            configuration.tls = tls
+        }
         if let authFile = self.authFile {
             do {
                 configuration.authenticator = try Authenticator(authFileAt: authFile)
@@ -261,10 +292,13 @@ struct Serve: AsyncParsableCommand {
         // The group traps SIGINT and SIGTERM first and then runs the server, which starts there: a signal sent as soon
         // as the server says it listens stops it gracefully, instead of killing it before the traps are set.
         let service: any Service
+        let reloadTLS: @Sendable () throws -> Void
         switch try self.storeChoice() {
         case .sqlite(let path):
             configuration.dataPath = path
-            service = LeaseholdServer(configuration: configuration, logger: logger)
+            let server = LeaseholdServer(configuration: configuration, logger: logger)
+            service = server
+            reloadTLS = { try server.reloadTLS() }
         case .postgres(var endpoint):
             if let file = self.storePasswordFile {
                 guard let text = try? String(contentsOfFile: file, encoding: .utf8) else {
@@ -282,8 +316,30 @@ struct Serve: AsyncParsableCommand {
                 advertise: self.advertise ?? self.listen
             )
             nodeConfiguration.leaderLease = self.leaderLease.duration
-            service = LeaseholdNode(configuration: nodeConfiguration, election: election, logger: logger)
+            let node = LeaseholdNode(configuration: nodeConfiguration, election: election, logger: logger)
+            service = node
+            reloadTLS = { try node.reloadTLS() }
         }
+        // SIGHUP reads the TLS files again (a renewed certificate) without dropping a connection. Trapped before the
+        // server starts, so that a SIGHUP sent once it listens never finds the default action (exit).
+        let hangups = await UnixSignalsSequence(trapping: .sighup)
+        let reloads = Task {
+            for await _ in hangups {
+                guard configuration.tls != nil else {
+                    logger.info("SIGHUP: nothing to reload without TLS")
+                    continue
+                }
+                do {
+                    try reloadTLS()
+                } catch {
+                    logger.error(
+                        "SIGHUP: cannot reload TLS; keeping the old certificate",
+                        metadata: ["error": "\(error)"]
+                    )
+                }
+            }
+        }
+        defer { reloads.cancel() }
         let group = ServiceGroup(
             configuration: ServiceGroupConfiguration(
                 services: [.init(service: service)],
@@ -298,6 +354,26 @@ struct Serve: AsyncParsableCommand {
             // or the data file is not to be had.
             StandardError.print("leasehold: cannot start: \(error)")
             throw ExitCode(ExitStatus.unavailable)
+        }
+    }
+
+    /// The TLS settings of `--tls-cert`, `--tls-key` and `--tls-client-ca`; nil without them.
+    /// - Throws: `ValidationError` when they do not go together.
+    func tls() throws -> ServerTLSConfiguration? {
+        switch (self.tlsCert, self.tlsKey) {
+        case (nil, nil):
+            guard self.tlsClientCA == nil else {
+                throw ValidationError("--tls-client-ca needs --tls-cert and --tls-key")
+            }
+            return nil
+        case (let certificate?, let key?):
+            return ServerTLSConfiguration(
+                certificatePath: certificate,
+                privateKeyPath: key,
+                clientCAPath: self.tlsClientCA
+            )
+        default:
+            throw ValidationError("--tls-cert and --tls-key go together")
         }
     }
 

@@ -19,6 +19,11 @@ struct Serve: AsyncParsableCommand {
             STALE_FENCING_TOKEN. With --lock-server, a token the resource has not seen yet is also checked with \
             the lock server (Validate) and refused if its lock was already released or expired. SIGINT or SIGTERM \
             stops the server cleanly.
+
+            TLS: --tls-cert and --tls-key serve TLS (1.2 or later), --tls-client-ca requires client certificates, \
+            as `leasehold serve` does; SIGHUP reads them again. --tls-ca (or $LEASEHOLD_TLS_CA) connects to the lock \
+            server with TLS, and --lock-server-tls-cert and --lock-server-tls-key present a client certificate to it \
+            (named apart from the server's own --tls-cert and --tls-key).
             """
     )
 
@@ -39,8 +44,72 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Bearer token for the lock server, if it has an auth file (default: $LEASEHOLD_TOKEN).")
     var token: String?
 
+    @Option(help: ArgumentHelp("Serve TLS with this certificate chain (PEM); with --tls-key.", valueName: "file"))
+    var tlsCert: String?
+
+    @Option(help: ArgumentHelp("The private key (PEM) of --tls-cert.", valueName: "file"))
+    var tlsKey: String?
+
+    @Option(
+        help: ArgumentHelp(
+            "With --tls-cert: require a client certificate signed by this CA (PEM), mutual TLS.",
+            valueName: "file"
+        )
+    )
+    var tlsClientCA: String?
+
+    @Option(
+        help: ArgumentHelp(
+            "Connect to --lock-server with TLS, verifying it with this CA (PEM). Defaults to $LEASEHOLD_TLS_CA.",
+            valueName: "file"
+        )
+    )
+    var tlsCA: String?
+
+    @Option(
+        help: ArgumentHelp("A client certificate (PEM) to present to --lock-server (mutual TLS).", valueName: "file")
+    )
+    var lockServerTlsCert: String?
+
+    @Option(help: ArgumentHelp("The private key (PEM) of --lock-server-tls-cert.", valueName: "file"))
+    var lockServerTlsKey: String?
+
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel = "info"
+
+    /// TLS for the listener; nil without `--tls-cert`.
+    func serverTLS() throws -> ServerTLSConfiguration? {
+        switch (self.tlsCert, self.tlsKey) {
+        case (nil, nil):
+            guard self.tlsClientCA == nil else {
+                throw ValidationError("--tls-client-ca needs --tls-cert and --tls-key")
+            }
+            return nil
+        case (let certificate?, let key?):
+            return ServerTLSConfiguration(
+                certificatePath: certificate,
+                privateKeyPath: key,
+                clientCAPath: self.tlsClientCA
+            )
+        default:
+            throw ValidationError("--tls-cert and --tls-key go together")
+        }
+    }
+
+    /// TLS for the lock-server connection; nil when no TLS option for it (nor `LEASEHOLD_TLS_CA`) is given.
+    func lockServerTLS() throws -> ClientTLSConfiguration? {
+        guard (self.lockServerTlsCert == nil) == (self.lockServerTlsKey == nil) else {
+            throw ValidationError("--lock-server-tls-cert and --lock-server-tls-key go together")
+        }
+        let environment = ProcessInfo.processInfo.environment["LEASEHOLD_TLS_CA"].flatMap { $0.isEmpty ? nil : $0 }
+        let ca = self.tlsCA ?? environment
+        guard ca != nil || self.lockServerTlsCert != nil else { return nil }
+        return ClientTLSConfiguration(
+            caPath: ca,
+            certificatePath: self.lockServerTlsCert,
+            privateKeyPath: self.lockServerTlsKey
+        )
+    }
 
     func validate() throws {
         _ = try Self.address(self.listen, option: "--listen", allowingPortZero: true)
@@ -50,6 +119,8 @@ struct Serve: AsyncParsableCommand {
         guard Logger.Level(rawValue: self.logLevel) != nil else {
             throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical")
         }
+        _ = try self.serverTLS()
+        _ = try self.lockServerTLS()
     }
 
     func run() async throws {
@@ -71,7 +142,8 @@ struct Serve: AsyncParsableCommand {
                     host: lock.host,
                     port: lock.port,
                     token: token,
-                    clientName: "fenced-resource"
+                    clientName: "fenced-resource",
+                    tls: try self.lockServerTLS()
                 )
             )
         }
@@ -81,11 +153,24 @@ struct Serve: AsyncParsableCommand {
         } catch {
             throw ValidationError("cannot open \(self.data): \(error)")
         }
-        let server = RPCServer(
-            configuration: RPCServer.Configuration(host: listen.host, port: listen.port),
-            services: [service],
-            logger: logger
-        )
+        var configuration = RPCServer.Configuration(host: listen.host, port: listen.port)
+        configuration.tls = try self.serverTLS()
+        let server = RPCServer(configuration: configuration, services: [service], logger: logger)
+        // SIGHUP reads the TLS files again; trapped before the server listens.
+        let hangups = await UnixSignalsSequence(trapping: .sighup)
+        let reloads = Task {
+            for await _ in hangups {
+                do {
+                    try server.reloadTLS()
+                } catch {
+                    logger.error(
+                        "SIGHUP: cannot reload TLS; keeping the old certificate",
+                        metadata: ["error": "\(error)"]
+                    )
+                }
+            }
+        }
+        defer { reloads.cancel() }
         let address: SocketAddress
         do {
             address = try await server.start()
