@@ -1,16 +1,18 @@
-"""TLS from the client's side. The server in this repository speaks plaintext only, so a TLS-terminating proxy in
-the test (Python's ssl, with the test certificates in tls/) stands in front of a real `leasehold serve`."""
+"""TLS from the client's side: against `leasehold serve --tls-cert …` itself, with a CA and certificates made by the
+`openssl` command at test time, and through a TLS-terminating proxy (Python's ssl, with the test certificates in
+tls/) in front of a plaintext server."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import ssl
-from collections.abc import AsyncIterator
+import subprocess
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
-from conftest import Server
+from conftest import Server, binary
 
 import leasehold
 
@@ -78,3 +80,80 @@ async def test_plaintext_client_cannot_talk_to_a_tls_port(server: Server) -> Non
         context = ssl.create_default_context(cafile=str(CERTS / "ca.pem"))
         async with await leasehold.connect(address, tls=context) as client:
             assert client.server is not None and client.server.protocol_version == 1
+
+
+_OPENSSL_CONFIG = """\
+[req]
+distinguished_name = dn
+prompt = no
+[dn]
+[ca_ext]
+basicConstraints = critical,CA:TRUE
+keyUsage = critical,keyCertSign,cRLSign
+[server_ext]
+basicConstraints = CA:FALSE
+extendedKeyUsage = serverAuth
+subjectAltName = DNS:localhost,IP:127.0.0.1
+[client_ext]
+basicConstraints = CA:FALSE
+extendedKeyUsage = clientAuth
+"""
+
+
+def make_certificates(folder: Path) -> None:
+    """ca.pem, server.pem/.key (for 127.0.0.1) and client.pem/.key (CN py-admin.example), made with openssl."""
+    config = folder / "openssl.cnf"
+    config.write_text(_OPENSSL_CONFIG)
+
+    def openssl(*arguments: str) -> None:
+        subprocess.run(["openssl", *arguments], check=True, capture_output=True, stdin=subprocess.DEVNULL, timeout=30)
+
+    key = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-config", str(config)]
+    openssl("req", "-x509", *key, "-extensions", "ca_ext", "-keyout", str(folder / "ca.key"),
+            "-out", str(folder / "ca.pem"), "-days", "2", "-subj", "/CN=py test CA")
+    for name, common_name, extensions in (("server", "localhost", "server_ext"),
+                                          ("client", "py-admin.example", "client_ext")):
+        openssl("req", "-new", *key, "-keyout", str(folder / f"{name}.key"), "-out", str(folder / f"{name}.csr"),
+                "-subj", f"/CN={common_name}")
+        openssl("x509", "-req", "-in", str(folder / f"{name}.csr"), "-CA", str(folder / "ca.pem"),
+                "-CAkey", str(folder / "ca.key"), "-CAcreateserial", "-days", "2", "-out", str(folder / f"{name}.pem"),
+                "-extfile", str(config), "-extensions", extensions)
+
+
+@pytest.fixture
+def tls_server(tmp_path: Path) -> Iterator[tuple[Server, Path]]:
+    """`leasehold serve` with mutual TLS, and an auth file that makes the client certificate's CN an admin."""
+    make_certificates(tmp_path)
+    auth = tmp_path / "auth.json"
+    auth.write_text('{"tokens": [{"principal": "py-ops", "cert_cn": "py-admin.example", "roles": ["admin"]}]}')
+    arguments = [
+        "--data", str(tmp_path / "leasehold.db"), "--tls-cert", str(tmp_path / "server.pem"),
+        "--tls-key", str(tmp_path / "server.key"), "--tls-client-ca", str(tmp_path / "ca.pem"),
+        "--auth-file", str(auth),
+    ]
+    process = Server(binary("LEASEHOLD_BIN", "leasehold"), arguments, tmp_path, "leasehold-tls")
+    process.start()
+    try:
+        yield process, tmp_path
+    finally:
+        process.stop()
+
+
+async def test_mutual_tls_against_the_server_itself(tls_server: tuple[Server, Path]) -> None:
+    server, certs = tls_server
+    tls = leasehold.TLS(
+        ca_file=str(certs / "ca.pem"), cert_file=str(certs / "client.pem"), key_file=str(certs / "client.key")
+    )
+    async with await leasehold.connect(server.address, tls=tls) as client:
+        assert client.server is not None and client.server.principal == "py-ops"
+        session = await client.open_session(ttl=5.0)
+        async with session.lock("tls/real", wait=0) as lock:
+            assert (await client.validate("tls/real", lock.fencing_token)).valid
+        await session.close()
+    # Plaintext, no client certificate, or a CA that did not sign the server's: each is refused.
+    with pytest.raises(leasehold.Unavailable, match="speaks TLS"):
+        await leasehold.connect(server.address, connect_timeout=3.0)
+    with pytest.raises(leasehold.Unavailable):
+        await leasehold.connect(server.address, tls=leasehold.TLS(ca_file=str(certs / "ca.pem")), connect_timeout=3.0)
+    with pytest.raises(leasehold.Unavailable):
+        await leasehold.connect(server.address, tls=True, connect_timeout=3.0)

@@ -259,6 +259,11 @@ class Connection:
             while True:
                 header = await self._reader.readexactly(4)
                 (length,) = _LENGTH.unpack(header)
+                plaintext = self._writer.get_extra_info("sslcontext") is None
+                if plaintext and header[0] in (0x15, 0x16) and header[1] == 0x03:
+                    # A TLS record (an alert or a handshake), not a frame: this plaintext client reached a TLS port.
+                    error = errors.Unavailable(f"{self.address} speaks TLS: connect with tls=leasehold.TLS(...)")
+                    break
                 if length > self._max_frame_bytes:
                     error = errors.LeaseholdError(
                         f"{self.address} sent a frame of {length} bytes (limit {self._max_frame_bytes})",
