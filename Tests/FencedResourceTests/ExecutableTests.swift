@@ -1,6 +1,8 @@
 import FencedResource
 import FencedResourceWire
 import Foundation
+import LeaseholdClient
+import LeaseholdRPC
 import LeaseholdTestSupport
 import LeaseholdTestUtilities
 import LeaseholdWire
@@ -75,5 +77,73 @@ struct ExecutableTests {
         #expect(output.contains("STALE_FENCING_TOKEN"))
         #expect(output.contains("REFUSED"))
         #expect(!output.contains("ACCEPTED ("))
+    }
+
+    @Test("fenced-resource serves TLS and checks tokens with a mutual-TLS lock server", .timeLimit(.minutes(1)))
+    func tls() async throws {
+        let directory = try TemporaryDirectory("fenced-resource-tls")
+        defer { directory.remove() }
+        let ca = try TestCertificates(in: directory.path)
+        let server = try ca.issue("server", commonName: "localhost", server: true)
+        let resource = try ca.issue("resource", commonName: "fenced-resource.example")
+        let writer = try ca.issue("writer", commonName: "writer.example")
+        let auth =
+            #"{"tokens": [{"principal": "fenced-resource", "cert_cn": "fenced-resource.example"},"#
+            + #"{"principal": "writer", "cert_cn": "writer.example"}]}"#
+        try auth.write(toFile: directory.file("auth.json"), atomically: true, encoding: .utf8)
+        let lockServer = try await ServerProcess.start(
+            .leasehold,
+            in: directory,
+            arguments: [
+                "--tls-cert", server.certificate, "--tls-key", server.key, "--tls-client-ca", ca.caCertificate,
+                "--auth-file", directory.file("auth.json"),
+            ]
+        )
+        defer { lockServer.killIfRunning() }
+        let fenced = try await ServerProcess.start(
+            .fencedResource,
+            data: directory.file("fenced.db"),
+            log: directory.file("fenced.log"),
+            arguments: [
+                "--tls-cert", server.certificate, "--tls-key", server.key, "--lock-server", lockServer.address,
+                "--tls-ca", ca.caCertificate, "--lock-server-tls-cert", resource.certificate,
+                "--lock-server-tls-key", resource.key,
+            ],
+            timeout: .seconds(30)
+        )
+        defer { fenced.killIfRunning() }
+
+        let tls = ClientTLSConfiguration(
+            caPath: ca.caCertificate,
+            certificatePath: writer.certificate,
+            privateKeyPath: writer.key
+        )
+        let locks = try await LeaseholdClient.connect(.init(host: "127.0.0.1", port: lockServer.port, tls: tls))
+        let session = try await locks.openSession(ttl: .seconds(30))
+        let lock = try await session.acquire("orders/1")
+        let connection = try await RPCConnection.connect(
+            host: "127.0.0.1",
+            port: fenced.port,
+            hello: HelloRequest(),
+            tls: ClientTLSConfiguration(caPath: ca.caCertificate)
+        )
+        let client = FencedResourceClient(connection: connection)
+        // A token the resource has not seen is checked with the lock server, over mutual TLS.
+        let written = try await client.write(
+            "orders/1",
+            data: .utf8("paid"),
+            fencingToken: lock.fencingToken,
+            lockKey: lock.key
+        )
+        #expect(written.version == 1)
+        await client.close()
+        _ = try await session.close()
+        await locks.close()
+
+        await #expect(throws: LeaseholdError.self) {
+            try await FencedResourceClient.connect(host: "127.0.0.1", port: fenced.port)
+        }
+        #expect(try await fenced.stop(timeout: .seconds(10)) == .exited(0))
+        #expect(try await lockServer.stop() == .exited(0))
     }
 }
