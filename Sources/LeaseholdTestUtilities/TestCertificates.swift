@@ -31,7 +31,7 @@ public struct TestCertificates: Sendable {
         self.caKey = folder + "/\(name).key"
         self.config = folder + "/\(name).cnf"
         try Self.configuration.write(toFile: self.config, atomically: true, encoding: .utf8)
-        try Self.openssl([
+        try self.openssl([
             "req", "-x509", "-config", self.config, "-extensions", "ca_ext", "-newkey", "ec", "-pkeyopt",
             "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", self.caKey, "-out", self.caCertificate, "-days", "2",
             "-subj", "/CN=Leasehold test CA \(name)",
@@ -47,11 +47,11 @@ public struct TestCertificates: Sendable {
     public func issue(_ name: String, commonName: String, server: Bool = false) throws -> Pair {
         let pair = Pair(certificate: self.folder + "/\(name).pem", key: self.folder + "/\(name).key")
         let request = self.folder + "/\(name).csr"
-        try Self.openssl([
+        try self.openssl([
             "req", "-new", "-config", self.config, "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
             "-nodes", "-keyout", pair.key, "-out", request, "-subj", "/CN=\(commonName)",
         ])
-        try Self.openssl([
+        try self.openssl([
             "x509", "-req", "-in", request, "-CA", self.caCertificate, "-CAkey", self.caKey, "-set_serial",
             "0x" + UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(30), "-days", "2", "-out",
             pair.certificate, "-extfile", self.config, "-extensions", server ? "server_ext" : "client_ext",
@@ -64,26 +64,22 @@ public struct TestCertificates: Sendable {
         public var description: String
     }
 
-    private static func openssl(_ arguments: [String]) throws {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["openssl"] + arguments
-        let errors = Pipe()
-        process.standardError = errors
-        process.standardOutput = FileHandle.nullDevice
-        process.standardInput = FileHandle.nullDevice
-        do {
-            try process.run()
-        } catch {
-            throw Failure(description: "cannot run openssl (scripts/install-deps.sh installs it): \(error)")
+    /// Runs `openssl` to completion through ``Spawn`` (nothing of the test process leaks into it), its output in a
+    /// file of the folder.
+    private func openssl(_ arguments: [String]) throws {
+        let searchPath = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"
+        guard
+            let executable = searchPath.split(separator: ":").map({ "\($0)/openssl" }).first(where: {
+                FileManager.default.isExecutableFile(atPath: $0)
+            })
+        else {
+            throw Failure(description: "openssl is not installed (scripts/install-deps.sh installs it)")
         }
-        let output = errors.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
-            throw Failure(
-                description: "openssl \(arguments.prefix(2).joined(separator: " ")) failed: "
-                    + String(decoding: output, as: UTF8.self)
-            )
+        let log = self.folder + "/openssl-\(UUID().uuidString.prefix(8)).log"
+        let child = try Spawn.start(executable, arguments, standardOutputPath: log, standardErrorPath: log)
+        guard child.waitForExit() == .exited(0) else {
+            let output = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
+            throw Failure(description: "openssl \(arguments.prefix(2).joined(separator: " ")) failed: \(output)")
         }
     }
 
