@@ -77,9 +77,9 @@ struct Serve: AsyncParsableCommand {
 
     @Option(
         help: ArgumentHelp(
-            "JSON file mapping SHA-256 token digests to principals and roles.",
+            "JSON file mapping SHA-256 token digests (or, under mutual TLS, certificate common names) to principals and roles.",
             discussion:
-                #"{"tokens": [{"principal": "ops", "sha256": "<hex>", "roles": ["admin"]}]}; make digests with `leasehold hash-token`."#
+                #"{"tokens": [{"principal": "ops", "sha256": "<hex>", "roles": ["admin"]}, {"principal": "deployer", "cert_cn": "deployer.example"}]}; make digests with `leasehold hash-token`."#
         )
     )
     var authFile: String?
