@@ -54,6 +54,14 @@ struct CommonOptions: ParsableArguments {
     @Option(help: "The server, HOST:PORT (loopback only).")
     var server = "127.0.0.1:7420"
 
+    @Option(
+        help: ArgumentHelp(
+            "Connect with TLS, verifying the server with this CA (PEM): to measure what TLS costs.",
+            valueName: "file"
+        )
+    )
+    var tlsCA: String?
+
     @Option(help: "Concurrent clients; each has its own session.")
     var clients = 64
 
@@ -137,6 +145,7 @@ struct CommonOptions: ParsableArguments {
                     host: host,
                     port: port,
                     hello: HelloRequest(clientName: "leasehold-bench/\(name)/\(index)"),
+                    tls: self.tlsCA.map { ClientTLSConfiguration(caPath: $0) },
                     group: GeneratorLoops.group(threads: self.eventLoops)
                 )
             )
@@ -148,7 +157,7 @@ struct CommonOptions: ParsableArguments {
     var parameters: [String: String] {
         [
             "server": self.server, "clients": "\(self.clients)", "duration": self.duration.description,
-            "warmup": self.warmup.description,
+            "warmup": self.warmup.description, "tls": self.tlsCA == nil ? "off" : "on",
             "generatorEventLoops": self.eventLoops.map { "\($0)" } ?? "\(System.coreCount) (default: one per core)",
         ]
     }
@@ -156,7 +165,8 @@ struct CommonOptions: ParsableArguments {
     /// How a workload's label names its connections: "8 conns", with the generator's loops when `--event-loops` is
     /// given ("64 conns, 1 generator loop"), so that table rows say how the load was made.
     func connectionsLabel(_ count: Int) -> String {
-        "\(count) conns" + (self.eventLoops.map { ", \($0) generator loop\($0 == 1 ? "" : "s")" } ?? "")
+        "\(count) conns" + (self.tlsCA == nil ? "" : " over TLS")
+            + (self.eventLoops.map { ", \($0) generator loop\($0 == 1 ? "" : "s")" } ?? "")
     }
 }
 
