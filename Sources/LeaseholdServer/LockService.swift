@@ -1,4 +1,5 @@
 import Crypto
+import LeaseholdConcurrency
 public import LeaseholdCore
 public import LeaseholdRPC
 public import LeaseholdStore
