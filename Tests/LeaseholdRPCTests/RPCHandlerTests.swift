@@ -103,16 +103,22 @@ struct RawClientTests {
         try await withTestServer { _, port in
             let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
                 .appendingPathComponent("RawClient/raw_hello.py").path
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-            process.arguments = ["python3", script, String(port)]
-            let output = Pipe()
-            process.standardOutput = output
-            try process.run()
-            let data = output.fileHandleForReading.readDataToEndOfFile()
-            process.waitUntilExit()
+            // Its output goes to a file, not a pipe: reading a pipe to its end would block a thread of the
+            // cooperative pool.
+            let directory = try TemporaryDirectory("raw-client")
+            defer { directory.remove() }
+            let outputPath = directory.file("stdout")
+            let client = try Spawn.start(
+                "/usr/bin/env",
+                ["python3", script, String(port)],
+                standardOutputPath: outputPath,
+                standardErrorPath: directory.file("stderr")
+            )
+            defer { if client.termination == nil { kill(client.pid, SIGKILL) } }
+            try await eventually(within: .seconds(30), "the raw client to exit") { client.termination != nil }
+            let data = try Data(contentsOf: URL(fileURLWithPath: outputPath))
             let text = String(decoding: data, as: UTF8.self)
-            #expect(process.terminationStatus == 0, "raw client printed: \(text)")
+            #expect(client.termination == .exited(0), "raw client printed: \(text)")
             let json = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
             #expect(json["principal"] as? String == "anonymous")
             #expect(json["max_frame_bytes"] as? Int == 1 << 20)
