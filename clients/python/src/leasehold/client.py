@@ -88,6 +88,7 @@ async def connect(
     connect_timeout: float = 5.0,
     call_timeout: float = 10.0,
     reconnect_backoff: tuple[float, float] = (0.05, 1.0),
+    failover_timeout: float = 10.0,
     stream_buffer: int = DEFAULT_STREAM_BUFFER,
 ) -> Client:
     """Connects to a Leasehold server and says ``Hello``.
@@ -102,6 +103,9 @@ async def connect(
         connect_timeout: Seconds for TCP, TLS and ``Hello`` on one address.
         call_timeout: The deadline of calls that do not wait for a lock, in seconds.
         reconnect_backoff: The first and the longest pause between reconnection attempts, in seconds.
+        failover_timeout: How long, in seconds, ``connect``, queries, ``open_session`` and session calls keep trying
+            the addresses (in turn, pausing by ``reconnect_backoff`` between rounds) while none answers as the active
+            node: a failover or a restart in progress. 0 tries each address once.
         stream_buffer: Watch responses buffered for a consumer that does not keep up; past it the stream is cancelled
             and the watch resumes by revision when the consumer reads again.
 
@@ -109,7 +113,7 @@ async def connect(
         A connected client; use ``async with`` or ``await client.close()``.
 
     Raises:
-        Unavailable: no address could be reached.
+        Unavailable: no address answered as the active node within ``failover_timeout``.
         Unauthenticated: the token was refused.
     """
     client = Client(
@@ -120,10 +124,11 @@ async def connect(
         connect_timeout=connect_timeout,
         call_timeout=call_timeout,
         reconnect_backoff=reconnect_backoff,
+        failover_timeout=failover_timeout,
         stream_buffer=stream_buffer,
     )
     try:
-        await client._connection()
+        await client._connection(wait=True)
     except BaseException:
         await client.close()
         raise
@@ -147,6 +152,7 @@ class Client:
         connect_timeout: float = 5.0,
         call_timeout: float = 10.0,
         reconnect_backoff: tuple[float, float] = (0.05, 1.0),
+        failover_timeout: float = 10.0,
         stream_buffer: int = DEFAULT_STREAM_BUFFER,
     ) -> None:
         texts = address.split(",") if isinstance(address, str) else list(address)
@@ -168,6 +174,7 @@ class Client:
         self.connect_timeout = connect_timeout
         self.call_timeout = call_timeout
         self.reconnect_backoff = reconnect_backoff
+        self.failover_timeout = failover_timeout
         self._stream_buffer = stream_buffer
         self._current: Connection | None = None
         self._connecting: asyncio.Task[Connection] | None = None
@@ -186,18 +193,20 @@ class Client:
         await self.close()
 
     async def close(self) -> None:
-        """Closes the open sessions (releasing their locks; at most ``call_timeout`` each), then the connection.
+        """Closes the open sessions (releasing their locks; all at once, within ``call_timeout``), then the connection.
 
         Safe to call twice.
         """
         if self._closed:
             return
-        sessions = list(self._sessions)
-        for session in sessions:
+
+        async def close_session(session: Session) -> None:
             # Bounded: with the server gone, a session is left to expire there rather than hold up the close.
             with contextlib.suppress(errors.LeaseholdError, TimeoutError):
                 async with asyncio.timeout(self.call_timeout):
                     await session.close()
+
+        await asyncio.gather(*(close_session(session) for session in list(self._sessions)))
         self._closed = True
         if self._connecting is not None:
             self._connecting.cancel()
@@ -250,7 +259,7 @@ class Client:
         request = pb.OpenSessionRequest(ttl_ms=milliseconds(ttl, "ttl"), name=text_to_wire(name))
         loop = asyncio.get_running_loop()
         for attempt in range(2):
-            connection = await self._connection()
+            connection = await self._connection(wait=True)
             sent_at = loop.time()
             try:
                 info = await connection.unary(
@@ -329,18 +338,38 @@ class Client:
 
     async def _call(self, method: str, request: Message, response_type: type[M]) -> M:
         """A call that needs no session, sent again once on a new connection if the connection was lost."""
-        connection = await self._connection()
+        connection = await self._connection(wait=True)
         try:
             return await connection.unary(method, request, response_type, timeout=self.call_timeout)
         except errors.LeaseholdError as error:
             if not is_connectivity(error):
                 raise
             await self._discard(connection)
-        connection = await self._connection()
+        connection = await self._connection(wait=True)
         return await connection.unary(method, request, response_type, timeout=self.call_timeout)
 
-    async def _connection(self) -> Connection:
-        """The current connection, reconnecting (once, shared by all callers) if it has ended."""
+    async def _connection(self, *, wait: bool = False) -> Connection:
+        """The current connection, reconnecting if it has ended.
+
+        One round tries every address in turn (shared by all callers); with ``wait``, rounds that find no active node
+        are repeated with the reconnect back-off for up to ``failover_timeout`` seconds. The keepalives and watches
+        make one round at a time, as they have their own back-off and report each failure.
+        """
+        if not wait:
+            return await self._connect_round()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.failover_timeout
+        backoff = _Backoff(*self.reconnect_backoff)
+        while True:
+            try:
+                return await self._connect_round()
+            except errors.Unavailable:
+                delay = backoff.next()
+                if self._closed or loop.time() + delay > deadline:
+                    raise
+            await asyncio.sleep(delay)
+
+    async def _connect_round(self) -> Connection:
         if self._closed:
             raise errors.Unavailable("the client is closed")
         current = self._current
