@@ -82,6 +82,32 @@ async def test_reconnects_start_with_the_address_that_worked(server: Server) -> 
             assert client.server is not None and client.server.address == server.address
 
 
+async def test_a_node_that_never_answers_does_not_hold_up_the_others(server: Server) -> None:
+    """A node that accepts TCP and says nothing (frozen, or cut off) is left trying while the next address is tried;
+    once another node is chosen its attempt is stopped and its connection closed."""
+    connections = 0
+    closed = asyncio.Event()
+
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal connections
+        connections += 1
+        await reader.read()  # until the client closes its end
+        closed.set()
+        writer.close()
+
+    listener = await asyncio.start_server(silent, "127.0.0.1", 0)
+    address = f"127.0.0.1:{listener.sockets[0].getsockname()[1]}"
+    async with listener:
+        # Without the overlap the silent node alone would take the whole connect_timeout (30 s).
+        async with asyncio.timeout(15):
+            client = await leasehold.connect([address, server.address], connect_timeout=30.0, failover_timeout=0)
+        async with client:
+            assert client.server is not None and client.server.address == server.address
+            assert connections == 1
+            async with asyncio.timeout(10):
+                await closed.wait()
+
+
 async def test_connect_gives_up_after_the_failover_timeout() -> None:
     async with FakeStandby(lambda n: "") as standby:
         with pytest.raises(leasehold.Unavailable) as raised:
@@ -250,6 +276,40 @@ async def test_session_lock_and_watch_survive_sigkill_of_the_active(nodes: tuple
         assert watcher.server is not None and watcher.server.address == b.address
         assert watch.restarts >= 1
 
+        assert await lock.release() > lock.fencing_token
+        await session.close()
+        observer.cancel()
+
+
+async def test_session_moves_to_the_new_active_while_the_old_one_is_frozen(nodes: tuple[Server, Server]) -> None:
+    """SIGSTOP, not SIGKILL: the old active's port still accepts TCP but answers nothing. The keepalive times out, the
+    reconnect leaves the frozen node trying and reaches the new active, and the session resumes there in time."""
+    a, b = nodes
+    a.start()
+    await until_active(a)
+    b.start()
+    await until_standby_of(b, a)
+
+    # Tried in turn, the frozen node alone would take connect_timeout, past the session's deadline.
+    async with await leasehold.connect([a.address, b.address], connect_timeout=20.0) as client:
+        session = await client.open_session(ttl=20.0)
+        lock = await session.acquire("jobs/frozen", wait=0)
+        states: list[str] = []
+        observer = asyncio.create_task(collect_states(session, states))
+        a.freeze()
+        try:
+            for _ in range(1600):  # at most 40 s
+                if states[-1:] == ["connected"] and "safe" in states:
+                    break
+                await asyncio.sleep(0.025)
+            assert states[:4] == ["connected", "jeopardy", "safe", "connected"], states
+            assert client.server is not None and client.server.address == b.address
+            assert not lock.lost.is_set()
+            assert (await client.validate("jobs/frozen", lock.fencing_token)).valid
+        finally:
+            a.thaw()
+        # Awake, the old active knows its lease is gone: it serves nothing and names the new active.
+        await until_standby_of(a, b)
         assert await lock.release() > lock.fencing_token
         await session.close()
         observer.cancel()

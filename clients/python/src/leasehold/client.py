@@ -100,7 +100,8 @@ async def connect(
         tls: ``None`` for plaintext; ``True`` for TLS with the system's trust store; a ``TLS`` with a CA file and a
             client certificate; or an ``ssl.SSLContext``.
         client_name: A name for the server's logs.
-        connect_timeout: Seconds for TCP, TLS and ``Hello`` on one address.
+        connect_timeout: Seconds for TCP, TLS and ``Hello`` on one address. With several addresses, one that has not
+            answered after a quarter of it (at most 1 s) keeps trying while the next one starts.
         call_timeout: The deadline of calls that do not wait for a lock, in seconds.
         reconnect_backoff: The first and the longest pause between reconnection attempts, in seconds.
         failover_timeout: How long, in seconds, ``connect``, queries, ``open_session`` and session calls keep trying
@@ -175,6 +176,8 @@ class Client:
         self.call_timeout = call_timeout
         self.reconnect_backoff = reconnect_backoff
         self.failover_timeout = failover_timeout
+        #: Seconds without an answer after which the next address is tried alongside.
+        self._stagger = min(connect_timeout / 4, 1.0)
         self._stream_buffer = stream_buffer
         self._current: Connection | None = None
         self._connecting: asyncio.Task[Connection] | None = None
@@ -398,6 +401,12 @@ class Client:
         await connection.close()
 
     async def _connect_any(self) -> Connection:
+        """One round over the addresses, from the last one that worked, following standbys' leader hints.
+
+        Addresses are tried one at a time, except that one that has not answered after ``_stagger`` seconds (a frozen
+        node, or one whose machine is gone, takes ``connect_timeout`` to fail) keeps trying while the next starts: the
+        first node to accept ``Hello`` is chosen, and the other attempts are stopped.
+        """
         count = len(self._addresses)
         queue: collections.deque[tuple[str, int]] = collections.deque(
             self._addresses[(self._preferred + i) % count] for i in range(count)
@@ -410,34 +419,63 @@ class Client:
             client_name=text_to_wire(self._client_name, "client name"),
             token=text_to_wire(self._token, "token"),
         )
-        while queue:
-            host, port = queue.popleft()
-            if (host, port) in tried:
-                continue
-            tried.add((host, port))
-            try:
-                connection = await Connection.open(
-                    host,
-                    port,
-                    hello=hello,
-                    tls=self._tls,
-                    server_hostname=self._server_hostname,
-                    connect_timeout=self.connect_timeout,
-                    stream_buffer=self._stream_buffer,
+
+        async def attempt(host: str, port: int) -> Connection:
+            return await Connection.open(
+                host,
+                port,
+                hello=hello,
+                tls=self._tls,
+                server_hostname=self._server_hostname,
+                connect_timeout=self.connect_timeout,
+                stream_buffer=self._stream_buffer,
+            )
+
+        loop = asyncio.get_running_loop()
+        attempts: dict[asyncio.Task[Connection], tuple[str, int]] = {}
+        chosen: Connection | None = None
+        try:
+            while chosen is None and (queue or attempts):
+                if queue:
+                    host, port = queue.popleft()
+                    if (host, port) in tried:
+                        continue
+                    tried.add((host, port))
+                    attempts[loop.create_task(attempt(host, port))] = (host, port)
+                done, _ = await asyncio.wait(
+                    attempts, timeout=self._stagger if queue else None, return_when=asyncio.FIRST_COMPLETED
                 )
-            except errors.Unavailable as error:
-                problems.append(error.message)
-                if error.leader and hops < _MAX_LEADER_HOPS:
-                    with contextlib.suppress(errors.InvalidArgument):
-                        leader = parse_address(error.leader)
-                        hops += 1
-                        if leader not in tried:
-                            queue.appendleft(leader)
-                continue
-            if (host, port) in self._addresses:
-                self._preferred = self._addresses.index((host, port))
-            return connection
-        raise errors.Unavailable("no server reachable: " + "; ".join(problems))
+                for task in done:
+                    address = attempts.pop(task)
+                    error = task.exception()
+                    if error is None:
+                        if chosen is None:
+                            chosen = task.result()
+                            if address in self._addresses:
+                                self._preferred = self._addresses.index(address)
+                        else:
+                            await task.result().close()
+                        continue
+                    if not isinstance(error, errors.Unavailable):
+                        if chosen is None:
+                            raise error  # UNAUTHENTICATED, UNSUPPORTED_PROTOCOL: the same on every node
+                        continue
+                    problems.append(error.message)
+                    if error.leader and hops < _MAX_LEADER_HOPS:
+                        with contextlib.suppress(errors.InvalidArgument):
+                            leader = parse_address(error.leader)
+                            hops += 1
+                            if leader not in tried:
+                                queue.appendleft(leader)
+        finally:
+            for task in attempts:
+                task.cancel()
+            for task in attempts:
+                with contextlib.suppress(BaseException):
+                    await (await task).close()  # an attempt that won the race with its cancellation
+        if chosen is None:
+            raise errors.Unavailable("no server reachable: " + "; ".join(problems))
+        return chosen
 
 
 class Watch:
