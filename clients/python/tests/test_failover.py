@@ -315,6 +315,31 @@ async def test_session_moves_to_the_new_active_while_the_old_one_is_frozen(nodes
         observer.cancel()
 
 
+async def test_session_expires_when_no_node_takes_over_in_time(nodes: tuple[Server, Server]) -> None:
+    """Both nodes gone: the rounds over the addresses keep failing, the locks are given up before the session's local
+    deadline, and the session turns expired there, as with one server that stays down."""
+    a, b = nodes
+    a.start()
+    await until_active(a)
+    b.start()
+    await until_standby_of(b, a)
+
+    async with await leasehold.connect([a.address, b.address], reconnect_backoff=(0.05, 0.2)) as client:
+        session = await client.open_session(ttl=2.0)
+        lock = await session.acquire("jobs/lost", wait=0)
+        states: list[str] = []
+        observer = asyncio.create_task(collect_states(session, states))
+        b.kill()
+        a.kill()
+        await observer  # ends with "expired"
+        assert states[0] == "connected" and "jeopardy" in states and states[-1] == "expired", states
+        assert "safe" not in states
+        assert lock.lost.is_set()
+        assert asyncio.get_running_loop().time() >= session.confirmed_until
+        with pytest.raises(leasehold.SessionExpired):
+            await session.acquire("jobs/lost", wait=0)
+
+
 async def test_work_queue_workers_carry_on_through_a_failover(nodes: tuple[Server, Server], tmp_path: Path) -> None:
     """The work-queue example with both addresses: the active is killed mid-item, and every item is still done
     exactly once, the workers finishing on the new active."""
