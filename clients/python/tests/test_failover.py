@@ -315,6 +315,41 @@ async def test_session_moves_to_the_new_active_while_the_old_one_is_frozen(nodes
         observer.cancel()
 
 
+async def test_a_watch_alone_leaves_a_frozen_active(nodes: tuple[Server, Server]) -> None:
+    """A client with only a watch sends nothing a frozen node could fail to answer: its silence check finds the node
+    unresponsive, and the watch resumes on the new active with no gap and no duplicate."""
+    a, b = nodes
+    a.start()
+    await until_active(a)
+    b.start()
+    await until_standby_of(b, a)
+
+    async with (
+        await leasehold.connect([a.address, b.address], call_timeout=2.0, connect_timeout=2.0) as watcher,
+        await leasehold.connect([b.address, a.address], call_timeout=3.0) as writer,
+    ):
+        seen: list[leasehold.Event] = []
+        watch = watcher.watch("jobs/", from_revision=1)
+        session = await writer.open_session(ttl=10.0)
+        await (await session.acquire("jobs/before", wait=0)).release()
+        seen += [await anext(watch), await anext(watch)]
+        await session.close()
+
+        a.freeze()
+        try:
+            session = await writer.open_session(ttl=10.0)  # the writer reconnects to the new active
+            assert writer.server is not None and writer.server.address == b.address
+            await (await session.acquire("jobs/after", wait=0)).release()
+            async with asyncio.timeout(30):  # the silence check takes about call_timeout, 2 s
+                seen += [await anext(watch), await anext(watch)]
+        finally:
+            a.thaw()
+        await watch.aclose()
+        assert [event.key for event in seen] == ["jobs/before", "jobs/before", "jobs/after", "jobs/after"]
+        assert [event.revision for event in seen] == list(range(seen[0].revision, seen[0].revision + 4))
+        assert watch.restarts >= 1
+
+
 async def test_session_expires_when_no_node_takes_over_in_time(nodes: tuple[Server, Server]) -> None:
     """Both nodes gone: the rounds over the addresses keep failing, the locks are given up before the session's local
     deadline, and the session turns expired there, as with one server that stays down."""

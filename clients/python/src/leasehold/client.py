@@ -479,13 +479,21 @@ class Client:
 
 
 class Watch:
-    """An ``async for`` stream of ``Event``s that resumes by revision after reconnects: no gap, no duplicate."""
+    """An ``async for`` stream of ``Event``s that resumes by revision after reconnects: no gap, no duplicate.
+
+    A stream that stays silent for half the client's ``call_timeout`` is checked with a small query on its connection:
+    a server that does not answer it (frozen, or its machine gone, which closes nothing) is left, and the watch
+    resumes on the next node.
+    """
 
     def __init__(self, client: Client, prefix: bytes, from_revision: int) -> None:
         self._client = client
         self._prefix = prefix
         self._next = from_revision
         self._stream: Stream[pb.WatchResponse] | None = None
+        self._connection: Connection | None = None
+        #: The read of the stream's next item, kept across a silence check and a cancelled ``anext``.
+        self._reading: asyncio.Future[pb.WatchResponse | None] | None = None
         self._pending: collections.deque[Event] = collections.deque()
         self._done = False
         self._backoff = _Backoff(*client.reconnect_backoff)
@@ -513,9 +521,37 @@ class Watch:
         """Stops the watch (the server is sent CANCEL)."""
         self._done = True
         self._pending.clear()
+        self._drop_stream()
+
+    def _drop_stream(self) -> None:
+        if self._reading is not None:
+            self._reading.cancel()
+            self._reading = None
         if self._stream is not None:
             self._stream.cancel()
             self._stream = None
+        self._connection = None
+
+    async def _read(self) -> pb.WatchResponse | None:
+        """The stream's next item; during a silence, checks now and then that its server still answers."""
+        assert self._stream is not None and self._connection is not None
+        if self._reading is None:
+            self._reading = asyncio.ensure_future(self._stream.next())
+        reading = self._reading
+        while True:
+            done, _ = await asyncio.wait({reading}, timeout=self._client.call_timeout / 2)
+            if done:
+                self._reading = None
+                return reading.result()
+            connection = self._connection
+            try:
+                probe = pb.ListRequest(prefix=self._prefix, limit=1)
+                await connection.unary(SERVICE + "List", probe, pb.ListResponse, timeout=self._client.call_timeout / 2)
+            except errors.DeadlineExceeded as error:
+                if error.no_answer:
+                    await self._client._discard(connection)  # ends the stream: the watch resumes elsewhere
+            except errors.LeaseholdError:
+                pass  # an answer; or the connection has ended, which the stream reports
 
     async def __anext__(self) -> Event:
         while True:
@@ -531,12 +567,11 @@ class Watch:
                     connection = await self._client._connection()
                     request = pb.WatchRequest(prefix=self._prefix, start_revision=self._next)
                     self._stream = connection.stream(SERVICE + "Watch", request, pb.WatchResponse)
-                response = await self._stream.next()
+                    self._connection = connection
+                response = await self._read()
             except (errors.Unavailable, errors.DeadlineExceeded, errors.ResourceExhausted) as error:
                 # Lost connection, or a reader that fell behind: resume from the next revision on a new stream.
-                if self._stream is not None:
-                    self._stream.cancel()
-                    self._stream = None
+                self._drop_stream()
                 if self._client.closed or (isinstance(error, errors.DeadlineExceeded) and not error.no_answer):
                     self._done = True
                     raise
