@@ -64,6 +64,49 @@ def is_connectivity(error: BaseException) -> bool:
     return isinstance(error, errors.DeadlineExceeded) and error.no_answer
 
 
+class _AddressRound:
+    """The order of one connection round: every address once, starting from the one that last worked, and an address
+    named by a standby's refusal (``Status.leader``) next, ahead of the rest. At most ``_MAX_LEADER_HOPS`` hints are
+    followed per round and no address is tried twice, so standbys that name each other cannot make a loop.
+
+    Pure: it opens nothing; ``Client._connect_any`` asks it what to try and tells it what a refusal said.
+    """
+
+    def __init__(self, addresses: Sequence[tuple[str, int]], preferred: int) -> None:
+        count = len(addresses)
+        self._queue: collections.deque[tuple[str, int]] = collections.deque(
+            addresses[(preferred + i) % count] for i in range(count)
+        )
+        self._tried: set[tuple[str, int]] = set()
+        self._hops = 0
+
+    def next(self) -> tuple[str, int] | None:
+        """The next address to try, or ``None`` when the round has tried them all."""
+        while self._queue:
+            address = self._queue.popleft()
+            if address not in self._tried:
+                self._tried.add(address)
+                return address
+        return None
+
+    @property
+    def exhausted(self) -> bool:
+        """Whether ``next()`` would return ``None``."""
+        return all(address in self._tried for address in self._queue)
+
+    def refused(self, leader: str) -> None:
+        """A node refused ``Hello``; ``leader`` is the ``HOST:PORT`` it named as active (empty: none)."""
+        if not leader or self._hops >= _MAX_LEADER_HOPS:
+            return
+        try:
+            address = parse_address(leader)
+        except errors.InvalidArgument:
+            return
+        self._hops += 1
+        if address not in self._tried:
+            self._queue.appendleft(address)
+
+
 class _Backoff:
     def __init__(self, initial: float, maximum: float) -> None:
         self._initial = initial
@@ -407,13 +450,8 @@ class Client:
         node, or one whose machine is gone, takes ``connect_timeout`` to fail) keeps trying while the next starts: the
         first node to accept ``Hello`` is chosen, and the other attempts are stopped.
         """
-        count = len(self._addresses)
-        queue: collections.deque[tuple[str, int]] = collections.deque(
-            self._addresses[(self._preferred + i) % count] for i in range(count)
-        )
-        tried: set[tuple[str, int]] = set()
+        plan = _AddressRound(self._addresses, self._preferred)
         problems: list[str] = []
-        hops = 0
         hello = pb.HelloRequest(
             protocol_version=PROTOCOL_VERSION,
             client_name=text_to_wire(self._client_name, "client name"),
@@ -435,15 +473,14 @@ class Client:
         attempts: dict[asyncio.Task[Connection], tuple[str, int]] = {}
         chosen: Connection | None = None
         try:
-            while chosen is None and (queue or attempts):
-                if queue:
-                    host, port = queue.popleft()
-                    if (host, port) in tried:
-                        continue
-                    tried.add((host, port))
-                    attempts[loop.create_task(attempt(host, port))] = (host, port)
+            while chosen is None and (attempts or not plan.exhausted):
+                address = plan.next()
+                if address is not None:
+                    attempts[loop.create_task(attempt(*address))] = address
+                if not attempts:
+                    continue
                 done, _ = await asyncio.wait(
-                    attempts, timeout=self._stagger if queue else None, return_when=asyncio.FIRST_COMPLETED
+                    attempts, timeout=None if plan.exhausted else self._stagger, return_when=asyncio.FIRST_COMPLETED
                 )
                 for task in done:
                     address = attempts.pop(task)
@@ -461,12 +498,7 @@ class Client:
                             raise error  # UNAUTHENTICATED, UNSUPPORTED_PROTOCOL: the same on every node
                         continue
                     problems.append(error.message)
-                    if error.leader and hops < _MAX_LEADER_HOPS:
-                        with contextlib.suppress(errors.InvalidArgument):
-                            leader = parse_address(error.leader)
-                            hops += 1
-                            if leader not in tried:
-                                queue.appendleft(leader)
+                    plan.refused(error.leader)
         finally:
             for task in attempts:
                 task.cancel()
