@@ -281,6 +281,47 @@ async def test_session_lock_and_watch_survive_sigkill_of_the_active(nodes: tuple
         observer.cancel()
 
 
+async def test_a_queued_acquire_is_sent_again_on_the_new_active(nodes: tuple[Server, Server]) -> None:
+    """A wait in a key's queue lives in the active's memory: after the failover the client sends the Acquire again
+    with what is left of its wait, and is granted once the holder releases."""
+    a, b = nodes
+    a.start()
+    await until_active(a)
+    b.start()
+    await until_standby_of(b, a)
+
+    backoff = (0.05, 0.2)
+    async with (
+        await leasehold.connect([a.address, b.address], reconnect_backoff=backoff) as first,
+        await leasehold.connect([a.address, b.address], reconnect_backoff=backoff) as second,
+    ):
+        holder = await first.open_session(ttl=10.0)
+        held = await holder.acquire("jobs/queue", wait=0)
+        waiter = await second.open_session(ttl=10.0)
+        waiting = asyncio.create_task(waiter.acquire("jobs/queue", wait=30.0))
+        for _ in range(200):  # at most 5 s
+            if (await first.describe("jobs/queue")).waiters == 1:
+                break
+            await asyncio.sleep(0.025)
+        assert (await first.describe("jobs/queue")).waiters == 1
+
+        a.kill()
+        for _ in range(400):  # at most 10 s: the new active has the Acquire again in its queue
+            described = await first.describe("jobs/queue")
+            if described.waiters == 1:
+                break
+            await asyncio.sleep(0.025)
+        assert described.lock is not None and described.lock.fencing_token == held.fencing_token
+        assert [queued.session_id for queued in described.queue] == [waiter.id]
+        assert not waiting.done()
+
+        await held.release()
+        granted = await asyncio.wait_for(waiting, 20)
+        assert granted.fencing_token > held.fencing_token
+        assert (await first.validate("jobs/queue", granted.fencing_token)).valid
+        assert first.server is not None and first.server.address == b.address
+
+
 async def test_session_moves_to_the_new_active_while_the_old_one_is_frozen(nodes: tuple[Server, Server]) -> None:
     """SIGSTOP, not SIGKILL: the old active's port still accepts TCP but answers nothing. The keepalive times out, the
     reconnect leaves the frozen node trying and reaches the new active, and the session resumes there in time."""
