@@ -556,9 +556,11 @@ class Watch:
         self._drop_stream()
 
     def _drop_stream(self) -> None:
-        if self._reading is not None:
-            self._reading.cancel()
-            self._reading = None
+        reading, self._reading = self._reading, None
+        if reading is not None:
+            if reading.done() and not reading.cancelled():
+                reading.exception()  # seen: the stream's end is handled here, not left to the garbage collector
+            reading.cancel()
         if self._stream is not None:
             self._stream.cancel()
             self._stream = None
