@@ -105,8 +105,8 @@ class Server:
 def server(tmp_path: Path) -> Iterator[Server]:
     """A fresh `leasehold serve` with its own data file."""
     process = Server(binary("LEASEHOLD_BIN", "leasehold"), ["--data", str(tmp_path / "leasehold.db")], tmp_path, "leasehold")
-    process.start()
     try:
+        process.start()  # inside: a server that starts but never listens is stopped too
         yield process
     finally:
         process.stop()
