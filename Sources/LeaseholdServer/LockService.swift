@@ -221,7 +221,8 @@ public final class LockService: Sendable {
     ///   `INVALID_ARGUMENT`, `RESOURCE_EXHAUSTED`, `PERMISSION_DENIED`, `UNAVAILABLE`; `CancellationError` when
     ///   the calling task is cancelled, which also leaves the queue.
     /// - Returns: Cancels the call: it leaves the queue and `completion` gets `CancellationError` (if it has not
-    ///   been answered yet).
+    ///   been answered yet). `nil` for a try-lock (`wait` zero or less): it never queues, so there is nothing to
+    ///   cancel, and it costs no ticket.
     @discardableResult
     public func acquire(
         key: String,
@@ -229,7 +230,18 @@ public final class LockService: Sendable {
         wait: Duration,
         connection: ConnectionID,
         completion: @escaping Completion<LockInfo>
-    ) -> @Sendable () -> Void {
+    ) -> (@Sendable () -> Void)? {
+        guard wait > .zero else {
+            self.acquire(
+                key: key,
+                session: session,
+                wait: wait,
+                connection: connection,
+                ticket: nil,
+                completion: completion
+            )
+            return nil
+        }
         let ticket = WaitTicket()
         self.acquire(
             key: key,
@@ -247,7 +259,7 @@ public final class LockService: Sendable {
         session: SessionID,
         wait: Duration,
         connection: ConnectionID,
-        ticket: WaitTicket,
+        ticket: WaitTicket?,
         completion: @escaping Completion<LockInfo>
     ) {
         self.locked { state in
@@ -266,7 +278,8 @@ public final class LockService: Sendable {
                 case .enqueued(let waiter):
                     state.waiters[waiter] = completion
                     self.execute(effects, in: &state)
-                    if !ticket.enqueued(waiter) {  // cancelled while we were enqueueing
+                    // A try-lock has no ticket, and the table never queues it.
+                    if let ticket, !ticket.enqueued(waiter) {  // cancelled while we were enqueueing
                         self.cancelWait(waiter, in: &state)
                     }
                 case .held(let holder, let delayedUntil):
