@@ -14,11 +14,13 @@ final class PendingCommit: Sendable {
     typealias Waiter = @Sendable (Result<Void, LeaseholdError>) -> Void
 
     private enum State {
-        case inFlight([Waiter])
+        /// The first waiter is held apart: most batches have exactly one reply waiting on them (the call that
+        /// submitted it), and it then costs no array.
+        case inFlight(first: Waiter?, more: [Waiter])
         case finished(Result<Void, LeaseholdError>)
     }
 
-    private let state = Mutex(State.inFlight([]))
+    private let state = Mutex(State.inFlight(first: nil, more: []))
 
     /// Queues `waiter` until the commit finishes.
     /// - Returns: `nil` when queued; the commit's result when it has finished already, for the caller to answer
@@ -26,10 +28,14 @@ final class PendingCommit: Sendable {
     func wait(_ waiter: @escaping Waiter) -> Result<Void, LeaseholdError>? {
         self.state.withLock { state in
             switch state {
-            case .inFlight(var waiters):
-                state = .inFlight([])  // keeps the array uniquely referenced while it grows
-                waiters.append(waiter)
-                state = .inFlight(waiters)
+            case .inFlight(.none, let more):
+                state = .inFlight(first: waiter, more: more)
+                return nil
+            case .inFlight(let first, var more):
+                // Keeps the array uniquely referenced while it grows.
+                state = .inFlight(first: first, more: [])
+                more.append(waiter)
+                state = .inFlight(first: first, more: more)
                 return nil
             case .finished(let result):
                 return result
@@ -47,11 +53,19 @@ final class PendingCommit: Sendable {
 
     /// Records the result and runs every queued waiter with it, in the order they were queued.
     func finish(_ result: Result<Void, LeaseholdError>) {
-        let waiters = self.state.withLock { state -> [Waiter] in
-            guard case .inFlight(let waiters) = state else { preconditionFailure("a commit finished twice") }
+        // Taken through captured variables, not returned as a tuple: a closure in a generic result is re-abstracted
+        // through a thunk, which costs an allocation per commit.
+        var first: Waiter?
+        var more: [Waiter] = []
+        self.state.withLock { state in
+            guard case .inFlight(let queued, let rest) = state else {
+                preconditionFailure("a commit finished twice")
+            }
+            first = queued
+            more = rest
             state = .finished(result)
-            return waiters
         }
-        for waiter in waiters { waiter(result) }
+        first?(result)
+        for waiter in more { waiter(result) }
     }
 }
