@@ -274,7 +274,7 @@ public final class LockService: Sendable {
                 )
                 switch outcome {
                 case .granted(let lock):
-                    self.execute(effects, in: &state) { result in completion(result.map { lock }.mapError { $0 }) }
+                    self.execute(effects, in: &state, reply: .lock(completion, lock))
                 case .enqueued(let waiter):
                     state.waiters[waiter] = completion
                     self.execute(effects, in: &state)
@@ -339,6 +339,7 @@ public final class LockService: Sendable {
                 case .sessionExpired: throw Self.sessionExpired(session)
                 }
             },
+            reply: DurableReply.revision,
             completion: completion
         )
     }
@@ -546,15 +547,20 @@ public final class LockService: Sendable {
 
     /// Applies a transition and queues its effects in one critical section; `completion` gets the transition's
     /// value once its effects are durable, or its error.
+    /// - Parameter reply: How the answer waits for the commit; the default wraps it in a closure, and a call whose
+    ///   answer has a ``DurableReply`` case of its own passes that case, which costs no allocation.
     private func transact<T: Sendable>(
         _ transition: (inout State, Instant) throws -> (T, [LockTable.Effect]),
+        reply: (@escaping Completion<T>, T) -> DurableReply = { completion, value in
+            .waiter { result in completion(result.map { value }.mapError { $0 }) }
+        },
         completion: @escaping Completion<T>
     ) {
         self.locked { state in
             do {
                 try Self.checkServing(state)
                 let (value, effects) = try transition(&state, self.clock.now())
-                self.execute(effects, in: &state) { result in completion(result.map { value }.mapError { $0 }) }
+                self.execute(effects, in: &state, reply: reply(completion, value))
             } catch {
                 self.fail(completion, with: error, in: &state)
             }
@@ -599,12 +605,17 @@ public final class LockService: Sendable {
     /// nothing in flight it runs right after the state lock is released; otherwise it waits for the newest
     /// commit, which the store finishes after every earlier one. It is told of a failed commit, so that it does
     /// not show what that commit lost.
-    private func whenDurable(in state: inout State, _ reply: @escaping PendingCommit.Waiter) {
+    private func whenDurable(in state: inout State, _ reply: DurableReply) {
         guard let commit = state.newestCommit else {
-            state.afterUnlock.append { reply(.success(())) }
+            state.afterUnlock.append { reply.deliver(.success(())) }
             return
         }
-        if let finished = commit.wait(reply) { state.afterUnlock.append { reply(finished) } }
+        if let finished = commit.wait(reply) { state.afterUnlock.append { reply.deliver(finished) } }
+    }
+
+    /// ``whenDurable(in:_:)`` for a reply written as a closure.
+    private func whenDurable(in state: inout State, _ reply: @escaping PendingCommit.Waiter) {
+        self.whenDurable(in: &state, .waiter(reply))
     }
 
     /// Queues `effects`' mutations in the store (inside the state lock, so in transition order) and arranges
@@ -613,7 +624,7 @@ public final class LockService: Sendable {
     private func execute(
         _ effects: [LockTable.Effect],
         in state: inout State,
-        reply: PendingCommit.Waiter? = nil
+        reply: DurableReply? = nil
     ) {
         var mutations: [Mutation] = []
         var events: [Event] = []
@@ -639,7 +650,7 @@ public final class LockService: Sendable {
         self.timer.deadlineChanged(to: state.table.nextDeadline)
         if !mutations.isEmpty { self.submit(mutations, events: events, in: &state) }
         for (waiter, lock) in grants {
-            self.whenDurable(in: &state) { result in waiter(result.map { lock }.mapError { $0 }) }
+            self.whenDurable(in: &state, .lock(waiter, lock))
         }
         for (waiter, error) in failures { self.fail(waiter, with: error, in: &state) }
         if let reply { self.whenDurable(in: &state, reply) }
