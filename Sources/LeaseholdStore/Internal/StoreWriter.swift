@@ -168,15 +168,14 @@ final class StoreWriter: Sendable {
     /// The largest queue array kept for reuse between takes.
     private static var spareCapacityKept: Int { 4_096 }
 
-    /// The arrays one group commit is gathered in, owned by the writer thread and emptied (keeping their memory)
-    /// after each group.
+    /// The array one group commit's batches are gathered in, owned by the writer thread and emptied (keeping its
+    /// memory) after each group. The completions stay in the taken work: copied into an array of their own, each
+    /// closure would be re-abstracted through an allocated thunk.
     struct GroupBuffers {
         var batches: [[Mutation]] = []
-        var completions: [Completion] = []
 
         mutating func clear() {
             self.batches.removeAll(keepingCapacity: self.batches.capacity <= StoreWriter.spareCapacityKept)
-            self.completions.removeAll(keepingCapacity: self.completions.capacity <= StoreWriter.spareCapacityKept)
         }
     }
 
@@ -189,12 +188,12 @@ final class StoreWriter: Sendable {
             switch work[index] {
             case .batch:
                 defer { buffers.clear() }
-                while index < work.endIndex, case .batch(let mutations, let completion) = work[index] {
+                let first = index
+                while index < work.endIndex, case .batch(let mutations, _) = work[index] {
                     buffers.batches.append(mutations)
-                    buffers.completions.append(completion)
                     index += 1
                 }
-                if self.commit(buffers, database) { retentionDue = true }
+                if self.commit(buffers.batches, work[first..<index], database) { retentionDue = true }
             case .enforceRetention(let completion):
                 index += 1
                 completion(Result { try self.pruneAll(database) })
@@ -207,13 +206,15 @@ final class StoreWriter: Sendable {
     }
 
     /// Commits one group and completes its batches in order.
+    /// - Parameters:
+    ///   - batches: The group's mutations, batch by batch.
+    ///   - group: The group's work items (batches), whose completions run in order.
     /// - Returns: Whether events are due for pruning afterwards.
-    private func commit(_ group: GroupBuffers, _ database: WriterDatabase) -> Bool {
-        let batches = group.batches
+    private func commit(_ batches: [[Mutation]], _ group: ArraySlice<Work>, _ database: WriterDatabase) -> Bool {
         // Barriers only: every earlier batch completed in an earlier group, so they are durable already.
         guard batches.contains(where: { !$0.isEmpty }) else {
             self.state.withLock { $0.statistics.batches += batches.count }
-            for completion in group.completions { completion(.success(())) }
+            for work in group { work.completion(.success(())) }
             return false
         }
         let started = ContinuousClock.now
@@ -227,7 +228,7 @@ final class StoreWriter: Sendable {
                 $0.statistics.commitSeconds.record(took)
                 $0.statistics.batchSizes.record(carried)
             }
-            for completion in group.completions { completion(.success(())) }
+            for work in group { work.completion(.success(())) }
             return self.checkRetention(database)
         } catch {
             // Barriers in the group succeed: they only wait for the batches before them to finish, and whether a
@@ -245,8 +246,8 @@ final class StoreWriter: Sendable {
                 "group commit failed and was rolled back",
                 metadata: ["batches": "\(failed)", "error": "\(error)"]
             )
-            for (mutations, completion) in zip(batches, group.completions) {
-                completion(mutations.isEmpty ? .success(()) : .failure(error))
+            for (mutations, work) in zip(batches, group) {
+                work.completion(mutations.isEmpty ? .success(()) : .failure(error))
             }
             return false
         }
