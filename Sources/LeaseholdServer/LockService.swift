@@ -627,18 +627,13 @@ public final class LockService: Sendable {
         reply: DurableReply? = nil
     ) {
         var mutations: [Mutation] = []
-        var events: [Event] = []
         var grants: [(Completion<LockInfo>, LockInfo)] = []
         var failures: [(Completion<LockInfo>, any Error)] = []
         for effect in effects {
             switch effect {
             case .persist(let mutation):
                 mutations.append(mutation)
-                switch mutation {
-                case .event(let event): events.append(event)
-                case .removeSession(let id): state.bindings.removeValue(forKey: id)
-                case .openSession: break
-                }
+                if case .removeSession(let id) = mutation { state.bindings.removeValue(forKey: id) }
             case .grant(let waiter, let lock):
                 if let continuation = state.waiters.removeValue(forKey: waiter) { grants.append((continuation, lock)) }
             case .fail(let waiter, let failure):
@@ -648,7 +643,7 @@ public final class LockService: Sendable {
             }
         }
         self.timer.deadlineChanged(to: state.table.nextDeadline)
-        if !mutations.isEmpty { self.submit(mutations, events: events, in: &state) }
+        if !mutations.isEmpty { self.submit(mutations, in: &state) }
         for (waiter, lock) in grants {
             self.whenDurable(in: &state, .lock(waiter, lock))
         }
@@ -657,7 +652,8 @@ public final class LockService: Sendable {
     }
 
     /// Queues one batch in the store and makes it the commit that replies wait for.
-    private func submit(_ mutations: [Mutation], events: [Event], in state: inout State) {
+    /// Its events are published and logged from the mutations in the store's completion: no array of their own.
+    private func submit(_ mutations: [Mutation], in state: inout State) {
         let commit = PendingCommit()
         state.newestCommit = commit
         let hub = self.hub
@@ -665,8 +661,8 @@ public final class LockService: Sendable {
             // The store completes batches in order, so a failure is recorded before any later batch finishes.
             switch result {
             case .success:
-                hub.publish(events)
-                self.log(events)
+                hub.publish(mutations)
+                self.log(mutations)
                 if self.commitFailed.load(ordering: .acquiring) {
                     commit.finish(
                         .failure(LeaseholdError(code: .unavailable, message: "an earlier commit failed; retry"))
@@ -693,10 +689,10 @@ public final class LockService: Sendable {
     /// Logs committed events: expiries at `info`, every event at `debug`. Force-releases are logged at `info` by
     /// ``forceRelease(key:reason:principal:completion:)``, which knows who asked and why. The level is read once
     /// per batch, so that a server logging at `info` pays one comparison per event.
-    private func log(_ events: [Event]) {
+    private func log(_ mutations: [Mutation]) {
         let level = self.logger.logLevel
         guard level <= .info else { return }
-        for event in events where level <= .debug || event.kind == .expired {
+        for case .event(let event) in mutations where level <= .debug || event.kind == .expired {
             let metadata: Logger.Metadata = [
                 "key": "\(event.key)", "session": "\(event.sessionID)", "owner": "\(event.owner)",
                 "token": "\(event.fencingToken)", "revision": "\(event.revision)",
