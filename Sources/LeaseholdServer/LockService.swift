@@ -1,4 +1,5 @@
 import Crypto
+import LeaseholdConcurrency
 public import LeaseholdCore
 public import LeaseholdRPC
 public import LeaseholdStore
@@ -424,6 +425,14 @@ public final class LockService: Sendable {
 
     /// The number of live sessions (metrics).
     public var sessionCount: Int { self.state.withLock { $0.table.sessionCount } }
+
+    /// The live sessions with the least time left, soonest first (`GET /sessions` on the metrics endpoint, which
+    /// `leasehold top` shows). One pass over the sessions under the lock: an operator's query, not a client's.
+    /// - Parameter limit: At most this many sessions.
+    /// - Returns: The sessions, each with its time left and the locks it holds.
+    public func sessionsClosestToExpiry(limit: Int) -> [LockTable.SessionDescription] {
+        self.state.withLock { $0.table.sessionsClosestToExpiry(limit: limit, now: self.clock.now()) }
+    }
 
     /// What metrics read at scrape time, in one critical section: the table's gauges and running totals.
     public struct Snapshot: Sendable {

@@ -1,3 +1,4 @@
+import LeaseholdConcurrency
 import LeaseholdCore
 import LeaseholdRPC
 import LeaseholdStore

@@ -218,15 +218,14 @@ final class StoreWriter: Sendable {
             return false
         }
         let started = ContinuousClock.now
-        let carried = Double(batches.count(where: { !$0.isEmpty }))
+        let carried = batches.count(where: { !$0.isEmpty })
         do {
             try database.commit(batches)
             let took = ContinuousClock.now - started
             self.state.withLock {
                 $0.statistics.transactions += 1
                 $0.statistics.batches += batches.count
-                $0.statistics.commitSeconds.record(took)
-                $0.statistics.batchSizes.record(carried)
+                $0.statistics.commits.record(took: took, batches: carried)
             }
             for work in group { work.completion(.success(())) }
             return self.checkRetention(database)
@@ -236,8 +235,7 @@ final class StoreWriter: Sendable {
             let failed = batches.count(where: { !$0.isEmpty })
             let took = ContinuousClock.now - started
             self.state.withLock {
-                $0.statistics.commitSeconds.record(took)
-                $0.statistics.batchSizes.record(carried)
+                $0.statistics.commits.record(took: took, batches: carried)
                 $0.statistics.failedTransactions += 1
                 $0.statistics.failedBatches += failed
                 $0.statistics.batches += batches.count - failed
