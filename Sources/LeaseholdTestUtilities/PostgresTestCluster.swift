@@ -200,6 +200,22 @@ public final class PostgresTestCluster: Sendable {
         return Int(UInt16(bigEndian: address.sin_port))
     }
 
+    /// Adds actions that close every descriptor from `lowest` up in the spawned child: glibc's
+    /// `posix_spawn_file_actions_addclosefrom_np` (2.34 and later; looked up at run time, as Swift's Glibc module
+    /// does not declare it), or else a close action for each descriptor open now.
+    private static func closeDescriptors(from lowest: Int32, in actions: inout posix_spawn_file_actions_t) {
+        typealias AddCloseFrom = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32
+        if let symbol = dlsym(nil, "posix_spawn_file_actions_addclosefrom_np") {
+            let addCloseFrom = unsafeBitCast(symbol, to: AddCloseFrom.self)
+            if addCloseFrom(&actions, lowest) == 0 { return }
+        }
+        // A descriptor closed before the spawn makes its close action a no-op: glibc ignores EBADF there.
+        let open = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? []
+        for descriptor in open.compactMap({ Int32($0) }) where descriptor >= lowest {
+            posix_spawn_file_actions_addclose(&actions, descriptor)
+        }
+    }
+
     /// Runs a PostgreSQL tool to completion; as `nobody` (through `setpriv`) when asked.
     ///
     /// `posix_spawn` and `waitpid` rather than Foundation's `Process`: `pg_ctl start` leaves a postmaster behind,
@@ -218,6 +234,10 @@ public final class PostgresTestCluster: Sendable {
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
         posix_spawn_file_actions_addopen(&actions, 1, outputPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
         posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        // Nothing else of this test process may reach the postmaster, which outlives the tool: a pipe's write end
+        // it inherited would keep that pipe open (a reader waiting for its end would wait forever), and a
+        // listening socket would keep its port.
+        Self.closeDescriptors(from: 3, in: &actions)
         var environment = ProcessInfo.processInfo.environment
         environment["LC_ALL"] = "C"
         let envp = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
