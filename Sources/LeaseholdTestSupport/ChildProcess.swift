@@ -12,7 +12,8 @@ import Darwin
 
 /// A built executable run as a child process of a test.
 ///
-/// Its stdout and stderr go to files, never to pipes, which a chatty child could fill and then block on. Signals
+/// Its stdout and stderr go to files, never to pipes, which a chatty child could fill and then block on, and it
+/// inherits no other descriptor of the test process (see ``Spawn``). Signals
 /// are sent only until the child has been reaped, so that they never reach a process that reused its pid, and
 /// every wait is bounded. The child's environment is the test's without any `LEASEHOLD_*` variable, so that a
 /// developer's `LEASEHOLD_SERVER` or `LEASEHOLD_TOKEN` cannot leak in.
@@ -26,28 +27,7 @@ import Darwin
 /// ```
 public final class ChildProcess: Sendable {
     /// How a child process ended.
-    public enum Termination: Hashable, Sendable, CustomStringConvertible {
-        /// It exited with this status.
-        case exited(Int32)
-        /// This signal ended it.
-        case signaled(Int32)
-
-        /// What a shell reports: the exit status, or 128 + the signal.
-        public var shellStatus: Int32 {
-            switch self {
-            case .exited(let status): status
-            case .signaled(let signal): 128 + signal
-            }
-        }
-
-        /// `exit 0` or `signal 9`.
-        public var description: String {
-            switch self {
-            case .exited(let status): "exit \(status)"
-            case .signaled(let signal): "signal \(signal)"
-            }
-        }
-    }
+    public typealias Termination = Spawn.Termination
 
     /// One of the child's two outputs.
     public enum Stream: Sendable {
@@ -76,8 +56,7 @@ public final class ChildProcess: Sendable {
     public let standardOutputPath: String
     /// The file that receives stderr; the same as ``standardOutputPath`` when the two are interleaved in one file.
     public let standardErrorPath: String
-    private let process: Process
-    private let exitRecord: ExitRecord
+    private let child: Spawn
 
     /// Starts an executable.
     /// - Parameters:
@@ -98,36 +77,22 @@ public final class ChildProcess: Sendable {
         guard FileManager.default.isExecutableFile(atPath: executable) else {
             throw Failure("no executable at \(executable): run `swift build` before `swift test`")
         }
-        let output = try Self.createFile(at: standardOutputPath)
-        defer { try? output.close() }
-        let error = try standardErrorPath == standardOutputPath ? output : Self.createFile(at: standardErrorPath)
-        defer { if error !== output { try? error.close() } }
-
         var childEnvironment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("LEASEHOLD_") }
         childEnvironment.merge(environment) { $1 }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        process.environment = childEnvironment
-        process.standardInput = FileHandle.nullDevice
-        process.standardOutput = output
-        process.standardError = error
-        let exit = ExitRecord()
-        process.terminationHandler = { process in
-            exit.record(
-                process.terminationReason == .uncaughtSignal
-                    ? .signaled(process.terminationStatus) : .exited(process.terminationStatus)
-            )
-        }
-        try process.run()
+        let child = try Spawn.start(
+            executable,
+            arguments,
+            environment: childEnvironment,
+            standardOutputPath: standardOutputPath,
+            standardErrorPath: standardErrorPath
+        )
 
         let program = URL(fileURLWithPath: executable).lastPathComponent
         self.name = arguments.first.map { "\(program) \($0)" } ?? program
-        self.pid = process.processIdentifier
+        self.pid = child.pid
         self.standardOutputPath = standardOutputPath
         self.standardErrorPath = standardErrorPath
-        self.process = process
-        self.exitRecord = exit
+        self.child = child
     }
 
     /// Starts a built executable of this package with its stdout and stderr in two new files in `directory`.
@@ -217,7 +182,7 @@ public final class ChildProcess: Sendable {
     // MARK: - Signals and exit
 
     /// How the child ended, once it has been reaped; nil while it runs.
-    public var termination: Termination? { self.exitRecord.termination }
+    public var termination: Termination? { self.child.termination }
 
     /// Whether the child has ended and been reaped.
     public var hasExited: Bool { self.termination != nil }
@@ -265,7 +230,7 @@ public final class ChildProcess: Sendable {
     }
 
     /// Blocks the calling thread until the child ends: only for short commands, from synchronous code.
-    public func waitUntilExit() { self.process.waitUntilExit() }
+    public func waitUntilExit() { self.child.waitForExit() }
 
     // MARK: - Internal
 
@@ -276,13 +241,6 @@ public final class ChildProcess: Sendable {
         }
     }
 
-    private static func createFile(at path: String) throws -> FileHandle {
-        guard FileManager.default.createFile(atPath: path, contents: nil) else {
-            throw Failure("cannot create \(path)")
-        }
-        return try FileHandle(forWritingTo: URL(fileURLWithPath: path))
-    }
-
     private static func contents(of path: String) -> String {
         (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
     }
@@ -291,16 +249,5 @@ public final class ChildProcess: Sendable {
     private static func completeLines(of text: String) -> [Substring] {
         guard let end = text.lastIndex(of: "\n") else { return [] }
         return text[..<end].split(separator: "\n", omittingEmptySubsequences: false)
-    }
-}
-
-/// How a child process ended, set once by its termination handler, which runs after the child has been reaped.
-private final class ExitRecord: Sendable {
-    private let state = Mutex<ChildProcess.Termination?>(nil)
-
-    var termination: ChildProcess.Termination? { self.state.withLock { $0 } }
-
-    func record(_ termination: ChildProcess.Termination) {
-        self.state.withLock { $0 = termination }
     }
 }

@@ -155,13 +155,12 @@ public final class PostgresTestCluster: Sendable {
             i=0; while kill -0 \(pid) 2>/dev/null && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done
             rm -rf '\(directory)'
             """
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/bin/sh")
-        process.arguments = ["-c", script]
-        process.standardInput = FileHandle.nullDevice
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try? process.run()
+        _ = try? Spawn.start(
+            "/bin/sh",
+            ["-c", script],
+            standardOutputPath: "/dev/null",
+            standardErrorPath: "/dev/null"
+        )
     }
 
     private static func findBinDirectory() throws -> String {
@@ -200,63 +199,33 @@ public final class PostgresTestCluster: Sendable {
         return Int(UInt16(bigEndian: address.sin_port))
     }
 
-    /// Adds actions that close every descriptor from `lowest` up in the spawned child: glibc's
-    /// `posix_spawn_file_actions_addclosefrom_np` (2.34 and later; looked up at run time, as Swift's Glibc module
-    /// does not declare it), or else a close action for each descriptor open now.
-    private static func closeDescriptors(from lowest: Int32, in actions: inout posix_spawn_file_actions_t) {
-        typealias AddCloseFrom = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32
-        if let symbol = dlsym(nil, "posix_spawn_file_actions_addclosefrom_np") {
-            let addCloseFrom = unsafeBitCast(symbol, to: AddCloseFrom.self)
-            if addCloseFrom(&actions, lowest) == 0 { return }
-        }
-        // A descriptor closed before the spawn makes its close action a no-op: glibc ignores EBADF there.
-        let open = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? []
-        for descriptor in open.compactMap({ Int32($0) }) where descriptor >= lowest {
-            posix_spawn_file_actions_addclose(&actions, descriptor)
-        }
-    }
-
     /// Runs a PostgreSQL tool to completion; as `nobody` (through `setpriv`) when asked.
     ///
-    /// `posix_spawn` and `waitpid` rather than Foundation's `Process`: `pg_ctl start` leaves a postmaster behind,
-    /// and `Process.waitUntilExit` was seen to wait forever for a `pg_ctl` that had exited.
+    /// ``Spawn`` rather than Foundation's `Process`: `pg_ctl start` leaves a postmaster behind, which must inherit
+    /// nothing, and `Process.waitUntilExit` was seen to wait forever for a `pg_ctl` that had exited.
     private static func run(_ executable: String, _ arguments: [String], asUnprivileged: Bool) throws {
         let argv =
             asUnprivileged
             ? ["/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--", executable] + arguments
             : [executable] + arguments
-        // A file, not a pipe: the postmaster that pg_ctl starts would hold a pipe open for its whole life.
+        // A file, not a pipe, and nothing else of this test process: the postmaster that pg_ctl starts outlives the
+        // tool and would hold any pipe or socket it inherited open for its whole life.
         let outputPath = "/tmp/leasehold-pg-tool-\(getpid())-\(UInt64.random(in: 0 ... .max)).log"
         defer { unlink(outputPath) }
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, outputPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-        posix_spawn_file_actions_adddup2(&actions, 1, 2)
-        // Nothing else of this test process may reach the postmaster, which outlives the tool: a pipe's write end
-        // it inherited would keep that pipe open (a reader waiting for its end would wait forever), and a
-        // listening socket would keep its port.
-        Self.closeDescriptors(from: 3, in: &actions)
         var environment = ProcessInfo.processInfo.environment
         environment["LC_ALL"] = "C"
-        let envp = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
-        let cargv = argv.map { strdup($0) } + [nil]
-        defer {
-            for pointer in envp { free(pointer) }
-            for pointer in cargv { free(pointer) }
-        }
-        var pid: pid_t = 0
-        let spawned = posix_spawn(&pid, argv[0], &actions, nil, cargv, envp)
-        guard spawned == 0 else { throw Failure(description: "cannot run \(argv[0]): error \(spawned)") }
-        var status: Int32 = 0
-        while waitpid(pid, &status, 0) < 0, errno == EINTR {}
+        let tool = try Spawn.start(
+            argv[0],
+            Array(argv.dropFirst()),
+            environment: environment,
+            standardOutputPath: outputPath,
+            standardErrorPath: outputPath
+        )
+        let termination = tool.waitForExit()
         let text = (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? ""
-        let exited = (status & 0x7f) == 0
-        let code = (status >> 8) & 0xff
-        guard exited, code == 0 else {
+        guard termination == .exited(0) else {
             throw Failure(
-                description: "\((executable as NSString).lastPathComponent) failed (status \(status)): \(text)"
+                description: "\((executable as NSString).lastPathComponent) failed (\(termination)): \(text)"
             )
         }
     }

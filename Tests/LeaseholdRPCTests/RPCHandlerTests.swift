@@ -103,28 +103,22 @@ struct RawClientTests {
         try await withTestServer { _, port in
             let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
                 .appendingPathComponent("RawClient/raw_hello.py").path
-            // Its output goes to a file, not a pipe: reading a pipe to its end blocks a thread of the cooperative
-            // pool, and never returns if any other child of this test process inherited the pipe's write end.
+            // Its output goes to a file, not a pipe: reading a pipe to its end would block a thread of the
+            // cooperative pool.
             let directory = try TemporaryDirectory("raw-client")
             defer { directory.remove() }
             let outputPath = directory.file("stdout")
-            guard FileManager.default.createFile(atPath: outputPath, contents: nil) else {
-                Issue.record("cannot create \(outputPath)")
-                return
-            }
-            let output = try FileHandle(forWritingTo: URL(fileURLWithPath: outputPath))
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-            process.arguments = ["python3", script, String(port)]
-            process.standardInput = FileHandle.nullDevice
-            process.standardOutput = output
-            try process.run()
-            try output.close()
-            defer { if process.isRunning { process.terminate() } }
-            try await eventually(within: .seconds(30), "the raw client to exit") { !process.isRunning }
+            let client = try Spawn.start(
+                "/usr/bin/env",
+                ["python3", script, String(port)],
+                standardOutputPath: outputPath,
+                standardErrorPath: directory.file("stderr")
+            )
+            defer { if client.termination == nil { kill(client.pid, SIGKILL) } }
+            try await eventually(within: .seconds(30), "the raw client to exit") { client.termination != nil }
             let data = try Data(contentsOf: URL(fileURLWithPath: outputPath))
             let text = String(decoding: data, as: UTF8.self)
-            #expect(process.terminationStatus == 0, "raw client printed: \(text)")
+            #expect(client.termination == .exited(0), "raw client printed: \(text)")
             let json = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
             #expect(json["principal"] as? String == "anonymous")
             #expect(json["max_frame_bytes"] as? Int == 1 << 20)

@@ -5,6 +5,10 @@ Run several at once against the same server and done-folder:
     python work_queue.py --server 127.0.0.1:7420 --done /tmp/done --items a,b,c,d,e,f &
     python work_queue.py --server 127.0.0.1:7420 --done /tmp/done --items a,b,c,d,e,f &
 
+With several nodes (an active and standbys on PostgreSQL), give every address, comma-separated or with ``--server``
+repeated: ``--server node1:7420,node2:7420``. A worker follows the active node, and when it changes, resumes its
+session there, with its lock and fencing token, and carries on with the item it was processing.
+
 Each worker walks the list and try-locks every item (``wait=0``): an item someone else holds is skipped, and looked
 at again on the next pass. Under the lock it first checks the item's durable "done" record, so an item finished by
 a worker that then died is not done twice; then it works, writes the record and releases. A worker killed mid-item
@@ -45,8 +49,8 @@ def record_done(done: Path, item: str, token: int) -> None:
         file.write(f"{token} {os.getpid()}\n")
 
 
-async def work(server: str, items: list[str], done: Path, ttl: float, seconds: float, prefix: str) -> None:
-    async with await leasehold.connect(server) as client:
+async def work(servers: list[str], items: list[str], done: Path, ttl: float, seconds: float, prefix: str) -> None:
+    async with await leasehold.connect(servers) as client:
         session = await client.open_session(ttl=ttl)
         while True:
             remaining = [item for item in items if not (done / item).exists()]
@@ -71,7 +75,12 @@ async def work(server: str, items: list[str], done: Path, ttl: float, seconds: f
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--server", default=os.environ.get("LEASEHOLD_SERVER", "127.0.0.1:7420"))
+    parser.add_argument(
+        "--server",
+        action="append",
+        help="HOST:PORT of a node, or several comma-separated; may be repeated (default: $LEASEHOLD_SERVER or "
+        "127.0.0.1:7420)",
+    )
     parser.add_argument("--items", required=True, help="comma-separated item names")
     parser.add_argument("--done", required=True, type=Path, help="folder of the items' done records")
     parser.add_argument("--ttl", type=float, default=10.0, help="session TTL, seconds")
@@ -80,7 +89,9 @@ def main() -> None:
     args = parser.parse_args()
     args.done.mkdir(parents=True, exist_ok=True)
     items = [item for item in args.items.split(",") if item]
-    asyncio.run(work(args.server, items, args.done, args.ttl, args.work, args.prefix))
+    texts = args.server or [os.environ.get("LEASEHOLD_SERVER", "127.0.0.1:7420")]
+    servers = [address for text in texts for address in text.split(",") if address.strip()]
+    asyncio.run(work(servers, items, args.done, args.ttl, args.work, args.prefix))
 
 
 if __name__ == "__main__":

@@ -47,7 +47,9 @@ async def test_connect_tries_addresses_in_turn(server: Server) -> None:
 
 async def test_connect_fails_with_unavailable_when_no_address_answers() -> None:
     with pytest.raises(leasehold.Unavailable) as raised:
-        await leasehold.connect([f"127.0.0.1:{free_port()}", f"127.0.0.1:{free_port()}"], connect_timeout=2.0)
+        await leasehold.connect(
+            [f"127.0.0.1:{free_port()}", f"127.0.0.1:{free_port()}"], connect_timeout=2.0, failover_timeout=0.5
+        )
     assert raised.value.code == "UNAVAILABLE"
 
 

@@ -64,6 +64,49 @@ def is_connectivity(error: BaseException) -> bool:
     return isinstance(error, errors.DeadlineExceeded) and error.no_answer
 
 
+class _AddressRound:
+    """The order of one connection round: every address once, starting from the one that last worked, and an address
+    named by a standby's refusal (``Status.leader``) next, ahead of the rest. At most ``_MAX_LEADER_HOPS`` hints are
+    followed per round and no address is tried twice, so standbys that name each other cannot make a loop.
+
+    Pure: it opens nothing; ``Client._connect_any`` asks it what to try and tells it what a refusal said.
+    """
+
+    def __init__(self, addresses: Sequence[tuple[str, int]], preferred: int) -> None:
+        count = len(addresses)
+        self._queue: collections.deque[tuple[str, int]] = collections.deque(
+            addresses[(preferred + i) % count] for i in range(count)
+        )
+        self._tried: set[tuple[str, int]] = set()
+        self._hops = 0
+
+    def next(self) -> tuple[str, int] | None:
+        """The next address to try, or ``None`` when the round has tried them all."""
+        while self._queue:
+            address = self._queue.popleft()
+            if address not in self._tried:
+                self._tried.add(address)
+                return address
+        return None
+
+    @property
+    def exhausted(self) -> bool:
+        """Whether ``next()`` would return ``None``."""
+        return all(address in self._tried for address in self._queue)
+
+    def refused(self, leader: str) -> None:
+        """A node refused ``Hello``; ``leader`` is the ``HOST:PORT`` it named as active (empty: none)."""
+        if not leader or self._hops >= _MAX_LEADER_HOPS:
+            return
+        try:
+            address = parse_address(leader)
+        except errors.InvalidArgument:
+            return
+        self._hops += 1
+        if address not in self._tried:
+            self._queue.appendleft(address)
+
+
 class _Backoff:
     def __init__(self, initial: float, maximum: float) -> None:
         self._initial = initial
@@ -88,6 +131,7 @@ async def connect(
     connect_timeout: float = 5.0,
     call_timeout: float = 10.0,
     reconnect_backoff: tuple[float, float] = (0.05, 1.0),
+    failover_timeout: float = 10.0,
     stream_buffer: int = DEFAULT_STREAM_BUFFER,
 ) -> Client:
     """Connects to a Leasehold server and says ``Hello``.
@@ -99,9 +143,13 @@ async def connect(
         tls: ``None`` for plaintext; ``True`` for TLS with the system's trust store; a ``TLS`` with a CA file and a
             client certificate; or an ``ssl.SSLContext``.
         client_name: A name for the server's logs.
-        connect_timeout: Seconds for TCP, TLS and ``Hello`` on one address.
+        connect_timeout: Seconds for TCP, TLS and ``Hello`` on one address. With several addresses, one that has not
+            answered after a quarter of it (at most 1 s) keeps trying while the next one starts.
         call_timeout: The deadline of calls that do not wait for a lock, in seconds.
         reconnect_backoff: The first and the longest pause between reconnection attempts, in seconds.
+        failover_timeout: How long, in seconds, ``connect``, queries, ``open_session`` and session calls keep trying
+            the addresses (in turn, pausing by ``reconnect_backoff`` between rounds) while none answers as the active
+            node: a failover or a restart in progress. 0 tries each address once.
         stream_buffer: Watch responses buffered for a consumer that does not keep up; past it the stream is cancelled
             and the watch resumes by revision when the consumer reads again.
 
@@ -109,7 +157,7 @@ async def connect(
         A connected client; use ``async with`` or ``await client.close()``.
 
     Raises:
-        Unavailable: no address could be reached.
+        Unavailable: no address answered as the active node within ``failover_timeout``.
         Unauthenticated: the token was refused.
     """
     client = Client(
@@ -120,10 +168,11 @@ async def connect(
         connect_timeout=connect_timeout,
         call_timeout=call_timeout,
         reconnect_backoff=reconnect_backoff,
+        failover_timeout=failover_timeout,
         stream_buffer=stream_buffer,
     )
     try:
-        await client._connection()
+        await client._connection(wait=True)
     except BaseException:
         await client.close()
         raise
@@ -147,6 +196,7 @@ class Client:
         connect_timeout: float = 5.0,
         call_timeout: float = 10.0,
         reconnect_backoff: tuple[float, float] = (0.05, 1.0),
+        failover_timeout: float = 10.0,
         stream_buffer: int = DEFAULT_STREAM_BUFFER,
     ) -> None:
         texts = address.split(",") if isinstance(address, str) else list(address)
@@ -168,6 +218,9 @@ class Client:
         self.connect_timeout = connect_timeout
         self.call_timeout = call_timeout
         self.reconnect_backoff = reconnect_backoff
+        self.failover_timeout = failover_timeout
+        #: Seconds without an answer after which the next address is tried alongside.
+        self._stagger = min(connect_timeout / 4, 1.0)
         self._stream_buffer = stream_buffer
         self._current: Connection | None = None
         self._connecting: asyncio.Task[Connection] | None = None
@@ -186,18 +239,20 @@ class Client:
         await self.close()
 
     async def close(self) -> None:
-        """Closes the open sessions (releasing their locks; at most ``call_timeout`` each), then the connection.
+        """Closes the open sessions (releasing their locks; all at once, within ``call_timeout``), then the connection.
 
         Safe to call twice.
         """
         if self._closed:
             return
-        sessions = list(self._sessions)
-        for session in sessions:
+
+        async def close_session(session: Session) -> None:
             # Bounded: with the server gone, a session is left to expire there rather than hold up the close.
             with contextlib.suppress(errors.LeaseholdError, TimeoutError):
                 async with asyncio.timeout(self.call_timeout):
                     await session.close()
+
+        await asyncio.gather(*(close_session(session) for session in list(self._sessions)))
         self._closed = True
         if self._connecting is not None:
             self._connecting.cancel()
@@ -250,7 +305,7 @@ class Client:
         request = pb.OpenSessionRequest(ttl_ms=milliseconds(ttl, "ttl"), name=text_to_wire(name))
         loop = asyncio.get_running_loop()
         for attempt in range(2):
-            connection = await self._connection()
+            connection = await self._connection(wait=True)
             sent_at = loop.time()
             try:
                 info = await connection.unary(
@@ -329,18 +384,38 @@ class Client:
 
     async def _call(self, method: str, request: Message, response_type: type[M]) -> M:
         """A call that needs no session, sent again once on a new connection if the connection was lost."""
-        connection = await self._connection()
+        connection = await self._connection(wait=True)
         try:
             return await connection.unary(method, request, response_type, timeout=self.call_timeout)
         except errors.LeaseholdError as error:
             if not is_connectivity(error):
                 raise
             await self._discard(connection)
-        connection = await self._connection()
+        connection = await self._connection(wait=True)
         return await connection.unary(method, request, response_type, timeout=self.call_timeout)
 
-    async def _connection(self) -> Connection:
-        """The current connection, reconnecting (once, shared by all callers) if it has ended."""
+    async def _connection(self, *, wait: bool = False) -> Connection:
+        """The current connection, reconnecting if it has ended.
+
+        One round tries every address in turn (shared by all callers); with ``wait``, rounds that find no active node
+        are repeated with the reconnect back-off for up to ``failover_timeout`` seconds. The keepalives and watches
+        make one round at a time, as they have their own back-off and report each failure.
+        """
+        if not wait:
+            return await self._connect_round()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.failover_timeout
+        backoff = _Backoff(*self.reconnect_backoff)
+        while True:
+            try:
+                return await self._connect_round()
+            except errors.Unavailable:
+                delay = backoff.next()
+                if self._closed or loop.time() + delay > deadline:
+                    raise
+            await asyncio.sleep(delay)
+
+    async def _connect_round(self) -> Connection:
         if self._closed:
             raise errors.Unavailable("the client is closed")
         current = self._current
@@ -369,56 +444,88 @@ class Client:
         await connection.close()
 
     async def _connect_any(self) -> Connection:
-        count = len(self._addresses)
-        queue: collections.deque[tuple[str, int]] = collections.deque(
-            self._addresses[(self._preferred + i) % count] for i in range(count)
-        )
-        tried: set[tuple[str, int]] = set()
+        """One round over the addresses, from the last one that worked, following standbys' leader hints.
+
+        Addresses are tried one at a time, except that one that has not answered after ``_stagger`` seconds (a frozen
+        node, or one whose machine is gone, takes ``connect_timeout`` to fail) keeps trying while the next starts: the
+        first node to accept ``Hello`` is chosen, and the other attempts are stopped.
+        """
+        plan = _AddressRound(self._addresses, self._preferred)
         problems: list[str] = []
-        hops = 0
         hello = pb.HelloRequest(
             protocol_version=PROTOCOL_VERSION,
             client_name=text_to_wire(self._client_name, "client name"),
             token=text_to_wire(self._token, "token"),
         )
-        while queue:
-            host, port = queue.popleft()
-            if (host, port) in tried:
-                continue
-            tried.add((host, port))
-            try:
-                connection = await Connection.open(
-                    host,
-                    port,
-                    hello=hello,
-                    tls=self._tls,
-                    server_hostname=self._server_hostname,
-                    connect_timeout=self.connect_timeout,
-                    stream_buffer=self._stream_buffer,
+
+        async def attempt(host: str, port: int) -> Connection:
+            return await Connection.open(
+                host,
+                port,
+                hello=hello,
+                tls=self._tls,
+                server_hostname=self._server_hostname,
+                connect_timeout=self.connect_timeout,
+                stream_buffer=self._stream_buffer,
+            )
+
+        loop = asyncio.get_running_loop()
+        attempts: dict[asyncio.Task[Connection], tuple[str, int]] = {}
+        chosen: Connection | None = None
+        try:
+            while chosen is None and (attempts or not plan.exhausted):
+                address = plan.next()
+                if address is not None:
+                    attempts[loop.create_task(attempt(*address))] = address
+                if not attempts:
+                    continue
+                done, _ = await asyncio.wait(
+                    attempts, timeout=None if plan.exhausted else self._stagger, return_when=asyncio.FIRST_COMPLETED
                 )
-            except errors.Unavailable as error:
-                problems.append(error.message)
-                if error.leader and hops < _MAX_LEADER_HOPS:
-                    with contextlib.suppress(errors.InvalidArgument):
-                        leader = parse_address(error.leader)
-                        hops += 1
-                        if leader not in tried:
-                            queue.appendleft(leader)
-                continue
-            if (host, port) in self._addresses:
-                self._preferred = self._addresses.index((host, port))
-            return connection
-        raise errors.Unavailable("no server reachable: " + "; ".join(problems))
+                for task in done:
+                    address = attempts.pop(task)
+                    error = task.exception()
+                    if error is None:
+                        if chosen is None:
+                            chosen = task.result()
+                            if address in self._addresses:
+                                self._preferred = self._addresses.index(address)
+                        else:
+                            await task.result().close()
+                        continue
+                    if not isinstance(error, errors.Unavailable):
+                        if chosen is None:
+                            raise error  # UNAUTHENTICATED, UNSUPPORTED_PROTOCOL: the same on every node
+                        continue
+                    problems.append(error.message)
+                    plan.refused(error.leader)
+        finally:
+            for task in attempts:
+                task.cancel()
+            for task in attempts:
+                with contextlib.suppress(BaseException):
+                    await (await task).close()  # an attempt that won the race with its cancellation
+        if chosen is None:
+            raise errors.Unavailable("no server reachable: " + "; ".join(problems))
+        return chosen
 
 
 class Watch:
-    """An ``async for`` stream of ``Event``s that resumes by revision after reconnects: no gap, no duplicate."""
+    """An ``async for`` stream of ``Event``s that resumes by revision after reconnects: no gap, no duplicate.
+
+    A stream that stays silent for half the client's ``call_timeout`` is checked with a small query on its connection:
+    a server that does not answer it (frozen, or its machine gone, which closes nothing) is left, and the watch
+    resumes on the next node.
+    """
 
     def __init__(self, client: Client, prefix: bytes, from_revision: int) -> None:
         self._client = client
         self._prefix = prefix
         self._next = from_revision
         self._stream: Stream[pb.WatchResponse] | None = None
+        self._connection: Connection | None = None
+        #: The read of the stream's next item, kept across a silence check and a cancelled ``anext``.
+        self._reading: asyncio.Future[pb.WatchResponse | None] | None = None
         self._pending: collections.deque[Event] = collections.deque()
         self._done = False
         self._backoff = _Backoff(*client.reconnect_backoff)
@@ -446,9 +553,39 @@ class Watch:
         """Stops the watch (the server is sent CANCEL)."""
         self._done = True
         self._pending.clear()
+        self._drop_stream()
+
+    def _drop_stream(self) -> None:
+        reading, self._reading = self._reading, None
+        if reading is not None:
+            if reading.done() and not reading.cancelled():
+                reading.exception()  # seen: the stream's end is handled here, not left to the garbage collector
+            reading.cancel()
         if self._stream is not None:
             self._stream.cancel()
             self._stream = None
+        self._connection = None
+
+    async def _read(self) -> pb.WatchResponse | None:
+        """The stream's next item; during a silence, checks now and then that its server still answers."""
+        assert self._stream is not None and self._connection is not None
+        if self._reading is None:
+            self._reading = asyncio.ensure_future(self._stream.next())
+        reading = self._reading
+        while True:
+            done, _ = await asyncio.wait({reading}, timeout=self._client.call_timeout / 2)
+            if done:
+                self._reading = None
+                return reading.result()
+            connection = self._connection
+            try:
+                probe = pb.ListRequest(prefix=self._prefix, limit=1)
+                await connection.unary(SERVICE + "List", probe, pb.ListResponse, timeout=self._client.call_timeout / 2)
+            except errors.DeadlineExceeded as error:
+                if error.no_answer:
+                    await self._client._discard(connection)  # ends the stream: the watch resumes elsewhere
+            except errors.LeaseholdError:
+                pass  # an answer; or the connection has ended, which the stream reports
 
     async def __anext__(self) -> Event:
         while True:
@@ -464,12 +601,11 @@ class Watch:
                     connection = await self._client._connection()
                     request = pb.WatchRequest(prefix=self._prefix, start_revision=self._next)
                     self._stream = connection.stream(SERVICE + "Watch", request, pb.WatchResponse)
-                response = await self._stream.next()
+                    self._connection = connection
+                response = await self._read()
             except (errors.Unavailable, errors.DeadlineExceeded, errors.ResourceExhausted) as error:
                 # Lost connection, or a reader that fell behind: resume from the next revision on a new stream.
-                if self._stream is not None:
-                    self._stream.cancel()
-                    self._stream = None
+                self._drop_stream()
                 if self._client.closed or (isinstance(error, errors.DeadlineExceeded) and not error.no_answer):
                     self._done = True
                     raise

@@ -255,7 +255,7 @@ class Session:
         """A call that must run on the connection the session is bound to (resuming there first if needed)."""
         if not closing:
             self._check_usable()
-        connection = await self._bound_connection()
+        connection = await self._bound_connection(wait=True)
         try:
             return await connection.unary(SERVICE + method, request, response_type, timeout=timeout)
         except errors.SessionExpired:
@@ -307,9 +307,12 @@ class Session:
         self._background.add(task)
         task.add_done_callback(self._background.discard)
 
-    async def _bound_connection(self) -> Connection:
-        """The client's current connection, with this session resumed on it if it was bound to an older one."""
-        connection = await self._client._connection()
+    async def _bound_connection(self, *, wait: bool = False) -> Connection:
+        """The client's current connection, with this session resumed on it if it was bound to an older one.
+
+        ``wait``: keep trying while no node is active (a failover), up to the client's ``failover_timeout``.
+        """
+        connection = await self._client._connection(wait=wait)
         if connection is self._connection:
             return connection
         async with self._resume_lock:
