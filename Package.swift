@@ -68,6 +68,14 @@ let targets: [Target] = [
         swiftSettings: swiftSettings
     ),
 
+    // Concurrency helpers that the server and the client share (work queued under a lock, run after it).
+    .target(name: "LeaseholdConcurrency", swiftSettings: swiftSettings),
+    .testTarget(
+        name: "LeaseholdConcurrencyTests",
+        dependencies: ["LeaseholdConcurrency"],
+        swiftSettings: swiftSettings
+    ),
+
     .target(
         name: "LeaseholdWire",
         dependencies: ["CLeaseholdProto", "CProtobufC", "LeaseholdCore", nioCore],
@@ -133,7 +141,8 @@ let targets: [Target] = [
     .target(
         name: "LeaseholdServer",
         dependencies: [
-            "LeaseholdCore", "LeaseholdStore", "LeaseholdRPC", "LeaseholdWire", logging, nioCore, nioPosix,
+            "LeaseholdConcurrency", "LeaseholdCore", "LeaseholdStore", "LeaseholdRPC", "LeaseholdWire", logging,
+            nioCore, nioPosix,
             .product(name: "NIOHTTP1", package: "swift-nio"),
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "Metrics", package: "swift-metrics"),
@@ -153,7 +162,7 @@ let targets: [Target] = [
 
     .target(
         name: "LeaseholdClient",
-        dependencies: ["LeaseholdRPC", "LeaseholdWire", "LeaseholdCore"],
+        dependencies: ["LeaseholdConcurrency", "LeaseholdRPC", "LeaseholdWire", "LeaseholdCore"],
         swiftSettings: swiftSettings
     ),
     .testTarget(

@@ -14,6 +14,8 @@
 #   2. perf stat: malloc calls (a uprobe on libc's malloc; its trap slows the server, so counts only);
 #   3. perf record: sampled call stacks, summarized per thread and by inclusive time.
 # Everything is printed per operation. The uprobes add a few µs per hit to the CPU figures of window 1.
+# COUNTS=1 takes windows 1 and 2 only, on a 9 s run (about 15 s in all): the counts per operation, for A/B runs
+# (bench/profile-ab.sh).
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -21,6 +23,8 @@ root=$(dirname "$here")
 workload=${1:?usage: bench/profile.sh WORKLOAD [leasehold-bench options...]}
 shift
 sync=${SYNC:-full}
+duration=16s
+[[ ${COUNTS:-0} == 1 ]] && duration=9s
 leasehold=${LEASEHOLD:-$root/.build/release/leasehold}
 bench=${BENCH:-$here/.build/release/leasehold-bench}
 [[ -x $leasehold && -x $bench ]] || { echo "build both in release mode first (bench/run.sh does)" >&2; exit 1; }
@@ -51,24 +55,27 @@ for _ in $(seq 1 100); do grep -q listening "$work/server.log" && break; sleep 0
 port=$(sed -n 's/.*listening.*address=[^ ]*:\([0-9][0-9]*\).*/\1/p; s/.*address=[^ ]*:\([0-9][0-9]*\).*listening.*/\1/p' "$work/server.log" | head -1)
 [[ -n $port ]] || { cat "$work/server.log" >&2; exit 1; }
 
-"$bench" "$workload" "$@" --server "127.0.0.1:$port" --server-pid "$server_pid" --warmup 2s --duration 16s \
+"$bench" "$workload" "$@" --server "127.0.0.1:$port" --server-pid "$server_pid" --warmup 2s --duration "$duration" \
     >"$work/bench.txt" 2>&1 &
 bench_pid=$!
 sleep 3
 
 echo "# Server profile: $workload $* (--sync $sync), $(date -u +%FT%TZ), commit $(git -C "$root" rev-parse --short HEAD)"
+echo "# Server binary: $leasehold"
 echo
 syscalls=read,write,writev,readv,futex,epoll_wait,epoll_ctl,fdatasync,fsync,pwrite64,pread64,sendmsg,recvmsg
 events="cpu-clock,context-switches,raw_syscalls:sys_enter,probe_leasehold:lh_op"
 for call in ${syscalls//,/ }; do events+=",syscalls:sys_enter_$call"; done
 perf stat -x, -e "$events" -p "$server_pid" -- sleep 4 2>"$work/stat1.csv" >/dev/null
 perf stat -x, -e probe_libc:malloc,probe_leasehold:lh_op -p "$server_pid" -- sleep 2 2>"$work/stat2.csv" >/dev/null
-perf record -q -F 999 -g -p "$server_pid" -o "$work/perf.data" -- sleep 4 2>/dev/null >/dev/null
-perf record -q -e probe_libc:malloc -g -p "$server_pid" -o "$work/malloc.data" -- sleep 1 2>/dev/null >/dev/null
+if [[ ${COUNTS:-0} != 1 ]]; then
+    perf record -q -F 999 -g -p "$server_pid" -o "$work/perf.data" -- sleep 4 2>/dev/null >/dev/null
+    perf record -q -e probe_libc:malloc -g -p "$server_pid" -o "$work/malloc.data" -- sleep 1 2>/dev/null >/dev/null
+fi
 wait "$bench_pid" || true
 
 python3 - "$work" "$op_name" <<'EOF'
-import collections, csv, re, subprocess, sys
+import collections, csv, os, re, subprocess, sys
 work, op_name = sys.argv[1], sys.argv[2]
 
 def stat(path):
@@ -90,6 +97,8 @@ if ops:
 if two.get("probe_leasehold:lh_op"):
     print(f"- malloc calls per operation: {two['probe_libc:malloc'] / two['probe_leasehold:lh_op']:.1f}")
 print()
+if not os.path.exists(f"{work}/perf.data"):  # COUNTS=1
+    sys.exit(0)
 
 script = subprocess.run(["perf", "script", "-i", f"{work}/perf.data", "-F", "tid,comm,ip,sym,dso"],
                         capture_output=True, text=True).stdout

@@ -3,6 +3,7 @@ import Dispatch
 import Foundation
 import LeaseholdClient
 import LeaseholdCore
+import LeaseholdRPC
 import LeaseholdWire
 import Synchronization
 
@@ -23,7 +24,8 @@ struct TopCommand: AsyncParsableCommand {
             Follows the server's watch stream (grants, releases, expiries and force-releases per second, and \
             the latest expiries and force-releases) and, every --interval, lists the held locks and describes \
             their queues: the keys with the most waiters and the oldest waits, the locks held longest with their \
-            holders and owners.
+            holders and owners. With --metrics-address (the address the server's --metrics-listen serves), it \
+            also shows the sessions closest to expiry, with their owners, names, time left and locks.
 
             On a terminal the view redraws in place; q or Ctrl-C quits and restores the terminal. When stdout is \
             not a terminal, each refresh prints the view as plain lines followed by a blank line (--iterations N \
@@ -32,6 +34,7 @@ struct TopCommand: AsyncParsableCommand {
             Examples:
               $ leasehold top
               $ leasehold top jobs/ --interval 2s
+              $ leasehold top --metrics-address 127.0.0.1:9420
               $ leasehold top --iterations 1 > snapshot.txt
             """
     )
@@ -50,18 +53,38 @@ struct TopCommand: AsyncParsableCommand {
     @Option(help: "Describe at most this many held keys per refresh to find their queues.")
     var maxKeys = 200
 
+    @Option(
+        help: ArgumentHelp(
+            "The server's metrics endpoint (serve --metrics-listen), to show the sessions closest to expiry.",
+            valueName: "host:port"
+        )
+    )
+    var metricsAddress: String?
+
+    /// The parsed ``metricsAddress``.
+    private var metricsEndpoint: HostAndPort? {
+        get throws { try self.metricsAddress.map { try HostAndPort(parsing: $0) } }
+    }
+
     func validate() throws {
         guard self.interval.duration >= .milliseconds(100) else {
             throw ValidationError("--interval must be at least 100ms")
         }
         if let iterations = self.iterations, iterations < 1 { throw ValidationError("--iterations must be at least 1") }
         guard self.maxKeys >= 1 else { throw ValidationError("--max-keys must be at least 1") }
+        do {
+            _ = try self.metricsEndpoint
+        } catch {
+            throw ValidationError("--metrics-address: \(error)")
+        }
     }
 
     func run() async throws {
         try await CommandFailure.reporting(server: self.client.address) {
             let client = try await self.client.connect()
-            let state = SharedTopState(TopState(server: self.client.address, prefix: self.prefix))
+            var initial = TopState(server: self.client.address, prefix: self.prefix)
+            if let address = self.metricsAddress { initial.expiringSource = .metrics(address) }
+            let state = SharedTopState(initial)
             let watch = Task {
                 do {
                     for try await event in client.watch(prefix: self.prefix) { state.withLock { $0.apply(event) } }
@@ -104,8 +127,8 @@ struct TopCommand: AsyncParsableCommand {
         }
     }
 
-    /// Lists the held locks and describes their queues; a failure is shown, not thrown, and the next refresh
-    /// tries again.
+    /// Lists the held locks and describes their queues, then reads the sessions closest to expiry from the metrics
+    /// endpoint if given; a failure is shown, not thrown, and the next refresh tries again.
     private func refresh(_ client: LeaseholdClient, _ state: SharedTopState) async {
         do {
             let listed = try await client.list(prefix: self.prefix)
@@ -126,6 +149,21 @@ struct TopCommand: AsyncParsableCommand {
             }
         } catch {
             state.withLock { $0.problem = "refresh failed: \(error)" }
+            return
+        }
+        guard let endpoint = try? self.metricsEndpoint else { return }
+        do {
+            let expiring = try await SessionsFetch.fetch(
+                from: endpoint,
+                limit: TopScreen.expiringRows,
+                timeout: .seconds(2)
+            )
+            state.withLock { $0.expiring = expiring }
+        } catch {
+            state.withLock {
+                $0.expiring = []
+                $0.problem = "\(error)"
+            }
         }
     }
 }

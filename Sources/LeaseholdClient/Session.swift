@@ -1,3 +1,4 @@
+import LeaseholdConcurrency
 public import LeaseholdCore
 import LeaseholdRPC
 import LeaseholdWire
@@ -32,7 +33,7 @@ public final class Session: Sendable {
     /// The principal that owns the session.
     public let owner: String
 
-    private struct Mutable {
+    private struct Mutable: AfterUnlockState {
         var state = State.connected
         /// The connection the session is bound to on the server.
         var connection: RPCConnection
@@ -42,6 +43,9 @@ public final class Session: Sendable {
         var nextObserver: UInt64 = 0
         var keepAlive: Task<Void, Never>?
         var closed = false
+        /// Yields and finishes of ``observers``: a consumer being cancelled runs the stream's `onTermination`,
+        /// which takes the lock, so they happen once it is released.
+        var afterUnlock = AfterUnlock()
     }
 
     let client: LeaseholdClient
@@ -299,33 +303,27 @@ public final class Session: Sendable {
     }
 
     private func publish(_ state: State) {
-        // Yield outside the lock: a consumer being cancelled runs its termination handler, which takes the lock.
-        let observers = self.mutable.withLock { mutable -> [AsyncStream<State>.Continuation] in
-            guard mutable.state != state, mutable.state != .expired else { return [] }
+        self.mutable.withLockThenRun { mutable in
+            guard mutable.state != state, mutable.state != .expired else { return }
             mutable.state = state
-            return Array(mutable.observers.values)
+            for observer in mutable.observers.values { mutable.afterUnlock.append { observer.yield(state) } }
         }
-        for observer in observers { observer.yield(state) }
     }
 
     /// Ends the state stream, after publishing `state` if given.
     private func finish(with state: State?) {
-        // Finishing a stream runs its `onTermination`, which takes the lock: finish outside it.
-        let (observers, task, published) = self.mutable.withLock {
-            mutable -> ([AsyncStream<State>.Continuation], Task<Void, Never>?, State?) in
-            var published: State?
-            if let state, mutable.state != .expired {
-                mutable.state = state
-                published = state
+        self.mutable.withLockThenRun { mutable in
+            let published = mutable.state == .expired ? nil : state
+            if let published { mutable.state = published }
+            for observer in mutable.observers.values {
+                mutable.afterUnlock.append {
+                    if let published { observer.yield(published) }
+                    observer.finish()
+                }
             }
-            defer { mutable.observers.removeAll() }
-            return (Array(mutable.observers.values), state == .expired ? mutable.keepAlive : nil, published)
+            mutable.observers.removeAll()
+            if state == .expired, let task = mutable.keepAlive { mutable.afterUnlock.append { task.cancel() } }
         }
-        for observer in observers {
-            if let published { observer.yield(published) }
-            observer.finish()
-        }
-        task?.cancel()
     }
 }
 

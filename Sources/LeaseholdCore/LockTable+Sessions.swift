@@ -105,6 +105,29 @@ extension LockTable {
     /// The number of live sessions.
     public var sessionCount: Int { self.sessions.count }
 
+    /// The live sessions with the least time left before they expire, soonest first (ties by id), for an operator's
+    /// view of who is about to lose their locks. One pass over the sessions, keeping the `limit` soonest.
+    /// - Parameters:
+    ///   - limit: At most this many sessions.
+    ///   - now: The current time, for ``SessionDescription/expiresIn``.
+    /// - Returns: The sessions, each with the locks it holds.
+    public func sessionsClosestToExpiry(limit: Int, now: Instant) -> [SessionDescription] {
+        guard limit > 0 else { return [] }
+        // Sorted soonest first; a session replaces the latest kept one only when it is sooner.
+        var soonest: [(deadline: Instant, id: SessionID)] = []
+        soonest.reserveCapacity(limit + 1)
+        for session in self.sessions.values {
+            let entry = (deadline: session.deadline, id: session.id)
+            if soonest.count == limit, let last = soonest.last, (last.deadline, last.id) <= (entry.deadline, entry.id) {
+                continue
+            }
+            let index = soonest.firstIndex { (entry.deadline, entry.id) < ($0.deadline, $0.id) } ?? soonest.endIndex
+            soonest.insert(entry, at: index)
+            if soonest.count > limit { soonest.removeLast() }
+        }
+        return soonest.map { self.info(of: self.sessions[$0.id]!, now: now) }
+    }
+
     func info(of session: SessionState, now: Instant) -> SessionDescription {
         SessionDescription(
             id: session.id,

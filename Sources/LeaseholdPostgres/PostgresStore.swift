@@ -67,6 +67,7 @@ public final class PostgresStore: Store {
         var closing = false
         var wake: CheckedContinuation<Void, Never>?
         var eventsSincePrune = 0
+        var commits = CommitStatistics()
     }
 
     /// The store's own event loop: a caller blocked in ``load()`` never blocks the loop its queries run on.
@@ -224,6 +225,11 @@ public final class PostgresStore: Store {
         }
     }
 
+    /// The group commits' durations and batch counts so far, failed ones included.
+    public var commitStatistics: CommitStatistics {
+        self.state.withLock { $0.commits }
+    }
+
     /// Stops accepting work; the writer finishes what is queued, then closes the connections. Does not wait: a
     /// node that steps down must not wait for a database it may no longer reach. Queued work that has not
     /// finished after 2 s fails with a closed connection. Calling it again does nothing.
@@ -317,10 +323,17 @@ public final class PostgresStore: Store {
             self.completions.async { for (_, completion) in group { completion(.success(())) } }
             return
         }
+        let started = ContinuousClock.now
         let result = await Self.result { try await self.commit(batches) }
+        let took = ContinuousClock.now - started
+        let carried = batches.count(where: { !$0.isEmpty })
+        // Counted before the completions run, as SQLiteStore does, so that a caller sees its own commit counted.
+        self.state.withLock { state in
+            state.commits.record(took: took, batches: carried)
+            if case .success(let inserted) = result { state.eventsSincePrune += inserted }
+        }
         switch result {
-        case .success(let inserted):
-            self.state.withLock { $0.eventsSincePrune += inserted }
+        case .success:
             self.completions.async { for (_, completion) in group { completion(.success(())) } }
         case .failure(let error):
             self.logger.info(

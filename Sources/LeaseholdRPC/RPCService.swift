@@ -24,12 +24,9 @@ public struct RPCMethod: Sendable {
     /// Runs a call in a task: decodes the request, does the work, and returns the final payload (streams also send
     /// items).
     typealias Handler = @Sendable (ByteBuffer, RPCContext, RPCStreamSink) async throws -> ByteBuffer
-    /// Starts a call on the event loop and returns at once; the answer comes later through the completion, from
+    /// Starts a call on the event loop and returns at once; the answer comes later through the responder, from
     /// any thread. Returns what to run if the call ends first (cancelled, past its deadline).
-    typealias CallbackHandler =
-        @Sendable (
-            ByteBuffer, RPCContext, _ completion: @escaping @Sendable (Result<ByteBuffer, any Error>) -> Void
-        ) -> (@Sendable () -> Void)?
+    typealias CallbackHandler = @Sendable (ByteBuffer, RPCContext, CallResponder) -> (@Sendable () -> Void)?
 
     enum Kind: Sendable {
         /// Runs in its own task.
@@ -81,17 +78,36 @@ public struct RPCMethod: Sendable {
                 Request, RPCContext, _ respond: @escaping @Sendable (Result<Response, any Error>) -> Void
             ) -> (@Sendable () -> Void)?
     ) -> RPCMethod {
+        Self.unaryCallback(method, answer: { (response: Response) in response }, handler)
+    }
+
+    /// ``unaryCallback(_:_:)`` for a handler whose work answers with something other than the response message:
+    /// `answer` turns it into the response, in the one closure the RPC layer makes per call, so that the handler
+    /// can hand `respond` to the work as its completion without a closure of its own to convert the answer.
+    /// - Parameters:
+    ///   - method: The method, with its request and response types.
+    ///   - answer: Turns the work's answer into the response (called on the thread that answers).
+    ///   - handler: Starts the work; `respond` takes the answer, or ``LeaseholdError`` to end the call with its
+    ///     status.
+    public static func unaryCallback<Request: WireMessage, Response: WireMessage, Answer: Sendable>(
+        _ method: MethodDescriptor<Request, Response>,
+        answer: @escaping @Sendable (Answer) -> Response,
+        _ handler:
+            @escaping @Sendable (
+                Request, RPCContext, _ respond: @escaping @Sendable (Result<Answer, any Error>) -> Void
+            ) -> (@Sendable () -> Void)?
+    ) -> RPCMethod {
         RPCMethod(
             name: method.name,
-            kind: .callback { payload, context, completion in
+            kind: .callback { payload, context, responder in
                 let request: Request
                 do {
                     request = try Request(decoding: payload)
                 } catch {
-                    completion(.failure(error))
+                    responder.respond(.failure(error))
                     return nil
                 }
-                return handler(request, context) { result in completion(result.map { $0.encoded() }) }
+                return handler(request, context) { result in responder.respond(result.map { answer($0).encoded() }) }
             }
         )
     }
@@ -167,6 +183,19 @@ public struct RPCMethod: Sendable {
                 isStreaming: true
             )
         )
+    }
+}
+
+/// Where the answer of a call started through a completion goes: the connection's inbox, with the call's id. It is
+/// two words, captured by value in the one closure a call's handler gets, so the RPC layer adds no allocation of its
+/// own to a call.
+struct CallResponder: Sendable {
+    let inbox: LoopInbox<ServerConnectionHandler.CallEvent>
+    let callID: UInt64
+
+    /// Posts the call's result to its connection's loop.
+    func respond(_ result: Result<ByteBuffer, any Error>) {
+        self.inbox.post(.completed(callID: self.callID, result: result))
     }
 }
 

@@ -115,6 +115,10 @@ public final class LeaseholdNode: Service, Sendable {
                     host: host,
                     port: self.configuration.server.metricsPort,
                     render: { [self] in self.renderMetrics() },
+                    // A standby has no sessions: its list is empty.
+                    sessions: { [self] limit in
+                        self.state.withLock({ $0.active })?.renderSessions(limit: limit) ?? SessionsReport([]).json()
+                    },
                     logger: self.logger
                 )
             }

@@ -180,6 +180,7 @@ public final class LeaseholdServer: Service, Sendable {
                         host: host,
                         port: self.configuration.metricsPort,
                         render: { exporter.render() },
+                        sessions: { SessionsReport(locks.sessionsClosestToExpiry(limit: $0)).json() },
                         logger: self.logger
                     )
                 }
@@ -259,6 +260,11 @@ public final class LeaseholdServer: Service, Sendable {
 
     /// The Prometheus text of every metric, while running with metrics counted.
     func renderMetrics() -> [UInt8]? { self.running.withLock { $0?.exporter }?.render() }
+
+    /// `GET /sessions`: the sessions closest to expiry as JSON, while running.
+    func renderSessions(limit: Int) -> [UInt8]? {
+        self.running.withLock { $0?.locks }.map { SessionsReport($0.sessionsClosestToExpiry(limit: limit)).json() }
+    }
 
     /// The metrics endpoint's address, if it runs.
     public var metricsAddress: SocketAddress? { self.running.withLock { $0?.metrics?.localAddress } }

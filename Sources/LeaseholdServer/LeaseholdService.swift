@@ -68,25 +68,34 @@ public struct LeaseholdService: RPCService {
                 return nil
             },
             // A queued Acquire leaves its queue when the call ends first (CANCEL, deadline, connection closed).
-            .unaryCallback(LeaseholdMethod.acquire) { request, context, respond in
+            // The lock service answers Acquire and Release straight into `respond`: the answer becomes the response
+            // in the RPC layer's one closure per call (`answer:`), with no closure of their own.
+            .unaryCallback(LeaseholdMethod.acquire, answer: { (lock: LockInfo) in AcquireResponse(lock: lock) }) {
+                request,
+                context,
+                respond in
                 locks.acquire(
                     key: request.key,
                     session: request.sessionID,
                     wait: request.wait,
-                    connection: context.connectionID
-                ) { result in
-                    respond(result.map { AcquireResponse(lock: $0) })
-                }
+                    connection: context.connectionID,
+                    completion: respond
+                )
             },
-            .unaryCallback(LeaseholdMethod.release) { request, context, respond in
+            .unaryCallback(
+                LeaseholdMethod.release,
+                answer: { (revision: UInt64) in ReleaseResponse(revision: revision) }
+            ) {
+                request,
+                context,
+                respond in
                 locks.release(
                     key: request.key,
                     session: request.sessionID,
                     fencingToken: request.fencingToken,
-                    connection: context.connectionID
-                ) { result in
-                    respond(result.map { ReleaseResponse(revision: $0) })
-                }
+                    connection: context.connectionID,
+                    completion: respond
+                )
                 return nil
             },
             .unaryCallback(LeaseholdMethod.forceRelease) { request, context, respond in

@@ -1,4 +1,5 @@
 import Crypto
+import LeaseholdConcurrency
 public import LeaseholdCore
 public import LeaseholdRPC
 public import LeaseholdStore
@@ -221,7 +222,8 @@ public final class LockService: Sendable {
     ///   `INVALID_ARGUMENT`, `RESOURCE_EXHAUSTED`, `PERMISSION_DENIED`, `UNAVAILABLE`; `CancellationError` when
     ///   the calling task is cancelled, which also leaves the queue.
     /// - Returns: Cancels the call: it leaves the queue and `completion` gets `CancellationError` (if it has not
-    ///   been answered yet).
+    ///   been answered yet). `nil` for a try-lock (`wait` zero or less): it never queues, so there is nothing to
+    ///   cancel, and it costs no ticket.
     @discardableResult
     public func acquire(
         key: String,
@@ -229,7 +231,18 @@ public final class LockService: Sendable {
         wait: Duration,
         connection: ConnectionID,
         completion: @escaping Completion<LockInfo>
-    ) -> @Sendable () -> Void {
+    ) -> (@Sendable () -> Void)? {
+        guard wait > .zero else {
+            self.acquire(
+                key: key,
+                session: session,
+                wait: wait,
+                connection: connection,
+                ticket: nil,
+                completion: completion
+            )
+            return nil
+        }
         let ticket = WaitTicket()
         self.acquire(
             key: key,
@@ -247,7 +260,7 @@ public final class LockService: Sendable {
         session: SessionID,
         wait: Duration,
         connection: ConnectionID,
-        ticket: WaitTicket,
+        ticket: WaitTicket?,
         completion: @escaping Completion<LockInfo>
     ) {
         self.locked { state in
@@ -262,11 +275,12 @@ public final class LockService: Sendable {
                 )
                 switch outcome {
                 case .granted(let lock):
-                    self.execute(effects, in: &state) { result in completion(result.map { lock }.mapError { $0 }) }
+                    self.execute(effects, in: &state, reply: .lock(completion, lock))
                 case .enqueued(let waiter):
                     state.waiters[waiter] = completion
                     self.execute(effects, in: &state)
-                    if !ticket.enqueued(waiter) {  // cancelled while we were enqueueing
+                    // A try-lock has no ticket, and the table never queues it.
+                    if let ticket, !ticket.enqueued(waiter) {  // cancelled while we were enqueueing
                         self.cancelWait(waiter, in: &state)
                     }
                 case .held(let holder, let delayedUntil):
@@ -326,6 +340,7 @@ public final class LockService: Sendable {
                 case .sessionExpired: throw Self.sessionExpired(session)
                 }
             },
+            reply: DurableReply.revision,
             completion: completion
         )
     }
@@ -410,6 +425,14 @@ public final class LockService: Sendable {
 
     /// The number of live sessions (metrics).
     public var sessionCount: Int { self.state.withLock { $0.table.sessionCount } }
+
+    /// The live sessions with the least time left, soonest first (`GET /sessions` on the metrics endpoint, which
+    /// `leasehold top` shows). One pass over the sessions under the lock: an operator's query, not a client's.
+    /// - Parameter limit: At most this many sessions.
+    /// - Returns: The sessions, each with its time left and the locks it holds.
+    public func sessionsClosestToExpiry(limit: Int) -> [LockTable.SessionDescription] {
+        self.state.withLock { $0.table.sessionsClosestToExpiry(limit: limit, now: self.clock.now()) }
+    }
 
     /// What metrics read at scrape time, in one critical section: the table's gauges and running totals.
     public struct Snapshot: Sendable {
@@ -533,15 +556,20 @@ public final class LockService: Sendable {
 
     /// Applies a transition and queues its effects in one critical section; `completion` gets the transition's
     /// value once its effects are durable, or its error.
+    /// - Parameter reply: How the answer waits for the commit; the default wraps it in a closure, and a call whose
+    ///   answer has a ``DurableReply`` case of its own passes that case, which costs no allocation.
     private func transact<T: Sendable>(
         _ transition: (inout State, Instant) throws -> (T, [LockTable.Effect]),
+        reply: (@escaping Completion<T>, T) -> DurableReply = { completion, value in
+            .waiter { result in completion(result.map { value }.mapError { $0 }) }
+        },
         completion: @escaping Completion<T>
     ) {
         self.locked { state in
             do {
                 try Self.checkServing(state)
                 let (value, effects) = try transition(&state, self.clock.now())
-                self.execute(effects, in: &state) { result in completion(result.map { value }.mapError { $0 }) }
+                self.execute(effects, in: &state, reply: reply(completion, value))
             } catch {
                 self.fail(completion, with: error, in: &state)
             }
@@ -586,12 +614,17 @@ public final class LockService: Sendable {
     /// nothing in flight it runs right after the state lock is released; otherwise it waits for the newest
     /// commit, which the store finishes after every earlier one. It is told of a failed commit, so that it does
     /// not show what that commit lost.
-    private func whenDurable(in state: inout State, _ reply: @escaping PendingCommit.Waiter) {
+    private func whenDurable(in state: inout State, _ reply: DurableReply) {
         guard let commit = state.newestCommit else {
-            state.afterUnlock.append { reply(.success(())) }
+            state.afterUnlock.append { reply.deliver(.success(())) }
             return
         }
-        if let finished = commit.wait(reply) { state.afterUnlock.append { reply(finished) } }
+        if let finished = commit.wait(reply) { state.afterUnlock.append { reply.deliver(finished) } }
+    }
+
+    /// ``whenDurable(in:_:)`` for a reply written as a closure.
+    private func whenDurable(in state: inout State, _ reply: @escaping PendingCommit.Waiter) {
+        self.whenDurable(in: &state, .waiter(reply))
     }
 
     /// Queues `effects`' mutations in the store (inside the state lock, so in transition order) and arranges
@@ -600,21 +633,16 @@ public final class LockService: Sendable {
     private func execute(
         _ effects: [LockTable.Effect],
         in state: inout State,
-        reply: PendingCommit.Waiter? = nil
+        reply: DurableReply? = nil
     ) {
         var mutations: [Mutation] = []
-        var events: [Event] = []
         var grants: [(Completion<LockInfo>, LockInfo)] = []
         var failures: [(Completion<LockInfo>, any Error)] = []
         for effect in effects {
             switch effect {
             case .persist(let mutation):
                 mutations.append(mutation)
-                switch mutation {
-                case .event(let event): events.append(event)
-                case .removeSession(let id): state.bindings.removeValue(forKey: id)
-                case .openSession: break
-                }
+                if case .removeSession(let id) = mutation { state.bindings.removeValue(forKey: id) }
             case .grant(let waiter, let lock):
                 if let continuation = state.waiters.removeValue(forKey: waiter) { grants.append((continuation, lock)) }
             case .fail(let waiter, let failure):
@@ -624,16 +652,17 @@ public final class LockService: Sendable {
             }
         }
         self.timer.deadlineChanged(to: state.table.nextDeadline)
-        if !mutations.isEmpty { self.submit(mutations, events: events, in: &state) }
+        if !mutations.isEmpty { self.submit(mutations, in: &state) }
         for (waiter, lock) in grants {
-            self.whenDurable(in: &state) { result in waiter(result.map { lock }.mapError { $0 }) }
+            self.whenDurable(in: &state, .lock(waiter, lock))
         }
         for (waiter, error) in failures { self.fail(waiter, with: error, in: &state) }
         if let reply { self.whenDurable(in: &state, reply) }
     }
 
     /// Queues one batch in the store and makes it the commit that replies wait for.
-    private func submit(_ mutations: [Mutation], events: [Event], in state: inout State) {
+    /// Its events are published and logged from the mutations in the store's completion: no array of their own.
+    private func submit(_ mutations: [Mutation], in state: inout State) {
         let commit = PendingCommit()
         state.newestCommit = commit
         let hub = self.hub
@@ -641,8 +670,8 @@ public final class LockService: Sendable {
             // The store completes batches in order, so a failure is recorded before any later batch finishes.
             switch result {
             case .success:
-                hub.publish(events)
-                self.log(events)
+                hub.publish(mutations)
+                self.log(mutations)
                 if self.commitFailed.load(ordering: .acquiring) {
                     commit.finish(
                         .failure(LeaseholdError(code: .unavailable, message: "an earlier commit failed; retry"))
@@ -669,10 +698,10 @@ public final class LockService: Sendable {
     /// Logs committed events: expiries at `info`, every event at `debug`. Force-releases are logged at `info` by
     /// ``forceRelease(key:reason:principal:completion:)``, which knows who asked and why. The level is read once
     /// per batch, so that a server logging at `info` pays one comparison per event.
-    private func log(_ events: [Event]) {
+    private func log(_ mutations: [Mutation]) {
         let level = self.logger.logLevel
         guard level <= .info else { return }
-        for event in events where level <= .debug || event.kind == .expired {
+        for case .event(let event) in mutations where level <= .debug || event.kind == .expired {
             let metadata: Logger.Metadata = [
                 "key": "\(event.key)", "session": "\(event.sessionID)", "owner": "\(event.owner)",
                 "token": "\(event.fencingToken)", "revision": "\(event.revision)",

@@ -1,3 +1,4 @@
+import LeaseholdConcurrency
 import LeaseholdCore
 import LeaseholdRPC
 import LeaseholdStore
@@ -173,28 +174,41 @@ final class WatchHub: Sendable {
         }
     }
 
-    /// Delivers committed events, in revision order, to every matching watcher.
+    /// Delivers the events of a committed batch, in revision order, to every matching watcher.
     ///
     /// Watchers of one prefix see the same events (unless one starts in the future), so the events are filtered
-    /// and encoded once per prefix, not once per watcher.
-    func publish(_ events: [Event]) {
-        guard let first = events.first, let last = events.last else { return }
+    /// and encoded once per prefix, not once per watcher. The events are gathered from the batch only when a
+    /// watcher is open: a server without watchers pays no array per batch.
+    /// - Parameter mutations: The batch, as committed; its events in revision order.
+    func publish(_ mutations: [Mutation]) {
+        var firstRevision: UInt64?
+        var lastRevision: UInt64?
+        for case .event(let event) in mutations {
+            if firstRevision == nil { firstRevision = event.revision }
+            lastRevision = event.revision
+        }
+        guard let first = firstRevision, let last = lastRevision else { return }
         self.locked { state in
-            state.lastPublished = last.revision
+            state.lastPublished = last
+            guard state.watchers.values.contains(where: { !$0.isEnded }) else { return }
+            let events = mutations.compactMap { mutation -> Event? in
+                if case .event(let event) = mutation { return event }
+                return nil
+            }
             var byPrefix: [String: Delivery] = [:]
             for watcher in state.watchers.values where !watcher.isEnded {
-                if watcher.from <= first.revision {
+                if watcher.from <= first {
                     // Filtered once per prefix (the default is built only when the prefix is first seen), and
                     // encoded in place in the dictionary.
                     Self.deliver(
                         &byPrefix[watcher.prefix, default: Delivery(events: events, prefix: watcher.prefix, from: 0)],
                         to: watcher,
-                        revision: last.revision,
+                        revision: last,
                         in: &state
                     )
                 } else {
                     var own = Delivery(events: events, prefix: watcher.prefix, from: watcher.from)
-                    Self.deliver(&own, to: watcher, revision: last.revision, in: &state)
+                    Self.deliver(&own, to: watcher, revision: last, in: &state)
                 }
             }
         }

@@ -17,16 +17,8 @@ extension SQLiteStore {
         public var retentionTransactions: Int = 0
         /// Events pruned by retention.
         public var prunedEvents: Int = 0
-        /// Bounds of ``commitSeconds``: a tenth of a millisecond (page cache) up to seconds (a struggling disk).
-        public static let commitBounds: [Double] = [
-            0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5,
-        ]
-        /// Bounds of ``batchSizes``.
-        public static let batchSizeBounds: [Double] = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024]
-        /// How long each group-commit transaction took, sync included, in seconds (failed ones too).
-        public var commitSeconds = BucketHistogram(upperBounds: Statistics.commitBounds)
-        /// How many batches with mutations each group-commit transaction carried: how many callers one sync served.
-        public var batchSizes = BucketHistogram(upperBounds: Statistics.batchSizeBounds)
+        /// Each group-commit transaction's duration and the batches it carried, failed ones too.
+        public var commits = CommitStatistics()
 
         /// All zero.
         public init() {}

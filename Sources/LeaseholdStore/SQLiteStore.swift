@@ -105,6 +105,11 @@ public final class SQLiteStore: Store {
         self.writer.statistics
     }
 
+    /// The group commits' durations and batch counts (``Statistics/commits``).
+    public var commitStatistics: CommitStatistics {
+        self.writer.statistics.commits
+    }
+
     /// Prunes every event due under the retention limits now, in chunks, after the work queued before it.
     ///
     /// The writer prunes on its own between commits; this is for tests and maintenance.

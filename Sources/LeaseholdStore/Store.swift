@@ -34,6 +34,11 @@ public protocol Store: AnyObject, Sendable {
 
     /// Stops accepting work, finishes what is queued, and closes the database.
     func close()
+
+    /// The durations and batch counts of the group commits so far, failed ones included, as
+    /// ``CommitStatistics/record(took:batches:)`` counted them. Barrier-only groups commit nothing and are not
+    /// counted.
+    var commitStatistics: CommitStatistics { get }
 }
 
 /// A page of the event log.

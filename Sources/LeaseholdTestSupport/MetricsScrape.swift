@@ -35,6 +35,19 @@ public struct MetricsScrape: Sendable {
     /// Fetches `GET /metrics` from `host:port` over one plain TCP connection, within 10 s.
     /// - Throws: When the endpoint cannot be reached or answers with something other than 200.
     public static func fetch(host: String = "127.0.0.1", port: Int) throws -> MetricsScrape {
+        let (status, body) = try Self.get("/metrics", host: host, port: port)
+        guard status == 200 else { throw ScrapeFailed(reason: "status \(status)") }
+        return MetricsScrape(text: body)
+    }
+
+    /// Sends `GET target` to the metrics endpoint at `host:port` over one plain TCP connection, within 10 s.
+    /// - Parameters:
+    ///   - target: The request target, such as `/sessions?limit=2`.
+    ///   - host: An IPv4 address.
+    ///   - port: The endpoint's port.
+    /// - Returns: The status code and the body.
+    /// - Throws: ``ScrapeFailed`` when the endpoint cannot be reached or the answer is incomplete.
+    public static func get(_ target: String, host: String = "127.0.0.1", port: Int) throws -> (Int, String) {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw ScrapeFailed(reason: "socket: errno \(errno)") }
         defer { close(fd) }
@@ -50,7 +63,7 @@ public struct MetricsScrape: Sendable {
             }
         }
         guard connected == 0 else { throw ScrapeFailed(reason: "connect: errno \(errno)") }
-        let request = Array("GET /metrics HTTP/1.1\r\nHost: \(host)\r\n\r\n".utf8)
+        let request = Array("GET \(target) HTTP/1.1\r\nHost: \(host)\r\n\r\n".utf8)
         guard write(fd, request, request.count) == request.count else { throw ScrapeFailed(reason: "write failed") }
         var received: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 65536)
@@ -59,10 +72,7 @@ public struct MetricsScrape: Sendable {
             let count = read(fd, &chunk, chunk.count)
             guard count > 0 else { break }
             received.append(contentsOf: chunk[0..<count])
-            if let (status, body) = Self.response(received) {
-                guard status == 200 else { throw ScrapeFailed(reason: "status \(status)") }
-                return MetricsScrape(text: body)
-            }
+            if let response = Self.response(received) { return response }
         }
         throw ScrapeFailed(reason: "incomplete answer: \(String(decoding: received, as: UTF8.self))")
     }

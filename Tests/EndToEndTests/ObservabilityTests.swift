@@ -53,6 +53,28 @@ extension EndToEndTests {
                 "\(top.standardOutput)"
             )
             #expect(!top.standardOutput.contains("\u{1B}"), "no escape sequences when stdout is not a terminal")
+            #expect(lines.contains("  (give --metrics-address, the server's --metrics-listen, to see them)"))
+
+            // With the metrics endpoint, top reads GET /sessions: the holder's session, its name, TTL and key.
+            let withSessions = try await leasehold(
+                [
+                    "top", "--iterations", "1", "--server", server.address, "--metrics-address",
+                    "127.0.0.1:\(metricsPort)",
+                ],
+                in: directory
+            )
+            #expect(withSessions.status == 0, "stderr: \(withSessions.standardError)")
+            let expiring = withSessions.standardOutput.split(separator: "\n", omittingEmptySubsequences: false)
+                .drop { $0 != "SESSIONS CLOSE TO EXPIRY" }.dropFirst().prefix { !$0.isEmpty }
+            #expect(expiring.first?.hasPrefix("  SESSION  OWNER      NAME") == true, "\(withSessions.standardOutput)")
+            #expect(
+                expiring.dropFirst().map {
+                    $0.contains(" anonymous  leasehold lock jobs/held ") && $0.hasSuffix(" 10s  jobs/held")
+                }
+                    == [true],
+                "\(withSessions.standardOutput)"
+            )
+            #expect(!withSessions.standardOutput.contains("\n! "), "no refresh problem: \(withSessions.standardOutput)")
 
             let scrape = try MetricsScrape.fetch(port: metricsPort)
             #expect(scrape["leasehold_grants_total"] == 2)

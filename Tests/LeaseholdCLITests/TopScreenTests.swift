@@ -55,6 +55,9 @@ struct TopScreenTests {
                 "LONGEST HELD",
                 "  (no lock is held)",
                 "",
+                "SESSIONS CLOSE TO EXPIRY",
+                "  (give --metrics-address, the server's --metrics-listen, to see them)",
+                "",
                 "LATEST EXPIRIES AND FORCE-RELEASES",
                 "  (none since top started)",
             ]
@@ -95,12 +98,66 @@ struct TopScreenTests {
                 "  jobs/a  2.5s      1        alice  40     10s",
                 "  jobs/c  300ms     3        carol  41     10s",
                 "",
+                "SESSIONS CLOSE TO EXPIRY",
+                "  (give --metrics-address, the server's --metrics-listen, to see them)",
+                "",
                 "LATEST EXPIRIES AND FORCE-RELEASES",
                 "  AGO    EVENT           KEY     SESSION  OWNER  TOKEN",
                 "  900ms  FORCE_RELEASED  jobs/y  9        batch  42",
                 "  4.0s   EXPIRED         jobs/x  9        batch  41",
             ]
         )
+    }
+
+    @Test("sessions close to expiry: as the server ordered them, with owner, name, time left, TTL and keys")
+    func expiring() {
+        var state = TopState(server: "lh:7420", prefix: "")
+        state.expiringSource = .metrics("lh:9420")
+        let empty = TopScreen.render(state, now: Self.now, width: 200, height: nil)
+        #expect(Self.section("SESSIONS CLOSE TO EXPIRY", of: empty) == ["  (no live session)"])
+
+        state.expiring = [
+            .init(
+                sessionID: SessionID(7),
+                owner: "batch",
+                name: "worker-1",
+                ttl: .seconds(10),
+                expiresIn: .milliseconds(450),
+                locks: ["jobs/a"]
+            ),
+            .init(
+                sessionID: SessionID(3),
+                owner: "ops",
+                name: "",
+                ttl: .milliseconds(2_500),
+                expiresIn: .milliseconds(2_100),
+                locks: []
+            ),
+            .init(
+                sessionID: SessionID(12),
+                owner: "batch",
+                name: "worker-2",
+                ttl: .seconds(300),
+                expiresIn: .seconds(95),
+                locks: ["a", "b", "c", "d", "e"]
+            ),
+        ]
+        let lines = TopScreen.render(state, now: Self.now, width: 200, height: nil)
+        #expect(
+            Self.section("SESSIONS CLOSE TO EXPIRY", of: lines) == [
+                "  SESSION  OWNER  NAME      EXPIRES IN  TTL   LOCKS",
+                "  7        batch  worker-1  450ms       10s   jobs/a",
+                "  3        ops    -         2.1s        2.5s  -",
+                "  12       batch  worker-2  1m35s       300s  a b c (+2)",
+            ]
+        )
+        #expect(TopScreen.remaining(.milliseconds(-5)) == "0ms")
+    }
+
+    /// The lines under a section's title, up to the blank line that ends it.
+    static func section(_ title: String, of lines: [String]) -> [String] {
+        guard let start = lines.firstIndex(of: title) else { return [] }
+        return Array(lines[(start + 1)...].prefix { !$0.isEmpty })
     }
 
     @Test("lines are cut to the width and the screen to the height; a failed refresh is shown")

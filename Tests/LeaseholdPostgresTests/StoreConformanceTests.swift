@@ -63,6 +63,59 @@ struct StoreConformanceTests {
     }
 
     @Test(
+        "each group commit is counted once with the batches it carried, a failed one too, a barrier never",
+        arguments: StoreKind.allCases
+    )
+    func commitStatistics(kind: StoreKind) async throws {
+        let fixture = try await StoreFixture.make(kind)
+        defer { fixture.remove() }
+        let store = try await fixture.open()
+        defer { store.close() }
+        #expect(store.commitStatistics == CommitStatistics())
+
+        try await store.commit([.openSession(session(1))])
+        var commits = store.commitStatistics
+        #expect(commits.commitSeconds.count == 1)
+        #expect(commits.batchSizes.count == 1)
+        #expect(commits.batchSizes.sum == 1)
+        #expect(commits.batchSizes.cumulativeCounts.first == 1)  // the bucket `le="1"`
+        #expect(commits.commitSeconds.sum > 0)
+
+        // A barrier commits nothing, so it times nothing.
+        try await store.commit([])
+        #expect(store.commitStatistics == commits)
+
+        // Batches submitted at once: however the writer groups them, every batch is counted in exactly one
+        // transaction, and each transaction has one duration.
+        let count = 40
+        let completed = Mutex(0)
+        await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+            for index in 1...count {
+                let id = UInt64(index)
+                store.submit([event(id, .acquired, "k/\(index)", session: 1)]) { _ in
+                    if completed.withLock({ count in
+                        count += 1
+                        return count
+                    }) == count {
+                        done.resume()
+                    }
+                }
+            }
+        }
+        commits = store.commitStatistics
+        #expect(commits.batchSizes.sum == Double(1 + count))
+        #expect(commits.commitSeconds.count == commits.batchSizes.count)
+        #expect((2...(1 + count)).contains(Int(commits.batchSizes.count)))
+
+        // A refused commit (its revision does not move forward) is timed and counted as well.
+        let refused = await store.commitResult([event(1, .released, "k/1", session: 1, token: 1)])
+        #expect(throws: (any Error).self) { try refused.get() }
+        let after = store.commitStatistics
+        #expect(after.commitSeconds.count == commits.commitSeconds.count + 1)
+        #expect(after.batchSizes.sum == commits.batchSizes.sum + 1)
+    }
+
+    @Test(
         "a commit whose revisions do not move forward fails, writes nothing, and the store carries on",
         arguments: StoreKind.allCases
     )

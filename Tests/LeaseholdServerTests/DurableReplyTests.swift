@@ -68,6 +68,8 @@ final class HeldStore: Store {
     func enforceRetention() async throws { try await self.inner.enforceRetention() }
 
     func close() { self.inner.close() }
+
+    var commitStatistics: CommitStatistics { self.inner.commitStatistics }
 }
 
 /// Collects the answers of calls made through the lock service's completion API, in the order they arrive.

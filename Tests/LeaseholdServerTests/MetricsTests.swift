@@ -224,4 +224,73 @@ struct MetricsTests {
         #expect(after["leasehold_grants_total"] == 0, "counters start again at zero")
         await second.stop()
     }
+
+    @Test("GET /sessions lists the live sessions soonest to expiry, with the time left on the server's clock")
+    func sessionsClosestToExpiry() async throws {
+        struct Answer: Decodable {
+            struct Session: Decodable, Equatable {
+                var session_id: UInt64
+                var owner: String
+                var name: String
+                var ttl_ms: Int64
+                var expires_in_ms: Int64
+                var locks: [String]
+            }
+            var sessions: [Session]
+        }
+        let clock = ManualClock()
+        try await withLeaseholdServer(configure: Self.configure, clock: clock) { server, configuration in
+            var worker = configuration
+            worker.token = "worker-token"
+            let port = server.metricsAddress!.port!
+            let long = try await RawSession.open(worker, ttl: .seconds(60))
+            let short = try await RawSession.open(worker, ttl: .seconds(5))
+            let middle = try await RawSession.open(worker, ttl: .seconds(10))
+            defer {
+                Task {
+                    await long.close(); await short.close(); await middle.close()
+                }
+            }
+            _ = try await short.acquire("jobs/1")
+            _ = try await short.acquire("jobs/2")
+            clock.advance(by: .seconds(2))
+            _ = try await middle.keepAlive()  // due at 12 s now, after short's 5 s
+
+            let (status, body) = try MetricsScrape.get("/sessions?limit=2", port: port)
+            #expect(status == 200)
+            let answer = try JSONDecoder().decode(Answer.self, from: Data(body.utf8))
+            #expect(
+                answer.sessions == [
+                    .init(
+                        session_id: short.id.rawValue,
+                        owner: "worker",
+                        name: "raw",
+                        ttl_ms: 5_000,
+                        expires_in_ms: 3_000,
+                        locks: ["jobs/1", "jobs/2"]
+                    ),
+                    .init(
+                        session_id: middle.id.rawValue,
+                        owner: "worker",
+                        name: "raw",
+                        ttl_ms: 10_000,
+                        expires_in_ms: 10_000,
+                        locks: []
+                    ),
+                ]
+            )
+            // The default limit (10) takes all three; long is last with 58 s left.
+            let all = try JSONDecoder().decode(
+                Answer.self,
+                from: Data(try MetricsScrape.get("/sessions", port: port).1.utf8)
+            )
+            #expect(all.sessions.map(\.session_id) == [short.id, middle.id, long.id].map(\.rawValue))
+            #expect(all.sessions.last?.expires_in_ms == 58_000)
+
+            #expect(try MetricsScrape.get("/sessions?limit=0", port: port).0 == 400)
+            #expect(try MetricsScrape.get("/sessions?limit=x", port: port).0 == 400)
+            #expect(try MetricsScrape.get("/nothing", port: port).0 == 404)
+        }
+    }
+
 }

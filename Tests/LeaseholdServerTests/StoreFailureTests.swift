@@ -37,6 +37,8 @@ final class FailingStore: Store {
     func enforceRetention() async throws { try await self.inner.enforceRetention() }
 
     func close() { self.inner.close() }
+
+    var commitStatistics: CommitStatistics { self.inner.commitStatistics }
 }
 
 @Suite("Lock service when the store fails")

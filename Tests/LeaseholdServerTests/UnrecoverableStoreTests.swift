@@ -39,6 +39,8 @@ final class BrokenStore: Store {
     func enforceRetention() async throws { try await self.inner.enforceRetention() }
 
     func close() { self.inner.close() }
+
+    var commitStatistics: CommitStatistics { self.inner.commitStatistics }
 }
 
 @Suite("A server whose store cannot recover")

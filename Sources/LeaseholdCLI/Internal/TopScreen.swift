@@ -1,8 +1,9 @@
 import LeaseholdCore
 import LeaseholdWire
 
-/// What `leasehold top` knows: the held locks (from `List`), each key's queue (from `Describe`), and the events
-/// of its watch stream. A value; ``TopScreen/render(_:now:width:height:)`` draws it.
+/// What `leasehold top` knows: the held locks (from `List`), each key's queue (from `Describe`), the events of its
+/// watch stream, and the sessions closest to expiry (from the metrics endpoint's `GET /sessions`, when given). A
+/// value; ``TopScreen/render(_:now:width:height:)`` draws it.
 struct TopState: Sendable {
     /// The queue of one key, as `Describe` reported it.
     struct Queue: Hashable, Sendable {
@@ -13,8 +14,31 @@ struct TopState: Sendable {
         var nextOwner: String?
     }
 
+    /// A session close to expiry, as the metrics endpoint's `GET /sessions` reported it.
+    struct Expiring: Hashable, Sendable {
+        var sessionID: SessionID
+        var owner: String
+        var name: String
+        var ttl: Duration
+        /// Time the session had left when the server answered.
+        var expiresIn: Duration
+        /// The keys it holds.
+        var locks: [String]
+    }
+
+    /// Where the sessions close to expiry come from.
+    enum ExpiringSource: Hashable, Sendable {
+        /// No metrics endpoint was given: the protocol has no way to ask for other sessions' time left.
+        case notAsked
+        /// Read from the metrics endpoint at this address.
+        case metrics(String)
+    }
+
     var server: String
     var prefix: String
+    var expiringSource = ExpiringSource.notAsked
+    /// The sessions with the least time left, soonest first (only with ``ExpiringSource/metrics(_:)``).
+    var expiring: [Expiring] = []
     var revision: UInt64 = 0
     var locks: [LockInfo] = []
     var queues: [String: Queue] = [:]
@@ -54,8 +78,9 @@ struct TopState: Sendable {
     }
 }
 
-/// Draws a ``TopState`` as lines of text: a header, the most contended keys, the longest holds, and the latest
-/// expiries and force-releases. Pure: the same state, time and size give the same lines.
+/// Draws a ``TopState`` as lines of text: a header, the most contended keys, the longest holds, the sessions
+/// closest to expiry, and the latest expiries and force-releases. Pure: the same state, time and size give the same
+/// lines.
 enum TopScreen {
     /// The screen's lines, each at most `width` characters, at most `height` lines when given.
     static func render(_ state: TopState, now: WallTime, width: Int, height: Int?) -> [String] {
@@ -110,6 +135,29 @@ enum TopScreen {
         }
 
         lines.append("")
+        lines.append("SESSIONS CLOSE TO EXPIRY")
+        switch state.expiringSource {
+        case .notAsked:
+            lines.append("  (give --metrics-address, the server's --metrics-listen, to see them)")
+        case .metrics:
+            if state.expiring.isEmpty {
+                lines.append("  (no live session)")
+            } else {
+                var table = TextTable(header: ["SESSION", "OWNER", "NAME", "EXPIRES IN", "TTL", "LOCKS"])
+                for session in state.expiring.prefix(Self.expiringRows) {
+                    let keys = session.locks.prefix(3).joined(separator: " ")
+                    table.append([
+                        "\(session.sessionID)", session.owner, session.name.isEmpty ? "-" : session.name,
+                        Self.remaining(session.expiresIn), session.ttl.shortText,
+                        session.locks.isEmpty
+                            ? "-" : session.locks.count > 3 ? "\(keys) (+\(session.locks.count - 3))" : keys,
+                    ])
+                }
+                lines.append(contentsOf: table.lines(indent: "  "))
+            }
+        }
+
+        lines.append("")
         lines.append("LATEST EXPIRIES AND FORCE-RELEASES")
         if state.recentLosses.isEmpty {
             lines.append("  (none since top started)")
@@ -127,6 +175,15 @@ enum TopScreen {
         let clipped = lines.map { $0.count > width ? String($0.prefix(max(width - 1, 0))) + "…" : $0 }
         guard let height, clipped.count > height else { return clipped }
         return Array(clipped.prefix(height))
+    }
+
+    /// Rows of the sessions close to expiry.
+    static let expiringRows = 10
+
+    /// Time left: `0ms`, `850ms`, `4.2s`, `1m30s`.
+    static func remaining(_ duration: Duration) -> String {
+        let milliseconds = UInt64(max(duration.wholeMilliseconds, 0))
+        return Self.age(from: WallTime(millisecondsSince1970: 0), to: WallTime(millisecondsSince1970: milliseconds))
     }
 
     /// `0.0`, `12.5`, `1200`.

@@ -4,11 +4,20 @@ import Synchronization
 /// A queue into an event loop that many threads post to: the first post after the loop has drained schedules one
 /// drain, later posts ride along. So a burst of replies from many call tasks costs one task on the loop (and at most
 /// one wake-up) instead of one each, and items keep the order they were posted in.
+///
+/// The queue allocates nothing per item once it has warmed up: posts append to one array while a drain works
+/// through the other, and the drain hands its emptied array back for the next one (a reply per drain, the common
+/// case with one call in flight per connection, used to cost an array allocation).
 final class LoopInbox<Item: Sendable>: Sendable {
     private struct State {
         var items: [Item] = []
+        /// The array the last drain emptied, kept with its capacity for the next drain to swap in.
+        var spare: [Item] = []
         var drainScheduled = false
     }
+
+    /// The largest emptied array kept for reuse: a burst's memory is not held for the connection's lifetime.
+    private static var spareCapacityKept: Int { 1_024 }
 
     private let state = Mutex(State())
     private let loop: any EventLoop
@@ -32,13 +41,25 @@ final class LoopInbox<Item: Sendable>: Sendable {
             return true
         }
         guard schedule else { return }
-        self.loop.execute {
-            let items = self.state.withLock { state -> [Item] in
-                state.drainScheduled = false
-                defer { state.items.removeAll(keepingCapacity: true) }
-                return state.items
-            }
-            self.drain(items)
+        self.loop.execute { self.drainNow() }
+    }
+
+    /// Runs on the loop: takes the posted items, leaving the spare array in their place, drains them, and keeps
+    /// their array as the next spare.
+    private func drainNow() {
+        let items = self.state.withLock { state -> [Item] in
+            state.drainScheduled = false
+            var items: [Item] = []
+            swap(&items, &state.spare)
+            swap(&items, &state.items)
+            return items
+        }
+        self.drain(items)
+        var emptied = consume items
+        guard emptied.capacity <= Self.spareCapacityKept else { return }
+        emptied.removeAll(keepingCapacity: true)
+        self.state.withLock { state in
+            if state.spare.capacity < emptied.capacity { swap(&state.spare, &emptied) }
         }
     }
 }

@@ -279,9 +279,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         guard let inbox = self.inbox else { return }
         let callID = frame.callID
         self.register(callID: callID, timeout: frame.timeout, sink: .none, method: frame.method, started: started)
-        let onCancel = handler(frame.payload, context) { result in
-            inbox.post(.completed(callID: callID, result: result))
-        }
+        let onCancel = handler(frame.payload, context, CallResponder(inbox: inbox, callID: callID))
         // Every ending of a call goes through the loop, so it is still open; should it not be, cancel at once.
         if let onCancel, !self.calls.attach(onCancel: onCancel, to: callID) { onCancel() }
     }

@@ -1,3 +1,4 @@
+import LeaseholdCore
 import LeaseholdWire
 import Synchronization
 
@@ -14,22 +15,28 @@ final class PendingCommit: Sendable {
     typealias Waiter = @Sendable (Result<Void, LeaseholdError>) -> Void
 
     private enum State {
-        case inFlight([Waiter])
+        /// The first waiter is held apart: most batches have exactly one reply waiting on them (the call that
+        /// submitted it), and it then costs no array.
+        case inFlight(first: DurableReply?, more: [DurableReply])
         case finished(Result<Void, LeaseholdError>)
     }
 
-    private let state = Mutex(State.inFlight([]))
+    private let state = Mutex(State.inFlight(first: nil, more: []))
 
     /// Queues `waiter` until the commit finishes.
     /// - Returns: `nil` when queued; the commit's result when it has finished already, for the caller to answer
     ///   with itself (outside its own locks).
-    func wait(_ waiter: @escaping Waiter) -> Result<Void, LeaseholdError>? {
+    func wait(_ waiter: DurableReply) -> Result<Void, LeaseholdError>? {
         self.state.withLock { state in
             switch state {
-            case .inFlight(var waiters):
-                state = .inFlight([])  // keeps the array uniquely referenced while it grows
-                waiters.append(waiter)
-                state = .inFlight(waiters)
+            case .inFlight(.none, let more):
+                state = .inFlight(first: waiter, more: more)
+                return nil
+            case .inFlight(let first, var more):
+                // Keeps the array uniquely referenced while it grows.
+                state = .inFlight(first: first, more: [])
+                more.append(waiter)
+                state = .inFlight(first: first, more: more)
                 return nil
             case .finished(let result):
                 return result
@@ -47,11 +54,40 @@ final class PendingCommit: Sendable {
 
     /// Records the result and runs every queued waiter with it, in the order they were queued.
     func finish(_ result: Result<Void, LeaseholdError>) {
-        let waiters = self.state.withLock { state -> [Waiter] in
-            guard case .inFlight(let waiters) = state else { preconditionFailure("a commit finished twice") }
+        // Taken through captured variables, not returned as a tuple: a closure in a generic result is re-abstracted
+        // through a thunk, which costs an allocation per commit.
+        var first: DurableReply?
+        var more: [DurableReply] = []
+        self.state.withLock { state in
+            guard case .inFlight(let queued, let rest) = state else {
+                preconditionFailure("a commit finished twice")
+            }
+            first = queued
+            more = rest
             state = .finished(result)
-            return waiters
         }
-        for waiter in waiters { waiter(result) }
+        first?.deliver(result)
+        for waiter in more { waiter.deliver(result) }
+    }
+}
+
+/// A reply waiting for a commit: whom to answer and with what, as a value. The two answers of the lock calls (a
+/// grant, a release's revision) are stored as they are, so that waiting for the commit costs them no closure; any
+/// other answer is a closure.
+enum DurableReply: Sendable {
+    /// A grant, answered with its lock once durable.
+    case lock(LockService.Completion<LockInfo>, LockInfo)
+    /// A release, answered with its revision once durable.
+    case revision(LockService.Completion<UInt64>, UInt64)
+    /// Any other reply.
+    case waiter(PendingCommit.Waiter)
+
+    /// Answers: with the value if the commit is durable, with the commit's error if it failed.
+    func deliver(_ result: Result<Void, LeaseholdError>) {
+        switch self {
+        case .lock(let completion, let lock): completion(result.map { lock }.mapError { $0 })
+        case .revision(let completion, let revision): completion(result.map { revision }.mapError { $0 })
+        case .waiter(let waiter): waiter(result)
+        }
     }
 }

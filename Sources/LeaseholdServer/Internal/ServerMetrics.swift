@@ -47,8 +47,7 @@ final class ServerMetrics: Sendable {
     func render() -> [UInt8] {
         self.exported.withLock { exported in
             let snapshot = self.locks.snapshot
-            // The commit histograms are counted by SQLiteStore's writer; another store reports none yet.
-            let storeStatistics = (self.store as? SQLiteStore)?.statistics ?? SQLiteStore.Statistics()
+            let commits = self.store.commitStatistics
             let process = ProcessStatistics.read()
             self.gauge("leasehold_sessions", "Live sessions.", snapshot.sessions)
             self.gauge("leasehold_locks_held", "Locks held.", snapshot.locksHeld)
@@ -147,13 +146,13 @@ final class ServerMetrics: Sendable {
                 &text,
                 "leasehold_store_commit_seconds",
                 "Duration of a group-commit transaction, sync included.",
-                storeStatistics.commitSeconds
+                commits.commitSeconds
             )
             Self.histogram(
                 &text,
                 "leasehold_store_batch_size",
                 "Batches (callers' changes) committed by one transaction.",
-                storeStatistics.batchSizes
+                commits.batchSizes
             )
             text += "# HELP leasehold_rpc_duration_seconds From a call's first frame read to its last frame written.\n"
             text += "# TYPE leasehold_rpc_duration_seconds histogram\n"

@@ -44,6 +44,9 @@ final class StoreWriter: Sendable {
 
     struct State {
         var pending: [Work] = []
+        /// The array the writer emptied after its last take, swapped in for ``pending`` at the next take: callers
+        /// append into memory that is already there instead of growing a new array every commit.
+        var spare: [Work] = []
         /// Set by ``close()``: no more work is accepted, the writer drains the queue and exits.
         var closing = false
         /// The writer found the queue empty and sleeps (or is about to) on ``wakeup``.
@@ -124,12 +127,25 @@ final class StoreWriter: Sendable {
             preconditionFailure("the writer thread started twice")
         }
         var retentionDue = self.checkRetention(database)
+        // Reused every turn, so that a commit allocates no arrays of its own (see ``GroupBuffers``).
+        var buffers = GroupBuffers()
         while true {
-            let (work, closing) = self.state.withLock { state -> ([Work], Bool) in
-                let work = state.pending
-                state.pending = []
+            let (taken, closing) = self.state.withLock { state -> ([Work], Bool) in
+                var work: [Work] = []
+                swap(&work, &state.spare)
+                swap(&work, &state.pending)
                 if work.isEmpty, !state.closing, !retentionDue { state.writerIsWaiting = true }
                 return (work, state.closing)
+            }
+            var work = consume taken
+            defer {
+                // Hand the emptied array back for the callers to fill next (a burst's memory is not kept).
+                if work.capacity <= Self.spareCapacityKept {
+                    work.removeAll(keepingCapacity: true)
+                    self.state.withLock { state in
+                        if state.spare.capacity < work.capacity { swap(&state.spare, &work) }
+                    }
+                }
             }
             if work.isEmpty {
                 if closing { break }
@@ -141,7 +157,7 @@ final class StoreWriter: Sendable {
                 }
                 continue
             }
-            if self.process(work, database) { retentionDue = true }
+            if self.process(work, database, &buffers) { retentionDue = true }
             if retentionDue, !closing { retentionDue = self.pruneChunk(database) }
         }
         database.close()
@@ -149,20 +165,35 @@ final class StoreWriter: Sendable {
         self.exited.signal()
     }
 
+    /// The largest queue array kept for reuse between takes.
+    private static var spareCapacityKept: Int { 4_096 }
+
+    /// The array one group commit's batches are gathered in, owned by the writer thread and emptied (keeping its
+    /// memory) after each group. The completions stay in the taken work: copied into an array of their own, each
+    /// closure would be re-abstracted through an allocated thunk.
+    struct GroupBuffers {
+        var batches: [[Mutation]] = []
+
+        mutating func clear() {
+            self.batches.removeAll(keepingCapacity: self.batches.capacity <= StoreWriter.spareCapacityKept)
+        }
+    }
+
     /// Runs the taken work in order.
     /// - Returns: Whether events are due for pruning after the commits.
-    private func process(_ work: [Work], _ database: WriterDatabase) -> Bool {
+    private func process(_ work: [Work], _ database: WriterDatabase, _ buffers: inout GroupBuffers) -> Bool {
         var retentionDue = false
         var index = work.startIndex
         while index < work.endIndex {
             switch work[index] {
             case .batch:
-                var group: [([Mutation], Completion)] = []
-                while index < work.endIndex, case .batch(let mutations, let completion) = work[index] {
-                    group.append((mutations, completion))
+                defer { buffers.clear() }
+                let first = index
+                while index < work.endIndex, case .batch(let mutations, _) = work[index] {
+                    buffers.batches.append(mutations)
                     index += 1
                 }
-                if self.commit(group, database) { retentionDue = true }
+                if self.commit(buffers.batches, work[first..<index], database) { retentionDue = true }
             case .enforceRetention(let completion):
                 index += 1
                 completion(Result { try self.pruneAll(database) })
@@ -175,27 +206,28 @@ final class StoreWriter: Sendable {
     }
 
     /// Commits one group and completes its batches in order.
+    /// - Parameters:
+    ///   - batches: The group's mutations, batch by batch.
+    ///   - group: The group's work items (batches), whose completions run in order.
     /// - Returns: Whether events are due for pruning afterwards.
-    private func commit(_ group: [([Mutation], Completion)], _ database: WriterDatabase) -> Bool {
-        let batches = group.map(\.0)
+    private func commit(_ batches: [[Mutation]], _ group: ArraySlice<Work>, _ database: WriterDatabase) -> Bool {
         // Barriers only: every earlier batch completed in an earlier group, so they are durable already.
         guard batches.contains(where: { !$0.isEmpty }) else {
-            self.state.withLock { $0.statistics.batches += group.count }
-            for (_, completion) in group { completion(.success(())) }
+            self.state.withLock { $0.statistics.batches += batches.count }
+            for work in group { work.completion(.success(())) }
             return false
         }
         let started = ContinuousClock.now
-        let carried = Double(batches.count(where: { !$0.isEmpty }))
+        let carried = batches.count(where: { !$0.isEmpty })
         do {
             try database.commit(batches)
             let took = ContinuousClock.now - started
             self.state.withLock {
                 $0.statistics.transactions += 1
-                $0.statistics.batches += group.count
-                $0.statistics.commitSeconds.record(took)
-                $0.statistics.batchSizes.record(carried)
+                $0.statistics.batches += batches.count
+                $0.statistics.commits.record(took: took, batches: carried)
             }
-            for (_, completion) in group { completion(.success(())) }
+            for work in group { work.completion(.success(())) }
             return self.checkRetention(database)
         } catch {
             // Barriers in the group succeed: they only wait for the batches before them to finish, and whether a
@@ -203,18 +235,17 @@ final class StoreWriter: Sendable {
             let failed = batches.count(where: { !$0.isEmpty })
             let took = ContinuousClock.now - started
             self.state.withLock {
-                $0.statistics.commitSeconds.record(took)
-                $0.statistics.batchSizes.record(carried)
+                $0.statistics.commits.record(took: took, batches: carried)
                 $0.statistics.failedTransactions += 1
                 $0.statistics.failedBatches += failed
-                $0.statistics.batches += group.count - failed
+                $0.statistics.batches += batches.count - failed
             }
             self.logger.info(
                 "group commit failed and was rolled back",
                 metadata: ["batches": "\(failed)", "error": "\(error)"]
             )
-            for (mutations, completion) in group {
-                completion(mutations.isEmpty ? .success(()) : .failure(error))
+            for (mutations, work) in zip(batches, group) {
+                work.completion(mutations.isEmpty ? .success(()) : .failure(error))
             }
             return false
         }
