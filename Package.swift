@@ -173,7 +173,7 @@ let targets: [Target] = [
         dependencies: [
             "LeaseholdClient", "LeaseholdServer", "LeaseholdCore", "LeaseholdRPC", "LeaseholdWire",
             "LeaseholdTestSupport",
-            "LeaseholdTestUtilities", nioCore, nioPosix,
+            "LeaseholdTestUtilities", nioCore, nioPosix, logging,
         ],
         swiftSettings: swiftSettings
     ),

@@ -13,8 +13,10 @@ struct ClientOptions: ParsableArguments {
 
     @Option(
         help: ArgumentHelp(
-            "The server's address. Defaults to $LEASEHOLD_SERVER, else \(ClientOptions.defaultServer).",
-            valueName: "host:port"
+            "The server's address, or the nodes' addresses separated by commas (a:7420,b:7420: the command uses "
+                + "the active one and follows it through a failover). Defaults to $LEASEHOLD_SERVER, else "
+                + "\(ClientOptions.defaultServer).",
+            valueName: "host:port[,host:port…]"
         )
     )
     var server: String?
@@ -47,7 +49,7 @@ struct ClientOptions: ParsableArguments {
     @Option(help: ArgumentHelp("The private key (PEM) of --tls-cert.", valueName: "file"))
     var tlsKey: String?
 
-    /// The address to connect to.
+    /// The address to connect to, or a comma-separated list of nodes' addresses.
     var address: String {
         if let server = self.server { return server }
         if let server = ProcessInfo.processInfo.environment["LEASEHOLD_SERVER"], !server.isEmpty { return server }
@@ -84,8 +86,8 @@ struct ClientOptions: ParsableArguments {
         _ = try self.configuration()
     }
 
-    /// The client configuration for this address and token.
-    /// - Throws: `ValidationError` (exit status 64) when the address is not `HOST:PORT`.
+    /// The client configuration for these addresses and this token.
+    /// - Throws: `ValidationError` (exit status 64) when the address is not `HOST:PORT` or a list of them.
     func configuration() throws -> LeaseholdClient.Configuration {
         do {
             var configuration = try LeaseholdClient.Configuration(address: self.address, token: self.bearerToken)
@@ -96,7 +98,8 @@ struct ClientOptions: ParsableArguments {
             throw error
         } catch {
             let source = self.server == nil && self.address != Self.defaultServer ? "LEASEHOLD_SERVER" : "--server"
-            throw ValidationError("\(source) must be HOST:PORT, not \(self.address)")
+            let expected = self.address.contains(",") ? "a comma-separated list of HOST:PORT" : "HOST:PORT"
+            throw ValidationError("\(source) must be \(expected), not \(self.address)")
         }
     }
 

@@ -14,15 +14,16 @@ import Synchronization
 /// for try await event in client.watch(prefix: "jobs/") { print(event) }
 /// ```
 public final class LeaseholdClient: Sendable {
-    /// Where the server is and how to talk to it.
+    /// Where the servers are and how to talk to them.
     public struct Configuration: Sendable {
-        public var host: String
-        public var port: Int
+        /// The nodes to connect to: one server, or the active and standby nodes of a deployment on PostgreSQL.
+        /// The client tries them in turn and follows a standby's pointer to the active node (`Status.leader`).
+        public var endpoints: [Endpoint]
         /// The bearer token for servers with an auth file.
         public var token: String
         /// A name for the server's logs.
         public var clientName: String
-        /// How long connecting (TCP and `Hello`) may take.
+        /// How long connecting (TCP and `Hello`) to one endpoint may take.
         public var connectTimeout: Duration
         /// The deadline of calls that do not wait for a lock.
         public var callTimeout: Duration
@@ -32,6 +33,19 @@ public final class LeaseholdClient: Sendable {
         /// nil for plaintext.
         public var tls: ClientTLSConfiguration?
 
+        /// The first endpoint's host; setting it replaces the first endpoint's host.
+        public var host: String {
+            get { self.endpoints.first?.host ?? "" }
+            set { self.setFirst(Endpoint(host: newValue, port: self.port)) }
+        }
+
+        /// The first endpoint's port; setting it replaces the first endpoint's port.
+        public var port: Int {
+            get { self.endpoints.first?.port ?? 0 }
+            set { self.setFirst(Endpoint(host: self.host, port: newValue)) }
+        }
+
+        /// A configuration for one server.
         public init(
             host: String = "127.0.0.1",
             port: Int = 7420,
@@ -42,8 +56,28 @@ public final class LeaseholdClient: Sendable {
             reconnectBackoff: (initial: Duration, maximum: Duration) = (.milliseconds(50), .seconds(1)),
             tls: ClientTLSConfiguration? = nil
         ) {
-            self.host = host
-            self.port = port
+            self.init(
+                endpoints: [Endpoint(host: host, port: port)],
+                token: token,
+                clientName: clientName,
+                connectTimeout: connectTimeout,
+                callTimeout: callTimeout,
+                reconnectBackoff: reconnectBackoff,
+                tls: tls
+            )
+        }
+
+        /// A configuration for several nodes, tried in this order at first.
+        public init(
+            endpoints: [Endpoint],
+            token: String = "",
+            clientName: String = "leasehold-swift",
+            connectTimeout: Duration = .seconds(5),
+            callTimeout: Duration = .seconds(10),
+            reconnectBackoff: (initial: Duration, maximum: Duration) = (.milliseconds(50), .seconds(1)),
+            tls: ClientTLSConfiguration? = nil
+        ) {
+            self.endpoints = endpoints
             self.token = token
             self.clientName = clientName
             self.connectTimeout = connectTimeout
@@ -52,18 +86,14 @@ public final class LeaseholdClient: Sendable {
             self.tls = tls
         }
 
-        /// Parses `HOST:PORT` (`[::1]:7420` for IPv6).
-        /// - Throws: ``LeaseholdError`` with `INVALID_ARGUMENT` when it is not an address.
+        /// Parses `HOST:PORT` (`[::1]:7420` for IPv6), or a comma-separated list of them (`a:7420,b:7420`).
+        /// - Throws: ``LeaseholdError`` with `INVALID_ARGUMENT` when it is not an address or a list of them.
         public init(address: String, token: String = "") throws {
-            let parsed: HostAndPort
-            do {
-                parsed = try HostAndPort(parsing: address)
-            } catch let error as HostAndPort.ParseError where error.reason == .emptyHost {
-                throw LeaseholdError(code: .invalidArgument, message: "\(address) has no host")
-            } catch {
-                throw LeaseholdError(code: .invalidArgument, message: "\(address) is not HOST:PORT")
-            }
-            self.init(host: parsed.host, port: parsed.port, token: token)
+            self.init(endpoints: try Endpoint.list(parsing: address), token: token)
+        }
+
+        private mutating func setFirst(_ endpoint: Endpoint) {
+            if self.endpoints.isEmpty { self.endpoints = [endpoint] } else { self.endpoints[0] = endpoint }
         }
     }
 
@@ -76,18 +106,47 @@ public final class LeaseholdClient: Sendable {
     /// The configuration the client was made with.
     public let configuration: Configuration
     private let state = Mutex(State())
+    private let rotation: Mutex<EndpointRotation>
 
-    private init(configuration: Configuration) { self.configuration = configuration }
+    private init(configuration: Configuration) {
+        self.configuration = configuration
+        self.rotation = Mutex(EndpointRotation(configuration.endpoints))
+    }
 
-    /// Connects to a server.
-    /// - Parameter configuration: The server's address and the client's settings.
+    /// Connects to a server, or to the active node among ``Configuration/endpoints``.
+    /// - Parameter configuration: The servers' addresses and the client's settings.
     /// - Returns: A connected client.
-    /// - Throws: ``LeaseholdError`` with `UNAVAILABLE` when the server cannot be reached, `UNAUTHENTICATED` for a
-    ///   bad token.
+    /// - Throws: ``LeaseholdError`` with `UNAVAILABLE` when no endpoint can be reached or none is active,
+    ///   `UNAUTHENTICATED` for a bad token, `INVALID_ARGUMENT` when there is no endpoint.
     public static func connect(_ configuration: Configuration) async throws -> LeaseholdClient {
+        guard !configuration.endpoints.isEmpty else {
+            throw LeaseholdError(code: .invalidArgument, message: "no endpoint to connect to")
+        }
         let client = LeaseholdClient(configuration: configuration)
         _ = try await client.connection()
         return client
+    }
+
+    /// Connects to the active node among `endpoints`: the client tries them in turn, follows a standby's pointer
+    /// to the active node, and after a failover reconnects the same way, resuming its sessions and watches on the
+    /// new active node.
+    ///
+    /// ```swift
+    /// let client = try await LeaseholdClient.connect(endpoints: [
+    ///     .init(host: "10.0.0.1", port: 7420), .init(host: "10.0.0.2", port: 7420),
+    /// ])
+    /// ```
+    /// - Parameters:
+    ///   - endpoints: The nodes, tried in this order at first.
+    ///   - configuration: The other settings; its endpoints are replaced by `endpoints`.
+    /// - Throws: As ``connect(_:)``.
+    public static func connect(
+        endpoints: [Endpoint],
+        configuration: Configuration = Configuration()
+    ) async throws -> LeaseholdClient {
+        var configuration = configuration
+        configuration.endpoints = endpoints
+        return try await Self.connect(configuration)
     }
 
     /// The server's answer to `Hello` on the current connection.
@@ -217,16 +276,7 @@ public final class LeaseholdClient: Sendable {
             guard !state.closed else { throw LeaseholdError(code: .unavailable, message: "the client is closed") }
             if let connection = state.connection, connection.isActive { return .ready(connection) }
             if let connecting = state.connecting { return .wait(connecting) }
-            let configuration = self.configuration
-            let task = Task {
-                try await RPCConnection.connect(
-                    host: configuration.host,
-                    port: configuration.port,
-                    hello: HelloRequest(clientName: configuration.clientName, token: configuration.token),
-                    connectTimeout: configuration.connectTimeout,
-                    tls: configuration.tls
-                )
-            }
+            let task = Task { try await self.connectToActive() }
             state.connecting = task
             return .wait(task)
         }
@@ -250,6 +300,39 @@ public final class LeaseholdClient: Sendable {
                 throw error
             }
         }
+    }
+
+    /// One round over the endpoints (``EndpointRotation``): the first that accepts `Hello` is the connection.
+    /// - Throws: A single endpoint's error as it is; after several endpoints failed, `UNAVAILABLE` naming each.
+    private func connectToActive() async throws -> RPCConnection {
+        let configuration = self.configuration
+        var round = self.rotation.withLock { $0.startRound() }
+        var failures: [(endpoint: Endpoint, error: LeaseholdError)] = []
+        while let endpoint = round.next() {
+            do {
+                let connection = try await RPCConnection.connect(
+                    host: endpoint.host,
+                    port: endpoint.port,
+                    hello: HelloRequest(clientName: configuration.clientName, token: configuration.token),
+                    connectTimeout: configuration.connectTimeout,
+                    tls: configuration.tls
+                )
+                self.rotation.withLock { $0.connected(to: endpoint) }
+                return connection
+            } catch let error as LeaseholdError where error.isConnectivity {
+                self.rotation.withLock { $0.failed(endpoint) }
+                round.refused(naming: error.leader)
+                failures.append((endpoint, error))
+                try Task.checkCancellation()
+            }
+        }
+        if failures.count == 1 { throw failures[0].error }
+        let each = failures.map { "\($0.endpoint): \($0.error.message)" }.joined(separator: "; ")
+        throw LeaseholdError(
+            code: .unavailable,
+            message: "no active server among \(failures.count) addresses (\(each))",
+            cause: failures.last?.error
+        )
     }
 
     /// Drops `connection` if it is still the current one, so that the next call reconnects (a connection whose

@@ -140,6 +140,8 @@ extension EndToEndTests {
                 ["release", "jobs/1", "--reason", "no --force"],
                 ["release", "--force", "jobs/1"],
                 ["status", "jobs/1", "--server", "no-port"],
+                ["list", "--server", "127.0.0.1:7420,no-port"],
+                ["list", "--server", "127.0.0.1:7420,"],
                 ["watch", "--from", "0"],
                 ["serve", "--event-loops", "0"],
                 ["serve", "--sync", "sometimes"],
@@ -173,6 +175,34 @@ extension EndToEndTests {
             #expect(result.status == 69)
             #expect(result.standardError.hasPrefix("leasehold: cannot reach the server at \(server.address)"))
             #expect(result.standardOutput.isEmpty)
+        }
+
+        @Test("--server and LEASEHOLD_SERVER take a list: a command skips the addresses that do not answer")
+        func serverList() async throws {
+            let directory = try TemporaryDirectory("e2e")
+            defer { directory.remove() }
+            let closed = try await ServerProcess.start(.leasehold, in: directory)
+            closed.killIfRunning()
+            let server = try await ServerProcess.start(.leasehold, in: directory)
+            defer { server.killIfRunning() }
+            let list = "\(closed.address),\(server.address)"
+
+            let run = try await leasehold(["lock", "--server", list, "jobs/1", "--", "true"], in: directory)
+            #expect(run.status == 0, "stderr: \(run.standardError)")
+            let status = try await leasehold(
+                ["status", "jobs/1"],
+                environment: ["LEASEHOLD_SERVER": list],
+                in: directory
+            )
+            #expect(status.status == 0, "stderr: \(status.standardError)")
+            #expect(status.standardOutput.contains("jobs/1"))
+
+            // Nobody answers at either address: 69, naming both.
+            server.killIfRunning()
+            let down = try await leasehold(["list", "--server", list], in: directory)
+            #expect(down.status == 69)
+            #expect(down.standardError.hasPrefix("leasehold: cannot reach the server at \(list)"))
+            #expect(down.standardError.contains("no active server among 2 addresses"))
         }
     }
 }

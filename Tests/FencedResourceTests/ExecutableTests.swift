@@ -146,4 +146,43 @@ struct ExecutableTests {
         #expect(try await fenced.stop(timeout: .seconds(10)) == .exited(0))
         #expect(try await lockServer.stop() == .exited(0))
     }
+
+    @Test("--lock-server takes a list and validates with the address that answers", .timeLimit(.minutes(1)))
+    func lockServerList() async throws {
+        let directory = try TemporaryDirectory("fenced-resource-list")
+        defer { directory.remove() }
+        let closed = try await ServerProcess.start(.leasehold, in: directory)
+        closed.killIfRunning()
+        let lockServer = try await ServerProcess.start(.leasehold, in: directory)
+        defer { lockServer.killIfRunning() }
+        let resource = try await ServerProcess.start(
+            .fencedResource,
+            in: directory,
+            arguments: ["--lock-server", "\(closed.address),\(lockServer.address)"]
+        )
+        defer { resource.killIfRunning() }
+
+        let lockClient = try await LeaseholdClient.connect(endpoints: [.init(host: "127.0.0.1", port: lockServer.port)])
+        let session = try await lockClient.openSession(ttl: .seconds(10))
+        let lock = try await session.acquire("jobs/1", wait: .zero)
+        let client = try await FencedResourceClient.connect(host: "127.0.0.1", port: resource.port)
+        let written = try await client.write(
+            "r",
+            data: .utf8("one"),
+            fencingToken: lock.fencingToken,
+            lockKey: "jobs/1"
+        )
+        #expect(written.acceptedToken == lock.fencingToken)
+        // A released grant, never seen by the resource: only the lock server can say it is stale.
+        try await lock.release()
+        let next = try await session.acquire("jobs/1", wait: .zero)
+        try await next.release()
+        let error = try await #require(throws: LeaseholdError.self) {
+            try await client.write("r", data: .utf8("two"), fencingToken: next.fencingToken, lockKey: "jobs/1")
+        }
+        #expect(error.code == .staleFencingToken)
+        await client.close()
+        try await session.close()
+        await lockClient.close()
+    }
 }

@@ -35,8 +35,10 @@ struct Serve: AsyncParsableCommand {
 
     @Option(
         help: ArgumentHelp(
-            "The Leasehold server to validate new tokens with, HOST:PORT. Without it, any token that is not lower than the highest is accepted.",
-            valueName: "host:port"
+            "The Leasehold server to validate new tokens with, HOST:PORT, or its nodes' addresses separated by "
+                + "commas (the active one is used, and followed through a failover). Without it, any token that is "
+                + "not lower than the highest is accepted.",
+            valueName: "host:port[,host:port…]"
         )
     )
     var lockServer: String?
@@ -114,7 +116,7 @@ struct Serve: AsyncParsableCommand {
     func validate() throws {
         _ = try Self.address(self.listen, option: "--listen", allowingPortZero: true)
         if let lockServer = self.lockServer {
-            _ = try Self.address(lockServer, option: "--lock-server", allowingPortZero: false)
+            _ = try Self.endpoints(lockServer, option: "--lock-server")
         }
         guard Logger.Level(rawValue: self.logLevel) != nil else {
             throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical")
@@ -136,11 +138,9 @@ struct Serve: AsyncParsableCommand {
         var validator: LockServerValidator?
         if let lockServer = self.lockServer {
             let token = self.token ?? ProcessInfo.processInfo.environment["LEASEHOLD_TOKEN"] ?? ""
-            let lock = try Self.address(lockServer, option: "--lock-server", allowingPortZero: false)
             validator = LockServerValidator(
                 configuration: LeaseholdClient.Configuration(
-                    host: lock.host,
-                    port: lock.port,
+                    endpoints: try Self.endpoints(lockServer, option: "--lock-server"),
                     token: token,
                     clientName: "fenced-resource",
                     tls: try self.lockServerTLS()
@@ -191,6 +191,19 @@ struct Serve: AsyncParsableCommand {
             )
         )
         try await group.run()
+    }
+
+    /// Parses the `HOST:PORT` list (one or more, separated by commas) given to `option`.
+    /// - Throws: `ValidationError` (exit status 64) naming the option.
+    static func endpoints(_ text: String, option: String) throws -> [LeaseholdClient.Endpoint] {
+        for item in text.split(separator: ",", omittingEmptySubsequences: false) {
+            _ = try Self.address(item.trimmingCharacters(in: .whitespaces), option: option, allowingPortZero: false)
+        }
+        do {
+            return try LeaseholdClient.Endpoint.list(parsing: text)
+        } catch {
+            throw ValidationError("\(option) must be HOST:PORT or a comma-separated list of them, not \(text)")
+        }
     }
 
     /// Parses the `HOST:PORT` given to `option`.
