@@ -360,20 +360,10 @@ struct Serve: AsyncParsableCommand {
     /// The TLS settings of `--tls-cert`, `--tls-key` and `--tls-client-ca`; nil without them.
     /// - Throws: `ValidationError` when they do not go together.
     func tls() throws -> ServerTLSConfiguration? {
-        switch (self.tlsCert, self.tlsKey) {
-        case (nil, nil):
-            guard self.tlsClientCA == nil else {
-                throw ValidationError("--tls-client-ca needs --tls-cert and --tls-key")
-            }
-            return nil
-        case (let certificate?, let key?):
-            return ServerTLSConfiguration(
-                certificatePath: certificate,
-                privateKeyPath: key,
-                clientCAPath: self.tlsClientCA
-            )
-        default:
-            throw ValidationError("--tls-cert and --tls-key go together")
+        do {
+            return try ServerTLSConfiguration(flags: self.tlsCert, self.tlsKey, clientCA: self.tlsClientCA)
+        } catch let error as TLSFlagError {
+            throw ValidationError(error.description)
         }
     }
 

@@ -26,6 +26,22 @@ public struct ServerTLSConfiguration: Sendable, Hashable {
     /// Whether clients must present a certificate (mutual TLS).
     public var requiresClientCertificate: Bool { self.clientCAPath != nil }
 
+    /// The settings a server's `--tls-cert`, `--tls-key` and `--tls-client-ca` flags give: nil when none is
+    /// given (plaintext).
+    /// - Throws: ``TLSFlagError`` when they do not go together: a certificate without its key, or the reverse, or
+    ///   a client CA without either.
+    public init?(flags certificatePath: String?, _ privateKeyPath: String?, clientCA clientCAPath: String?) throws {
+        switch (certificatePath, privateKeyPath) {
+        case (nil, nil):
+            guard clientCAPath == nil else { throw TLSFlagError("--tls-client-ca needs --tls-cert and --tls-key") }
+            return nil
+        case (let certificate?, let key?):
+            self.init(certificatePath: certificate, privateKeyPath: key, clientCAPath: clientCAPath)
+        default:
+            throw TLSFlagError("--tls-cert and --tls-key go together")
+        }
+    }
+
     /// Reads the files and makes the context new connections handshake with.
     /// - Throws: ``TLSFileError`` naming the file that cannot be read or used.
     public func makeContext() throws -> NIOSSLContext {
@@ -134,5 +150,16 @@ public struct TLSFileError: Error, Hashable, Sendable, CustomStringConvertible {
         } catch {
             throw TLSFileError(path: path, problem: "is not a usable \(what) (PEM): \(error)")
         }
+    }
+}
+
+/// A server's TLS flags that do not go together.
+public struct TLSFlagError: Error, Hashable, Sendable, CustomStringConvertible {
+    /// What is wrong with them, naming the flags.
+    public var description: String
+
+    /// An error that says `description`.
+    public init(_ description: String) {
+        self.description = description
     }
 }

@@ -44,10 +44,16 @@ struct ClientFailoverTests {
             let url = try await cluster.createDatabase()
             let directory = try TemporaryDirectory("leasehold-\(name)")
             let (portA, portB) = (try PostgresTestCluster.freePort(), try PostgresTestCluster.freePort())
-            let a = try await Self.node("a", url: storeForA?(url) ?? url, port: portA, in: directory)
+            let a = try await ServerProcess.postgresNode("a", store: storeForA?(url) ?? url, port: portA, in: directory)
             do {
-                try await Self.waitActive(a)
-                let b = try await Self.node("b", url: url, port: portB, in: directory, arguments: argumentsForB)
+                try await a.waitUntilActive()
+                let b = try await ServerProcess.postgresNode(
+                    "b",
+                    store: url,
+                    port: portB,
+                    in: directory,
+                    arguments: argumentsForB
+                )
                 let pair = Pair(
                     directory: directory,
                     a: a,
@@ -83,31 +89,7 @@ struct ClientFailoverTests {
         func killA() async throws {
             self.a.process.send(SIGKILL)
             _ = try await self.a.process.waitForExit(timeout: .seconds(30))
-            try await Self.waitActive(self.b)
-        }
-
-        static func node(
-            _ name: String,
-            url: String,
-            port: Int,
-            in directory: TemporaryDirectory,
-            arguments: [String] = []
-        ) async throws -> ServerProcess {
-            let address = "127.0.0.1:\(port)"
-            return try await ServerProcess.start(
-                .leasehold,
-                data: directory.file("\(name).db"),
-                listen: address,
-                log: directory.file("\(name).log"),
-                arguments: ["--store", url, "--advertise", address, "--leader-lease", "1s"] + arguments
-            )
-        }
-
-        /// Waits until `node` logs that it is active.
-        static func waitActive(_ node: ServerProcess, within timeout: Duration = .seconds(15)) async throws {
-            _ = try await node.process.firstLine(within: timeout, saying: "active") { line in
-                line.contains("[LeaseholdServer] active") || line.hasSuffix(" active") ? true : nil
-            }
+            try await self.b.waitUntilActive()
         }
 
         /// Asks `Hello` until the node refuses it naming `leader`; at most 50 tries, 100 ms apart.
@@ -296,7 +278,7 @@ struct ClientFailoverTests {
 
         let (lastAnswer, stopError) = await answering.value
         let lastRefusal = await takingOver.value
-        try await Pair.waitActive(pair.b)
+        try await pair.b.waitUntilActive()
         let answered = try #require(lastAnswer, "A answered keepalives before the cut")
         let refused = try #require(lastRefusal, "B refused Hello before it took over, and then served")
         print(

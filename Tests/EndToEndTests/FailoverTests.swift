@@ -15,30 +15,6 @@ import Glibc
 /// 1 s leader lease.
 @Suite("Failover between two nodes on PostgreSQL")
 struct FailoverTests {
-    /// Starts a node on a known port (its advertised address must be known before it starts).
-    private static func node(
-        _ name: String,
-        url: String,
-        port: Int,
-        in directory: TemporaryDirectory
-    ) async throws -> ServerProcess {
-        let address = "127.0.0.1:\(port)"
-        return try await ServerProcess.start(
-            .leasehold,
-            data: directory.file("\(name).db"),
-            listen: address,
-            log: directory.file("\(name)-\(UUID().uuidString.prefix(6)).log"),
-            arguments: ["--store", url, "--advertise", address, "--leader-lease", "1s"]
-        )
-    }
-
-    /// Waits until `node` logs that it is active.
-    private static func waitActive(_ node: ServerProcess, within timeout: Duration = .seconds(15)) async throws {
-        _ = try await node.process.firstLine(within: timeout, saying: "active") { line in
-            line.contains("[LeaseholdServer] active") || line.hasSuffix(" active") ? true : nil
-        }
-    }
-
     /// What `Hello` answers at `port`: nil when it succeeds.
     private static func callRefusal(port: Int) async -> LeaseholdError? {
         await leaseholdError {
@@ -57,10 +33,10 @@ struct FailoverTests {
         defer { directory.remove() }
         let (portA, portB) = (try PostgresTestCluster.freePort(), try PostgresTestCluster.freePort())
 
-        var a = try await Self.node("a", url: url, port: portA, in: directory)
+        var a = try await ServerProcess.postgresNode("a", store: url, port: portA, in: directory)
         defer { a.killIfRunning() }
-        try await Self.waitActive(a)
-        let b = try await Self.node("b", url: url, port: portB, in: directory)
+        try await a.waitUntilActive()
+        let b = try await ServerProcess.postgresNode("b", store: url, port: portB, in: directory)
         defer { b.killIfRunning() }
 
         // B is a standby and names A.
@@ -74,7 +50,7 @@ struct FailoverTests {
 
         a.process.send(SIGKILL)
         _ = try await a.process.waitForExit(timeout: .seconds(30))
-        try await Self.waitActive(b)
+        try await b.waitUntilActive()
 
         let connection = try await RPCConnection.connect(host: "127.0.0.1", port: portB, hello: HelloRequest())
         defer { Task { await connection.close() } }
@@ -96,7 +72,7 @@ struct FailoverTests {
         #expect(clash?.holder?.fencingToken == held.fencingToken)
 
         // The old node, restarted, is a standby that names the new active.
-        a = try await Self.node("a2", url: url, port: portA, in: directory)
+        a = try await ServerProcess.postgresNode("a2", store: url, port: portA, in: directory)
         let back = try #require(await eventuallyRefused(port: portA, naming: "127.0.0.1:\(portB)"))
         #expect(back.code == .unavailable)
         await other.close()
@@ -110,17 +86,17 @@ struct FailoverTests {
         let directory = try TemporaryDirectory("leasehold-failover")
         defer { directory.remove() }
         let (portA, portB) = (try PostgresTestCluster.freePort(), try PostgresTestCluster.freePort())
-        let a = try await Self.node("a", url: url, port: portA, in: directory)
+        let a = try await ServerProcess.postgresNode("a", store: url, port: portA, in: directory)
         defer { a.killIfRunning() }
-        try await Self.waitActive(a)
-        let b = try await Self.node("b", url: url, port: portB, in: directory)
+        try await a.waitUntilActive()
+        let b = try await ServerProcess.postgresNode("b", store: url, port: portB, in: directory)
         defer { b.killIfRunning() }
         _ = try #require(await eventuallyRefused(port: portB, naming: "127.0.0.1:\(portA)"))
 
         let session = try await RawSession.open(.init(host: "127.0.0.1", port: portA), ttl: .seconds(10))
         let held = try await session.acquire("jobs/1")
         a.process.send(SIGSTOP)
-        try await Self.waitActive(b)
+        try await b.waitUntilActive()
         let other = try await RawSession.open(.init(host: "127.0.0.1", port: portB), ttl: .seconds(10))
         let clash = await leaseholdError { _ = try await other.acquire("jobs/1") }
         #expect(clash?.holder?.fencingToken == held.fencingToken)
