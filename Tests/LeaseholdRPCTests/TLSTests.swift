@@ -324,4 +324,23 @@ struct TLSTests {
         #expect(error?.path == folder.file("cert.pem"))
         await server.stop()
     }
+
+    @Test("the server's TLS flags: none is plaintext, a certificate needs its key, a client CA needs both")
+    func flags() throws {
+        #expect(try ServerTLSConfiguration(flags: nil, nil, clientCA: nil) == nil)
+        let mutual = try ServerTLSConfiguration(flags: "c.pem", "k.pem", clientCA: "ca.pem")
+        #expect(
+            mutual == ServerTLSConfiguration(certificatePath: "c.pem", privateKeyPath: "k.pem", clientCAPath: "ca.pem")
+        )
+        #expect(mutual?.requiresClientCertificate == true)
+        #expect(throws: TLSFlagError("--tls-cert and --tls-key go together")) {
+            try ServerTLSConfiguration(flags: "c.pem", nil, clientCA: nil)
+        }
+        #expect(throws: TLSFlagError("--tls-cert and --tls-key go together")) {
+            try ServerTLSConfiguration(flags: nil, "k.pem", clientCA: nil)
+        }
+        #expect(throws: TLSFlagError("--tls-client-ca needs --tls-cert and --tls-key")) {
+            try ServerTLSConfiguration(flags: nil, nil, clientCA: "ca.pem")
+        }
+    }
 }
