@@ -1,6 +1,6 @@
 public import LeaseholdWire
 
-/// Told when each call ends, for metrics.
+/// Told when each call ends, and when a connection is refused or cut by one of the server's bounds, for metrics.
 ///
 /// ``callEnded(method:code:duration:)`` runs on the connection's event loop, once per call, right where the call's
 /// last frame is written; an implementation must be cheap and must not block (count into atomics or per-loop
@@ -17,4 +17,34 @@ public protocol RPCCallObserver: Sendable {
     ///   - code: The status of the call's last frame.
     ///   - duration: From the call's first frame being read to its last frame being written.
     func callEnded(method: String, code: LeaseholdError.Code, duration: Duration)
+
+    /// A connection was refused or closed by one of the server's bounds (on its event loop, as calls end).
+    func connectionRefused(_ reason: ConnectionRefusal)
+}
+
+extension RPCCallObserver {
+    /// Counts nothing: an observer of calls only.
+    public func connectionRefused(_ reason: ConnectionRefusal) {}
+}
+
+/// Why the server refused or closed a connection before the client closed it.
+public enum ConnectionRefusal: Int, CaseIterable, Sendable, CustomStringConvertible {
+    /// Past `--max-connections`.
+    case maxConnections
+    /// No successful `Hello` within `--hello-timeout`.
+    case helloTimeout
+    /// A frame started and not completed within `--frame-timeout`.
+    case frameTimeout
+    /// The TLS handshake failed (a plaintext client, an untrusted or missing client certificate).
+    case tlsHandshake
+
+    /// The metric label: `max_connections`, `hello_timeout`, `frame_timeout` or `tls_handshake`.
+    public var description: String {
+        switch self {
+        case .maxConnections: "max_connections"
+        case .helloTimeout: "hello_timeout"
+        case .frameTimeout: "frame_timeout"
+        case .tlsHandshake: "tls_handshake"
+        }
+    }
 }

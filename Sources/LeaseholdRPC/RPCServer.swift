@@ -260,6 +260,7 @@ public final class RPCServer: Sendable {
         }
         guard let id else {
             if full {
+                self.configuration.observer?.connectionRefused(.maxConnections)
                 let message = "the server has \(limits.maxConnections) connections open, its limit (--max-connections)"
                 // Over TLS the refusal is sent once the handshake is done, so that the client can read it.
                 if let tlsContext {
@@ -282,11 +283,14 @@ public final class RPCServer: Sendable {
             try sync.addHandler(
                 TLSHandshakeObserver(
                     verifiesClients: self.configuration.tls?.requiresClientCertificate ?? false,
-                    logger: self.logger
+                    logger: self.logger,
+                    observer: self.configuration.observer
                 )
             )
         }
-        try sync.addHandler(FrameDeadlineHandler(timeout: TimeAmount(limits.frameTimeout)))
+        try sync.addHandler(
+            FrameDeadlineHandler(timeout: TimeAmount(limits.frameTimeout), observer: self.configuration.observer)
+        )
         try sync.addHandler(
             ByteToMessageHandler(
                 FrameDecoder(

@@ -32,16 +32,17 @@ struct ConnectionBoundsTests {
         #expect(!progress.isInsideFrame)
     }
 
-    private func frameDeadlineChannel() throws -> EmbeddedChannel {
+    private func frameDeadlineChannel(observer: RefusalCounter = RefusalCounter()) throws -> EmbeddedChannel {
         let channel = EmbeddedChannel()
-        try channel.pipeline.syncOperations.addHandler(FrameDeadlineHandler(timeout: .seconds(30)))
+        try channel.pipeline.syncOperations.addHandler(FrameDeadlineHandler(timeout: .seconds(30), observer: observer))
         try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
         return channel
     }
 
     @Test("a frame started and not finished within --frame-timeout closes the connection with DEADLINE_EXCEEDED")
     func slowFrame() throws {
-        let channel = try self.frameDeadlineChannel()
+        let refusals = RefusalCounter()
+        let channel = try self.frameDeadlineChannel(observer: refusals)
         try channel.writeInbound(ByteBuffer(bytes: [0, 0, 0, 10, 1, 2]))
         channel.embeddedEventLoop.advanceTime(by: .seconds(20))
         // More bytes of the same frame do not restart its clock.
@@ -56,6 +57,7 @@ struct ConnectionBoundsTests {
         #expect(frame.callID == 0)
         #expect(frame.status?.code == .deadlineExceeded)
         #expect(!channel.isActive)
+        #expect(refusals.all == [.frameTimeout: 1])
     }
 
     @Test("whole frames, however slow the connection is between them, never trip the frame deadline")
@@ -80,10 +82,13 @@ struct ConnectionBoundsTests {
 
     // MARK: - Hello deadline
 
-    private func helloChannel(timeout: Duration) async throws -> NIOAsyncTestingChannel {
+    private func helloChannel(
+        timeout: Duration,
+        observer: RefusalCounter = RefusalCounter()
+    ) async throws -> NIOAsyncTestingChannel {
         var limits = RPCServer.Limits()
         limits.helloTimeout = timeout
-        let shared = ServerConnectionHandler.Shared(
+        var shared = ServerConnectionHandler.Shared(
             methods: [:],
             authenticator: .anonymous,
             hello: { principal in
@@ -99,10 +104,12 @@ struct ConnectionBoundsTests {
             limits: limits,
             logger: Logger(label: "test")
         )
+        shared.observer = observer
+        let configured = shared
         let channel = NIOAsyncTestingChannel()
         try await channel.testingEventLoop.executeInContext {
             try channel.pipeline.syncOperations.addHandler(
-                ServerConnectionHandler(shared: shared, connectionID: ConnectionID(rawValue: 1))
+                ServerConnectionHandler(shared: configured, connectionID: ConnectionID(rawValue: 1))
             )
         }
         try await channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1))
@@ -111,7 +118,8 @@ struct ConnectionBoundsTests {
 
     @Test("a connection that says nothing is closed with UNAUTHENTICATED at --hello-timeout, not before")
     func silentConnection() async throws {
-        let channel = try await self.helloChannel(timeout: .seconds(10))
+        let refusals = RefusalCounter()
+        let channel = try await self.helloChannel(timeout: .seconds(10), observer: refusals)
         await channel.testingEventLoop.advanceTime(by: .milliseconds(9_999))
         #expect(try await channel.readOutboundFrame() == nil)
         #expect(channel.isActive)
@@ -120,6 +128,7 @@ struct ConnectionBoundsTests {
         #expect(goodbye.callID == 0)
         #expect(goodbye.status?.code == .unauthenticated)
         try await channel.closeFuture.get()
+        #expect(refusals.all == [.helloTimeout: 1])
     }
 
     @Test("a failed Hello does not stop the clock; a successful one does")
@@ -199,7 +208,8 @@ struct ConnectionBoundsTests {
     func maxConnections() async throws {
         var limits = RPCServer.Limits()
         limits.maxConnections = 2
-        try await withTestServer(limits: limits) { server, port in
+        let refusals = RefusalCounter()
+        try await withTestServer(limits: limits, observer: refusals) { server, port in
             let first = try await RPCConnection.connect(host: "127.0.0.1", port: port, hello: HelloRequest())
             let second = try await RPCConnection.connect(host: "127.0.0.1", port: port, hello: HelloRequest())
             defer { Task { await second.close() } }
@@ -210,6 +220,7 @@ struct ConnectionBoundsTests {
             #expect(refusal.status?.code == .resourceExhausted)
             #expect(refusal.status?.message.contains("--max-connections") == true)
             #expect(await third.next() == nil)  // closed
+            #expect(refusals.all == [.maxConnections: 1])
 
             await first.close()
             #expect(await eventually { server.connectionCount < 2 })

@@ -94,8 +94,10 @@ struct TLSTests {
         let certificates = try Certificates()
         defer { certificates.folder.remove() }
         let log = RecordedLog()
+        let refusals = RefusalCounter()
         var configuration = RPCServer.Configuration(host: "127.0.0.1", port: 0)
         configuration.tls = certificates.serverTLS()
+        configuration.observer = refusals
         let server = RPCServer(
             configuration: configuration,
             services: [TestService()],
@@ -118,6 +120,7 @@ struct TLSTests {
         try await eventually(within: .seconds(20), "the refusal to be logged") {
             log.all.contains { $0.contains("TLS handshake failed") }
         }
+        #expect(refusals.all == [.tlsHandshake: 1])
 
         // The raw bytes of a plaintext Hello get no frame back: the connection just ends.
         let raw = try await RawFrameClient(port: port)

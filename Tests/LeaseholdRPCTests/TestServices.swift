@@ -109,11 +109,13 @@ func withTestServer<R>(
     authenticator: Authenticator = .anonymous,
     limits: RPCServer.Limits = RPCServer.Limits(),
     tls: ServerTLSConfiguration? = nil,
+    observer: (any RPCCallObserver)? = nil,
     _ body: (RPCServer, Int) async throws -> R
 ) async throws -> R {
     var configuration = RPCServer.Configuration(host: "127.0.0.1", port: 0)
     configuration.authenticator = authenticator
     configuration.tls = tls
+    configuration.observer = observer
     configuration.limits = limits
     // Wall-clock deadlines a loaded test machine could trip; ConnectionBoundsTests tests them on a manual clock.
     configuration.limits.helloTimeout = .seconds(300)
@@ -193,4 +195,18 @@ final class RawFrameClient: Sendable {
     }
 
     func close() async { try? await self.channel.close() }
+}
+
+/// Counts the connections a server refused or closed by its bounds, by reason.
+final class RefusalCounter: RPCCallObserver {
+    private let counts = Mutex<[ConnectionRefusal: Int]>([:])
+
+    func callEnded(method: String, code: LeaseholdError.Code, duration: Duration) {}
+
+    func connectionRefused(_ reason: ConnectionRefusal) {
+        self.counts.withLock { $0[reason, default: 0] += 1 }
+    }
+
+    /// The refusals so far, by reason (reasons never seen are absent).
+    var all: [ConnectionRefusal: Int] { self.counts.withLock { $0 } }
 }

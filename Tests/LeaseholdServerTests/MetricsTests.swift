@@ -108,6 +108,7 @@ struct MetricsTests {
                 "leasehold_rpc_duration_seconds": "histogram", "leasehold_store_commit_seconds": "histogram",
                 "leasehold_store_batch_size": "histogram", "process_cpu_seconds_total": "counter",
                 "process_resident_memory_bytes": "gauge", "process_open_fds": "gauge",
+                "leasehold_connections_refused_total": "counter",
             ]
             for (name, type) in types {
                 #expect(scrape.types[name] == type, "\(name) in:\n\(scrape.text)")
@@ -130,6 +131,10 @@ struct MetricsTests {
             #expect(scrape[#"leasehold_releases_total{cause="session_closed"}"#] == 1)
             #expect(scrape["leasehold_session_expiries_total"] == 1)
             #expect(scrape["leasehold_acquire_timeouts_total"] == 1)
+            // No bound refused or cut a connection (ConnectionBoundsTests and TLSTests count each reason).
+            for reason in ["max_connections", "hello_timeout", "frame_timeout", "tls_handshake"] {
+                #expect(scrape["leasehold_connections_refused_total{reason=\"\(reason)\"}"] == 0)
+            }
 
             // One wait ended in a grant, after exactly 1 s.
             #expect(scrape["leasehold_lock_wait_seconds_count"] == 1)

@@ -60,11 +60,17 @@ final class FrameDeadlineHandler: ChannelInboundHandler {
     typealias OutboundOut = ByteBuffer
 
     private let timeout: TimeAmount
+    private let observer: (any RPCCallObserver)?
     private var progress = FrameProgress()
     private var deadline: Scheduled<Void>?
 
-    /// - Parameter timeout: How long one frame may take from its first byte to its last.
-    init(timeout: TimeAmount) { self.timeout = timeout }
+    /// - Parameters:
+    ///   - timeout: How long one frame may take from its first byte to its last.
+    ///   - observer: Told when the deadline closes the connection.
+    init(timeout: TimeAmount, observer: (any RPCCallObserver)? = nil) {
+        self.timeout = timeout
+        self.observer = observer
+    }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let completed = self.progress.consume(Self.unwrapInboundIn(data))
@@ -93,6 +99,7 @@ final class FrameDeadlineHandler: ChannelInboundHandler {
 
     private func expire(context: ChannelHandlerContext) {
         self.deadline = nil
+        self.observer?.connectionRefused(.frameTimeout)
         let seconds = Double(self.timeout.nanoseconds) / 1e9
         var goodbye = ByteBuffer()
         Frame(

@@ -98,7 +98,9 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         self.helloDeadline = context.eventLoop.scheduleTask(in: TimeAmount(timeout)) {
             let (handler, context) = bound.value
             handler.helloDeadline = nil
-            handler.run(handler.calls.helloDeadlinePassed(timeout: timeout), context: context)
+            let action = handler.calls.helloDeadlinePassed(timeout: timeout)
+            if case .none = action {} else { handler.shared.observer?.connectionRefused(.helloTimeout) }
+            handler.run(action, context: context)
         }
     }
 

@@ -18,11 +18,14 @@ final class TLSHandshakeObserver: ChannelInboundHandler, RemovableChannelHandler
 
     private let verifiesClients: Bool
     private let logger: Logger
+    private let observer: (any RPCCallObserver)?
     private var handshakeDone = false
+    private var refusalCounted = false
 
-    init(verifiesClients: Bool, logger: Logger) {
+    init(verifiesClients: Bool, logger: Logger, observer: (any RPCCallObserver)? = nil) {
         self.verifiesClients = verifiesClients
         self.logger = logger
+        self.observer = observer
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
@@ -45,6 +48,11 @@ final class TLSHandshakeObserver: ChannelInboundHandler, RemovableChannelHandler
         case is NIOSSLError, is BoringSSLError, is NIOSSLExtraError:
             let peer = context.channel.remoteAddress.map { "\($0)" } ?? "?"
             let what = self.handshakeDone ? "TLS error" : "TLS handshake failed"
+            // Counted once per connection, before the log line that a reader may wait for.
+            if !self.handshakeDone, !self.refusalCounted {
+                self.refusalCounted = true
+                self.observer?.connectionRefused(.tlsHandshake)
+            }
             self.logger.notice("\(what)", metadata: ["peer": "\(peer)", "error": "\(error)"])
             context.close(promise: nil)
         default:

@@ -4,7 +4,8 @@ import LeaseholdWire
 import Synchronization
 
 /// Counts calls by method and code and their durations by method, for `leasehold_rpc_calls_total` and
-/// `leasehold_rpc_duration_seconds`.
+/// `leasehold_rpc_duration_seconds`, and connections refused by the server's bounds, for
+/// `leasehold_connections_refused_total`.
 ///
 /// Every slot is an atomic allocated once, at start: a call that ends costs a dictionary lookup of its method
 /// name, a bucket search and three atomic additions, with no lock and no allocation. A scrape reads the slots
@@ -37,6 +38,8 @@ final class RPCMetrics: RPCCallObserver {
     /// `buckets[method * (durationBounds.count + 1) + bucket]`, not cumulative.
     private let buckets: [Slot]
     private let nanoseconds: [Slot]
+    /// `refusals[reason.rawValue]`.
+    private let refusals = ConnectionRefusal.allCases.map { _ in Slot() }
 
     init(methodNames: [String] = LeaseholdMethod.allNames) {
         self.methods = methodNames.map { $0.split(separator: "/").last.map(String.init) ?? $0 } + ["other"]
@@ -46,6 +49,13 @@ final class RPCMetrics: RPCCallObserver {
         self.buckets = (0..<(self.methods.count * (Self.durationBounds.count + 1))).map { _ in Slot() }
         self.nanoseconds = (0..<self.methods.count).map { _ in Slot() }
     }
+
+    func connectionRefused(_ reason: ConnectionRefusal) {
+        self.refusals[reason.rawValue].add(1)
+    }
+
+    /// How many connections the server refused or closed for `reason`.
+    func refusals(_ reason: ConnectionRefusal) -> Int { self.refusals[reason.rawValue].load }
 
     func callEnded(method: String, code: LeaseholdError.Code, duration: Duration) {
         let m = self.methodIndex[method] ?? (self.methods.count - 1)

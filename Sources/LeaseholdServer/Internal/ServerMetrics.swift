@@ -1,4 +1,5 @@
 import LeaseholdCore
+import LeaseholdRPC
 import LeaseholdStore
 import LeaseholdWire
 import Prometheus
@@ -92,6 +93,15 @@ final class ServerMetrics: Sendable {
                 Double(statistics.acquireTimeouts),
                 &exported
             )
+            for reason in ConnectionRefusal.allCases {
+                self.counter(
+                    "leasehold_connections_refused_total",
+                    "Connections the server refused or closed by one of its bounds, by reason.",
+                    [("reason", reason.description)],
+                    Double(self.rpc.refusals(reason)),
+                    &exported
+                )
+            }
             for (m, method) in self.rpc.methods.enumerated() {
                 for (c, code) in RPCMetrics.codes.enumerated() {
                     let value = self.rpc.calls(method: m, code: c)
