@@ -25,7 +25,8 @@ struct LeaseholdBench: AsyncParsableCommand {
             """,
         subcommands: [
             Uncontended.self, Contended.self, SessionsWorkload.self, Expiry.self, WatchWorkload.self, Ping.self,
-            RedisUncontended.self, RedisContended.self, FsyncProbe.self, LoopbackProbe.self, Table.self,
+            RedisUncontended.self, RedisContended.self, FsyncProbe.self, LoopbackProbe.self, FailoverProbe.self,
+            Table.self,
         ]
     )
 }
