@@ -9,6 +9,7 @@ func runClients<Result: Sendable>(
     count: Int,
     window: Window,
     serverPID: Int32?,
+    storePID: Int32? = nil,
     _ client: @escaping @Sendable (Int) async -> Result
 ) async -> ([Result], ResourceUsage) {
     await withTaskGroup(of: (Int, Result).self) { group in
@@ -16,7 +17,7 @@ func runClients<Result: Sendable>(
             group.addTask { (index, await client(index)) }
         }
         try? await sleep(until: window.measureStart)
-        let meter = ResourceMeter(serverPID: serverPID)
+        let meter = ResourceMeter(serverPID: serverPID, storePID: storePID)
         try? await sleep(until: window.measureEnd)
         let usage = meter.finish()
         var results = [Result?](repeating: nil, count: count)

@@ -80,8 +80,12 @@ struct Contended: AsyncParsableCommand {
         )
 
         let window = Window(warmup: options.warmup.duration, duration: options.duration.duration)
-        let (results, usage) = await runClients(count: options.clients, window: window, serverPID: options.serverPID) {
-            index in
+        let (results, usage) = await runClients(
+            count: options.clients,
+            window: window,
+            serverPID: options.serverPID,
+            storePID: options.storePID
+        ) { index in
             let session = sessions[index]
             let connection = session.connection
             let keyIndex = index % keys

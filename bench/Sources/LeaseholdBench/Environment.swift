@@ -74,7 +74,8 @@ struct ServerInfo: Codable {
     var pid: Int32?
     /// The server's own command line, from `/proc/<pid>/cmdline`.
     var commandLine: [String]?
-    /// `--sync` as given with `--sync-mode`, or read from the server's command line (`full` when absent there).
+    /// `--sync` as given with `--sync-mode`, or read from the server's command line (`full` when absent there,
+    /// `PostgreSQL` for a node on `--store postgres://…`).
     var sync: String?
 
     static func describe(address: String, pid: Int32?, syncLabel: String?) -> ServerInfo {
@@ -84,7 +85,11 @@ struct ServerInfo: Codable {
         }
         var sync = syncLabel
         if sync == nil, let commandLine {
-            if let index = commandLine.firstIndex(of: "--sync"), index + 1 < commandLine.count {
+            if let index = commandLine.firstIndex(of: "--store"), index + 1 < commandLine.count,
+                commandLine[index + 1].hasPrefix("postgres")
+            {
+                sync = "PostgreSQL"
+            } else if let index = commandLine.firstIndex(of: "--sync"), index + 1 < commandLine.count {
                 sync = commandLine[index + 1]
             } else if let option = commandLine.first(where: { $0.hasPrefix("--sync=") }) {
                 sync = String(option.dropFirst("--sync=".count))

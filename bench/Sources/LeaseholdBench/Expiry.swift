@@ -74,7 +74,7 @@ struct Expiry: AsyncParsableCommand {
 
         let run = UInt64.random(in: 0..<UInt64(1) << 40)
         let waiterConnections = try await options.connect(count: waiterConnectionCount, name: "expiry-waiters")
-        let meter = ResourceMeter(serverPID: options.serverPID)
+        let meter = ResourceMeter(serverPID: options.serverPID, storePID: options.storePID)
         let end = monotonicNanos() + options.duration.duration.nanoseconds
         var lateness = makeLatencyHistogram()
         var signed = SignedSamples()

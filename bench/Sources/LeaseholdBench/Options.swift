@@ -102,6 +102,12 @@ struct CommonOptions: ParsableArguments {
     @Option(name: .customLong("server-pid"), help: "The server's process id: its CPU and memory are read from /proc.")
     var serverPID: Int32?
 
+    @Option(
+        name: .customLong("store-pid"),
+        help: "The process id of the store's server (PostgreSQL's postmaster): its and its children's CPU is read."
+    )
+    var storePID: Int32?
+
     @Option(help: "The server's --sync mode, for the record (read from the server's command line if omitted).")
     var syncMode: String?
 

@@ -45,6 +45,44 @@ struct ProcessCPU {
     }
 }
 
+/// CPU time used so far by a process and its children, such as a PostgreSQL postmaster and its backends: the
+/// processes of a store that runs outside the server.
+struct ProcessTreeCPU {
+    /// Seconds of CPU per process id.
+    let seconds: [Int32: Double]
+    let at: UInt64
+
+    /// Reads `root` and every process whose parent is `root`.
+    static func read(root: Int32) -> ProcessTreeCPU? {
+        guard let entries = try? FileManager.default.contentsOfDirectory(atPath: "/proc") else { return nil }
+        let ticks = Double(sysconf(Int32(_SC_CLK_TCK)))
+        var seconds: [Int32: Double] = [:]
+        for entry in entries {
+            guard let pid = Int32(entry),
+                let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+                let close = stat.lastIndex(of: ")")
+            else { continue }
+            // After ')': state, ppid, ... utime and stime at offsets 11 and 12.
+            let fields = stat[stat.index(after: close)...].split(separator: " ")
+            guard fields.count > 12, let parent = Int32(fields[1]), pid == root || parent == root,
+                let user = Double(fields[11]), let system = Double(fields[12])
+            else { continue }
+            seconds[pid] = (user + system) / ticks
+        }
+        guard seconds[root] != nil else { return nil }
+        return ProcessTreeCPU(seconds: seconds, at: monotonicNanos())
+    }
+
+    /// Percent of one core the tree used between `earlier` and `self`: processes that started since count whole,
+    /// processes that ended since are missed.
+    func percentOfOneCore(since earlier: ProcessTreeCPU) -> Double {
+        let wall = Double(self.at - earlier.at) / 1e9
+        guard wall > 0 else { return 0 }
+        let used = self.seconds.reduce(0.0) { sum, entry in sum + entry.value - (earlier.seconds[entry.key] ?? 0) }
+        return (100 * used / wall).rounded(toPlaces: 1)
+    }
+}
+
 /// Busy and total jiffies of all cores together, from the first line of `/proc/stat`.
 struct MachineCPU {
     let busy: Double
@@ -95,9 +133,12 @@ struct ProcessMemory: Codable {
 /// reader can tell who was the bottleneck and whether anything else was running.
 struct ResourceUsage: Codable {
     var serverCPUPercentOfOneCore: Double?
+    /// The store's own processes (`--store-pid`: PostgreSQL's postmaster and its backends), when it has any.
+    var storeCPUPercentOfOneCore: Double?
     var loadGeneratorCPUPercentOfOneCore: Double
     var machineBusyPercentOfOneCore: Double?
-    /// Machine busy time used by neither the server nor this process (other builds, tests, the kernel's own work).
+    /// Machine busy time used by neither the server, nor the store's processes, nor this process (other builds,
+    /// tests, the kernel's own work).
     var otherCPUPercentOfOneCore: Double?
     var serverMemory: ProcessMemory?
     var loadAverageAtStart: String?
@@ -107,14 +148,18 @@ struct ResourceUsage: Codable {
 /// Samples CPU counters at the start of a window and turns them into ``ResourceUsage`` at its end.
 struct ResourceMeter {
     let serverPID: Int32?
+    let storePID: Int32?
     private var server: ProcessCPU?
+    private var store: ProcessTreeCPU?
     private var own: ProcessCPU
     private var machine: MachineCPU?
     private let loadAverage: String?
 
-    init(serverPID: Int32?) {
+    init(serverPID: Int32?, storePID: Int32? = nil) {
         self.serverPID = serverPID
+        self.storePID = storePID
         self.server = serverPID.flatMap(ProcessCPU.read(pid:))
+        self.store = storePID.flatMap(ProcessTreeCPU.read(root:))
         self.own = ProcessCPU.ownProcess()
         self.machine = MachineCPU.read()
         self.loadAverage = Self.loadAverage()
@@ -125,10 +170,14 @@ struct ResourceMeter {
         let server = self.serverPID.flatMap(ProcessCPU.read(pid:)).flatMap { now in
             self.server.map { now.percentOfOneCore(since: $0) }
         }
+        let store = self.storePID.flatMap(ProcessTreeCPU.read(root:)).flatMap { now in
+            self.store.map { now.percentOfOneCore(since: $0) }
+        }
         let machine = MachineCPU.read().flatMap { now in self.machine.map { now.busyPercentOfOneCore(since: $0) } }
-        let other = machine.map { max(0, $0 - own - (server ?? 0)).rounded(toPlaces: 1) }
+        let other = machine.map { max(0, $0 - own - (server ?? 0) - (store ?? 0)).rounded(toPlaces: 1) }
         return ResourceUsage(
             serverCPUPercentOfOneCore: server,
+            storeCPUPercentOfOneCore: store,
             loadGeneratorCPUPercentOfOneCore: own,
             machineBusyPercentOfOneCore: machine,
             otherCPUPercentOfOneCore: other,

@@ -3,6 +3,7 @@ import Foundation
 /// One line of the summary table: a figure of a workload, with its target from issue 6 if it has one.
 struct TableRow: Codable {
     var workload: String
+    /// The server's store: SQLite's `--sync` mode (`full`, `normal`), or a label such as `PostgreSQL, 2 nodes`.
     var sync: String
     var figure: String
     var value: String
@@ -12,10 +13,16 @@ struct TableRow: Codable {
     /// `yes`, `no`, or `–` when the figure has no target.
     var met: String
 
-    static let header = ["workload", "sync", "figure", "value", "p50", "p99", "target", "met?"]
+    static let header = ["workload", "store", "figure", "value", "p50", "p99", "target", "met?"]
 
     var cells: [String] {
-        [self.workload, self.sync, self.figure, self.value, self.p50, self.p99, self.target, self.met]
+        [self.workload, Self.storeLabel(self.sync), self.figure, self.value, self.p50, self.p99, self.target, self.met]
+    }
+
+    /// What the table shows for a result's `sync`: a bare `--sync` mode is a SQLite server's (`SQLite full`); any
+    /// other label (`PostgreSQL, 2 nodes`) names its store itself.
+    static func storeLabel(_ sync: String) -> String {
+        sync == "full" || sync == "normal" ? "SQLite \(sync)" : sync
     }
 }
 
@@ -80,8 +87,12 @@ struct Report: Codable {
     /// Records the server's CPU time per operation (from `--server-pid`) as a figure and a row: the cost that stays
     /// when the load generator and other processes take CPU away.
     mutating func serverCPUPerOperation(_ operation: String, perSecond rate: Double) {
-        guard let cpu = self.resources?.serverCPUPercentOfOneCore else { return }
-        self.cpuPerOperation(of: "server", percentOfOneCore: cpu, operation: operation, perSecond: rate)
+        if let cpu = self.resources?.serverCPUPercentOfOneCore {
+            self.cpuPerOperation(of: "server", percentOfOneCore: cpu, operation: operation, perSecond: rate)
+        }
+        if let cpu = self.resources?.storeCPUPercentOfOneCore {
+            self.cpuPerOperation(of: "store", percentOfOneCore: cpu, operation: operation, perSecond: rate)
+        }
     }
 
     /// Records a process's CPU time per operation as the figure `<process>CPUMicrosPer<Operation>` ("round trip" →
@@ -166,6 +177,7 @@ enum Format {
     static func resources(_ usage: ResourceUsage) -> String {
         var parts: [String] = []
         if let server = usage.serverCPUPercentOfOneCore { parts.append("server CPU \(Self.percent(server)) of a core") }
+        if let store = usage.storeCPUPercentOfOneCore { parts.append("store (PostgreSQL) CPU \(Self.percent(store))") }
         parts.append("load generator CPU \(Self.percent(usage.loadGeneratorCPUPercentOfOneCore))")
         if let other = usage.otherCPUPercentOfOneCore { parts.append("other CPU \(Self.percent(other))") }
         if let memory = usage.serverMemory { parts.append("server RSS \(Self.mebibytes(memory.rssBytes))") }

@@ -292,7 +292,7 @@ struct SessionsWorkload: AsyncParsableCommand {
         let window = Window(warmup: options.warmup.duration, duration: options.duration.duration)
         for scheduler in schedulers { scheduler.stats.withLock { $0.window = window } }
         try? await sleep(until: window.measureStart)
-        let meter = ResourceMeter(serverPID: options.serverPID)
+        let meter = ResourceMeter(serverPID: options.serverPID, storePID: options.storePID)
         try? await sleep(until: window.measureEnd)
         let usage = meter.finish()
 

@@ -26,7 +26,7 @@ struct Table: ParsableCommand {
                 clients = report.parameters["clients"].flatMap { Int($0) }
             }
             if let resources = report.resources {
-                notes.append("\(report.workload) [\(report.sync)]: \(Format.resources(resources))")
+                notes.append("\(report.workload) [\(TableRow.storeLabel(report.sync))]: \(Format.resources(resources))")
             }
         }
         print(MarkdownTable.render(rows))

@@ -161,7 +161,7 @@ struct WatchWorkload: AsyncParsableCommand {
             guard window.isOpen(at: due) else { break }
             try? await sleep(until: due)
             if meter == nil, monotonicNanos() >= window.measureStart {
-                meter = ResourceMeter(serverPID: options.serverPID)
+                meter = ResourceMeter(serverPID: options.serverPID, storePID: options.storePID)
             }
             do {
                 let latency = try await self.cycle(
