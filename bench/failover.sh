@@ -1,37 +1,45 @@
 #!/usr/bin/env bash
-# Failover time and grant throughput of two `leasehold serve` nodes on one PostgreSQL database (issue 15).
+# Failover time of two `leasehold serve` nodes on one PostgreSQL database (issue 15).
 #
-# Starts a throwaway PostgreSQL cluster in a temporary folder (initdb + pg_ctl, as `nobody` when run as root, on a
-# free loopback port), then:
-#   1. grants/s, uncontended (`leasehold-bench uncontended`), against a single SQLite server (--sync full) and
-#      against the active node of a two-node PostgreSQL deployment, one after the other in the same run;
-#   2. KILLS failovers: SIGKILL the active node, then time until a grant succeeds on the new active node, measured by
-#      `leasehold lock --server A,B --wait 0 KEY -- true` started again and again until one succeeds (each try
-#      starts a process: the figure is an upper bound, and the same CLI on a healthy node is measured as a
-#      reference); the killed node is restarted as the standby before the next kill.
-# Prints a markdown summary and saves it, with every measurement, in bench/results/<date>-failover-<commit>/.
+# Starts a throwaway PostgreSQL cluster and two nodes on it (bench/lib/postgres.sh: initdb + pg_ctl in a temporary
+# folder, as `nobody` when run as root, free loopback ports), and one long-lived client, `leasehold-bench
+# failover-probe`: the Swift client with both addresses, holding a session (TTL PROBE_TTL) and a lock. Then, KILLS
+# times: record the wall-clock time, SIGKILL the active node, and read from the probe's output (one line per event,
+# each with its own wall-clock time) when its session noticed (jeopardy), when it was resumed on the new active
+# (jeopardy → safe), and when a try-lock through the same client was granted there; the probe also checks that its
+# lock is still its own with the same fencing token. The killed node comes back as the standby before the next kill.
 #
-#   bench/failover.sh                  # release builds, then everything (about 2 minutes on 2 cores)
-#   BUILD=0 KILLS=3 bench/failover.sh  # reuse the release builds, 3 failovers
+# Then CLI_KILLS more failovers measured the old way, as a reference: `leasehold lock --server A,B --wait 0 KEY --
+# true` started again and again right after the kill until one succeeds (an upper bound that includes starting a
+# process each time; the same CLI on a healthy node is timed too). The probe keeps running through them.
 #
-# Settings (environment): KILLS (10), LEASE (3s, --leader-lease), CLIENTS (64), DURATION (10s), WARMUP (2s),
-# THROUGHPUT (1; 0 skips part 1), BUILD (1), RESULTS (bench/results/<date>-failover-<commit>), LEASEHOLD and BENCH (the binaries).
+# Prints a markdown summary (p50 / p99 / max) and saves it, with every measurement, in
+# bench/results/<date>-failover-<commit>/. Throughput on PostgreSQL is bench/run.sh's (SYNC_MODES="full postgres").
+#
+#   bench/failover.sh                  # release builds, then 10 + 5 failovers (about 3 minutes on 2 cores)
+#   BUILD=0 KILLS=3 CLI_KILLS=1 bench/failover.sh
+#
+# Settings (environment): KILLS (10), CLI_KILLS (5), LEASE (3s, --leader-lease), PROBE_TTL (10s), TIMEOUT (20: the
+# longest a failover may take, in seconds, before the run fails), BUILD (1), RESULTS
+# (bench/results/<date>-failover-<commit>), KEEP (0; 1 keeps the temporary folder), LEASEHOLD and BENCH (the binaries).
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(dirname "$here")
 date=$(date +%F)
 kills=${KILLS:-10}
+cli_kills=${CLI_KILLS:-5}
 lease=${LEASE:-3s}
-clients=${CLIENTS:-64}
-duration=${DURATION:-10s}
-warmup=${WARMUP:-2s}
+probe_ttl=${PROBE_TTL:-10s}
+timeout=${TIMEOUT:-20}
 commit=$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)
 results=${RESULTS:-$here/results/$date-failover-$commit}
 mkdir -p "$results"
 
 log() { printf '[failover.sh %s] %s\n' "$(date +%T)" "$*" >&2; }
+# Wall-clock milliseconds (CLOCK_REALTIME), the probe's clock.
 now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
+loadavg() { cut -d' ' -f1-3 /proc/loadavg; }
 
 # MARK: Build
 if [[ ${BUILD:-1} == 1 ]]; then
@@ -42,83 +50,40 @@ if [[ ${BUILD:-1} == 1 ]]; then
 fi
 leasehold=${LEASEHOLD:-$root/.build/release/leasehold}
 bench=${BENCH:-$here/.build/release/leasehold-bench}
-measure_throughput=${THROUGHPUT:-1}
-[[ -x $leasehold && ( -x $bench || $measure_throughput == 0 ) ]] || {
-    echo "missing $leasehold or $bench: run with BUILD=1" >&2; exit 1; }
+[[ -x $leasehold && -x $bench ]] || { echo "missing $leasehold or $bench: run with BUILD=1" >&2; exit 1; }
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-
-# MARK: PostgreSQL
-pg_bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
-[[ -x $pg_bin/initdb ]] || { echo "PostgreSQL is not installed: run scripts/install-deps.sh" >&2; exit 1; }
-work=$(mktemp -d "${TMPDIR:-/tmp}/leasehold-failover.XXXXXX")
-as_owner() { if [[ $(id -u) == 0 ]]; then runuser -u nobody -- "$@"; else "$@"; fi; }
-[[ $(id -u) == 0 ]] && chown nobody "$work"
-pg_port=$(free_port)
-pids=()
+# MARK: PostgreSQL and the nodes
+# shellcheck source=bench/lib/postgres.sh
+source "$here/lib/postgres.sh"
+probe_pid=""
 cleanup() {
-    for pid in "${pids[@]}"; do kill -KILL "$pid" 2>/dev/null || true; done
-    as_owner "$pg_bin/pg_ctl" -D "$work/pg" -m fast stop >/dev/null 2>&1 || true
-    [[ ${KEEP:-0} == 1 ]] && echo "kept $work" >&2 || rm -rf "$work"
+    [[ -n $probe_pid ]] && kill -KILL "$probe_pid" 2>/dev/null
+    pg_cleanup
 }
 trap cleanup EXIT
-as_owner "$pg_bin/initdb" -D "$work/pg" -U leasehold --auth=trust -E UTF8 --locale=C --no-instructions >/dev/null
-as_owner "$pg_bin/pg_ctl" -D "$work/pg" -l "$work/pg/postgres.log" -w -t 60 \
-    -o "-c listen_addresses=127.0.0.1 -p $pg_port -k $work -c max_connections=300" start >/dev/null
-"$pg_bin/createdb" -h 127.0.0.1 -p "$pg_port" -U leasehold leasehold
-store="postgres://leasehold@127.0.0.1:$pg_port/leasehold"
-log "PostgreSQL $("$pg_bin/postgres" --version | awk '{print $3}') on 127.0.0.1:$pg_port (fsync on, synchronous_commit on)"
+pg_start "$(mktemp -d "${TMPDIR:-/tmp}/leasehold-failover.XXXXXX")"
+store=$(pg_database leasehold)
+nodes_start "$store" "$lease"
+servers=$(nodes_servers)
+load_start=$(loadavg)
 
-# MARK: Nodes
-declare -A node_pid node_port
-node_port[a]=$(free_port)
-node_port[b]=$(free_port)
-start_node() {  # start_node NAME
-    local name=$1 address="127.0.0.1:${node_port[$1]}"
-    "$leasehold" serve --listen "$address" --advertise "$address" --store "$store" --leader-lease "$lease" \
-        --data "$work/$name.db" 2>>"$work/$name.log" &
-    node_pid[$name]=$!
-    pids+=("$!")
+# MARK: The probe
+probe_out="$pg_dir/probe.out"
+# It counts failovers by its session's jeopardy → safe; a jeopardy without a kill (a keepalive lost to load) would
+# count too, so it is given room for more than the kills and stopped at the end.
+"$bench" failover-probe --servers "$servers" --ttl "$probe_ttl" --failovers $(( 2 * (kills + cli_kills) + 10 )) \
+    --timeout "${timeout}s" >"$probe_out" 2>"$pg_dir/probe.err" &
+probe_pid=$!
+probe_failed() {
+    log "the probe failed; its output:"
+    cat "$probe_out" "$pg_dir/probe.err" >&2
+    exit 1
 }
-# A node's role is the last one its log announced since its last restart (a restarted node appends to its log).
-role() {
-    awk '/^restarted$/ { r = "" } /\[LeaseholdServer\] active$/ { r = "active" }
-        /\[LeaseholdServer\] standby/ { r = "standby" } END { print r }' "$work/$1.log"
-}
-is_active() { [[ $(role "$1") == active ]]; }
-is_standby() { [[ $(role "$1") == standby ]]; }
-# A standby that knows the active node sends clients there: a command given only its address succeeds.
-knows_leader() { "$leasehold" list --server "127.0.0.1:${node_port[$1]}" >/dev/null 2>&1; }
-wait_until() {  # wait_until SECONDS COMMAND...: polls every 50 ms
-    local limit=$(( $1 * 20 )); shift
-    for _ in $(seq 1 "$limit"); do "$@" && return 0; sleep 0.05; done
-    return 1
-}
-servers="127.0.0.1:${node_port[a]},127.0.0.1:${node_port[b]}"
-
-# MARK: Throughput
-throughput() {  # throughput NAME SERVER PID
-    local out="$results/$date-uncontended-$1.json"
-    log "uncontended on $1 ($2): $clients clients, $duration after $warmup"
-    "$bench" uncontended --server "$2" --server-pid "$3" --sync-mode "$1" --clients "$clients" \
-        --duration "$duration" --warmup "$warmup" --output "$out" >"$out.txt" 2>&1 || { cat "$out.txt" >&2; exit 1; }
-    rm -f "$out.txt"
-}
-if [[ $measure_throughput == 1 ]]; then
-sqlite_port=$(free_port)
-"$leasehold" serve --listen "127.0.0.1:$sqlite_port" --data "$work/sqlite.db" --sync full 2>"$work/sqlite.log" &
-sqlite_pid=$!
-pids+=("$sqlite_pid")
-wait_until 30 "$leasehold" list --server "127.0.0.1:$sqlite_port" >/dev/null
-throughput sqlite-full "127.0.0.1:$sqlite_port" "$sqlite_pid"
-kill -TERM "$sqlite_pid"; wait "$sqlite_pid" 2>/dev/null || true
-fi
-
-start_node a
-wait_until 30 is_active a || { cat "$work/a.log" >&2; exit 1; }
-start_node b
-wait_until 30 knows_leader b || { cat "$work/b.log" >&2; exit 1; }
-[[ $measure_throughput == 1 ]] && throughput postgres "127.0.0.1:${node_port[a]}" "${node_pid[a]}"
+# probe_time EVENT MS: the wall-clock time of the probe's first line "EVENT …" at or after MS, empty if none yet.
+probe_time() { awk -v e="$1" -v t="$2" '$2 == e && $1 >= t { print $1; exit }' "$probe_out"; }
+probe_has() { [[ -n $(probe_time "$1" "$2") ]] || { kill -0 "$probe_pid" 2>/dev/null || probe_failed; return 1; }; }
+wait_until 30 grep -q ' ready ' "$probe_out" || probe_failed
+log "probe: $(grep ' ready ' "$probe_out")"
 
 # MARK: Failovers
 # The CLI's own cost: one try-lock, from process start to exit, on a healthy active node.
@@ -128,51 +93,99 @@ for i in $(seq 1 5); do
     "$leasehold" lock --server "$servers" --wait 0 "bench/reference-$i" -- true
     reference+=($(( $(now_ms) - t0 )))
 done
-times=()
-tries=()
-for i in $(seq 1 "$kills"); do
-    if is_active a; then active=a; standby=b; else active=b; standby=a; fi
-    wait_until 30 knows_leader "$standby" || { log "$standby never named the active node"; exit 1; }
-    t0=$(now_ms)
-    kill -KILL "${node_pid[$active]}"
-    n=0
-    until "$leasehold" lock --server "$servers" --wait 0 "bench/failover-$i" -- true 2>/dev/null; do
-        n=$((n + 1))
-        (( n < 2000 )) || { log "no grant after $n tries"; exit 1; }
-    done
-    elapsed=$(( $(now_ms) - t0 ))
-    times+=("$elapsed")
-    tries+=("$n")
-    log "failover $i: $active killed, grant on $standby after $elapsed ms ($n refused tries before)"
-    wait "${node_pid[$active]}" 2>/dev/null || true
-    echo "restarted" >>"$work/$active.log"  # the old incarnation's role lines no longer count
-    start_node "$active"
-    wait_until 30 is_standby "$active" || { log "$active did not come back as a standby"; exit 1; }
+
+lease_ms=$(awk -v l="$lease" 'BEGIN { if (l ~ /ms$/) print l + 0; else print (l + 0) * 1000 }')
+csv="$results/$date-failovers.csv"
+echo "failover,measured_by,killed,kill_ms,noticed_ms,resumed_ms,grant_ms,cli_grant_ms,cli_refused_tries,load1" >"$csv"
+noticed=(); resumed=(); granted=(); cli=(); tries=(); cli_resumed=()
+for i in $(seq 1 $(( kills + cli_kills ))); do
+    if node_is_active a; then active=a; standby=b; else active=b; standby=a; fi
+    wait_until 30 node_knows_leader "$standby" || { log "$standby never named the active node"; exit 1; }
+    load1=$(cut -d' ' -f1 /proc/loadavg)
+    t_kill=$(now_ms)
+    node_kill "$active"
+    by=probe; cli_ms=""; n=""
+    if (( i > kills )); then
+        by=cli; n=0
+        until "$leasehold" lock --server "$servers" --wait 0 "bench/failover-cli-$i" -- true 2>/dev/null; do
+            n=$((n + 1))
+            (( $(now_ms) - t_kill < timeout * 1000 )) || { log "failover $i: no grant by the CLI within ${timeout} s"; exit 1; }
+        done
+        cli_ms=$(( $(now_ms) - t_kill ))
+    fi
+    # The probe's resume, grant and lock check after this failover, each bounded.
+    remaining=$(( timeout - ($(now_ms) - t_kill) / 1000 + 1 ))
+    wait_until "$(( remaining > 1 ? remaining : 1 ))" probe_has held "$t_kill" || {
+        log "failover $i: the probe did not resume, take a new lock and find its lock within ${timeout} s of the kill"
+        probe_failed
+    }
+    jeopardy=$(probe_time jeopardy "$t_kill")  # none if the session was already in jeopardy at the kill
+    n_ms=$([[ -n $jeopardy ]] && echo $(( jeopardy - t_kill )) || echo "")
+    r_ms=$(( $(probe_time resumed "$t_kill") - t_kill ))
+    g_ms=$(( $(probe_time grant "$t_kill") - t_kill ))
+    echo "$i,$by,$active,$t_kill,$n_ms,$r_ms,$g_ms,$cli_ms,$n,$load1" >>"$csv"
+    if [[ $by == probe ]]; then
+        [[ -n $n_ms ]] && noticed+=("$n_ms")
+        resumed+=("$r_ms"); granted+=("$g_ms")
+        log "failover $i: $active killed (load $load1); the probe noticed after $n_ms ms, resumed after $r_ms ms," \
+            "first grant after $g_ms ms"
+    else
+        cli+=("$cli_ms"); tries+=("$n"); cli_resumed+=("$r_ms")
+        log "failover $i: $active killed (load $load1); the CLI's first grant after $cli_ms ms ($n refused tries" \
+            "before); the probe resumed after $r_ms ms"
+    fi
+    node_start "$active" "$store" "$lease"
+    wait_until 30 node_is_standby "$active" || { log "$active did not come back as a standby"; exit 1; }
 done
+kill -0 "$probe_pid" 2>/dev/null || probe_failed
+kill -TERM "$probe_pid"; wait "$probe_pid" 2>/dev/null || true
+probe_pid=""
+jeopardies=$(grep -c ' jeopardy ' "$probe_out" || true)
+cp "$probe_out" "$results/$date-probe.txt"
+load_end=$(loadavg)
 
 # MARK: Summary
-stats() { printf '%s\n' "$@" | sort -n | awk '{ v[NR] = $1 } END { printf "p50 %d ms, max %d ms", v[int((NR + 1) / 2)], v[NR] }'; }
+# Nearest-rank percentiles: over 10 values p99 is the largest.
+stats() {
+    printf '%s\n' "$@" | sort -n | awk '{ v[NR] = $1 }
+        END { printf "p50 %d ms, p99 %d ms, max %d ms", v[int((NR + 1) / 2)], v[int(NR * 0.99 + 0.999)], v[NR] }'
+}
+p99() { printf '%s\n' "$@" | sort -n | awk '{ v[NR] = $1 } END { print v[int(NR * 0.99 + 0.999)] }'; }
 summary="$results/$date-summary.md"
 {
     echo "# Failover on PostgreSQL, $date"
     echo
-    echo "Command: \`bench/failover.sh\` (KILLS=$kills LEASE=$lease CLIENTS=$clients DURATION=$duration WARMUP=$warmup)"
+    echo "Command: \`bench/failover.sh\` (KILLS=$kills CLI_KILLS=$cli_kills LEASE=$lease PROBE_TTL=$probe_ttl TIMEOUT=$timeout)"
     echo
     echo "Commit: $(git -C "$root" rev-parse HEAD)$(git -C "$root" diff --quiet HEAD -- 2>/dev/null || echo ' (with uncommitted changes)')"
     echo
     echo "Machine: $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //')), $(free -g | awk '/^Mem:/ {print $2}') GiB," \
-        "kernel $(uname -r); PostgreSQL $("$pg_bin/postgres" --version | awk '{print $3}') (default fsync and synchronous_commit," \
-        "no replica), both nodes, the SQLite server and the load generator on the same machine, over 127.0.0.1."
+        "kernel $(uname -r); PostgreSQL $(pg_version) (default fsync and synchronous_commit, no replica), both nodes," \
+        "the probe and the CLI on the same machine, over 127.0.0.1. Load average at the start $load_start, at the end" \
+        "$load_end (each failover's 1-minute load is in the CSV)."
     echo
-    echo "## Failover: active SIGKILLed → first grant on the new active (leader lease $lease)"
+    echo "## Active SIGKILLed → the probe's session, leader lease $lease, session TTL $probe_ttl ($kills failovers)"
     echo
-    echo "- $kills failovers: $(stats "${times[@]}") (each: ${times[*]} ms)"
-    echo "- refused tries before the grant: ${tries[*]}"
-    echo "- the same \`leasehold lock --wait 0 … -- true\` on a healthy active (process start to exit): $(stats "${reference[@]}")"
+    echo "One \`leasehold-bench failover-probe\` (the Swift client, both addresses) holds a session and a lock"
+    echo "throughout; times are from just before \`kill -KILL\` to the probe's event, on the wall clock."
     echo
-    if [[ $measure_throughput == 1 ]]; then
-        echo "## Uncontended acquire+release, $clients clients, one connection each"
+    echo "- noticed (the session reports jeopardy): $(stats "${noticed[@]}")"
+    r99=$(p99 "${resumed[@]}")
+    echo "- **session resumed** on the new active (jeopardy → safe): $(stats "${resumed[@]}");" \
+        "target p99 ≤ lease + 2 s = $(( lease_ms + 2000 )) ms: $([[ $r99 -le $(( lease_ms + 2000 )) ]] && echo met || echo "not met")"
+    echo "- first grant through the same client (a try-lock after the resume): $(stats "${granted[@]}")"
+    echo "- each, in ms: noticed ${noticed[*]}; resumed ${resumed[*]}; first grant ${granted[*]}"
+    echo "- after every failover the probe's lock was still its own, with the same fencing token (the probe checks it)"
+    echo "- the probe's session reported jeopardy $jeopardies times in $(( kills + cli_kills )) failovers"
+    echo
+    if (( cli_kills > 0 )); then
+        echo "## Reference: first grant by a new \`leasehold lock\` process ($cli_kills failovers)"
         echo
-        "$bench" table "$results/$date-uncontended-sqlite-full.json" "$results/$date-uncontended-postgres.json"
+        echo "- active SIGKILLed → \`leasehold lock --server A,B --wait 0 … -- true\`, started again and again," \
+            "succeeds: $(stats "${cli[@]}") (each: ${cli[*]} ms; refused tries before: ${tries[*]})"
+        echo "- the same command on a healthy active (process start to exit): $(stats "${reference[@]}")"
+        echo "- the probe's resume in these failovers, with the CLI processes starting beside it: $(stats "${cli_resumed[@]}")"
+        echo
     fi
+    echo "Every failover: \`$(basename "$csv")\`; the probe's own output: \`$date-probe.txt\`."
 } | tee "$summary"
