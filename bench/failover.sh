@@ -179,7 +179,7 @@ summary="$results/$date-summary.md"
     echo "- the probe's session reported jeopardy $jeopardies times in $(( kills + cli_kills )) failovers"
     echo
     if (( cli_kills > 0 )); then
-        echo "## Reference: first grant by a new \`leasehold lock\` process ($cli_kills failovers)"
+        echo "## Reference: first grant by a new \`leasehold lock\` process (CLI_KILLS=$cli_kills failovers)"
         echo
         echo "- active SIGKILLed → \`leasehold lock --server A,B --wait 0 … -- true\`, started again and again," \
             "succeeds: $(stats "${cli[@]}") (each: ${cli[*]} ms; refused tries before: ${tries[*]})"

@@ -217,7 +217,7 @@ summary="$results/$date-summary.md"
         echo "\"PostgreSQL, 2 nodes\": the active node of two \`leasehold serve --store postgres://…\` nodes (leader lease" \
             "${LEASE:-3s}) on PostgreSQL $(pg_version) (default fsync and synchronous_commit, no replica), a new database" \
             "and two new nodes for each workload, all on the same machine. \"server CPU\" is the active node's;" \
-            "PostgreSQL's own processes are in \"other CPU\"."
+            "\"store CPU\" is PostgreSQL's (the postmaster and its backends), no longer in \"other CPU\"."
         echo
     fi
     # Every result of the day in a fixed order, so that re-running some workloads (WORKLOADS=...) updates the table.
