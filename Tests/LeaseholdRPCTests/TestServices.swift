@@ -201,7 +201,8 @@ final class RawFrameClient: Sendable {
 final class RefusalCounter: RPCCallObserver {
     private let counts = Mutex<[ConnectionRefusal: Int]>([:])
 
-    func callEnded(method: String, code: LeaseholdError.Code, duration: Duration) {}
+    let methodNames: [String] = []
+    func callEnded(method: Int, code: LeaseholdError.Code, duration: Duration) {}
 
     func connectionRefused(_ reason: ConnectionRefusal) {
         self.counts.withLock { $0[reason, default: 0] += 1 }
