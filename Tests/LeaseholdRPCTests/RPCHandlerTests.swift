@@ -11,30 +11,7 @@ import Testing
 @Suite("RPC connection handler on a testing channel")
 struct RPCHandlerTests {
     private func makeChannel(service: TestService = TestService()) async throws -> NIOAsyncTestingChannel {
-        var methods: [String: RPCMethod] = [:]
-        for method in service.methods { methods[method.name] = method }
-        let shared = ServerConnectionHandler.Shared(
-            methods: methods,
-            authenticator: .anonymous,
-            hello: { principal in
-                HelloResponse(
-                    serverVersion: "t",
-                    serverID: "t",
-                    protocolVersion: 1,
-                    maxFrameBytes: 1 << 20,
-                    principal: principal.name,
-                    roles: []
-                )
-            },
-            limits: RPCServer.Limits(),
-            logger: Logger(label: "test")
-        )
-        let channel = NIOAsyncTestingChannel()
-        try await channel.testingEventLoop.executeInContext {
-            try channel.pipeline.syncOperations.addHandler(
-                ServerConnectionHandler(shared: shared, connectionID: ConnectionID(rawValue: 1))
-            )
-        }
+        let channel = try await serverHandlerChannel(service: service)
         try await channel.deliver(
             Frame(callID: 1, method: LeaseholdMethod.hello.name, payload: HelloRequest().encoded())
         )
