@@ -78,8 +78,7 @@ struct RawClientTests {
     @Test("a Python client written from the spec alone can Hello and gets UNIMPLEMENTED for an unknown method")
     func pythonHello() async throws {
         try await withTestServer { _, port in
-            let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-                .appendingPathComponent("RawClient/raw_hello.py").path
+            let script = PackageRoot.path("Tests/RawClient/raw_hello.py")
             // Its output goes to a file, not a pipe: reading a pipe to its end would block a thread of the
             // cooperative pool.
             let directory = try TemporaryDirectory("raw-client")
