@@ -137,7 +137,10 @@ let targets: [Target] = [
     ),
     .testTarget(
         name: "LeaseholdPostgresTests",
-        dependencies: ["LeaseholdPostgres", "LeaseholdStore", "LeaseholdCore", "LeaseholdTestUtilities", logging],
+        dependencies: [
+            "LeaseholdPostgres", "LeaseholdStore", "LeaseholdCore", "LeaseholdTestUtilities", logging,
+            .product(name: "PostgresNIO", package: "postgres-nio"),
+        ],
         swiftSettings: swiftSettings
     ),
 
