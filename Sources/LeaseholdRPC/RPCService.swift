@@ -186,16 +186,16 @@ public struct RPCMethod: Sendable {
     }
 }
 
-/// Where the answer of a call started through a completion goes: the connection's inbox, with the call's id. It is
-/// two words, captured by value in the one closure a call's handler gets, so the RPC layer adds no allocation of its
-/// own to a call.
+/// Where the answer of a call started through a completion goes: the connection, with the call's id. It is two
+/// words, captured by value in the one closure a call's handler gets, so the RPC layer adds no allocation of its own
+/// to a call.
 struct CallResponder: Sendable {
-    let inbox: LoopInbox<ServerConnectionHandler.CallEvent>
+    let connection: ConnectionEndpoint
     let callID: UInt64
 
     /// Posts the call's result to its connection's loop.
     func respond(_ result: Result<ByteBuffer, any Error>) {
-        self.inbox.post(.completed(callID: self.callID, result: result))
+        self.connection.post(.completed(callID: self.callID, result: result))
     }
 }
 
