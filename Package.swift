@@ -194,7 +194,10 @@ let targets: [Target] = [
     ),
     .testTarget(
         name: "LeaseholdCLITests",
-        dependencies: ["LeaseholdCLI", "LeaseholdCore", logging],
+        dependencies: [
+            "LeaseholdCLI", "LeaseholdClient", "LeaseholdCore", logging,
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ],
         swiftSettings: swiftSettings
     ),
 

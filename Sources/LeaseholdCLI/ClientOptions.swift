@@ -49,6 +49,15 @@ struct ClientOptions: ParsableArguments {
     @Option(help: ArgumentHelp("The private key (PEM) of --tls-cert.", valueName: "file"))
     var tlsKey: String?
 
+    @Option(
+        help: ArgumentHelp(
+            "How long to keep trying the addresses while none answers as the active node (a failover or a restart "
+                + "in progress) before failing with UNAVAILABLE; 0s tries each address once.",
+            valueName: "duration"
+        )
+    )
+    var failoverTimeout = DurationArgument(.seconds(10), text: "10s")
+
     /// The address to connect to, or a comma-separated list of nodes' addresses.
     var address: String {
         if let server = self.server { return server }
@@ -93,6 +102,7 @@ struct ClientOptions: ParsableArguments {
             var configuration = try LeaseholdClient.Configuration(address: self.address, token: self.bearerToken)
             configuration.clientName = "leasehold-cli"
             configuration.tls = try self.tls()
+            configuration.failoverTimeout = self.failoverTimeout.duration
             return configuration
         } catch let error as ValidationError {
             throw error

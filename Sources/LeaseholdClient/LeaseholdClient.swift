@@ -27,8 +27,14 @@ public final class LeaseholdClient: Sendable {
         public var connectTimeout: Duration
         /// The deadline of calls that do not wait for a lock.
         public var callTimeout: Duration
-        /// The first and the longest pause between reconnection attempts.
+        /// The first and the longest pause between reconnection attempts (each pause is drawn between half the
+        /// current step and the step, so that clients cut off together do not come back in step).
         public var reconnectBackoff: (initial: Duration, maximum: Duration)
+        /// How long ``LeaseholdClient/connect(_:)``, queries, ``LeaseholdClient/openSession(ttl:name:)`` and session
+        /// calls keep trying the endpoints (in rounds, pausing by ``reconnectBackoff``) while none answers as the
+        /// active node: a failover or a restart in progress. `.zero` makes one round. Nothing is sent before a
+        /// connection exists, so waiting here never repeats a call.
+        public var failoverTimeout: Duration
         /// TLS for a server that serves it (the CA to verify it with, and a client certificate for mutual TLS);
         /// nil for plaintext.
         public var tls: ClientTLSConfiguration?
@@ -53,7 +59,8 @@ public final class LeaseholdClient: Sendable {
             clientName: String = "leasehold-swift",
             connectTimeout: Duration = .seconds(5),
             callTimeout: Duration = .seconds(10),
-            reconnectBackoff: (initial: Duration, maximum: Duration) = (.milliseconds(50), .seconds(1)),
+            reconnectBackoff: (initial: Duration, maximum: Duration) = (.milliseconds(50), .milliseconds(500)),
+            failoverTimeout: Duration = .seconds(10),
             tls: ClientTLSConfiguration? = nil
         ) {
             self.init(
@@ -63,6 +70,7 @@ public final class LeaseholdClient: Sendable {
                 connectTimeout: connectTimeout,
                 callTimeout: callTimeout,
                 reconnectBackoff: reconnectBackoff,
+                failoverTimeout: failoverTimeout,
                 tls: tls
             )
         }
@@ -74,7 +82,8 @@ public final class LeaseholdClient: Sendable {
             clientName: String = "leasehold-swift",
             connectTimeout: Duration = .seconds(5),
             callTimeout: Duration = .seconds(10),
-            reconnectBackoff: (initial: Duration, maximum: Duration) = (.milliseconds(50), .seconds(1)),
+            reconnectBackoff: (initial: Duration, maximum: Duration) = (.milliseconds(50), .milliseconds(500)),
+            failoverTimeout: Duration = .seconds(10),
             tls: ClientTLSConfiguration? = nil
         ) {
             self.endpoints = endpoints
@@ -83,6 +92,7 @@ public final class LeaseholdClient: Sendable {
             self.connectTimeout = connectTimeout
             self.callTimeout = callTimeout
             self.reconnectBackoff = reconnectBackoff
+            self.failoverTimeout = failoverTimeout
             self.tls = tls
         }
 
@@ -116,8 +126,9 @@ public final class LeaseholdClient: Sendable {
     /// Connects to a server, or to the active node among ``Configuration/endpoints``.
     /// - Parameter configuration: The servers' addresses and the client's settings.
     /// - Returns: A connected client.
-    /// - Throws: ``LeaseholdError`` with `UNAVAILABLE` when no endpoint can be reached or none is active,
-    ///   `UNAUTHENTICATED` for a bad token, `INVALID_ARGUMENT` when there is no endpoint.
+    /// - Throws: ``LeaseholdError`` with `UNAVAILABLE` when no endpoint can be reached or none is active within
+    ///   ``Configuration/failoverTimeout``, `UNAUTHENTICATED` for a bad token, `INVALID_ARGUMENT` when there is no
+    ///   endpoint.
     public static func connect(_ configuration: Configuration) async throws -> LeaseholdClient {
         guard !configuration.endpoints.isEmpty else {
             throw LeaseholdError(code: .invalidArgument, message: "no endpoint to connect to")
@@ -206,7 +217,7 @@ public final class LeaseholdClient: Sendable {
             var backoff = Backoff(self.configuration.reconnectBackoff)
             while !Task.isCancelled {
                 do {
-                    let connection = try await self.connection()
+                    let connection = try await self.connection(waitingForActive: false)
                     let stream = connection.serverStream(
                         LeaseholdMethod.watch,
                         WatchRequest(prefix: prefix, startRevision: next)
@@ -266,8 +277,29 @@ public final class LeaseholdClient: Sendable {
         }
     }
 
-    /// The current connection, reconnecting (once, shared by all callers) if it has closed.
-    func connection() async throws -> RPCConnection {
+    /// The current connection, reconnecting if it has closed.
+    ///
+    /// One round tries every endpoint in turn and is shared by all callers. With `waitingForActive`, rounds that find
+    /// no active node are repeated with the back-off for up to ``Configuration/failoverTimeout`` (the one rule for
+    /// callers that make a single call); the keepalive and watch loops make one round at a time, since they have
+    /// their own back-off and report each failure.
+    func connection(waitingForActive: Bool = true) async throws -> RPCConnection {
+        guard waitingForActive else { return try await self.connectionRound() }
+        let deadline = ContinuousClock.now + self.configuration.failoverTimeout
+        var backoff = Backoff(self.configuration.reconnectBackoff)
+        while true {
+            do {
+                return try await self.connectionRound()
+            } catch let error as LeaseholdError where error.isConnectivity {
+                let pause = backoff.next()
+                if self.state.withLock({ $0.closed }) || ContinuousClock.now + pause > deadline { throw error }
+                try await Task.sleep(for: pause)
+            }
+        }
+    }
+
+    /// The current connection, or one round over the endpoints (shared by all callers) if it has closed.
+    private func connectionRound() async throws -> RPCConnection {
         enum Next {
             case ready(RPCConnection)
             case wait(Task<RPCConnection, any Error>)
@@ -353,7 +385,8 @@ extension LeaseholdError {
     var isConnectivity: Bool { self.code == .unavailable || self.cause is NoAnswerWithinDeadline }
 }
 
-/// Exponential backoff between reconnection attempts.
+/// Exponential backoff between reconnection attempts, with jitter: each pause is drawn between half the current step
+/// and the step ("equal jitter"), so that clients cut off by one failover spread their attempts.
 struct Backoff {
     private let initial: Duration
     private let maximum: Duration
@@ -366,8 +399,14 @@ struct Backoff {
     }
 
     mutating func next() -> Duration {
+        var generator = SystemRandomNumberGenerator()
+        return self.next(using: &generator)
+    }
+
+    /// The next pause, drawn with `generator` (tests pass a seeded one).
+    mutating func next(using generator: inout some RandomNumberGenerator) -> Duration {
         defer { self.current = min(self.current * 2, self.maximum) }
-        return self.current
+        return self.current / 2 + self.current / 2 * Double.random(in: 0...1, using: &generator)
     }
 
     mutating func reset() { self.current = self.initial }

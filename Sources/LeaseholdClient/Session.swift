@@ -2,6 +2,7 @@ import LeaseholdConcurrency
 public import LeaseholdCore
 import LeaseholdRPC
 import LeaseholdWire
+import NIOCore
 import Synchronization
 
 /// A session with the server: it keeps itself alive, reconnects and resumes after a connection loss, and
@@ -42,6 +43,10 @@ public final class Session: Sendable {
         var observers: [UInt64: AsyncStream<State>.Continuation] = [:]
         var nextObserver: UInt64 = 0
         var keepAlive: Task<Void, Never>?
+        /// The keepalive loop's pause until its next attempt; cancelled to wake it early.
+        var pause: Task<Void, any Error>?
+        /// The bound connection closed while the loop was not pausing: its next pause is skipped.
+        var connectionLost = false
         var closed = false
         /// Yields and finishes of ``observers``: a consumer being cancelled runs the stream's `onTermination`,
         /// which takes the lock, so they happen once it is released.
@@ -63,6 +68,7 @@ public final class Session: Sendable {
         // The loop keeps the session alive (and in memory) until it is closed or expires, like the lease it is.
         let task = Task { await self.keepAlive() }
         self.mutable.withLock { $0.keepAlive = task }
+        self.reconnectWhenClosed(connection)
     }
 
     // MARK: - State
@@ -204,8 +210,10 @@ public final class Session: Sendable {
     }
 
     /// The current connection, with the session resumed on it if needed.
-    private func boundConnection() async throws -> RPCConnection {
-        let connection = try await self.client.connection()
+    /// - Parameter waitingForActive: Whether to wait for an active node, as
+    ///   ``LeaseholdClient/connection(waitingForActive:)`` does.
+    private func boundConnection(waitingForActive: Bool = true) async throws -> RPCConnection {
+        let connection = try await self.client.connection(waitingForActive: waitingForActive)
         if self.mutable.withLock({ $0.connection === connection }) { return connection }
         try await self.resume(on: connection)
         return connection
@@ -226,6 +234,44 @@ public final class Session: Sendable {
         self.mutable.withLock { mutable in
             mutable.connection = connection
             mutable.confirmedAt = max(mutable.confirmedAt, sentAt)
+        }
+        self.reconnectWhenClosed(connection)
+    }
+
+    /// Wakes the keepalive loop when `connection`, to which the session is bound, closes: the session then
+    /// reconnects and resumes at once (on the new active node after a failover) instead of at its next keepalive,
+    /// up to TTL/3 later.
+    private func reconnectWhenClosed(_ connection: RPCConnection) {
+        connection.closeFuture.whenComplete { [weak self] _ in
+            guard let self else { return }
+            self.mutable.withLock { mutable in
+                guard mutable.connection === connection, !mutable.closed else { return }
+                mutable.connectionLost = true
+                mutable.pause?.cancel()
+            }
+        }
+    }
+
+    /// Sleeps until `deadline`, or less if the bound connection closes meanwhile (or closed since the last pause).
+    private func pause(until deadline: ContinuousClock.Instant) async {
+        let pause = self.mutable.withLock { mutable -> Task<Void, any Error>? in
+            if mutable.connectionLost {
+                mutable.connectionLost = false
+                return nil
+            }
+            let pause = Task { try await Task.sleep(until: deadline) }
+            mutable.pause = pause
+            return pause
+        }
+        guard let pause else { return }
+        await withTaskCancellationHandler {
+            _ = await pause.result
+        } onCancel: {
+            pause.cancel()
+        }
+        self.mutable.withLock { mutable in
+            mutable.pause = nil
+            mutable.connectionLost = false
         }
     }
 
@@ -258,20 +304,20 @@ public final class Session: Sendable {
     }
 
     /// Sends a keepalive every TTL/3, on the process-wide grid of ``KeepAliveSchedule`` so that sessions due
-    /// together share a write; on failure reports jeopardy and retries (reconnecting and resuming) until it
-    /// succeeds (safe) or the TTL has passed since the last success (expired).
+    /// together share a write, and at once when the bound connection closes; on failure reports jeopardy and retries
+    /// (reconnecting and resuming) until it succeeds (safe) or the TTL has passed since the last success (expired).
     private func keepAliveLoop() async {
         let schedule = KeepAliveSchedule(ttl: self.ttl)
         let interval = schedule.interval
         var backoff = Backoff(self.client.configuration.reconnectBackoff)
         var nextAttempt = schedule.next(after: .now)
         while !Task.isCancelled {
-            try? await Task.sleep(until: nextAttempt)
+            await self.pause(until: nextAttempt)
             if Task.isCancelled { return }
             let sentAt = ContinuousClock.now
             var connection: RPCConnection?
             do {
-                connection = try await self.boundConnection()
+                connection = try await self.boundConnection(waitingForActive: false)
                 _ = try await connection!.unary(
                     LeaseholdMethod.keepAlive,
                     KeepAliveRequest(sessionID: self.id),

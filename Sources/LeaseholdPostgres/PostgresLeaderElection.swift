@@ -38,21 +38,24 @@ public final class PostgresLeaderElection: LeaderElection {
         let milliseconds = lease.wholeMilliseconds
         let query: PostgresQuery = """
             WITH current AS (
-                SELECT id, epoch, advertise, expires_at < clock_timestamp() AS expired FROM leader WHERE id = 1 FOR UPDATE
+                SELECT id, epoch, advertise, expires_at < clock_timestamp() AS expired,
+                    CASE WHEN expires_at <= clock_timestamp() THEN 0
+                        ELSE CEIL(EXTRACT(EPOCH FROM expires_at - clock_timestamp()) * 1000)::int8 END AS remaining_ms
+                FROM leader WHERE id = 1 FOR UPDATE
             ), taken AS (
                 UPDATE leader l SET holder = \(holder), advertise = \(advertise), epoch = c.epoch + 1,
                     expires_at = clock_timestamp() + \(milliseconds) * interval '1 millisecond'
                 FROM current c WHERE l.id = c.id AND c.expired
                 RETURNING l.epoch
             )
-            SELECT (SELECT epoch FROM taken), c.epoch, c.advertise FROM current c
+            SELECT (SELECT epoch FROM taken), c.epoch, c.advertise, c.remaining_ms FROM current c
             """
         let connection = try await self.connected()
-        for try await (taken, epoch, leader) in try await connection.query(query, logger: self.logger).decode(
-            (Int64?, Int64, String).self
-        ) {
+        for try await (taken, epoch, leader, remaining) in try await connection.query(query, logger: self.logger)
+            .decode((Int64?, Int64, String, Int64).self)
+        {
             if let taken { return .took(epoch: UInt64(taken)) }
-            return .held(by: leader, epoch: UInt64(epoch))
+            return .held(by: leader, epoch: UInt64(epoch), remaining: .milliseconds(remaining))
         }
         throw PostgresStoreError(message: "the leader row is missing")
     }

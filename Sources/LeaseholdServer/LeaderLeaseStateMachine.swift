@@ -132,12 +132,26 @@ public struct LeaderLeaseStateMachine: Sendable {
         return [.becomeActive(epoch: epoch)]
     }
 
-    /// The takeover found the lease held by `leader`.
-    public mutating func takeOverRefused(_ call: Call, leader: String) {
+    /// The takeover found the lease held by `leader`, running out `remaining` after the database answered.
+    ///
+    /// The next attempt comes at the lease's end (`now + remaining`, never before it while the clocks' rates agree,
+    /// since the database measured `remaining` before `now`) when that is sooner than the usual interval: a standby
+    /// then takes over within a round trip of the lease running out rather than up to a whole interval later.
+    /// - Parameters:
+    ///   - remaining: How long the lease had left on the database's clock; nil when unknown.
+    ///   - now: When the answer arrived.
+    public mutating func takeOverRefused(_ call: Call, leader: String, remaining: Duration? = nil, now: Instant) {
         guard self.inFlight == call else { return }
         self.inFlight = nil
-        if case .standby = self.role { self.role = .standby(leader: leader) }
+        guard case .standby = self.role else { return }
+        self.role = .standby(leader: leader)
+        if let remaining {
+            self.nextCallAt = min(self.nextCallAt, now + max(remaining, Self.shortestRetry))
+        }
     }
+
+    /// The least time between two takeover attempts, so that a lease at its very end is not polled in a tight loop.
+    static let shortestRetry = Duration.milliseconds(5)
 
     /// The renewal succeeded: the lease is safe until `sentAt + lease − margin`.
     public mutating func renewed(_ call: Call) {

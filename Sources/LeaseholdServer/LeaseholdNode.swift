@@ -241,8 +241,8 @@ public final class LeaseholdNode: Service, Sendable {
                         let actions = self.state.withLock { state -> [LeaderLeaseStateMachine.Action] in
                             switch outcome {
                             case .took(let epoch): return state.machine.takeOverSucceeded(call, epoch: epoch, now: now)
-                            case .held(let leader, _):
-                                state.machine.takeOverRefused(call, leader: leader)
+                            case .held(let leader, _, let remaining):
+                                state.machine.takeOverRefused(call, leader: leader, remaining: remaining, now: now)
                                 return []
                             }
                         }

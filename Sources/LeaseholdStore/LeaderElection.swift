@@ -36,6 +36,7 @@ public protocol LeaderElection: Sendable {
 public enum TakeOverOutcome: Hashable, Sendable {
     /// The lease was free and is now this node's, with this epoch.
     case took(epoch: UInt64)
-    /// Another node holds a valid lease; its advertised address (empty if none was given).
-    case held(by: String, epoch: UInt64)
+    /// Another node holds a valid lease: its advertised address (empty if none was given), its epoch, and how long
+    /// the lease had left on the database's clock when the database answered.
+    case held(by: String, epoch: UInt64, remaining: Duration)
 }

@@ -102,8 +102,11 @@ struct LockValidationTests {
 
     @Test("a lock server that cannot be reached makes new tokens fail with UNAVAILABLE, never accepted")
     func unreachableLockServer() async throws {
-        // Port 1 on loopback: nothing listens there, so every connection attempt is refused at once.
-        let validator = LockServerValidator(configuration: LeaseholdClient.Configuration(host: "127.0.0.1", port: 1))
+        // Port 1 on loopback: nothing listens there, so every connection attempt is refused at once. The validator
+        // keeps trying for its failover timeout, then answers UNAVAILABLE, before the write's own deadline.
+        var configuration = LeaseholdClient.Configuration(host: "127.0.0.1", port: 1)
+        configuration.failoverTimeout = .milliseconds(500)
+        let validator = LockServerValidator(configuration: configuration)
         defer { Task { await validator.close() } }
         try await withFencedResource(validator: validator) { server in
             let error = try await #require(throws: LeaseholdError.self) {

@@ -137,6 +137,26 @@ struct ClientTests {
         }
     }
 
+    @Test("a session whose connection drops resumes at once, not at its next keepalive a third of its TTL later")
+    func resumesAtOnceAfterCut() async throws {
+        try await withLeaseholdServer { server, configuration in
+            let client = try await LeaseholdClient.connect(configuration)
+            defer { Task { await client.close() } }
+            // Keepalives every 100 s: without an early wake-up nothing would be sent within this test's bounds.
+            let session = try await client.openSession(ttl: .seconds(300))
+            let lock = try await session.acquire("k", wait: .zero)
+            let cutAt = ContinuousClock.now
+            server.dropClientConnections()
+            try await eventually(within: .seconds(20), "the session was resumed on a new connection") {
+                session.confirmedUntil > cutAt + .seconds(300)
+            }
+            let observer = try await LeaseholdClient.connect(configuration)
+            defer { Task { await observer.close() } }
+            #expect(try await observer.describe("k").lock?.fencingToken == lock.fencingToken)
+            try await session.close()
+        }
+    }
+
     @Test("a wait fails with SESSION_EXPIRED when its own session dies")
     func waitFailsWhenSessionExpires() async throws {
         let clock = ManualClock()

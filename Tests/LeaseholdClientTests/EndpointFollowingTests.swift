@@ -6,6 +6,7 @@ import LeaseholdTestUtilities
 import LeaseholdWire
 import Logging
 import NIOCore
+import Synchronization
 import Testing
 
 /// The client among several addresses, against a real server and a stand-in standby (an RPC server that refuses
@@ -18,9 +19,22 @@ struct EndpointFollowingTests {
         naming leader: String,
         _ body: (LeaseholdClient.Endpoint) async throws -> R
     ) async throws -> R {
+        try await Self.withStandby(naming: { _ in leader }, body)
+    }
+
+    /// Runs `body` with a stand-in standby whose refusal number `n` (from 1) names `leader(n)`.
+    private static func withStandby<R>(
+        naming leader: @escaping @Sendable (Int) -> String,
+        _ body: (LeaseholdClient.Endpoint) async throws -> R
+    ) async throws -> R {
         var configuration = RPCServer.Configuration(host: "127.0.0.1", port: 0)
+        let refusals = Mutex(0)
         configuration.callRefusal = {
-            Status(code: .unavailable, message: "this node is a standby", leader: leader)
+            let count = refusals.withLock { count in
+                count += 1
+                return count
+            }
+            return Status(code: .unavailable, message: "this node is a standby", leader: leader(count))
         }
         var logger = Logger(label: "leasehold.test.standby")
         logger.logLevel = .warning
@@ -66,12 +80,47 @@ struct EndpointFollowingTests {
         }
     }
 
-    @Test("when no address has an active node, connect fails with UNAVAILABLE naming each address")
+    @Test("while no node is active, connect tries again with the back-off and succeeds once one is")
+    func waitsForAnActiveNode() async throws {
+        try await withLeaseholdServer { _, server in
+            // The first three refusals know no active node (a failover in progress); then the server is named.
+            let activeAddress = "127.0.0.1:\(server.port)"
+            try await Self.withStandby(naming: { $0 <= 3 ? "" : activeAddress }) { standby in
+                var configuration = server
+                configuration.reconnectBackoff = (.milliseconds(1), .milliseconds(4))
+                configuration.failoverTimeout = .seconds(30)
+                let client = try await LeaseholdClient.connect(endpoints: [standby], configuration: configuration)
+                defer { Task { await client.close() } }
+                #expect(try await client.list().locks.isEmpty)
+            }
+        }
+    }
+
+    @Test("with a failover timeout of zero, connect makes one round and fails at once")
+    func oneRoundWithoutFailoverTimeout() async throws {
+        let refusals = Mutex(0)
+        try await Self.withStandby(naming: { count in
+            refusals.withLock { $0 = count }
+            return ""
+        }) { standby in
+            var configuration = LeaseholdClient.Configuration()
+            configuration.failoverTimeout = .zero
+            await #expect(throws: LeaseholdError.self) {
+                _ = try await LeaseholdClient.connect(endpoints: [standby], configuration: configuration)
+            }
+            #expect(refusals.withLock { $0 } == 1)
+        }
+    }
+
+    @Test("when no address has an active node within the failover timeout, connect fails with UNAVAILABLE naming each")
     func noActiveNode() async throws {
         try await Self.withStandby(naming: "") { standby in
             let dead = LeaseholdClient.Endpoint(host: "127.0.0.1", port: try PostgresTestCluster.freePort())
+            var configuration = LeaseholdClient.Configuration()
+            configuration.reconnectBackoff = (.milliseconds(1), .milliseconds(4))
+            configuration.failoverTimeout = .milliseconds(50)
             let error = await #expect(throws: LeaseholdError.self) {
-                _ = try await LeaseholdClient.connect(endpoints: [standby, dead])
+                _ = try await LeaseholdClient.connect(endpoints: [standby, dead], configuration: configuration)
             }
             #expect(error?.code == .unavailable)
             #expect(error?.message.contains("\(standby)") == true)

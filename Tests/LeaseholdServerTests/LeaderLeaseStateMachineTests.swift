@@ -35,11 +35,39 @@ struct LeaderLeaseStateMachineTests {
         var machine = Machine(configuration: .init(lease: .seconds(3)), now: self.start)
         let first = try #require(self.call(machine.tick(now: self.start)))
         #expect(machine.tick(now: self.at(.milliseconds(100))).isEmpty)  // one call in flight
-        machine.takeOverRefused(first, leader: "a:7420")
+        machine.takeOverRefused(first, leader: "a:7420", now: self.at(.milliseconds(10)))
         #expect(machine.role == .standby(leader: "a:7420"))
         #expect(machine.nextDeadline == self.at(.milliseconds(750)))
         #expect(machine.tick(now: self.at(.milliseconds(749))).isEmpty)
         #expect(self.call(machine.tick(now: self.at(.milliseconds(750)))) != nil)
+    }
+
+    @Test("a standby told how long the lease has left tries again right when it runs out, if that is sooner")
+    func standbyTriesAtTheLeasesEnd() throws {
+        var machine = Machine(configuration: .init(lease: .seconds(3)), now: self.start)
+        let first = try #require(self.call(machine.tick(now: self.start)))
+        // 2 s left: later than the usual interval, which still applies (the holder may renew meanwhile).
+        machine.takeOverRefused(first, leader: "a:7420", remaining: .seconds(2), now: self.at(.milliseconds(10)))
+        #expect(machine.nextDeadline == self.at(.milliseconds(750)))
+        let second = try #require(self.call(machine.tick(now: self.at(.milliseconds(750)))))
+        // 300 ms left when the answer came at 760 ms: the next attempt is at 1,060 ms, not at 1,500 ms.
+        machine.takeOverRefused(
+            second,
+            leader: "a:7420",
+            remaining: .milliseconds(300),
+            now: self.at(.milliseconds(760))
+        )
+        #expect(machine.nextDeadline == self.at(.milliseconds(1_060)))
+        #expect(machine.tick(now: self.at(.milliseconds(1_059))).isEmpty)
+        let third = try #require(self.call(machine.tick(now: self.at(.milliseconds(1_060)))))
+        // A lease at its very end is not polled in a tight loop.
+        machine.takeOverRefused(third, leader: "a:7420", remaining: .zero, now: self.at(.milliseconds(1_061)))
+        #expect(machine.nextDeadline == self.at(.milliseconds(1_066)))
+        // The lease has run out: the attempt takes it.
+        let fourth = try #require(self.call(machine.tick(now: self.at(.milliseconds(1_066)))))
+        #expect(
+            machine.takeOverSucceeded(fourth, epoch: 8, now: self.at(.milliseconds(1_070))) == [.becomeActive(epoch: 8)]
+        )
     }
 
     @Test("the lease is safe until the send time of the last success plus lease minus margin")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import random
 import ssl
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -108,15 +109,19 @@ class _AddressRound:
 
 
 class _Backoff:
-    def __init__(self, initial: float, maximum: float) -> None:
+    """Doubling pauses up to ``maximum``, each drawn between half its step and the step ("equal jitter"), so that
+    clients cut off by one failover spread their attempts."""
+
+    def __init__(self, initial: float, maximum: float, rng: random.Random | None = None) -> None:
         self._initial = initial
         self._maximum = maximum
         self._current = initial
+        self._rng = rng or random.Random()
 
     def next(self) -> float:
-        delay = self._current
+        step = self._current
         self._current = min(self._current * 2, self._maximum)
-        return delay
+        return step / 2 + self._rng.uniform(0, step / 2)
 
     def reset(self) -> None:
         self._current = self._initial
@@ -130,7 +135,7 @@ async def connect(
     client_name: str = "leasehold-python",
     connect_timeout: float = 5.0,
     call_timeout: float = 10.0,
-    reconnect_backoff: tuple[float, float] = (0.05, 1.0),
+    reconnect_backoff: tuple[float, float] = (0.05, 0.5),
     failover_timeout: float = 10.0,
     stream_buffer: int = DEFAULT_STREAM_BUFFER,
 ) -> Client:
@@ -146,7 +151,8 @@ async def connect(
         connect_timeout: Seconds for TCP, TLS and ``Hello`` on one address. With several addresses, one that has not
             answered after a quarter of it (at most 1 s) keeps trying while the next one starts.
         call_timeout: The deadline of calls that do not wait for a lock, in seconds.
-        reconnect_backoff: The first and the longest pause between reconnection attempts, in seconds.
+        reconnect_backoff: The first and the longest step between reconnection attempts, in seconds (each pause is
+            drawn between half the step and the step).
         failover_timeout: How long, in seconds, ``connect``, queries, ``open_session`` and session calls keep trying
             the addresses (in turn, pausing by ``reconnect_backoff`` between rounds) while none answers as the active
             node: a failover or a restart in progress. 0 tries each address once.
@@ -195,7 +201,7 @@ class Client:
         client_name: str = "leasehold-python",
         connect_timeout: float = 5.0,
         call_timeout: float = 10.0,
-        reconnect_backoff: tuple[float, float] = (0.05, 1.0),
+        reconnect_backoff: tuple[float, float] = (0.05, 0.5),
         failover_timeout: float = 10.0,
         stream_buffer: int = DEFAULT_STREAM_BUFFER,
     ) -> None:

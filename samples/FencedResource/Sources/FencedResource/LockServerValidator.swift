@@ -32,7 +32,8 @@ public final class LockServerValidator: FencingTokenValidator {
     ///   - lockKey: The key the token was granted on.
     ///   - fencingToken: The token to check.
     /// - Returns: Whether the token is the key's current grant.
-    /// - Throws: ``LeaseholdError`` with `UNAVAILABLE` when the lock server cannot be reached.
+    /// - Throws: ``LeaseholdError`` with `UNAVAILABLE` when no lock server answers as the active node within the
+    ///   configuration's `failoverTimeout` (keep it below the resource's callers' deadlines).
     public func isCurrentGrant(lockKey: String, fencingToken: UInt64) async throws -> Bool {
         try await self.client().isCurrentGrant(lockKey: lockKey, fencingToken: fencingToken)
     }

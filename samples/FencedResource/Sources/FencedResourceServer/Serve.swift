@@ -133,6 +133,9 @@ struct Serve: AsyncParsableCommand {
                     endpoints: try Self.endpoints(lockServer, option: "--lock-server"),
                     token: token,
                     clientName: "fenced-resource",
+                    // A check waits out a lock-server failover (a 3 s lease) but answers its own caller UNAVAILABLE
+                    // well before a client's usual 10 s deadline when no lock server is active.
+                    failoverTimeout: .seconds(5),
                     tls: try self.lockServerTLS()
                 )
             )
