@@ -107,7 +107,12 @@ public struct RPCMethod: Sendable {
                     responder.respond(.failure(error))
                     return nil
                 }
-                return handler(request, context) { result in responder.respond(result.map { answer($0).encoded() }) }
+                return handler(request, context) { result in
+                    switch result {
+                    case .success(let value): responder.answer(answer(value))
+                    case .failure(let error): responder.respond(.failure(error))
+                    }
+                }
             }
         )
     }
@@ -196,6 +201,11 @@ struct CallResponder: Sendable {
     /// Posts the call's result to its connection's loop.
     func respond(_ result: Result<ByteBuffer, any Error>) {
         self.connection.post(.completed(callID: self.callID, result: result))
+    }
+
+    /// Posts the call's response to its connection's loop, which encodes it (into a buffer it reuses).
+    func answer(_ response: some WireMessage) {
+        self.connection.post(.answered(callID: self.callID, response: response))
     }
 }
 

@@ -46,6 +46,9 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     /// Frames encoded since the last flush. Reused: once the socket has taken a flushed buffer, the next frames
     /// are encoded into the same memory.
     private var outbox = ByteBuffer()
+    /// Where a callback call's response message is encoded on the loop before its frame goes into the outbox.
+    /// Reused: nothing holds it once the frame is written.
+    private var responseScratch = ByteBuffer()
     /// Stream items in the outbox, refunded to their streams once the socket has taken it.
     private var unrefunded: [(RPCStreamSink, Int)] = []
     /// Where call tasks and completions post this connection's stream items, overflows and results, in order.
@@ -75,6 +78,9 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         case item(callID: UInt64, payload: ByteBuffer, size: Int)
         case overflow(callID: UInt64, limit: Int)
         case completed(callID: UInt64, result: Result<ByteBuffer, any Error>)
+        /// A callback call's response, as a message: encoded on the loop into a reused buffer, so that answering
+        /// allocates no buffer of its own.
+        case answered(callID: UInt64, response: any WireMessage)
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
@@ -134,6 +140,11 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
             if let ending = self.calls.overflowed(callID, limit: limit) { self.write(ending) }
         case .completed(let callID, let result):
             if let ending = self.calls.completed(callID, result: result) { self.write(ending) }
+        case .answered(let callID, let response):
+            self.responseScratch.clear()
+            response.encode(into: &self.responseScratch)
+            if let ending = self.calls.completed(callID, result: .success(self.responseScratch)) { self.write(ending) }
+            if self.responseScratch.capacity > Self.outboxCapacityKept { self.responseScratch = ByteBuffer() }
         }
     }
 
