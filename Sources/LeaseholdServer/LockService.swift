@@ -304,6 +304,9 @@ public final class LockService: Sendable {
                         self.cancelWait(waiter, in: &state)
                     }
                 case .held(let holder, let delayedUntil):
+                    // The table may have handed the key over on the way (a lock delay that had ended before the
+                    // expiry timer got to it): that grant is carried out although this call is refused.
+                    self.execute(effects, in: &state)
                     throw self.lockHeld(key: key, holder: holder, delayedUntil: delayedUntil)
                 case .invalidKey(let reason):
                     throw LeaseholdError(code: .invalidArgument, message: "invalid key: \(reason)")
@@ -312,6 +315,7 @@ public final class LockService: Sendable {
                 case .sessionExpired:
                     throw Self.sessionExpired(session)
                 case .tooManyWaiters:
+                    self.execute(effects, in: &state)  // a hand-over on the way, as for `.held`
                     throw LeaseholdError(
                         code: .resourceExhausted,
                         message: "\(self.configuration.maxWaitersPerKey) calls wait on \(key) already"
