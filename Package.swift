@@ -178,11 +178,18 @@ let targets: [Target] = [
         swiftSettings: swiftSettings
     ),
 
+    // Command-line option groups more than one executable takes (ArgumentParser stays out of the library modules).
+    .target(
+        name: "LeaseholdCommandOptions",
+        dependencies: ["LeaseholdRPC", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+        swiftSettings: swiftSettings
+    ),
+
     .executableTarget(
         name: "LeaseholdCLI",
         dependencies: [
-            "LeaseholdServer", "LeaseholdClient", "LeaseholdCore", "LeaseholdPostgres", "LeaseholdRPC",
-            "LeaseholdStore",
+            "LeaseholdServer", "LeaseholdClient", "LeaseholdCommandOptions", "LeaseholdCore", "LeaseholdPostgres",
+            "LeaseholdRPC", "LeaseholdStore",
             "LeaseholdWire", logging, nioCore, nioPosix,
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Metrics", package: "swift-metrics"),
@@ -195,7 +202,7 @@ let targets: [Target] = [
     .testTarget(
         name: "LeaseholdCLITests",
         dependencies: [
-            "LeaseholdCLI", "LeaseholdClient", "LeaseholdCore", logging,
+            "LeaseholdCLI", "LeaseholdClient", "LeaseholdCommandOptions", "LeaseholdCore", "LeaseholdRPC", logging,
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ],
         swiftSettings: swiftSettings
@@ -249,7 +256,7 @@ let targets: [Target] = [
     .executableTarget(
         name: "FencedResourceServer",
         dependencies: [
-            "FencedResource", "LeaseholdClient", "LeaseholdRPC", logging, nioCore,
+            "FencedResource", "LeaseholdClient", "LeaseholdCommandOptions", "LeaseholdRPC", logging, nioCore,
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "UnixSignals", package: "swift-service-lifecycle"),

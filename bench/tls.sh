@@ -5,11 +5,12 @@
 #   bench/tls.sh                          # release builds, then 3 rounds of ping and uncontended, 5 s windows
 #   BUILD=0 ROUNDS=2 bench/tls.sh         # reuse the release builds
 #
-# Each round starts a fresh server per mode (plaintext; --tls-cert/--tls-key with a P-256 certificate that openssl
-# makes here) and runs `leasehold-bench ping` and `uncontended`, the TLS ones with --tls-ca. Results (JSON per run and
-# a summary with the command, the commit and the machine) go to bench/results/<date>-tls-<commit>/ unless RESULTS says
-# otherwise. Settings (environment): ROUNDS (3), WORKLOADS ("ping uncontended"), CLIENTS (64), DURATION (5s),
-# WARMUP (1s), BUILD (1), LEASEHOLD and BENCH (the binaries), RESULTS.
+# Each round starts a fresh server per mode (plaintext; --tls-cert/--tls-key with a P-256 certificate that
+# scripts/make-test-certs.sh makes here) and runs `leasehold-bench ping` and `uncontended`, the TLS ones with
+# --tls-ca. Results (JSON per run and a summary with the command, the commit and the machine) go to
+# bench/results/<date>-tls-<commit>/ unless RESULTS says otherwise. Settings (environment): ROUNDS (3), WORKLOADS
+# ("ping uncontended"), CLIENTS (64), DURATION (5s), WARMUP (1s), BUILD (1), LEASEHOLD and BENCH (the binaries),
+# RESULTS.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -42,26 +43,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# A throwaway CA and a server certificate for 127.0.0.1.
-cat >"$work/openssl.cnf" <<'EOF'
-[req]
-distinguished_name = dn
-prompt = no
-[dn]
-[ca_ext]
-basicConstraints = critical,CA:TRUE
-keyUsage = critical,keyCertSign,cRLSign
-[server_ext]
-basicConstraints = CA:FALSE
-extendedKeyUsage = serverAuth
-subjectAltName = DNS:localhost,IP:127.0.0.1
-EOF
-key=(-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -config "$work/openssl.cnf")
-openssl req -x509 "${key[@]}" -extensions ca_ext -keyout "$work/ca.key" -out "$work/ca.pem" -days 2 \
-    -subj "/CN=bench CA" 2>/dev/null
-openssl req -new "${key[@]}" -keyout "$work/server.key" -out "$work/server.csr" -subj "/CN=localhost" 2>/dev/null
-openssl x509 -req -in "$work/server.csr" -CA "$work/ca.pem" -CAkey "$work/ca.key" -CAcreateserial -days 2 \
-    -out "$work/server.pem" -extfile "$work/openssl.cnf" -extensions server_ext 2>/dev/null
+# A throwaway CA (ca.pem) and a server certificate for loopback (server.pem, server.key).
+"$root/scripts/make-test-certs.sh" "$work" --server server
 
 start_server() {  # start_server MODE
     local flags=()

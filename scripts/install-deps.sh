@@ -8,7 +8,7 @@ if [ $# -gt 0 ]; then
     packages=("$@")
 else
     # postgresql: the tests start a throwaway cluster of their own (initdb + pg_ctl); nothing else runs it.
-    # openssl: the TLS tests make a throwaway CA and certificates with its command.
+    # openssl: the TLS tests make a throwaway CA and certificates with its command (scripts/make-test-certs.sh).
     packages=(libprotobuf-c-dev protobuf-c-compiler libsqlite3-dev pkg-config python3 postgresql openssl)
 fi
 missing=()

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import LeaseholdCommandOptions
 import LeaseholdCore
 import LeaseholdPostgres
 import LeaseholdRPC
@@ -84,19 +85,7 @@ struct Serve: AsyncParsableCommand {
     )
     var authFile: String?
 
-    @Option(help: ArgumentHelp("Serve TLS with this certificate chain (PEM); with --tls-key.", valueName: "file"))
-    var tlsCert: String?
-
-    @Option(help: ArgumentHelp("The private key (PEM) of --tls-cert.", valueName: "file"))
-    var tlsKey: String?
-
-    @Option(
-        help: ArgumentHelp(
-            "With --tls-cert: require a client certificate signed by this CA (PEM), mutual TLS.",
-            valueName: "file"
-        )
-    )
-    var tlsClientCA: String?
+    @OptionGroup var tls: ServerTLSOptions
 
     @Option(
         help: ArgumentHelp(
@@ -208,7 +197,6 @@ struct Serve: AsyncParsableCommand {
         guard self.helloTimeout.duration > .zero, self.frameTimeout.duration > .zero else {
             throw ValidationError("--hello-timeout and --frame-timeout must be positive")
         }
-        _ = try self.tls()
         guard ["text", "json"].contains(self.logFormat) else {
             throw ValidationError("--log-format must be text or json, not \(self.logFormat)")
         }
@@ -272,7 +260,7 @@ struct Serve: AsyncParsableCommand {
             MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
             configuration.metricsRegistry = registry
         }
-        if let tls = try self.tls() {
+        if let tls = try self.tls.configuration() {
             // Unusable files are a usage error, said before anything starts.
             do {
                 _ = try tls.makeContext()
@@ -354,16 +342,6 @@ struct Serve: AsyncParsableCommand {
             // or the data file is not to be had.
             StandardError.print("leasehold: cannot start: \(error)")
             throw ExitCode(ExitStatus.unavailable)
-        }
-    }
-
-    /// The TLS settings of `--tls-cert`, `--tls-key` and `--tls-client-ca`; nil without them.
-    /// - Throws: `ValidationError` when they do not go together.
-    func tls() throws -> ServerTLSConfiguration? {
-        do {
-            return try ServerTLSConfiguration(flags: self.tlsCert, self.tlsKey, clientCA: self.tlsClientCA)
-        } catch let error as TLSFlagError {
-            throw ValidationError(error.description)
         }
     }
 

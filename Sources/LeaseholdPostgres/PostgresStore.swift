@@ -346,75 +346,24 @@ public final class PostgresStore: Store {
         }
     }
 
-    /// Commits `batches` in one statement.
+    /// Commits `batches` in one statement (``CommitStatement``).
     /// - Returns: The number of events written.
     private func commit(_ batches: [[Mutation]]) async throws -> Int {
         let plan = try CommitPlan(batches)
         guard !plan.isEmpty else { return 0 }
-        let hasEvents = !plan.events.isEmpty
-        let first = Int64(bitPattern: plan.events.first?.revision ?? 0)
-        let last = Int64(bitPattern: plan.events.last?.revision ?? 0)
-        let lowestOpened = Int64(bitPattern: plan.openedRange?.lowest ?? 0)
-        let highestOpened = Int64(bitPattern: plan.openedRange?.highest ?? 0)
-        let epoch = Int64(bitPattern: self.configuration.epoch)
-        let events = plan.events
-        let sessions = plan.newSessions
-        let held = plan.heldLocks
-        let query: PostgresQuery = """
-            WITH guard AS (
-                SELECT epoch FROM leader WHERE id = 1 AND epoch = \(epoch) FOR KEY SHARE
-            ), moved AS (
-                UPDATE meta SET
-                    revision = CASE WHEN \(hasEvents) THEN \(last) ELSE revision END,
-                    last_session_id = GREATEST(last_session_id, \(highestOpened))
-                WHERE id = 1 AND EXISTS (SELECT 1 FROM guard)
-                    AND (NOT \(hasEvents) OR revision < \(first))
-                    AND (\(lowestOpened) = 0 OR last_session_id < \(lowestOpened))
-                RETURNING 1
-            ), new_sessions AS (
-                INSERT INTO sessions (id, secret_hash, ttl_ms, owner, name)
-                SELECT * FROM unnest(
-                    \(sessions.map { Int64(bitPattern: $0.id.rawValue) })::int8[],
-                    \(sessions.map { ByteBuffer(bytes: $0.secretHash) })::bytea[],
-                    \(sessions.map { Int64($0.ttl.wholeMilliseconds) })::int8[],
-                    \(sessions.map(\.owner))::text[], \(sessions.map(\.name))::text[])
-                WHERE EXISTS (SELECT 1 FROM moved)
-            ), new_events AS (
-                INSERT INTO events (revision, type, key, session_id, fencing_token, owner, at_ms)
-                SELECT * FROM unnest(
-                    \(events.map { Int64(bitPattern: $0.revision) })::int8[],
-                    \(events.map { Int16($0.kind.rawValue) })::int2[],
-                    \(events.map(\.key))::text[],
-                    \(events.map { Int64(bitPattern: $0.sessionID.rawValue) })::int8[],
-                    \(events.map { Int64(bitPattern: $0.fencingToken) })::int8[],
-                    \(events.map(\.owner))::text[],
-                    \(events.map { Int64(bitPattern: $0.at.millisecondsSince1970) })::int8[])
-                WHERE EXISTS (SELECT 1 FROM moved)
-            ), gone_sessions AS (
-                DELETE FROM sessions WHERE id = ANY(\(plan.removedSessions)::int8[]) AND EXISTS (SELECT 1 FROM moved)
-            ), held AS (
-                INSERT INTO locks (key, session_id, fencing_token, owner, acquired_at_ms)
-                SELECT * FROM unnest(
-                    \(held.map(\.key))::text[],
-                    \(held.map { Int64(bitPattern: $0.sessionID.rawValue) })::int8[],
-                    \(held.map { Int64(bitPattern: $0.fencingToken) })::int8[],
-                    \(held.map(\.owner))::text[],
-                    \(held.map { Int64(bitPattern: $0.at.millisecondsSince1970) })::int8[])
-                WHERE EXISTS (SELECT 1 FROM moved)
-                ON CONFLICT (key) DO UPDATE SET
-                    session_id = EXCLUDED.session_id, fencing_token = EXCLUDED.fencing_token,
-                    owner = EXCLUDED.owner, acquired_at_ms = EXCLUDED.acquired_at_ms
-            ), freed AS (
-                DELETE FROM locks WHERE key = ANY(\(plan.freedKeys)::text[]) AND EXISTS (SELECT 1 FROM moved)
-            )
-            SELECT count(*)::int8 FROM moved
-            """
+        let statement = CommitStatement(plan: plan, epoch: Int64(bitPattern: self.configuration.epoch))
         var applied: Int64 = 0
-        for try await count in try await self.writer.query(query, logger: self.logger).decode(Int64.self) {
+        for try await count in try await self.writer.execute(statement, logger: self.logger) {
             applied = count
         }
-        guard applied == 1 else { throw try await self.refusal(epoch: epoch, first: first, lowestOpened: lowestOpened) }
-        return events.count
+        guard applied == 1 else {
+            throw try await self.refusal(
+                epoch: statement.epoch,
+                first: statement.firstRevision,
+                lowestOpened: statement.lowestOpened
+            )
+        }
+        return plan.events.count
     }
 
     /// Says why a commit wrote nothing.

@@ -1,4 +1,5 @@
 import Foundation
+import LeaseholdTestUtilities
 
 /// The executables that `swift build` made for this package, for tests that run them as child processes.
 ///
@@ -6,13 +7,13 @@ import Foundation
 /// let leasehold = BuiltExecutable.path(named: "leasehold")  // <package>/.build/debug/leasehold
 /// ```
 public enum BuiltExecutable {
-    /// The folder of the built products: `$LEASEHOLD_BIN_DIR` when set, else `.build/debug` in the package root,
-    /// which is the nearest folder above this source file that holds `Package.swift`.
+    /// The folder of the built products: `$LEASEHOLD_BIN_DIR` when set, else `.build/debug` in the package root
+    /// (``PackageRoot``).
     public static var directory: String {
         if let directory = ProcessInfo.processInfo.environment["LEASEHOLD_BIN_DIR"], !directory.isEmpty {
             return directory
         }
-        return Self.packageRoot.appendingPathComponent(".build/debug").path
+        return PackageRoot.path(".build/debug")
     }
 
     /// The path of a built executable.
@@ -21,19 +22,4 @@ public enum BuiltExecutable {
     public static func path(named name: String) -> String {
         Self.directory + "/" + name
     }
-
-    /// The package root, found from this file's path at compile time, so that it holds whatever the working
-    /// directory of the test run.
-    private static let packageRoot: URL = {
-        let thisFile = URL(fileURLWithPath: #filePath)
-        var folder = thisFile.deletingLastPathComponent()
-        while folder.pathComponents.count > 1 {
-            if FileManager.default.fileExists(atPath: folder.appendingPathComponent("Package.swift").path) {
-                return folder
-            }
-            folder.deleteLastPathComponent()
-        }
-        // Not found (the tree moved after the build): where this file sits, Sources/LeaseholdTestSupport/.
-        return thisFile.deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-    }()
 }

@@ -25,6 +25,11 @@ public struct Frame: Hashable, Sendable {
     public var flags: Flags
     /// The call's deadline, on its first frame only.
     public var timeout: Duration?
+    /// Where ``method`` stands in the `knownMethods` the frame was decoded with
+    /// (``init(decoding:knownMethods:)``), when it is one of them: a server finds the method's table entries by
+    /// this index instead of hashing its name. Nil for any other method, and for a frame made by hand. It tells how
+    /// the frame was read, not what it carries, so `==` and hashing leave it out.
+    public var knownMethodIndex: Int?
 
     /// Creates a frame.
     public init(
@@ -43,6 +48,20 @@ public struct Frame: Hashable, Sendable {
         self.timeout = timeout
     }
 
+    public static func == (lhs: Frame, rhs: Frame) -> Bool {
+        lhs.callID == rhs.callID && lhs.method == rhs.method && lhs.payload == rhs.payload
+            && lhs.status == rhs.status && lhs.flags == rhs.flags && lhs.timeout == rhs.timeout
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(self.callID)
+        hasher.combine(self.method)
+        hasher.combine(self.payload)
+        hasher.combine(self.status)
+        hasher.combine(self.flags)
+        hasher.combine(self.timeout)
+    }
+
     /// A client's request to cancel `callID`.
     public static func cancel(callID: UInt64) -> Frame { Frame(callID: callID, flags: .cancel) }
 
@@ -50,7 +69,8 @@ public struct Frame: Hashable, Sendable {
     /// - Parameters:
     ///   - buffer: The frame's bytes.
     ///   - knownMethods: Method names to read as these very strings when a frame names one, sparing a string
-    ///     allocation per call; a server passes the names it serves (``FrameDecoder/init(maximumFrameLength:knownMethods:)``).
+    ///     allocation per call, and to number in ``knownMethodIndex``; a server passes the names it serves
+    ///     (``FrameDecoder/init(maximumFrameLength:knownMethods:)``).
     /// - Throws: ``MalformedMessage`` when the bytes are not a `Frame`; ``InvalidTextField`` when its method holds a
     ///   NUL or is not UTF-8.
     public init(decoding buffer: ByteBuffer, knownMethods: [String] = []) throws {
@@ -72,14 +92,17 @@ public struct Frame: Hashable, Sendable {
                     payload = ByteBuffer(bytes: UnsafeRawBufferPointer(start: data, count: c.payload.len))
                 }
             }
-            return try Frame(
+            let (method, index) = try Self.method(protobufC: c.method, knownMethods: knownMethods)
+            var frame = Frame(
                 callID: c.call_id,
-                method: Self.method(protobufC: c.method, knownMethods: knownMethods),
+                method: method,
                 payload: payload,
-                status: Status.from(c.status),
+                status: try Status.from(c.status),
                 flags: Flags(rawValue: c.flags),
                 timeout: c.timeout_ms > 0 ? Duration(wireMilliseconds: c.timeout_ms) : nil
             )
+            frame.knownMethodIndex = index
+            return frame
         }
     }
 
@@ -124,17 +147,20 @@ public struct Frame: Hashable, Sendable {
         }
     }
 
-    /// A frame's method: one of `knownMethods` when its exact bytes are one, else a new string.
+    /// A frame's method: one of `knownMethods`, with its index, when its exact bytes are one; else a new string.
     /// - Throws: ``InvalidTextField`` when the bytes hold a NUL or are not UTF-8.
-    private static func method(protobufC data: ProtobufCBinaryData, knownMethods: [String]) throws -> String {
-        guard let bytes = data.data, data.len > 0 else { return "" }
-        // The names are literals, whose UTF-8 is always contiguous.
-        for name in knownMethods where name.utf8.count == data.len {
+    private static func method(
+        protobufC data: ProtobufCBinaryData,
+        knownMethods: [String]
+    ) throws -> (String, Int?) {
+        guard let bytes = data.data, data.len > 0 else { return ("", nil) }
+        // The names are native strings, whose UTF-8 is always contiguous.
+        for (index, name) in knownMethods.enumerated() where name.utf8.count == data.len {
             if name.utf8.withContiguousStorageIfAvailable({ memcmp($0.baseAddress!, bytes, data.len) == 0 }) == true {
-                return name
+                return (name, index)
             }
         }
-        return try String(exactText: data, field: "method")
+        return (try String(exactText: data, field: "method"), nil)
     }
 
     /// Appends the encoded frame (without length prefix) to `buffer`.

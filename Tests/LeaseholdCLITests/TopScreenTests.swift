@@ -116,32 +116,7 @@ struct TopScreenTests {
         let empty = TopScreen.render(state, now: Self.now, width: 200, height: nil)
         #expect(Self.section("SESSIONS CLOSE TO EXPIRY", of: empty) == ["  (no live session)"])
 
-        state.expiring = [
-            .init(
-                sessionID: SessionID(7),
-                owner: "batch",
-                name: "worker-1",
-                ttl: .seconds(10),
-                expiresIn: .milliseconds(450),
-                locks: ["jobs/a"]
-            ),
-            .init(
-                sessionID: SessionID(3),
-                owner: "ops",
-                name: "",
-                ttl: .milliseconds(2_500),
-                expiresIn: .milliseconds(2_100),
-                locks: []
-            ),
-            .init(
-                sessionID: SessionID(12),
-                owner: "batch",
-                name: "worker-2",
-                ttl: .seconds(300),
-                expiresIn: .seconds(95),
-                locks: ["a", "b", "c", "d", "e"]
-            ),
-        ]
+        state.expiring = SessionFixtures.expiring
         let lines = TopScreen.render(state, now: Self.now, width: 200, height: nil)
         #expect(
             Self.section("SESSIONS CLOSE TO EXPIRY", of: lines) == [

@@ -88,7 +88,7 @@ struct ConnectionBoundsTests {
     ) async throws -> NIOAsyncTestingChannel {
         var limits = RPCServer.Limits()
         limits.helloTimeout = timeout
-        var shared = ServerConnectionHandler.Shared(
+        let shared = ServerConnectionHandler.Shared(
             methods: [:],
             authenticator: .anonymous,
             hello: { principal in
@@ -102,14 +102,13 @@ struct ConnectionBoundsTests {
                 )
             },
             limits: limits,
-            logger: Logger(label: "test")
+            logger: Logger(label: "test"),
+            observer: observer
         )
-        shared.observer = observer
-        let configured = shared
         let channel = NIOAsyncTestingChannel()
         try await channel.testingEventLoop.executeInContext {
             try channel.pipeline.syncOperations.addHandler(
-                ServerConnectionHandler(shared: configured, connectionID: ConnectionID(rawValue: 1))
+                ServerConnectionHandler(shared: shared, connectionID: ConnectionID(rawValue: 1))
             )
         }
         try await channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1))

@@ -44,6 +44,43 @@ private struct Certificates {
     }
 }
 
+/// Connects to the test server on `port` of `host` and says `Hello` (with `token`, if any).
+private func connect(
+    port: Int,
+    host: String = "127.0.0.1",
+    token: String = "",
+    tls: ClientTLSConfiguration?
+) async throws -> RPCConnection {
+    try await RPCConnection.connect(
+        host: host,
+        port: port,
+        hello: HelloRequest(token: token),
+        connectTimeout: .seconds(20),
+        tls: tls
+    )
+}
+
+/// Runs `body` against a test server (``withTestServer``) that serves TLS with a fresh set of ``Certificates``,
+/// mutual TLS when `mutual`; removes the certificates afterwards.
+private func withTLSServer<R>(
+    mutual: Bool = false,
+    authenticator: Authenticator = .anonymous,
+    observer: (any RPCCallObserver)? = nil,
+    logger: Logger = Logger(label: "test"),
+    _ body: (Certificates, RPCServer, Int) async throws -> R
+) async throws -> R {
+    let certificates = try Certificates()
+    defer { certificates.folder.remove() }
+    return try await withTestServer(
+        authenticator: authenticator,
+        tls: certificates.serverTLS(mutual: mutual),
+        observer: observer,
+        logger: logger
+    ) { server, port in
+        try await body(certificates, server, port)
+    }
+}
+
 /// Keeps the messages logged, for tests that check what the server said.
 private final class RecordedLog: Sendable {
     private let messages = Mutex<[String]>([])
@@ -68,16 +105,9 @@ private final class RecordedLog: Sendable {
 struct TLSTests {
     @Test("a client that trusts the server's CA makes calls over TLS")
     func roundTrip() async throws {
-        let certificates = try Certificates()
-        defer { certificates.folder.remove() }
-        try await withTestServer(tls: certificates.serverTLS()) { _, port in
+        try await withTLSServer { certificates, _, port in
             for host in ["127.0.0.1", "localhost"] {
-                let connection = try await RPCConnection.connect(
-                    host: host,
-                    port: port,
-                    hello: HelloRequest(),
-                    tls: certificates.clientTLS()
-                )
+                let connection = try await connect(port: port, host: host, tls: certificates.clientTLS())
                 let answer: ForceReleaseRequest = try await connection.unary(
                     TestService.echo,
                     ForceReleaseRequest(key: "over-tls", reason: "")
@@ -91,64 +121,41 @@ struct TLSTests {
 
     @Test("a plaintext client of a TLS port is refused: closed, logged, told why; the server carries on")
     func plaintextRefused() async throws {
-        let certificates = try Certificates()
-        defer { certificates.folder.remove() }
         let log = RecordedLog()
         let refusals = RefusalCounter()
-        var configuration = RPCServer.Configuration(host: "127.0.0.1", port: 0)
-        configuration.tls = certificates.serverTLS()
-        configuration.observer = refusals
-        let server = RPCServer(
-            configuration: configuration,
-            services: [TestService()],
-            logger: Logger(label: "tls-test") { _ in RecordedLog.Handler(log: log) }
-        )
-        let port = try await server.start().port!
-        defer { Task { await server.stop() } }
+        let logger = Logger(label: "tls-test") { _ in RecordedLog.Handler(log: log) }
+        try await withTLSServer(observer: refusals, logger: logger) { certificates, server, port in
+            let error = await #expect(throws: LeaseholdError.self) {
+                try await connect(port: port, tls: nil)
+            }
+            #expect(error?.code == .unavailable)
+            #expect(error?.message.contains("TLS") == true, "\(error?.message ?? "")")
+            try await eventually(within: .seconds(20), "the refused connection to close") {
+                server.connectionCount == 0
+            }
+            try await eventually(within: .seconds(20), "the refusal to be logged") {
+                log.all.contains { $0.contains("TLS handshake failed") }
+            }
+            #expect(refusals.all == [.tlsHandshake: 1])
 
-        let error = await #expect(throws: LeaseholdError.self) {
-            try await RPCConnection.connect(
-                host: "127.0.0.1",
-                port: port,
-                hello: HelloRequest(),
-                connectTimeout: .seconds(20)
-            )
+            // The raw bytes of a plaintext Hello get no frame back: the connection just ends.
+            let raw = try await RawFrameClient(port: port)
+            _ = try? await raw.hello()
+            #expect(await raw.next() == nil)
+            await raw.close()
+
+            let connection = try await connect(port: port, tls: certificates.clientTLS())
+            #expect(connection.hello.protocolVersion == LeaseholdMethod.protocolVersion)
+            await connection.close()
         }
-        #expect(error?.code == .unavailable)
-        #expect(error?.message.contains("TLS") == true, "\(error?.message ?? "")")
-        try await eventually(within: .seconds(20), "the refused connection to close") { server.connectionCount == 0 }
-        try await eventually(within: .seconds(20), "the refusal to be logged") {
-            log.all.contains { $0.contains("TLS handshake failed") }
-        }
-        #expect(refusals.all == [.tlsHandshake: 1])
-
-        // The raw bytes of a plaintext Hello get no frame back: the connection just ends.
-        let raw = try await RawFrameClient(port: port)
-        _ = try? await raw.hello()
-        #expect(await raw.next() == nil)
-        await raw.close()
-
-        let connection = try await RPCConnection.connect(
-            host: "127.0.0.1",
-            port: port,
-            hello: HelloRequest(),
-            tls: certificates.clientTLS()
-        )
-        #expect(connection.hello.protocolVersion == LeaseholdMethod.protocolVersion)
-        await connection.close()
     }
 
     @Test("a client refuses a server whose certificate its CA did not sign")
     func untrustedServerRefused() async throws {
-        let certificates = try Certificates()
-        defer { certificates.folder.remove() }
-        try await withTestServer(tls: certificates.serverTLS()) { server, port in
+        try await withTLSServer { certificates, server, port in
             let error = await #expect(throws: LeaseholdError.self) {
-                try await RPCConnection.connect(
-                    host: "127.0.0.1",
+                try await connect(
                     port: port,
-                    hello: HelloRequest(),
-                    connectTimeout: .seconds(20),
                     tls: ClientTLSConfiguration(caPath: certificates.strangerCA.caCertificate)
                 )
             }
@@ -166,13 +173,7 @@ struct TLSTests {
         defer { certificates.folder.remove() }
         try await withTestServer { _, port in
             let error = await #expect(throws: LeaseholdError.self) {
-                try await RPCConnection.connect(
-                    host: "127.0.0.1",
-                    port: port,
-                    hello: HelloRequest(),
-                    connectTimeout: .seconds(20),
-                    tls: certificates.clientTLS()
-                )
+                try await connect(port: port, tls: certificates.clientTLS())
             }
             #expect(error?.code == .unavailable)
         }
@@ -180,30 +181,15 @@ struct TLSTests {
 
     @Test("under mutual TLS a client without a certificate, or with a stranger's, is refused")
     func clientCertificateRequired() async throws {
-        let certificates = try Certificates()
-        defer { certificates.folder.remove() }
-        let stranger = try certificates.strangerCA.issue("stranger", commonName: "admin.example")
-        try await withTestServer(tls: certificates.serverTLS(mutual: true)) { server, port in
+        try await withTLSServer(mutual: true) { certificates, server, port in
+            let stranger = try certificates.strangerCA.issue("stranger", commonName: "admin.example")
             for tls in [certificates.clientTLS(), certificates.clientTLS(stranger)] {
-                await #expect(throws: LeaseholdError.self) {
-                    try await RPCConnection.connect(
-                        host: "127.0.0.1",
-                        port: port,
-                        hello: HelloRequest(),
-                        connectTimeout: .seconds(20),
-                        tls: tls
-                    )
-                }
+                await #expect(throws: LeaseholdError.self) { try await connect(port: port, tls: tls) }
             }
             try await eventually(within: .seconds(20), "the refused connections to close") {
                 server.connectionCount == 0
             }
-            let connection = try await RPCConnection.connect(
-                host: "127.0.0.1",
-                port: port,
-                hello: HelloRequest(),
-                tls: certificates.clientTLS(certificates.other)
-            )
+            let connection = try await connect(port: port, tls: certificates.clientTLS(certificates.other))
             #expect(connection.hello.principal == "anonymous")
             await connection.close()
         }
@@ -211,8 +197,6 @@ struct TLSTests {
 
     @Test("the auth file maps a verified certificate's common name to its principal and roles")
     func certificatePrincipal() async throws {
-        let certificates = try Certificates()
-        defer { certificates.folder.remove() }
         let authenticator = try Authenticator(
             authFileContents: Data(
                 #"""
@@ -221,36 +205,21 @@ struct TLSTests {
                 """#.utf8
             )
         )
-        try await withTestServer(authenticator: authenticator, tls: certificates.serverTLS(mutual: true)) { _, port in
-            let admin = try await RPCConnection.connect(
-                host: "127.0.0.1",
-                port: port,
-                hello: HelloRequest(),
-                tls: certificates.clientTLS(certificates.admin)
-            )
+        try await withTLSServer(mutual: true, authenticator: authenticator) { certificates, _, port in
+            let admin = try await connect(port: port, tls: certificates.clientTLS(certificates.admin))
             #expect(admin.hello.principal == "ops")
             #expect(admin.hello.roles == ["admin"])
             await admin.close()
 
             // A certificate the CA signed but the auth file does not list names nobody.
             let error = await #expect(throws: LeaseholdError.self) {
-                try await RPCConnection.connect(
-                    host: "127.0.0.1",
-                    port: port,
-                    hello: HelloRequest(),
-                    tls: certificates.clientTLS(certificates.other)
-                )
+                try await connect(port: port, tls: certificates.clientTLS(certificates.other))
             }
             #expect(error?.code == .unauthenticated)
             #expect(error?.message.contains("other.example") == true, "\(error?.message ?? "")")
 
             // A token still works over mutual TLS, and decides the principal.
-            let batch = try await RPCConnection.connect(
-                host: "127.0.0.1",
-                port: port,
-                hello: HelloRequest(token: "s3cret"),
-                tls: certificates.clientTLS(certificates.admin)
-            )
+            let batch = try await connect(port: port, token: "s3cret", tls: certificates.clientTLS(certificates.admin))
             #expect(batch.hello.principal == "batch")
             await batch.close()
         }
@@ -258,15 +227,8 @@ struct TLSTests {
 
     @Test("reloading swaps the certificate for new connections and keeps open ones")
     func reload() async throws {
-        let certificates = try Certificates()
-        defer { certificates.folder.remove() }
-        try await withTestServer(tls: certificates.serverTLS()) { server, port in
-            let before = try await RPCConnection.connect(
-                host: "127.0.0.1",
-                port: port,
-                hello: HelloRequest(),
-                tls: certificates.clientTLS()
-            )
+        try await withTLSServer { certificates, server, port in
+            let before = try await connect(port: port, tls: certificates.clientTLS())
             // The renewed certificate comes from another CA, so that which one a connection got is visible.
             let renewed = try certificates.strangerCA.issue("renewed", commonName: "localhost", server: true)
             try FileManager.default.removeItem(atPath: certificates.server.certificate)
@@ -280,21 +242,9 @@ struct TLSTests {
                 ForceReleaseRequest(key: "still-open", reason: "")
             )
             #expect(answer.key == "still-open")
-            await #expect(throws: LeaseholdError.self) {
-                try await RPCConnection.connect(
-                    host: "127.0.0.1",
-                    port: port,
-                    hello: HelloRequest(),
-                    connectTimeout: .seconds(20),
-                    tls: certificates.clientTLS()
-                )
-            }
-            let after = try await RPCConnection.connect(
-                host: "127.0.0.1",
-                port: port,
-                hello: HelloRequest(),
-                tls: ClientTLSConfiguration(caPath: certificates.strangerCA.caCertificate)
-            )
+            let renewedCA = ClientTLSConfiguration(caPath: certificates.strangerCA.caCertificate)
+            await #expect(throws: LeaseholdError.self) { try await connect(port: port, tls: certificates.clientTLS()) }
+            let after = try await connect(port: port, tls: renewedCA)
             #expect(before.isActive)
             await after.close()
             await before.close()
@@ -302,12 +252,7 @@ struct TLSTests {
             // A broken file is refused and the server keeps what it had.
             try "not a key".write(toFile: certificates.server.key, atomically: true, encoding: .utf8)
             #expect(throws: TLSFileError.self) { try server.reloadTLS() }
-            let still = try await RPCConnection.connect(
-                host: "127.0.0.1",
-                port: port,
-                hello: HelloRequest(),
-                tls: ClientTLSConfiguration(caPath: certificates.strangerCA.caCertificate)
-            )
+            let still = try await connect(port: port, tls: renewedCA)
             await still.close()
         }
     }

@@ -148,6 +148,7 @@ func withTestServer<R>(
     limits: RPCServer.Limits = RPCServer.Limits(),
     tls: ServerTLSConfiguration? = nil,
     observer: (any RPCCallObserver)? = nil,
+    logger: Logger = Logger(label: "test"),
     _ body: (RPCServer, Int) async throws -> R
 ) async throws -> R {
     var configuration = RPCServer.Configuration(host: "127.0.0.1", port: 0)
@@ -158,7 +159,7 @@ func withTestServer<R>(
     // Wall-clock deadlines a loaded test machine could trip; ConnectionBoundsTests tests them on a manual clock.
     configuration.limits.helloTimeout = .seconds(300)
     configuration.limits.frameTimeout = .seconds(300)
-    let server = RPCServer(configuration: configuration, services: [service], logger: Logger(label: "test"))
+    let server = RPCServer(configuration: configuration, services: [service], logger: logger)
     let address = try await server.start()
     do {
         let result = try await body(server, address.port!)
@@ -239,7 +240,8 @@ final class RawFrameClient: Sendable {
 final class RefusalCounter: RPCCallObserver {
     private let counts = Mutex<[ConnectionRefusal: Int]>([:])
 
-    func callEnded(method: String, code: LeaseholdError.Code, duration: Duration) {}
+    let methodNames: [String] = []
+    func callEnded(method: Int, code: LeaseholdError.Code, duration: Duration) {}
 
     func connectionRefused(_ reason: ConnectionRefusal) {
         self.counts.withLock { $0[reason, default: 0] += 1 }

@@ -95,6 +95,10 @@ struct MetricsTests {
                 LeaseholdMethod.closeSession,
                 CloseSessionRequest(sessionID: closer.id)
             )
+            // A method the server does not serve counts as `other`.
+            let unserved = MethodDescriptor<Empty, Empty>("leasehold.v1.Leasehold/Nothing")
+            let refused = await leaseholdError { _ = try await holder.connection.unary(unserved, Empty()) }
+            #expect(refused?.code == .unimplemented)
 
             let scrape = try Self.scrape(server)
             let types: [String: String] = [
@@ -164,6 +168,7 @@ struct MetricsTests {
             #expect(scrape[#"leasehold_rpc_calls_total{method="KeepAlive",code="OK"}"#] == 1)
             #expect(scrape[#"leasehold_rpc_calls_total{method="ForceRelease",code="OK"}"#] == 1)
             #expect(scrape[#"leasehold_rpc_calls_total{method="CloseSession",code="OK"}"#] == 1)
+            #expect(scrape[#"leasehold_rpc_calls_total{method="other",code="UNIMPLEMENTED"}"#] == 1)
             #expect(scrape[#"leasehold_rpc_duration_seconds_count{method="Acquire"}"#] == 6)
             #expect(scrape[#"leasehold_rpc_duration_seconds_count{method="Watch"}"#] == nil, "the watch is still open")
 

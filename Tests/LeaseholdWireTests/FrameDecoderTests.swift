@@ -135,4 +135,23 @@ struct FrameDecoderTests {
         }
         _ = try? channel.finish()
     }
+
+    @Test("a known method is read as the known string and numbered by its place; others are not numbered")
+    func knownMethods() throws {
+        let known = ["a.B/Hello", "a.B/Acquire", "a.B/Acquirf"]
+        var decoder = FrameDecoder(knownMethods: known)
+        for (method, index) in [("a.B/Acquirf", 2), ("a.B/Hello", 0), ("a.B/Acquir", nil), ("", nil), ("x/y", nil)] {
+            let sent = Frame(callID: 7, method: method, payload: ByteBuffer(bytes: [1, 2]))
+            var buffer = sent.prefixed
+            let frame = try #require(try decoder.decode(buffer: &buffer))
+            #expect(frame.method == method)
+            #expect(frame.knownMethodIndex == index, "\(method)")
+            // How the frame was read is not part of what it holds.
+            #expect(frame == sent)
+            #expect(frame.hashValue == sent.hashValue)
+        }
+        var plain = FrameDecoder()
+        var buffer = Frame(callID: 1, method: "a.B/Hello").prefixed
+        #expect(try plain.decode(buffer: &buffer)?.knownMethodIndex == nil)
+    }
 }

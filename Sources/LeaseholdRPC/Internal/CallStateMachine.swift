@@ -19,11 +19,11 @@ struct CallStateMachine {
         var deadline: CallDeadlines.Token?
         /// Where a streaming call's items are counted; ``RPCStreamSink/none`` for unary calls.
         var sink: RPCStreamSink
-        /// The call's method and when its first frame was read, for the server's ``RPCCallObserver``.
-        var method: String
+        /// The call's method, as the server's ``RPCCallObserver`` numbers it, and when its first frame was read.
+        var method: Int
         var started: NIODeadline
 
-        init(sink: RPCStreamSink = .none, method: String = "", started: NIODeadline = .uptimeNanoseconds(0)) {
+        init(sink: RPCStreamSink = .none, method: Int = 0, started: NIODeadline = .uptimeNanoseconds(0)) {
             self.sink = sink
             self.method = method
             self.started = started

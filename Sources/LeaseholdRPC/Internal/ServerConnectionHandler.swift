@@ -20,17 +20,53 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
 
     /// Server-wide settings and the method table, shared by every connection.
     struct Shared: Sendable {
-        var methods: [String: RPCMethod]
-        /// Every method name served, `Hello` first: the frame decoder reads a call's method as one of these strings.
-        var methodNames: [String] { [LeaseholdMethod.hello.name] + self.methods.keys.sorted() }
-        var authenticator: Authenticator
-        var hello: @Sendable (Principal) -> HelloResponse
-        var callRefusal: (@Sendable () -> Status?)? = nil
-        var limits: RPCServer.Limits
-        var logger: Logger
-        var observer: (any RPCCallObserver)?
+        let methods: [String: RPCMethod]
+        /// Every method name served, `Hello` first: the frame decoder reads a call's method as one of these strings
+        /// and numbers it by its place here (``Frame/knownMethodIndex``).
+        let methodNames: [String]
+        let authenticator: Authenticator
+        let hello: @Sendable (Principal) -> HelloResponse
+        let callRefusal: (@Sendable () -> Status?)?
+        let limits: RPCServer.Limits
+        let logger: Logger
+        let observer: (any RPCCallObserver)?
+        /// For each of ``methodNames``, what the observer is told for it: its index in the observer's
+        /// ``RPCCallObserver/methodNames``, or ``otherMethod``.
+        let observedMethods: [Int]
+        /// What the observer is told for a method it does not name: the count of its names.
+        let otherMethod: Int
         /// The inboxes of the event loops, one each, shared by the connections on a loop.
-        var inboxes = ServerLoopInboxes()
+        let inboxes = ServerLoopInboxes()
+
+        init(
+            methods: [String: RPCMethod],
+            authenticator: Authenticator,
+            hello: @escaping @Sendable (Principal) -> HelloResponse,
+            callRefusal: (@Sendable () -> Status?)? = nil,
+            limits: RPCServer.Limits,
+            logger: Logger,
+            observer: (any RPCCallObserver)? = nil
+        ) {
+            self.methods = methods
+            self.methodNames = [LeaseholdMethod.hello.name] + methods.keys.sorted()
+            self.authenticator = authenticator
+            self.hello = hello
+            self.callRefusal = callRefusal
+            self.limits = limits
+            self.logger = logger
+            self.observer = observer
+            let observed = observer?.methodNames ?? []
+            self.otherMethod = observed.count
+            self.observedMethods = self.methodNames.map { observed.firstIndex(of: $0) ?? observed.count }
+        }
+
+        /// What the observer is told for the method of `frame`, a call's first frame.
+        func observedMethod(_ frame: Frame) -> Int {
+            guard let index = frame.knownMethodIndex, index < self.observedMethods.count else {
+                return self.otherMethod
+            }
+            return self.observedMethods[index]
+        }
     }
 
     /// A request to end every call with `UNAVAILABLE` and close the connection, sent on shutdown.
@@ -167,7 +203,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         self.flushes.beginBatch()
         let action = self.calls.receive(frame)
         // Hello and refused calls end with the one reply the state machine returns.
-        if case .reply(let reply) = action { self.observe(frame.method, reply.status, since: nil) }
+        if case .reply(let reply) = action { self.observe(frame, reply.status, since: nil) }
         self.run(action, context: context)
     }
 
@@ -291,7 +327,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
             } else {
                 sink = .none
             }
-            self.register(callID: callID, timeout: frame.timeout, sink: sink, method: frame.method, started: started)
+            self.register(frame, sink: sink, started: started)
             let payload = frame.payload
             self.calls.attach(
                 task: Task {
@@ -317,22 +353,17 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     ) {
         guard let endpoint = self.endpoint else { return }
         let callID = frame.callID
-        self.register(callID: callID, timeout: frame.timeout, sink: .none, method: frame.method, started: started)
+        self.register(frame, sink: .none, started: started)
         let onCancel = handler(frame.payload, context, CallResponder(connection: endpoint, callID: callID))
         // Every ending of a call goes through the loop, so it is still open; should it not be, cancel at once.
         if let onCancel, !self.calls.attach(onCancel: onCancel, to: callID) { onCancel() }
     }
 
-    /// Records an open call and its deadline.
-    private func register(
-        callID: UInt64,
-        timeout: Duration?,
-        sink: RPCStreamSink,
-        method: String,
-        started: NIODeadline
-    ) {
-        var call = CallStateMachine.OpenCall(sink: sink, method: method, started: started)
-        guard let timeout, let deadlines = self.deadlines else {
+    /// Records the open call of `frame`, its first, and its deadline.
+    private func register(_ frame: Frame, sink: RPCStreamSink, started: NIODeadline) {
+        let callID = frame.callID
+        var call = CallStateMachine.OpenCall(sink: sink, method: self.shared.observedMethod(frame), started: started)
+        guard let timeout = frame.timeout, let deadlines = self.deadlines else {
             self.calls.opened(callID, call)
             return
         }
@@ -350,18 +381,24 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
             ending.call.sink.close()
         }
         self.write(Frame(callID: ending.callID, payload: ending.payload, status: ending.status))
-        self.observe(ending.call.method, ending.status, since: ending.call.started)
+        self.observe(method: ending.call.method, ending.status, since: ending.call.started)
     }
 
     /// Writes the last frame of a call that ended where it started (inline).
     private func end(_ frame: Frame, _ request: Frame, _ started: NIODeadline) {
         self.write(frame)
-        self.observe(request.method, frame.status, since: started)
+        self.observe(request, frame.status, since: started)
     }
 
-    /// Tells the observer, if any, that a call of `method` ended with `status`; `since` nil means it ended as it
-    /// arrived.
-    private func observe(_ method: String, _ status: Status?, since started: NIODeadline?) {
+    /// Tells the observer, if any, that the call `request` opened ended with `status`; `since` nil means it ended as
+    /// it arrived.
+    private func observe(_ request: Frame, _ status: Status?, since started: NIODeadline?) {
+        guard self.shared.observer != nil else { return }
+        self.observe(method: self.shared.observedMethod(request), status, since: started)
+    }
+
+    /// Tells the observer, if any, that a call of `method` (as the observer numbers it) ended with `status`.
+    private func observe(method: Int, _ status: Status?, since started: NIODeadline?) {
         guard let observer = self.shared.observer, let status else { return }
         let nanoseconds = started.map { (NIODeadline.now() - $0).nanoseconds } ?? 0
         observer.callEnded(method: method, code: status.code, duration: .nanoseconds(nanoseconds))

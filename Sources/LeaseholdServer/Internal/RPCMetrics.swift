@@ -7,8 +7,9 @@ import Synchronization
 /// `leasehold_rpc_duration_seconds`, and connections refused by the server's bounds, for
 /// `leasehold_connections_refused_total`.
 ///
-/// Every slot is an atomic allocated once, at start: a call that ends costs a dictionary lookup of its method
-/// name, a bucket search and three atomic additions, with no lock and no allocation. A scrape reads the slots
+/// Every slot is an atomic allocated once, at start: a call that ends costs two array lookups (the server tells its
+/// method as an index, see ``RPCCallObserver``; its code is a small number), a bucket search and three atomic
+/// additions, with no hashing, no lock and no allocation. A scrape reads the slots
 /// (each on its own; a scrape racing calls may see one call in a counter and not yet in the histogram, as with any
 /// Prometheus client).
 final class RPCMetrics: RPCCallObserver {
@@ -22,6 +23,7 @@ final class RPCMetrics: RPCCallObserver {
         .resourceExhausted, .unimplemented, .internal, .unavailable, .unauthenticated, .sessionExpired, .lockHeld,
         .notLockHolder, .staleFencingToken, .compacted, .frameTooLarge, .unsupportedProtocol,
     ]
+    private static let unknownSlot = codes.firstIndex(of: .unknown)!
 
     private final class Slot: Sendable {
         let value = Atomic<Int>(0)
@@ -29,10 +31,13 @@ final class RPCMetrics: RPCCallObserver {
         var load: Int { self.value.load(ordering: .relaxed) }
     }
 
+    /// The full names of the methods counted one by one, in the order of ``methods``.
+    let methodNames: [String]
     /// Method labels: the short names of the service's methods, then `other` for anything else.
     let methods: [String]
-    private let methodIndex: [String: Int]
-    private let codeIndex: [Int32: Int]
+    /// `codeSlots[code.rawValue]`: the code's place in ``codes`` (`UNKNOWN`'s for a number not there), for every
+    /// number up to the largest there; a number past them counts as `UNKNOWN` too.
+    private let codeSlots: [Int]
     /// `calls[method * codes.count + code]`.
     private let calls: [Slot]
     /// `buckets[method * (durationBounds.count + 1) + bucket]`, not cumulative.
@@ -42,9 +47,11 @@ final class RPCMetrics: RPCCallObserver {
     private let refusals = ConnectionRefusal.allCases.map { _ in Slot() }
 
     init(methodNames: [String] = LeaseholdMethod.allNames) {
+        self.methodNames = methodNames
         self.methods = methodNames.map { $0.split(separator: "/").last.map(String.init) ?? $0 } + ["other"]
-        self.methodIndex = Dictionary(uniqueKeysWithValues: methodNames.enumerated().map { ($1, $0) })
-        self.codeIndex = Dictionary(uniqueKeysWithValues: Self.codes.enumerated().map { ($1.rawValue, $0) })
+        self.codeSlots = (0...Int(Self.codes.map(\.rawValue).max()!)).map { raw in
+            Self.codes.firstIndex(of: LeaseholdError.Code(rawValue: Int32(raw))) ?? Self.unknownSlot
+        }
         self.calls = (0..<(self.methods.count * Self.codes.count)).map { _ in Slot() }
         self.buckets = (0..<(self.methods.count * (Self.durationBounds.count + 1))).map { _ in Slot() }
         self.nanoseconds = (0..<self.methods.count).map { _ in Slot() }
@@ -57,9 +64,10 @@ final class RPCMetrics: RPCCallObserver {
     /// How many connections the server refused or closed for `reason`.
     func refusals(_ reason: ConnectionRefusal) -> Int { self.refusals[reason.rawValue].load }
 
-    func callEnded(method: String, code: LeaseholdError.Code, duration: Duration) {
-        let m = self.methodIndex[method] ?? (self.methods.count - 1)
-        let c = self.codeIndex[code.rawValue] ?? self.codeIndex[LeaseholdError.Code.unknown.rawValue]!
+    func callEnded(method: Int, code: LeaseholdError.Code, duration: Duration) {
+        let m = method >= 0 && method < self.methods.count ? method : self.methods.count - 1
+        let raw = Int(code.rawValue)
+        let c = raw >= 0 && raw < self.codeSlots.count ? self.codeSlots[raw] : Self.unknownSlot
         self.calls[m * Self.codes.count + c].add(1)
         let (seconds, attoseconds) = duration.components
         let value = Double(seconds) + Double(attoseconds) / 1e18

@@ -16,15 +16,41 @@ import shutil
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+import leasehold
+
 REPO = Path(__file__).resolve().parents[3]
 #: The longest any one async test may run.
 TEST_TIMEOUT = 60.0
+
+
+async def eventually(
+    check: Callable[[], bool | Awaitable[bool]],
+    what: str | Callable[[], str],
+    attempts: int = 200,
+    interval: float = 0.025,
+) -> None:
+    """Polls `check` (plain or async) until it holds, at most `attempts` times `interval` seconds apart; else fails
+    saying `what` never happened (a function for a message made at that point, with what was seen)."""
+    for _ in range(attempts):
+        result = check()
+        if inspect.isawaitable(result):
+            result = await result
+        if result:
+            return
+        await asyncio.sleep(interval)
+    raise AssertionError(f"never: {what() if callable(what) else what}")
+
+
+async def collect_states(session: leasehold.Session, into: list[str]) -> None:
+    """Appends each state `session` goes through to `into`, until its stream ends."""
+    async for state in session.states():
+        into.append(state)
 
 
 def binary(variable: str, name: str) -> Path:

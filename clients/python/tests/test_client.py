@@ -10,19 +10,10 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
-from conftest import Server, binary, free_port
+from conftest import Server, binary, eventually, free_port
 
 import leasehold
 from leasehold._proto import leasehold_pb2 as pb
-
-
-async def eventually(check: Callable[[], Awaitable[bool]], what: str, attempts: int = 200) -> None:
-    """Polls `check` (at most `attempts` times, 25 ms apart)."""
-    for _ in range(attempts):
-        if await check():
-            return
-        await asyncio.sleep(0.025)
-    raise AssertionError(f"never: {what}")
 
 
 async def test_connect_reports_the_server_and_closes(server: Server) -> None:

@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from conftest import REPO, PostgresCluster, Server, binary, free_port
+from conftest import REPO, PostgresCluster, Server, binary, collect_states, eventually, free_port
 
 import leasehold
 from leasehold._proto import leasehold_pb2 as pb
@@ -157,27 +157,47 @@ async def hello_refusal(address: str) -> leasehold.LeaseholdError | None:
     return None
 
 
+async def until_hello(
+    node: Server, answered: Callable[[leasehold.LeaseholdError | None], bool], what: str, attempts: int
+) -> None:
+    """Says `Hello` to `node` every 100 ms, at most `attempts` times, until `answered` holds of what it answers."""
+    refusal: leasehold.LeaseholdError | None = None
+
+    async def check() -> bool:
+        nonlocal refusal
+        refusal = await hello_refusal(node.address)
+        return answered(refusal)
+
+    await eventually(check, lambda: f"{node.address} {what}: {refusal}", attempts=attempts, interval=0.1)
+
+
 async def until_active(node: Server) -> None:
     """Waits (at most 300 × 100 ms) until `node` answers `Hello`."""
-    refusal: leasehold.LeaseholdError | None = None
-    for _ in range(300):
-        refusal = await hello_refusal(node.address)
-        if refusal is None:
-            return
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"{node.address} never became active: {refusal}")
+    await until_hello(node, lambda refusal: refusal is None, "active", attempts=300)
 
 
 async def until_standby_of(node: Server, leader: Server) -> None:
     """Waits (at most 100 × 100 ms) until `node` refuses `Hello` naming `leader` (a standby learns the leader on its
     first takeover attempt)."""
-    refusal: leasehold.LeaseholdError | None = None
-    for _ in range(100):
-        refusal = await hello_refusal(node.address)
-        if isinstance(refusal, leasehold.Unavailable) and refusal.leader == leader.address:
-            return
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"{node.address} never named {leader.address} as leader: {refusal}")
+    await until_hello(
+        node,
+        lambda refusal: isinstance(refusal, leasehold.Unavailable) and refusal.leader == leader.address,
+        f"naming {leader.address} as leader",
+        attempts=100,
+    )
+
+
+async def start_active_and_standby(a: Server, b: Server) -> None:
+    """Starts `a` and waits until it is active, then `b` until it is `a`'s standby."""
+    a.start()
+    await until_active(a)
+    b.start()
+    await until_standby_of(b, a)
+
+
+def resumed(states: list[str]) -> bool:
+    """Whether a session went back to "connected" after "safe" (it was resumed after a jeopardy)."""
+    return states[-1:] == ["connected"] and "safe" in states
 
 
 @pytest.fixture
@@ -197,17 +217,9 @@ def nodes(postgres: PostgresCluster, tmp_path: Path) -> Iterator[tuple[Server, S
             node.kill()
 
 
-async def collect_states(session: leasehold.Session, into: list[str]) -> None:
-    async for state in session.states():
-        into.append(state)
-
-
 async def test_session_lock_and_watch_survive_sigkill_of_the_active(nodes: tuple[Server, Server]) -> None:
     a, b = nodes
-    a.start()
-    await until_active(a)
-    b.start()
-    await until_standby_of(b, a)
+    await start_active_and_standby(a, b)
 
     backoff = (0.05, 0.2)
     async with (
@@ -244,10 +256,7 @@ async def test_session_lock_and_watch_survive_sigkill_of_the_active(nodes: tuple
         await watch.aclose()
 
         # The session went through jeopardy and was resumed in time on the new active, with its lock and token.
-        for _ in range(200):  # "connected" follows "safe"
-            if states[-1:] == ["connected"] and "safe" in states:
-                break
-            await asyncio.sleep(0.025)
+        await eventually(lambda: resumed(states), lambda: f"connected again after safe: {states}")
         assert states[:4] == ["connected", "jeopardy", "safe", "connected"], states
         assert session.state == "connected"
         assert client.server is not None and client.server.address == b.address
@@ -285,10 +294,7 @@ async def test_a_queued_acquire_is_sent_again_on_the_new_active(nodes: tuple[Ser
     """A wait in a key's queue lives in the active's memory: after the failover the client sends the Acquire again
     with what is left of its wait, and is granted once the holder releases."""
     a, b = nodes
-    a.start()
-    await until_active(a)
-    b.start()
-    await until_standby_of(b, a)
+    await start_active_and_standby(a, b)
 
     backoff = (0.05, 0.2)
     async with (
@@ -299,18 +305,14 @@ async def test_a_queued_acquire_is_sent_again_on_the_new_active(nodes: tuple[Ser
         held = await holder.acquire("jobs/queue", wait=0)
         waiter = await second.open_session(ttl=10.0)
         waiting = asyncio.create_task(waiter.acquire("jobs/queue", wait=30.0))
-        for _ in range(200):  # at most 5 s
-            if (await first.describe("jobs/queue")).waiters == 1:
-                break
-            await asyncio.sleep(0.025)
-        assert (await first.describe("jobs/queue")).waiters == 1
 
+        async def queued() -> bool:
+            return (await first.describe("jobs/queue")).waiters == 1
+
+        await eventually(queued, "the waiter is queued")  # at most 5 s
         a.kill()
-        for _ in range(400):  # at most 10 s: the new active has the Acquire again in its queue
-            described = await first.describe("jobs/queue")
-            if described.waiters == 1:
-                break
-            await asyncio.sleep(0.025)
+        await eventually(queued, "the Acquire is queued again on the new active", attempts=400)  # at most 10 s
+        described = await first.describe("jobs/queue")
         assert described.lock is not None and described.lock.fencing_token == held.fencing_token
         assert [queued.session_id for queued in described.queue] == [waiter.id]
         assert not waiting.done()
@@ -326,10 +328,7 @@ async def test_session_moves_to_the_new_active_while_the_old_one_is_frozen(nodes
     """SIGSTOP, not SIGKILL: the old active's port still accepts TCP but answers nothing. The keepalive times out, the
     reconnect leaves the frozen node trying and reaches the new active, and the session resumes there in time."""
     a, b = nodes
-    a.start()
-    await until_active(a)
-    b.start()
-    await until_standby_of(b, a)
+    await start_active_and_standby(a, b)
 
     # Tried in turn, the frozen node alone would take connect_timeout, past the session's deadline.
     async with await leasehold.connect([a.address, b.address], connect_timeout=20.0) as client:
@@ -339,10 +338,7 @@ async def test_session_moves_to_the_new_active_while_the_old_one_is_frozen(nodes
         observer = asyncio.create_task(collect_states(session, states))
         a.freeze()
         try:
-            for _ in range(1600):  # at most 40 s
-                if states[-1:] == ["connected"] and "safe" in states:
-                    break
-                await asyncio.sleep(0.025)
+            await eventually(lambda: resumed(states), lambda: f"connected again after safe: {states}", attempts=1600)
             assert states[:4] == ["connected", "jeopardy", "safe", "connected"], states
             assert client.server is not None and client.server.address == b.address
             assert not lock.lost.is_set()
@@ -360,10 +356,7 @@ async def test_a_watch_alone_leaves_a_frozen_active(nodes: tuple[Server, Server]
     """A client with only a watch sends nothing a frozen node could fail to answer: its silence check finds the node
     unresponsive, and the watch resumes on the new active with no gap and no duplicate."""
     a, b = nodes
-    a.start()
-    await until_active(a)
-    b.start()
-    await until_standby_of(b, a)
+    await start_active_and_standby(a, b)
 
     async with (
         await leasehold.connect([a.address, b.address], call_timeout=2.0, connect_timeout=2.0) as watcher,
@@ -395,10 +388,7 @@ async def test_session_expires_when_no_node_takes_over_in_time(nodes: tuple[Serv
     """Both nodes gone: the rounds over the addresses keep failing, the locks are given up before the session's local
     deadline, and the session turns expired there, as with one server that stays down."""
     a, b = nodes
-    a.start()
-    await until_active(a)
-    b.start()
-    await until_standby_of(b, a)
+    await start_active_and_standby(a, b)
 
     async with await leasehold.connect([a.address, b.address], reconnect_backoff=(0.05, 0.2)) as client:
         session = await client.open_session(ttl=2.0)
@@ -420,10 +410,7 @@ async def test_work_queue_workers_carry_on_through_a_failover(nodes: tuple[Serve
     """The work-queue example with both addresses: the active is killed mid-item, and every item is still done
     exactly once, the workers finishing on the new active."""
     a, b = nodes
-    a.start()
-    await until_active(a)
-    b.start()
-    await until_standby_of(b, a)
+    await start_active_and_standby(a, b)
 
     items = [f"item-{n}" for n in range(6)]
     done = tmp_path / "done"

@@ -5,17 +5,12 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from conftest import Server
+from conftest import Server, collect_states
 
 import leasehold
 
 #: How late after its local deadline a session may turn expired: the timer's scheduling on a loaded machine.
 EXPIRY_SLACK = 1.0
-
-
-async def collect_states(session: leasehold.Session, into: list[str]) -> None:
-    async for state in session.states():
-        into.append(state)
 
 
 async def wait_for_state(states: list[str], wanted: str, attempts: int = 400) -> None:

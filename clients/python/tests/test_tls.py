@@ -1,5 +1,5 @@
-"""TLS from the client's side: against `leasehold serve --tls-cert …` itself, with a CA and certificates made by the
-`openssl` command at test time, and through a TLS-terminating proxy (Python's ssl, with the test certificates in
+"""TLS from the client's side: against `leasehold serve --tls-cert …` itself, with a CA and certificates made at test
+time by scripts/make-test-certs.sh, and through a TLS-terminating proxy (Python's ssl, with the test certificates in
 tls/) in front of a plaintext server."""
 
 from __future__ import annotations
@@ -82,42 +82,17 @@ async def test_plaintext_client_cannot_talk_to_a_tls_port(server: Server) -> Non
             assert client.server is not None and client.server.protocol_version == 1
 
 
-_OPENSSL_CONFIG = """\
-[req]
-distinguished_name = dn
-prompt = no
-[dn]
-[ca_ext]
-basicConstraints = critical,CA:TRUE
-keyUsage = critical,keyCertSign,cRLSign
-[server_ext]
-basicConstraints = CA:FALSE
-extendedKeyUsage = serverAuth
-subjectAltName = DNS:localhost,IP:127.0.0.1
-[client_ext]
-basicConstraints = CA:FALSE
-extendedKeyUsage = clientAuth
-"""
+MAKE_TEST_CERTS = Path(__file__).resolve().parents[3] / "scripts" / "make-test-certs.sh"
 
 
 def make_certificates(folder: Path) -> None:
-    """ca.pem, server.pem/.key (for 127.0.0.1) and client.pem/.key (CN py-admin.example), made with openssl."""
-    config = folder / "openssl.cnf"
-    config.write_text(_OPENSSL_CONFIG)
-
-    def openssl(*arguments: str) -> None:
-        subprocess.run(["openssl", *arguments], check=True, capture_output=True, stdin=subprocess.DEVNULL, timeout=30)
-
-    key = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-config", str(config)]
-    openssl("req", "-x509", *key, "-extensions", "ca_ext", "-keyout", str(folder / "ca.key"),
-            "-out", str(folder / "ca.pem"), "-days", "2", "-subj", "/CN=py test CA")
-    for name, common_name, extensions in (("server", "localhost", "server_ext"),
-                                          ("client", "py-admin.example", "client_ext")):
-        openssl("req", "-new", *key, "-keyout", str(folder / f"{name}.key"), "-out", str(folder / f"{name}.csr"),
-                "-subj", f"/CN={common_name}")
-        openssl("x509", "-req", "-in", str(folder / f"{name}.csr"), "-CA", str(folder / "ca.pem"),
-                "-CAkey", str(folder / "ca.key"), "-CAcreateserial", "-days", "2", "-out", str(folder / f"{name}.pem"),
-                "-extfile", str(config), "-extensions", extensions)
+    """ca.pem, server.pem/.key (for loopback) and client.pem/.key (CN py-admin.example): the repository's one
+    recipe, scripts/make-test-certs.sh."""
+    made = subprocess.run(
+        ["bash", str(MAKE_TEST_CERTS), str(folder), "--server", "server", "--client", "client=py-admin.example"],
+        capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=60,
+    )
+    assert made.returncode == 0, made.stderr
 
 
 @pytest.fixture

@@ -2,6 +2,7 @@ import ArgumentParser
 import FencedResource
 import Foundation
 import LeaseholdClient
+import LeaseholdCommandOptions
 import LeaseholdRPC
 import Logging
 import NIOCore
@@ -46,19 +47,7 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Bearer token for the lock server, if it has an auth file (default: $LEASEHOLD_TOKEN).")
     var token: String?
 
-    @Option(help: ArgumentHelp("Serve TLS with this certificate chain (PEM); with --tls-key.", valueName: "file"))
-    var tlsCert: String?
-
-    @Option(help: ArgumentHelp("The private key (PEM) of --tls-cert.", valueName: "file"))
-    var tlsKey: String?
-
-    @Option(
-        help: ArgumentHelp(
-            "With --tls-cert: require a client certificate signed by this CA (PEM), mutual TLS.",
-            valueName: "file"
-        )
-    )
-    var tlsClientCA: String?
+    @OptionGroup var tls: ServerTLSOptions
 
     @Option(
         help: ArgumentHelp(
@@ -78,15 +67,6 @@ struct Serve: AsyncParsableCommand {
 
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel = "info"
-
-    /// TLS for the listener; nil without `--tls-cert`.
-    func serverTLS() throws -> ServerTLSConfiguration? {
-        do {
-            return try ServerTLSConfiguration(flags: self.tlsCert, self.tlsKey, clientCA: self.tlsClientCA)
-        } catch let error as TLSFlagError {
-            throw ValidationError(error.description)
-        }
-    }
 
     /// TLS for the lock-server connection; nil when no TLS option for it (nor `LEASEHOLD_TLS_CA`) is given.
     func lockServerTLS() throws -> ClientTLSConfiguration? {
@@ -111,7 +91,6 @@ struct Serve: AsyncParsableCommand {
         guard Logger.Level(rawValue: self.logLevel) != nil else {
             throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical")
         }
-        _ = try self.serverTLS()
         _ = try self.lockServerTLS()
     }
 
@@ -147,7 +126,7 @@ struct Serve: AsyncParsableCommand {
             throw ValidationError("cannot open \(self.data): \(error)")
         }
         var configuration = RPCServer.Configuration(host: listen.host, port: listen.port)
-        configuration.tls = try self.serverTLS()
+        configuration.tls = try self.tls.configuration()
         let server = RPCServer(configuration: configuration, services: [service], logger: logger)
         // SIGHUP reads the TLS files again; trapped before the server listens.
         let hangups = await UnixSignalsSequence(trapping: .sighup)
