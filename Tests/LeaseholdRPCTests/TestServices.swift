@@ -1,11 +1,13 @@
 import Foundation
 import LeaseholdConcurrency
-import LeaseholdRPC
 import LeaseholdWire
 import Logging
 import NIOCore
+import NIOEmbedded
 import NIOPosix
 import Synchronization
+
+@testable import LeaseholdRPC
 
 /// Methods that exercise the RPC layer without any lock logic.
 struct TestService: RPCService {
@@ -169,6 +171,41 @@ func withTestServer<R>(
         await server.stop()
         throw error
     }
+}
+
+/// A testing channel whose pipeline is one server connection handler, serving `service` (no methods when nil) and
+/// answering `Hello` for anyone; frames go in and out as ``Frame`` values, and time moves by hand.
+func serverHandlerChannel(
+    service: TestService? = nil,
+    limits: RPCServer.Limits = RPCServer.Limits(),
+    observer: (any RPCCallObserver)? = nil
+) async throws -> NIOAsyncTestingChannel {
+    var methods: [String: RPCMethod] = [:]
+    for method in service?.methods ?? [] { methods[method.name] = method }
+    let shared = ServerConnectionHandler.Shared(
+        methods: methods,
+        authenticator: .anonymous,
+        hello: { principal in
+            HelloResponse(
+                serverVersion: "t",
+                serverID: "t",
+                protocolVersion: 1,
+                maxFrameBytes: 1 << 20,
+                principal: principal.name,
+                roles: []
+            )
+        },
+        limits: limits,
+        logger: Logger(label: "test"),
+        observer: observer
+    )
+    let channel = NIOAsyncTestingChannel()
+    try await channel.testingEventLoop.executeInContext {
+        try channel.pipeline.syncOperations.addHandler(
+            ServerConnectionHandler(shared: shared, connectionID: ConnectionID(rawValue: 1))
+        )
+    }
+    return channel
 }
 
 /// A client that speaks raw frames, without the project's client code: it sees exactly what the server sends.
