@@ -98,7 +98,7 @@ let targets: [Target] = [
     .target(
         name: "LeaseholdRPC",
         dependencies: [
-            "LeaseholdCore", "LeaseholdWire", nioCore, nioPosix, nioSSL, nioTLS, logging,
+            "LeaseholdConcurrency", "LeaseholdCore", "LeaseholdWire", nioCore, nioPosix, nioSSL, nioTLS, logging,
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "HeapModule", package: "swift-collections"),
         ],
@@ -107,8 +107,8 @@ let targets: [Target] = [
     .testTarget(
         name: "LeaseholdRPCTests",
         dependencies: [
-            "LeaseholdRPC", "LeaseholdWire", "LeaseholdTestUtilities", nioCore, nioPosix, logging,
-            .product(name: "NIOEmbedded", package: "swift-nio"),
+            "LeaseholdConcurrency", "LeaseholdRPC", "LeaseholdWire", "LeaseholdTestUtilities", nioCore, nioPosix,
+            logging, .product(name: "NIOEmbedded", package: "swift-nio"),
             .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             .product(name: "Crypto", package: "swift-crypto"),
         ],
@@ -118,7 +118,7 @@ let targets: [Target] = [
     .target(name: "LeaseholdSQLite", dependencies: ["CSQLite"], swiftSettings: swiftSettings),
     .target(
         name: "LeaseholdStore",
-        dependencies: ["LeaseholdSQLite", "LeaseholdCore", logging],
+        dependencies: ["LeaseholdConcurrency", "LeaseholdSQLite", "LeaseholdCore", logging],
         swiftSettings: swiftSettings
     ),
     .testTarget(
@@ -137,7 +137,10 @@ let targets: [Target] = [
     ),
     .testTarget(
         name: "LeaseholdPostgresTests",
-        dependencies: ["LeaseholdPostgres", "LeaseholdStore", "LeaseholdCore", "LeaseholdTestUtilities", logging],
+        dependencies: [
+            "LeaseholdPostgres", "LeaseholdStore", "LeaseholdCore", "LeaseholdTestUtilities", logging,
+            .product(name: "PostgresNIO", package: "postgres-nio"),
+        ],
         swiftSettings: swiftSettings
     ),
 

@@ -5,8 +5,9 @@
 #   WORKLOADS="uncontended" bench/profile-ab.sh /tmp/ab 5 a=... b=...
 #
 # Each binary must be named `leasehold` (profile.sh's uprobes are named after it). For each round, each workload and
-# each binary in turn, runs `COUNTS=1 bench/profile.sh` (mallocs, syscalls and context switches per operation, and
-# the server's CPU per operation, which the load does move) into OUT/r<round>-<label>-<workload>.txt, then prints
+# each binary in turn, runs `COUNTS=1 bench/profile.sh` (mallocs, syscalls, context switches, event-loop tasks and
+# wake-ups per operation, and the server's CPU per operation, which the load does move) into
+# OUT/r<round>-<label>-<workload>.txt, then prints
 # the medians and ranges per workload and build. WORKLOADS: uncontended, contended-k16, contended-k1, ping
 # (default "uncontended contended-k16"); BENCH: the leasehold-bench binary.
 set -euo pipefail
@@ -44,6 +45,10 @@ for path in sorted(glob.glob(f"{sys.argv[1]}/r*-*.txt")):
     for name, pattern in [("mallocs", r"malloc calls per operation: ([\d.]+)"),
                           ("syscalls", r"syscalls per operation: ([\d.]+)"),
                           ("switches", r"context switches per operation: ([\d.]+)"),
+                          ("tasks", r"event-loop tasks scheduled per operation: ([\d.]+)"),
+                          ("wakeups", r"event-loop wake-ups by other threads per operation: ([\d.]+)"),
+                          ("futex", r"syscalls per operation: .*?futex ([\d.]+)"),
+                          ("syncs", r"syscalls per operation: .*?fdatasync ([\d.]+)"),
                           ("cpu", r"server CPU per operation: ([\d.]+)")]:
         found = re.search(pattern, text)
         if found:
@@ -52,13 +57,16 @@ for path in sorted(glob.glob(f"{sys.argv[1]}/r*-*.txt")):
 def cell(values):
     if not values:
         return "–"
+    digits = 2 if max(values) < 10 else 1
     if len(values) == 1:
-        return f"{values[0]:.1f}"
-    return f"{statistics.median(values):.1f} ({min(values):.1f}–{max(values):.1f})"
+        return f"{values[0]:.{digits}f}"
+    return f"{statistics.median(values):.{digits}f} ({min(values):.{digits}f}–{max(values):.{digits}f})"
 
-print("| workload | build | mallocs/op | syscalls/op | context switches/op | server CPU µs/op |")
-print("|---|---|---|---|---|---|")
+print("| workload | build | mallocs/op | syscalls/op | context switches/op | loop tasks/op | loop wake-ups/op "
+      "| futex/op | fdatasync/op | server CPU µs/op |")
+print("|---|---|---|---|---|---|---|---|---|---|")
 for (workload, label), values in sorted(rows.items()):
     print(f"| {workload} | {label} | {cell(values['mallocs'])} | {cell(values['syscalls'])} | "
-          f"{cell(values['switches'])} | {cell(values['cpu'])} |")
+          f"{cell(values['switches'])} | {cell(values['tasks'])} | {cell(values['wakeups'])} | "
+          f"{cell(values['futex'])} | {cell(values['syncs'])} | {cell(values['cpu'])} |")
 PY

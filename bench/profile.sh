@@ -11,7 +11,8 @@
 # server's process:
 #   1. perf stat: CPU time, context switches and syscalls by kind, with a uprobe counting operations
 #      (LockTable.keepAlive for ping and sessions, LockTable.release for the lock workloads);
-#   2. perf stat: malloc calls (a uprobe on libc's malloc; its trap slows the server, so counts only);
+#   2. perf stat: malloc calls (a uprobe on libc's malloc; its trap slows the server, so counts only), and the
+#      thread hops: tasks handed to an event loop and wake-ups of a sleeping loop (uprobes on SwiftNIO);
 #   3. perf record: sampled call stacks, summarized per thread and by inclusive time.
 # Everything is printed per operation. The uprobes add a few µs per hit to the CPU figures of window 1.
 # COUNTS=1 takes windows 1 and 2 only, on a 9 s run (about 15 s in all): the counts per operation, for A/B runs
@@ -38,6 +39,13 @@ symbol=$(nm "$leasehold" | awk -v s="$op_symbol" '!found && $2 == "T" && index($
 perf probe -q -d 'probe_leasehold:*' 2>/dev/null || true
 perf probe -q -d 'probe_libc:malloc' 2>/dev/null || true
 perf probe -q -x "$leasehold" -a "lh_op=$symbol"
+# The thread hops: tasks handed to an event loop (SwiftNIO's `_schedule0`, from any thread) and wake-ups of a
+# sleeping loop by another thread (`_wakeupSelector`, an eventfd write).
+for probe in lh_sched:SelectableEventLoopC10_schedule0 lh_wake:SelectableEventLoopC15_wakeupSelector; do
+    name=${probe%%:*}
+    found=$(nm "$leasehold" | awk -v s="${probe#*:}" '!found && $2 == "T" && index($3, s) {print $3; found = 1}')
+    [[ -n $found ]] && perf probe -q -x "$leasehold" -a "$name=$found"
+done
 perf probe -q -x "$(ldd "$leasehold" | awk '$1 ~ /^libc\.so/ {print $3}')" -a malloc
 
 work=$(mktemp -d)
@@ -67,7 +75,8 @@ syscalls=read,write,writev,readv,futex,epoll_wait,epoll_ctl,fdatasync,fsync,pwri
 events="cpu-clock,context-switches,raw_syscalls:sys_enter,probe_leasehold:lh_op"
 for call in ${syscalls//,/ }; do events+=",syscalls:sys_enter_$call"; done
 perf stat -x, -e "$events" -p "$server_pid" -- sleep 4 2>"$work/stat1.csv" >/dev/null
-perf stat -x, -e probe_libc:malloc,probe_leasehold:lh_op -p "$server_pid" -- sleep 2 2>"$work/stat2.csv" >/dev/null
+perf stat -x, -e probe_libc:malloc,probe_leasehold:lh_op,probe_leasehold:lh_sched,probe_leasehold:lh_wake \
+    -p "$server_pid" -- sleep 2 2>"$work/stat2.csv" >/dev/null
 if [[ ${COUNTS:-0} != 1 ]]; then
     perf record -q -F 999 -g -p "$server_pid" -o "$work/perf.data" -- sleep 4 2>/dev/null >/dev/null
     perf record -q -e probe_libc:malloc -g -p "$server_pid" -o "$work/malloc.data" -- sleep 1 2>/dev/null >/dev/null
@@ -96,6 +105,12 @@ if ops:
         if name.startswith("syscalls:") and value > 0))
 if two.get("probe_leasehold:lh_op"):
     print(f"- malloc calls per operation: {two['probe_libc:malloc'] / two['probe_leasehold:lh_op']:.1f}")
+    if "probe_leasehold:lh_sched" in two:
+        print(f"- event-loop tasks scheduled per operation: "
+              f"{two['probe_leasehold:lh_sched'] / two['probe_leasehold:lh_op']:.2f}")
+    if "probe_leasehold:lh_wake" in two:
+        print(f"- event-loop wake-ups by other threads per operation: "
+              f"{two['probe_leasehold:lh_wake'] / two['probe_leasehold:lh_op']:.2f}")
 print()
 if not os.path.exists(f"{work}/perf.data"):  # COUNTS=1
     sys.exit(0)

@@ -197,10 +197,13 @@ public final class LeaseholdClient: Sendable {
     }
 
     /// Ends the current hold of `key`, whoever holds it. Needs a token with the role `admin`.
+    ///
+    /// Sent once: if the connection is lost before the answer, the call fails with `UNAVAILABLE` and the key may or
+    /// may not have been released. (Sending it again could release the next holder, granted meanwhile.)
     /// - Returns: The lock that was released and the revision of the release.
-    /// - Throws: ``LeaseholdError`` (`PERMISSION_DENIED`, `NOT_FOUND`).
+    /// - Throws: ``LeaseholdError`` (`PERMISSION_DENIED`, `NOT_FOUND`, `UNAVAILABLE`).
     public func forceRelease(_ key: String, reason: String) async throws -> ForceReleaseResponse {
-        try await self.call(LeaseholdMethod.forceRelease, ForceReleaseRequest(key: key, reason: reason))
+        try await self.call(LeaseholdMethod.forceRelease, ForceReleaseRequest(key: key, reason: reason), retry: false)
     }
 
     /// Watches events on keys starting with `prefix`, resuming after reconnects so that every event arrives
@@ -248,8 +251,8 @@ public final class LeaseholdClient: Sendable {
         return events
     }
 
-    /// Closes the connection; sessions stop their keepalives and expire on the server after their TTL unless
-    /// closed first.
+    /// Closes the connection. Sessions of this client can no longer keep themselves alive: they report `jeopardy`,
+    /// then `expired` at ``Session/confirmedUntil``, and expire on the server after their TTL unless closed first.
     public func close() async {
         let (connection, connecting) = self.state.withLock { state in
             state.closed = true
@@ -265,14 +268,16 @@ public final class LeaseholdClient: Sendable {
 
     // MARK: - Internal
 
-    /// A unary call that needs no session, retried once on a fresh connection if the connection was lost.
+    /// A unary call that needs no session; with `retry` (for calls that change nothing: the queries) sent again once
+    /// on a fresh connection if the connection was lost.
     func call<Request: WireMessage, Response: WireMessage>(
         _ method: MethodDescriptor<Request, Response>,
-        _ request: Request
+        _ request: Request,
+        retry: Bool = true
     ) async throws -> Response {
         do {
             return try await self.connection().unary(method, request, timeout: self.configuration.callTimeout)
-        } catch let error as LeaseholdError where error.isConnectivity {
+        } catch let error as LeaseholdError where error.isConnectivity && retry {
             return try await self.connection().unary(method, request, timeout: self.configuration.callTimeout)
         }
     }
@@ -291,9 +296,10 @@ public final class LeaseholdClient: Sendable {
             do {
                 return try await self.connectionRound()
             } catch let error as LeaseholdError where error.isConnectivity {
-                let pause = backoff.next()
-                if self.state.withLock({ $0.closed }) || ContinuousClock.now + pause > deadline { throw error }
-                try await Task.sleep(for: pause)
+                // Rounds start until the deadline: the last pause is cut short so that a last round starts at it.
+                let left = deadline - ContinuousClock.now
+                if self.state.withLock({ $0.closed }) || left <= .zero { throw error }
+                try await Task.sleep(for: min(backoff.next(), left))
             }
         }
     }
@@ -318,11 +324,17 @@ public final class LeaseholdClient: Sendable {
         case .wait(let task):
             do {
                 let connection = try await task.value
-                self.state.withLock { state in
+                let closed = self.state.withLock { state in
                     if state.connecting == task {
                         state.connecting = nil
                         state.connection = connection
                     }
+                    return state.closed
+                }
+                if closed {
+                    // Closed while the round ran: nobody else will close this connection.
+                    await connection.close()
+                    throw LeaseholdError(code: .unavailable, message: "the client is closed")
                 }
                 return connection
             } catch {

@@ -252,8 +252,15 @@ public final class Session: Sendable {
         }
     }
 
-    /// Sleeps until `deadline`, or less if the bound connection closes meanwhile (or closed since the last pause).
-    private func pause(until deadline: ContinuousClock.Instant) async {
+    /// Sleeps until `deadline`; with `wakeOnClose`, less if the bound connection closes meanwhile (or closed since
+    /// the last pause). A pause after a failed attempt is a back-off and is not cut short: a node that accepts a
+    /// connection and then cuts it must not be retried in a tight loop.
+    private func pause(until deadline: ContinuousClock.Instant, wakeOnClose: Bool) async {
+        guard wakeOnClose else {
+            try? await Task.sleep(until: deadline)
+            self.mutable.withLock { $0.connectionLost = false }
+            return
+        }
         let pause = self.mutable.withLock { mutable -> Task<Void, any Error>? in
             if mutable.connectionLost {
                 mutable.connectionLost = false
@@ -311,8 +318,9 @@ public final class Session: Sendable {
         let interval = schedule.interval
         var backoff = Backoff(self.client.configuration.reconnectBackoff)
         var nextAttempt = schedule.next(after: .now)
+        var failed = false
         while !Task.isCancelled {
-            await self.pause(until: nextAttempt)
+            await self.pause(until: nextAttempt, wakeOnClose: !failed)
             if Task.isCancelled { return }
             let sentAt = ContinuousClock.now
             var connection: RPCConnection?
@@ -329,6 +337,7 @@ public final class Session: Sendable {
                     self.publish(.connected)
                 }
                 backoff.reset()
+                failed = false
                 nextAttempt = schedule.next(after: sentAt)
             } catch let error as LeaseholdError where error.code == .sessionExpired || error.code == .notFound {
                 self.finish(with: .expired)
@@ -343,6 +352,7 @@ public final class Session: Sendable {
                     return
                 }
                 self.publish(.jeopardy)
+                failed = true
                 nextAttempt = min(ContinuousClock.now + backoff.next(), self.confirmedUntil)
             }
         }

@@ -27,37 +27,56 @@ extension LockTable {
         wait: Duration,
         now: Instant
     ) -> (AcquireOutcome, [Effect]) {
+        var effects: [Effect] = []
+        let outcome = self.acquire(key: key, session: sessionID, wait: wait, now: now, into: &effects)
+        return (outcome, effects)
+    }
+
+    /// ``acquire(key:session:wait:now:)`` appending its effects to `effects`, so that a caller that handles many
+    /// transitions can reuse one array for them instead of allocating one per transition.
+    /// - Parameters:
+    ///   - key: The key: 1...``Configuration/maxKeyBytes`` bytes of UTF-8, no NUL.
+    ///   - session: The acquiring session.
+    ///   - wait: How long to wait in the queue; zero (or less) for a try-lock.
+    ///   - now: The current time.
+    ///   - effects: Where the effects are appended.
+    /// - Returns: The outcome.
+    public mutating func acquire(
+        key: String,
+        session sessionID: SessionID,
+        wait: Duration,
+        now: Instant,
+        into effects: inout [Effect]
+    ) -> AcquireOutcome {
         defer { self.compactHeapsIfNeeded() }
-        if let reason = self.invalidKeyReason(key) { return (.invalidKey(reason), []) }
-        guard let session = self.sessions[sessionID] else { return (.sessionNotFound, []) }
-        guard session.deadline > now else { return (.sessionExpired, []) }
+        if let reason = self.invalidKeyReason(key) { return .invalidKey(reason) }
+        guard let session = self.sessions[sessionID] else { return .sessionNotFound }
+        guard session.deadline > now else { return .sessionExpired }
         let key = LockKey(key)
 
-        var effects: [Effect] = []
         // A lock delay that is over but not yet processed ends here, so its queue goes first.
         self.handOver(key, now: now, into: &effects)
 
         if let holder = self.locks[key] {
-            if holder.sessionID == sessionID { return (.granted(holder), effects) }
+            if holder.sessionID == sessionID { return .granted(holder) }
         } else if self.activeDelay(on: key, now: now) == nil {
             precondition(self.queues[key] == nil, "free grantable key \(key) has waiters")
-            let lock = self.grant(key, to: sessionID, now: now, into: &effects)
-            return (.granted(lock), effects)
+            return .granted(self.grant(key, to: sessionID, now: now, into: &effects))
         }
 
         guard wait > .zero else {
             let holder = self.locks[key]
-            return (.held(by: holder, delayedUntil: holder == nil ? self.activeDelay(on: key, now: now) : nil), effects)
+            return .held(by: holder, delayedUntil: holder == nil ? self.activeDelay(on: key, now: now) : nil)
         }
         if let old = self.sessions[sessionID]!.waits[key] {
             let id = self.supersede(old, deadline: now + wait)
             effects.append(.fail(old, .cancelled))
-            return (.enqueued(id), effects)
+            return .enqueued(id)
         }
         guard (self.queues[key]?.liveCount ?? 0) < self.configuration.maxWaitersPerKey else {
-            return (.tooManyWaiters, effects)
+            return .tooManyWaiters
         }
-        return (.enqueued(self.enqueue(key, session: sessionID, deadline: now + wait, now: now)), effects)
+        return .enqueued(self.enqueue(key, session: sessionID, deadline: now + wait, now: now))
     }
 
     /// Releases a lock held by a session, then hands the key to the head of its queue (a clean release starts no
@@ -74,16 +93,35 @@ extension LockTable {
         fencingToken: UInt64,
         now: Instant
     ) -> (ReleaseOutcome, [Effect]) {
-        guard let session = self.sessions[sessionID] else { return (.sessionNotFound, []) }
-        guard session.deadline > now else { return (.sessionExpired, []) }
+        var effects: [Effect] = []
+        let outcome = self.release(key: key, session: sessionID, fencingToken: fencingToken, now: now, into: &effects)
+        return (outcome, effects)
+    }
+
+    /// ``release(key:session:fencingToken:now:)`` appending its effects to `effects`, so that a caller can reuse one
+    /// array for many transitions.
+    /// - Parameters:
+    ///   - key: The key.
+    ///   - session: The holding session.
+    ///   - fencingToken: The token of the session's grant; any other token gets ``ReleaseOutcome/notHolder``.
+    ///   - now: The current time.
+    ///   - effects: Where the effects are appended.
+    /// - Returns: The outcome.
+    public mutating func release(
+        key: String,
+        session sessionID: SessionID,
+        fencingToken: UInt64,
+        now: Instant,
+        into effects: inout [Effect]
+    ) -> ReleaseOutcome {
+        guard let session = self.sessions[sessionID] else { return .sessionNotFound }
+        guard session.deadline > now else { return .sessionExpired }
         let key = LockKey(key)
         guard let lock = self.locks[key], lock.sessionID == sessionID, lock.fencingToken == fencingToken else {
-            return (.notHolder, [])
+            return .notHolder
         }
         defer { self.compactHeapsIfNeeded() }
-        var effects: [Effect] = []
-        let revision = self.releaseLock(key, as: .released, now: now, into: &effects)
-        return (.released(revision: revision), effects)
+        return .released(revision: self.releaseLock(key, as: .released, now: now, into: &effects))
     }
 
     /// Ends whoever holds `key`, as an admin does: a `forceReleased` event carrying the holder's session, owner and

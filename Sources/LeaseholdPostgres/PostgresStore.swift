@@ -68,6 +68,10 @@ public final class PostgresStore: Store {
         var wake: CheckedContinuation<Void, Never>?
         var eventsSincePrune = 0
         var commits = CommitStatistics()
+        /// A commit through the prepared statement failed: postgres-nio then answers every later use of that name on
+        /// the connection with the same error, without asking the server, so the rest of this store's term sends
+        /// the statement unnamed (parsed each time, as before it was prepared).
+        var commitUnprepared = false
     }
 
     /// The store's own event loop: a caller blocked in ``load()`` never blocks the loop its queries run on.
@@ -353,8 +357,20 @@ public final class PostgresStore: Store {
         guard !plan.isEmpty else { return 0 }
         let statement = CommitStatement(plan: plan, epoch: Int64(bitPattern: self.configuration.epoch))
         var applied: Int64 = 0
-        for try await count in try await self.writer.execute(statement, logger: self.logger) {
-            applied = count
+        if self.state.withLock({ $0.commitUnprepared }) {
+            let query = PostgresQuery(unsafeSQL: CommitStatement.sql, binds: try statement.makeBindings())
+            for try await count in try await self.writer.query(query, logger: self.logger).decode(Int64.self) {
+                applied = count
+            }
+        } else {
+            do {
+                for try await count in try await self.writer.execute(statement, logger: self.logger) {
+                    applied = count
+                }
+            } catch {
+                self.state.withLock { $0.commitUnprepared = true }
+                throw error
+            }
         }
         guard applied == 1 else {
             throw try await self.refusal(

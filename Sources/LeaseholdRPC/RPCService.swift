@@ -107,7 +107,12 @@ public struct RPCMethod: Sendable {
                     responder.respond(.failure(error))
                     return nil
                 }
-                return handler(request, context) { result in responder.respond(result.map { answer($0).encoded() }) }
+                return handler(request, context) { result in
+                    switch result {
+                    case .success(let value): responder.answer(answer(value))
+                    case .failure(let error): responder.respond(.failure(error))
+                    }
+                }
             }
         )
     }
@@ -186,16 +191,21 @@ public struct RPCMethod: Sendable {
     }
 }
 
-/// Where the answer of a call started through a completion goes: the connection's inbox, with the call's id. It is
-/// two words, captured by value in the one closure a call's handler gets, so the RPC layer adds no allocation of its
-/// own to a call.
+/// Where the answer of a call started through a completion goes: the connection, with the call's id. It is two
+/// words, captured by value in the one closure a call's handler gets, so the RPC layer adds no allocation of its own
+/// to a call.
 struct CallResponder: Sendable {
-    let inbox: LoopInbox<ServerConnectionHandler.CallEvent>
+    let connection: ConnectionEndpoint
     let callID: UInt64
 
     /// Posts the call's result to its connection's loop.
     func respond(_ result: Result<ByteBuffer, any Error>) {
-        self.inbox.post(.completed(callID: self.callID, result: result))
+        self.connection.post(.completed(callID: self.callID, result: result))
+    }
+
+    /// Posts the call's response to its connection's loop, which encodes it (into a buffer it reuses).
+    func answer(_ response: some WireMessage) {
+        self.connection.post(.answered(callID: self.callID, response: response))
     }
 }
 

@@ -39,6 +39,23 @@ public final class LockService: Sendable {
         var afterUnlock = AfterUnlock()
         /// The newest batch submitted to the store; replies wait for it (``whenDurable(in:_:)``).
         var newestCommit: PendingCommit?
+        /// The array the lock calls' transitions append their effects to, emptied and kept after each one: an
+        /// `Acquire` or `Release` then allocates no effects array of its own.
+        var effects: [LockTable.Effect] = []
+
+        /// Takes the reused effects array (empty), for a transition to append to.
+        mutating func takeEffects() -> [LockTable.Effect] {
+            var effects: [LockTable.Effect] = []
+            swap(&effects, &self.effects)
+            return effects
+        }
+
+        /// Empties `effects` and keeps its memory for the next transition (unless a burst grew it).
+        mutating func reuseEffects(_ effects: inout [LockTable.Effect]) {
+            guard effects.capacity <= 64 else { return }
+            effects.removeAll(keepingCapacity: true)
+            swap(&self.effects, &effects)
+        }
     }
 
     private let state: Mutex<State>
@@ -264,14 +281,17 @@ public final class LockService: Sendable {
         completion: @escaping Completion<LockInfo>
     ) {
         self.locked { state in
+            var effects = state.takeEffects()
+            defer { state.reuseEffects(&effects) }
             do {
                 try Self.checkServing(state)
                 try self.checkBinding(state, session, connection)
-                let (outcome, effects) = state.table.acquire(
+                let outcome = state.table.acquire(
                     key: key,
                     session: session,
                     wait: wait,
-                    now: self.clock.now()
+                    now: self.clock.now(),
+                    into: &effects
                 )
                 switch outcome {
                 case .granted(let lock):
@@ -284,6 +304,9 @@ public final class LockService: Sendable {
                         self.cancelWait(waiter, in: &state)
                     }
                 case .held(let holder, let delayedUntil):
+                    // The table may have handed the key over on the way (a lock delay that had ended before the
+                    // expiry timer got to it): that grant is carried out although this call is refused.
+                    self.execute(effects, in: &state)
                     throw self.lockHeld(key: key, holder: holder, delayedUntil: delayedUntil)
                 case .invalidKey(let reason):
                     throw LeaseholdError(code: .invalidArgument, message: "invalid key: \(reason)")
@@ -292,6 +315,7 @@ public final class LockService: Sendable {
                 case .sessionExpired:
                     throw Self.sessionExpired(session)
                 case .tooManyWaiters:
+                    self.execute(effects, in: &state)  // a hand-over on the way, as for `.held`
                     throw LeaseholdError(
                         code: .resourceExhausted,
                         message: "\(self.configuration.maxWaitersPerKey) calls wait on \(key) already"
@@ -320,17 +344,24 @@ public final class LockService: Sendable {
         connection: ConnectionID,
         completion: @escaping Completion<UInt64>
     ) {
-        self.transact(
-            { state, now in
+        // Written out rather than through the generic `transact`: passed through it, `completion` was re-abstracted
+        // through an allocated thunk on every call. Its effects go into the reused array (``State/effects``).
+        self.locked { state in
+            var effects = state.takeEffects()
+            defer { state.reuseEffects(&effects) }
+            do {
+                try Self.checkServing(state)
                 try self.checkBinding(state, session, connection)
-                let (outcome, effects) = state.table.release(
+                let outcome = state.table.release(
                     key: key,
                     session: session,
                     fencingToken: fencingToken,
-                    now: now
+                    now: self.clock.now(),
+                    into: &effects
                 )
                 switch outcome {
-                case .released(let revision): return (revision, effects)
+                case .released(let revision):
+                    self.execute(effects, in: &state, reply: .revision(completion, revision))
                 case .notHolder:
                     throw LeaseholdError(
                         code: .notLockHolder,
@@ -339,10 +370,10 @@ public final class LockService: Sendable {
                 case .sessionNotFound: throw Self.sessionNotFound(session)
                 case .sessionExpired: throw Self.sessionExpired(session)
                 }
-            },
-            reply: DurableReply.revision,
-            completion: completion
-        )
+            } catch {
+                self.fail(completion, with: error, in: &state)
+            }
+        }
     }
 
     /// Ends the current hold of `key` whoever holds it; the holder's session lives on. Needs role `admin`.
@@ -661,37 +692,39 @@ public final class LockService: Sendable {
     }
 
     /// Queues one batch in the store and makes it the commit that replies wait for.
-    /// Its events are published and logged from the mutations in the store's completion: no array of their own.
+    /// The commit itself takes the store's answer (``PendingCommit/stored(_:)``, then ``committed(_:_:)``), so a
+    /// batch costs one object and no completion closure; its events are published and logged from its mutations.
     private func submit(_ mutations: [Mutation], in state: inout State) {
-        let commit = PendingCommit()
+        let commit = PendingCommit(mutations, submittedBy: self)
         state.newestCommit = commit
-        let hub = self.hub
-        self.store.submit(mutations) { [self] result in
-            // The store completes batches in order, so a failure is recorded before any later batch finishes.
-            switch result {
-            case .success:
-                hub.publish(mutations)
-                self.log(mutations)
-                if self.commitFailed.load(ordering: .acquiring) {
-                    commit.finish(
-                        .failure(LeaseholdError(code: .unavailable, message: "an earlier commit failed; retry"))
-                    )
-                } else {
-                    commit.finish(.success(()))
-                }
-            case .failure(let error):
-                self.commitFailed.store(true, ordering: .releasing)
-                commit.finish(
-                    .failure(
-                        LeaseholdError(
-                            code: .unavailable,
-                            message: "the store could not commit: \(error)",
-                            cause: error
-                        )
+        self.store.submit(mutations, completion: commit.stored)
+    }
+
+    /// The store's answer for a batch, on the thread that finished it: publishes and logs the batch's events once
+    /// durable, then finishes the commit, which answers every reply waiting for it.
+    func committed(_ commit: PendingCommit, _ result: Result<Void, any Error>) {
+        // The store completes batches in order, so a failure is recorded before any later batch finishes.
+        switch result {
+        case .success:
+            self.hub.publish(commit.mutations)
+            self.log(commit.mutations)
+            if self.commitFailed.load(ordering: .acquiring) {
+                commit.finish(.failure(LeaseholdError(code: .unavailable, message: "an earlier commit failed; retry")))
+            } else {
+                commit.finish(.success(()))
+            }
+        case .failure(let error):
+            self.commitFailed.store(true, ordering: .releasing)
+            commit.finish(
+                .failure(
+                    LeaseholdError(
+                        code: .unavailable,
+                        message: "the store could not commit: \(error)",
+                        cause: error
                     )
                 )
-                self.recover(after: error)
-            }
+            )
+            self.recover(after: error)
         }
     }
 

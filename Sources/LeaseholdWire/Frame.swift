@@ -82,7 +82,15 @@ public struct Frame: Hashable, Sendable {
         ) { c in
             var payload = ByteBuffer()
             if let data = c.payload.data, c.payload.len > 0 {
-                payload = ByteBuffer(bytes: UnsafeRawBufferPointer(start: data, count: c.payload.len))
+                // The payload's own bytes in `buffer`, shared rather than copied: a copy is a new buffer (two
+                // allocations) per call. protobuf-c has copied them already, so the copy is the fallback.
+                if let range = Self.payloadRange(in: buffer), range.count == c.payload.len,
+                    let slice = buffer.getSlice(at: buffer.readerIndex + range.lowerBound, length: range.count)
+                {
+                    payload = slice
+                } else {
+                    payload = ByteBuffer(bytes: UnsafeRawBufferPointer(start: data, count: c.payload.len))
+                }
             }
             let (method, index) = try Self.method(protobufC: c.method, knownMethods: knownMethods)
             var frame = Frame(
@@ -95,6 +103,47 @@ public struct Frame: Hashable, Sendable {
             )
             frame.knownMethodIndex = index
             return frame
+        }
+    }
+
+    /// Where the last `payload` field (number 3, length-delimited) of an encoded frame lies in `buffer`'s readable
+    /// bytes, found by walking the frame's fields; `nil` when it has none or the walk finds bytes it cannot read.
+    /// (For a field that is not repeated, protobuf takes its last occurrence, as protobuf-c does.)
+    static func payloadRange(in buffer: ByteBuffer) -> Range<Int>? {
+        buffer.withUnsafeReadableBytes { bytes -> Range<Int>? in
+            var index = 0
+            var found: Range<Int>?
+            func varint() -> UInt64? {
+                var value: UInt64 = 0
+                var shift: UInt64 = 0
+                while index < bytes.count, shift < 64 {
+                    let byte = bytes[index]
+                    index += 1
+                    value |= UInt64(byte & 0x7f) << shift
+                    if byte & 0x80 == 0 { return value }
+                    shift += 7
+                }
+                return nil
+            }
+            while index < bytes.count {
+                guard let key = varint() else { return nil }
+                switch key & 7 {
+                case 0:
+                    guard varint() != nil else { return nil }
+                case 1:
+                    index += 8
+                case 2:
+                    guard let length = varint(), length <= UInt64(bytes.count - index) else { return nil }
+                    if key >> 3 == 3 { found = index..<(index + Int(length)) }
+                    index += Int(length)
+                case 5:
+                    index += 4
+                default:
+                    return nil
+                }
+                guard index <= bytes.count else { return nil }
+            }
+            return found
         }
     }
 

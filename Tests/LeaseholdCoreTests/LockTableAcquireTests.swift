@@ -30,6 +30,48 @@ struct LockTableAcquireTests {
         #expect(table.revision == 1)
     }
 
+    @Test("the appending forms give what the returning forms give, appended after what the array held")
+    func appendingForms() {
+        // The same transitions on two tables: one through the forms that return their effects, one through the
+        // forms that append them to a reused array.
+        var returning = LockTable()
+        var appending = LockTable()
+        let holder = returning.open()
+        let waiter = returning.open()
+        #expect(appending.open() == holder)
+        #expect(appending.open() == waiter)
+        let marker = LockTable.Effect.persist(.removeSession(SessionID(rawValue: 999)))
+        var effects: [LockTable.Effect] = [marker]
+
+        let grant = returning.acquire(key: "k", session: holder, wait: .zero, now: at(1))
+        #expect(appending.acquire(key: "k", session: holder, wait: .zero, now: at(1), into: &effects) == grant.0)
+        #expect(effects == [marker] + grant.1)
+
+        effects = [marker]
+        let queued = returning.acquire(key: "k", session: waiter, wait: .seconds(5), now: at(2))
+        #expect(appending.acquire(key: "k", session: waiter, wait: .seconds(5), now: at(2), into: &effects) == queued.0)
+        #expect(effects == [marker] + queued.1)
+
+        // The release hands the key over to the waiter: the released event, the acquired event, the grant.
+        effects = [marker]
+        let token = grant.0.lock!.fencingToken
+        let released = returning.release(key: "k", session: holder, fencingToken: token, now: at(3))
+        #expect(
+            appending.release(key: "k", session: holder, fencingToken: token, now: at(3), into: &effects) == released.0
+        )
+        #expect(released.1.count == 3)
+        #expect(effects == [marker] + released.1)
+
+        // A refused release appends nothing.
+        effects = [marker]
+        #expect(
+            appending.release(key: "k", session: holder, fencingToken: token, now: at(4), into: &effects) == .notHolder
+        )
+        #expect(effects == [marker])
+        #expect(appending.revision == returning.revision)
+        #expect(appending.describe(key: "k") == returning.describe(key: "k"))
+    }
+
     @Test("acquiring a key the session holds returns the same grant and changes nothing")
     func idempotentAcquire() {
         var table = LockTable()

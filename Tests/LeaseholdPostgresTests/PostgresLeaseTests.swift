@@ -1,6 +1,7 @@
 import LeaseholdCore
 import LeaseholdStore
 import LeaseholdTestUtilities
+import PostgresNIO
 import Testing
 
 @testable import LeaseholdPostgres
@@ -74,6 +75,32 @@ struct PostgresLeaseTests {
         try await new.commit([event(2, .released, "a", session: 1, token: 1)])
         try await new.enforceRetention()
         #expect(try await new.events(prefix: "", from: 1, limit: 10).compactRevision == 2)
+    }
+}
+
+@Suite("PostgreSQL group commit")
+struct PostgresCommitTests {
+    @Test("a commit whose statement could not be prepared leaves the store able to commit once the cause is gone")
+    func commitAfterFailedPrepare() async throws {
+        let fixture = try await StoreFixture.make(.postgres)
+        defer { fixture.remove() }
+        let store = try await fixture.openPostgres(epoch: fixture.epoch)
+        defer { store.close() }
+        let admin = try await PostgresStore.connect(fixture.endpoint!, timeout: .seconds(5), logger: testLogger)
+        // With `events` gone, preparing the commit fails (postgres-nio then keeps that failure for the statement's
+        // name on the writer's connection).
+        try await admin.query("ALTER TABLE events RENAME TO events_away", logger: testLogger)
+        let failed = await store.commitResult([.openSession(session(1)), event(1, .acquired, "a", session: 1)])
+        #expect(throws: (any Error).self) { try failed.get() }
+        try await admin.query("ALTER TABLE events_away RENAME TO events", logger: testLogger)
+        try await admin.close()
+
+        try await store.commit([.openSession(session(1)), event(1, .acquired, "a", session: 1)])
+        try await store.commit([event(2, .released, "a", session: 1, token: 1)])
+        let state = try store.load()
+        #expect(state.revision == 2)
+        #expect(state.sessions.map(\.id) == [SessionID(1)])
+        #expect(state.locks.isEmpty)
     }
 }
 

@@ -88,29 +88,7 @@ struct ConnectionBoundsTests {
     ) async throws -> NIOAsyncTestingChannel {
         var limits = RPCServer.Limits()
         limits.helloTimeout = timeout
-        let shared = ServerConnectionHandler.Shared(
-            methods: [:],
-            authenticator: .anonymous,
-            hello: { principal in
-                HelloResponse(
-                    serverVersion: "t",
-                    serverID: "t",
-                    protocolVersion: 1,
-                    maxFrameBytes: 1 << 20,
-                    principal: principal.name,
-                    roles: []
-                )
-            },
-            limits: limits,
-            logger: Logger(label: "test"),
-            observer: observer
-        )
-        let channel = NIOAsyncTestingChannel()
-        try await channel.testingEventLoop.executeInContext {
-            try channel.pipeline.syncOperations.addHandler(
-                ServerConnectionHandler(shared: shared, connectionID: ConnectionID(rawValue: 1))
-            )
-        }
+        let channel = try await serverHandlerChannel(limits: limits, observer: observer)
         try await channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1))
         return channel
     }

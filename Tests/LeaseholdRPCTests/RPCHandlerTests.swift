@@ -11,30 +11,7 @@ import Testing
 @Suite("RPC connection handler on a testing channel")
 struct RPCHandlerTests {
     private func makeChannel(service: TestService = TestService()) async throws -> NIOAsyncTestingChannel {
-        var methods: [String: RPCMethod] = [:]
-        for method in service.methods { methods[method.name] = method }
-        let shared = ServerConnectionHandler.Shared(
-            methods: methods,
-            authenticator: .anonymous,
-            hello: { principal in
-                HelloResponse(
-                    serverVersion: "t",
-                    serverID: "t",
-                    protocolVersion: 1,
-                    maxFrameBytes: 1 << 20,
-                    principal: principal.name,
-                    roles: []
-                )
-            },
-            limits: RPCServer.Limits(),
-            logger: Logger(label: "test")
-        )
-        let channel = NIOAsyncTestingChannel()
-        try await channel.testingEventLoop.executeInContext {
-            try channel.pipeline.syncOperations.addHandler(
-                ServerConnectionHandler(shared: shared, connectionID: ConnectionID(rawValue: 1))
-            )
-        }
+        let channel = try await serverHandlerChannel(service: service)
         try await channel.deliver(
             Frame(callID: 1, method: LeaseholdMethod.hello.name, payload: HelloRequest().encoded())
         )
@@ -101,8 +78,7 @@ struct RawClientTests {
     @Test("a Python client written from the spec alone can Hello and gets UNIMPLEMENTED for an unknown method")
     func pythonHello() async throws {
         try await withTestServer { _, port in
-            let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-                .appendingPathComponent("RawClient/raw_hello.py").path
+            let script = PackageRoot.path("Tests/RawClient/raw_hello.py")
             // Its output goes to a file, not a pipe: reading a pipe to its end would block a thread of the
             // cooperative pool.
             let directory = try TemporaryDirectory("raw-client")

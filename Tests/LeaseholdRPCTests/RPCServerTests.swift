@@ -34,6 +34,39 @@ struct RPCServerTests {
         }
     }
 
+    @Test("answers posted from another thread in one batch of wake-ups reach every connection, each its own")
+    func answersOfOneBatch() async throws {
+        try await withTestServer { _, port in
+            var connections: [RPCConnection] = []
+            for _ in 0..<4 {
+                connections.append(
+                    try await RPCConnection.connect(host: "127.0.0.1", port: port, hello: HelloRequest())
+                )
+            }
+            defer { for connection in connections { Task { await connection.close() } } }
+            let perConnection = TestService.Gathering.count / connections.count
+            // A wake-up the batch failed to make would leave the calls to their deadline: they would fail, not hang.
+            let answers = try await withThrowingTaskGroup(of: (String, ForceReleaseRequest).self) { group in
+                for (number, connection) in connections.enumerated() {
+                    for call in 0..<perConnection {
+                        let key = "connection-\(number)-call-\(call)"
+                        group.addTask {
+                            let request = ForceReleaseRequest(key: key, reason: "")
+                            return (key, try await connection.unary(TestService.gather, request, timeout: .seconds(60)))
+                        }
+                    }
+                }
+                var answers: [String: ForceReleaseRequest] = [:]
+                for try await (key, answer) in group { answers[key] = answer }
+                return answers
+            }
+            #expect(answers.count == TestService.Gathering.count)
+            #expect(answers.allSatisfy { key, answer in answer.key == key })
+            // All were answered in one batch, in the order they arrived.
+            #expect(Set(answers.values.map(\.reason)) == Set((0..<TestService.Gathering.count).map { "\($0)" }))
+        }
+    }
+
     @Test("the raw client sees each answer under the call_id it chose, in any order")
     func rawCallIDs() async throws {
         try await withTestServer { _, port in

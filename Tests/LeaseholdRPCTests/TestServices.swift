@@ -1,14 +1,19 @@
-import LeaseholdRPC
+import Foundation
+import LeaseholdConcurrency
 import LeaseholdWire
 import Logging
 import NIOCore
+import NIOEmbedded
 import NIOPosix
 import Synchronization
+
+@testable import LeaseholdRPC
 
 /// Methods that exercise the RPC layer without any lock logic.
 struct TestService: RPCService {
     static let echo = MethodDescriptor<ForceReleaseRequest, ForceReleaseRequest>("test.Test/Echo")
     static let hang = MethodDescriptor<Empty, Empty>("test.Test/Hang")
+    static let gather = MethodDescriptor<ForceReleaseRequest, ForceReleaseRequest>("test.Test/Gather")
     static let flood = StreamingMethodDescriptor<Empty, ListRequest>("test.Test/Flood")
     static let count = StreamingMethodDescriptor<ListRequest, ListResponse>("test.Test/Count")
     /// `Echo` called with a request it cannot decode.
@@ -18,6 +23,8 @@ struct TestService: RPCService {
 
     /// Set when a `Hang` call's handler sees its cancellation.
     let cancellations = Cancellations()
+    /// Holds `Gather` calls until ``Gathering/count`` have arrived.
+    let gathering = Gathering()
     /// How many items `Flood` managed to send before its stream ended.
     let floodSent = Counter()
     /// How many `Flood` handlers have returned (their stream was ended under them).
@@ -27,6 +34,33 @@ struct TestService: RPCService {
         private let value = Atomic<Int>(0)
         func add(_ amount: Int) { self.value.add(amount, ordering: .relaxed) }
         var count: Int { self.value.load(ordering: .relaxed) }
+    }
+
+    /// Parks `Gather` calls until `count` have arrived, then answers them all from one thread of its own, inside one
+    /// ``WakeupBatch``, as the store's writer answers a group commit: each is echoed with its key and the number of
+    /// calls answered before it in the batch as the reason.
+    final class Gathering: Sendable {
+        static let count = 16
+        private let parked = Mutex<[(String, @Sendable (Result<ForceReleaseRequest, any Error>) -> Void)]>([])
+
+        func park(_ key: String, _ respond: @escaping @Sendable (Result<ForceReleaseRequest, any Error>) -> Void) {
+            let all = self.parked.withLock {
+                parked -> [(String, @Sendable (Result<ForceReleaseRequest, any Error>) -> Void)]? in
+                parked.append((key, respond))
+                guard parked.count == Self.count else { return nil }
+                defer { parked.removeAll() }
+                return parked
+            }
+            guard let all else { return }
+            let thread = Thread {
+                WakeupBatch.run {
+                    for (index, (key, respond)) in all.enumerated() {
+                        respond(.success(ForceReleaseRequest(key: key, reason: "\(index)")))
+                    }
+                }
+            }
+            thread.start()
+        }
     }
 
     /// Counts `Hang` handlers started and cancelled, and parks them until their cancellation.
@@ -60,7 +94,13 @@ struct TestService: RPCService {
         let cancellations = self.cancellations
         let floodSent = self.floodSent
         let floodsEnded = self.floodsEnded
+        let gathering = self.gathering
         return [
+            // Answers once `Gathering.count` calls wait, all from one thread in one batch of wake-ups.
+            .unaryCallback(Self.gather) { (request: ForceReleaseRequest, _, respond) in
+                gathering.park(request.key, respond)
+                return nil
+            },
             // Echoes the key back, with the principal in the reason, after an optional tiny pause.
             .unary(Self.echo) { (request: ForceReleaseRequest, context) in
                 if request.reason == "yield" { await Task.yield() }
@@ -131,6 +171,41 @@ func withTestServer<R>(
         await server.stop()
         throw error
     }
+}
+
+/// A testing channel whose pipeline is one server connection handler, serving `service` (no methods when nil) and
+/// answering `Hello` for anyone; frames go in and out as ``Frame`` values, and time moves by hand.
+func serverHandlerChannel(
+    service: TestService? = nil,
+    limits: RPCServer.Limits = RPCServer.Limits(),
+    observer: (any RPCCallObserver)? = nil
+) async throws -> NIOAsyncTestingChannel {
+    var methods: [String: RPCMethod] = [:]
+    for method in service?.methods ?? [] { methods[method.name] = method }
+    let shared = ServerConnectionHandler.Shared(
+        methods: methods,
+        authenticator: .anonymous,
+        hello: { principal in
+            HelloResponse(
+                serverVersion: "t",
+                serverID: "t",
+                protocolVersion: 1,
+                maxFrameBytes: 1 << 20,
+                principal: principal.name,
+                roles: []
+            )
+        },
+        limits: limits,
+        logger: Logger(label: "test"),
+        observer: observer
+    )
+    let channel = NIOAsyncTestingChannel()
+    try await channel.testingEventLoop.executeInContext {
+        try channel.pipeline.syncOperations.addHandler(
+            ServerConnectionHandler(shared: shared, connectionID: ConnectionID(rawValue: 1))
+        )
+    }
+    return channel
 }
 
 /// A client that speaks raw frames, without the project's client code: it sees exactly what the server sends.

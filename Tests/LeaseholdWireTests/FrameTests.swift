@@ -1,7 +1,8 @@
 import LeaseholdCore
-import LeaseholdWire
 import NIOCore
 import Testing
+
+@testable import LeaseholdWire
 
 extension Frame {
     /// The frame without its length prefix.
@@ -78,6 +79,34 @@ struct FrameTests {
             decoding: Frame(callID: 1, method: LeaseholdMethod.watch.name, payload: request.encoded()).body
         )
         #expect(try WatchRequest(decoding: frame.payload) == request)
+    }
+
+    @Test("the payload is read where it lies among other and unknown fields; of two payload fields, the last counts")
+    func payloadAmongFields() throws {
+        let fixed64: [UInt8] = [(14 << 3) | 1, 1, 2, 3, 4, 5, 6, 7, 8]
+        let fixed32: [UInt8] = [(15 << 3) | 5, 1, 2, 3, 4]
+        let cases: [(ProtoBytes, [UInt8])] = [
+            (ProtoBytes().varint(1, 1).string(2, "m").bytes(3, [9, 8, 7]).varint(6, 4), [9, 8, 7]),
+            // Unknown fields of every kind before it, and a status message after it.
+            (
+                ProtoBytes().raw(fixed64).varint(19, .max).bytes(22, [3, 3]).raw(fixed32).bytes(3, [1, 2])
+                    .message(4, Fixtures.goldenStatusWire),
+                [1, 2]
+            ),
+            (ProtoBytes().bytes(3, [1, 1, 1]).varint(1, 5).bytes(3, [2, 2]), [2, 2]),
+            (ProtoBytes().bytes(3, Array(repeating: 0xaa, count: 300)), Array(repeating: 0xaa, count: 300)),
+        ]
+        for (wire, payload) in cases {
+            // Inside a larger buffer, as a frame decoder's slice of a read is.
+            var buffer = ByteBuffer(bytes: [0xff, 0xff])
+            buffer.writeBytes(wire.bytes)
+            buffer.writeBytes([0xee])
+            let body = try #require(buffer.getSlice(at: 2, length: wire.bytes.count))
+            #expect(Array(try Frame(decoding: body).payload.readableBytesView) == payload)
+            // Found in place, not copied (a copy is what the decoder falls back to).
+            let range = try #require(Frame.payloadRange(in: body))
+            #expect(Array(Array(body.readableBytesView)[range]) == payload)
+        }
     }
 
     @Test("a zero timeout is no timeout")

@@ -1,3 +1,4 @@
+import LeaseholdConcurrency
 import NIOCore
 import Synchronization
 
@@ -8,7 +9,11 @@ import Synchronization
 /// The queue allocates nothing per item once it has warmed up: posts append to one array while a drain works
 /// through the other, and the drain hands its emptied array back for the next one (a reply per drain, the common
 /// case with one call in flight per connection, used to cost an array allocation).
-final class LoopInbox<Item: Sendable>: Sendable {
+///
+/// A post from a thread that runs a ``WakeupBatch`` (the store's writer finishing a group commit) schedules its drain
+/// when the batch ends: the loop is woken once per group, with everything the group posted, instead of racing the
+/// writer and draining a part at a time.
+final class LoopInbox<Item: Sendable>: DeferredWakeup {
     private struct State {
         var items: [Item] = []
         /// The array the last drain emptied, kept with its capacity for the next drain to swap in.
@@ -40,7 +45,12 @@ final class LoopInbox<Item: Sendable>: Sendable {
             state.drainScheduled = true
             return true
         }
-        guard schedule else { return }
+        guard schedule, !WakeupBatch.putOff(self) else { return }
+        self.wakeNow()
+    }
+
+    /// Schedules the drain that a post found due: at once, or at the end of the poster's batch.
+    func wakeNow() {
         self.loop.execute { self.drainNow() }
     }
 

@@ -1,6 +1,7 @@
 import LeaseholdWire
 import Logging
 import NIOCore
+import Synchronization
 
 /// Serves the calls of one connection: the I/O around ``CallStateMachine``, which holds the protocol logic.
 ///
@@ -8,8 +9,9 @@ import NIOCore
 /// deadline, a writability change) and carries out what it answers: start a method, write a frame, stop a call's
 /// work, close the connection. A call runs inline, starts on the loop and completes through a callback, or runs in
 /// its own task (``RPCMethod/Kind``); none of them waits on another, so a waiting `Acquire` never delays a
-/// `KeepAlive` on the same connection. Results come back to the loop through one inbox, and the writes of one read
-/// or one drain of the inbox share one flush.
+/// `KeepAlive` on the same connection. Results come back through an inbox that all the server's connections on
+/// the loop share (``ServerLoopInboxes``), so that the answers of one group commit reach the loop as one task; the
+/// writes of one read, or of one drain of the inbox on each connection it touched, share one flush.
 final class ServerConnectionHandler: ChannelDuplexHandler {
     typealias InboundIn = Frame
     typealias OutboundIn = Never
@@ -33,6 +35,8 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         let observedMethods: [Int]
         /// What the observer is told for a method it does not name: the count of its names.
         let otherMethod: Int
+        /// The inboxes of the event loops, one each, shared by the connections on a loop.
+        let inboxes = ServerLoopInboxes()
 
         init(
             methods: [String: RPCMethod],
@@ -78,10 +82,15 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     /// Frames encoded since the last flush. Reused: once the socket has taken a flushed buffer, the next frames
     /// are encoded into the same memory.
     private var outbox = ByteBuffer()
+    /// Where a callback call's response message is encoded on the loop before its frame goes into the outbox.
+    /// Reused: nothing holds it once the frame is written.
+    private var responseScratch = ByteBuffer()
     /// Stream items in the outbox, refunded to their streams once the socket has taken it.
     private var unrefunded: [(RPCStreamSink, Int)] = []
-    /// Where call tasks post their stream items, overflows and results, in order.
-    private var inbox: LoopInbox<CallEvent>?
+    /// Where call tasks and completions post this connection's stream items, overflows and results, in order.
+    private var endpoint: ConnectionEndpoint?
+    /// Set while a drain of the loop's inbox has begun a flush batch here; the next handler the drain touched.
+    private var drainBatch: (open: Bool, next: ServerConnectionHandler?) = (false, nil)
     /// Closes the connection if no `Hello` has succeeded by then; it checks the state machine when it fires.
     private var helloDeadline: Scheduled<Void>?
 
@@ -105,17 +114,15 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         case item(callID: UInt64, payload: ByteBuffer, size: Int)
         case overflow(callID: UInt64, limit: Int)
         case completed(callID: UInt64, result: Result<ByteBuffer, any Error>)
+        /// A callback call's response, as a message: encoded on the loop into a reused buffer, so that answering
+        /// allocates no buffer of its own.
+        case answered(callID: UInt64, response: any WireMessage)
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
         let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
-        self.inbox = LoopInbox(loop: context.eventLoop) { events in
-            let handler = bound.value
-            handler.flushes.beginBatch()
-            for event in events { handler.handle(event) }
-            if handler.flushes.endBatch() { handler.flush() }
-        }
+        self.endpoint = ConnectionEndpoint(inbox: self.shared.inboxes.inbox(for: context.eventLoop), handler: bound)
         self.deadlines = CallDeadlines(
             loop: context.eventLoop,
             isOpen: { callID, token in bound.value.calls.isOpen(callID, token: token) },
@@ -140,6 +147,27 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         }
     }
 
+    /// Runs on a loop with what its connections' calls posted since the last drain, in order: each event goes to its
+    /// connection, and each connection it reached flushes once, after the last of them.
+    static func drain(_ events: [RoutedCallEvent]) {
+        // The handlers reached, as a list through themselves: a drain allocates nothing.
+        var first: ServerConnectionHandler?
+        for routed in events {
+            let handler = routed.connection.handler.value
+            if !handler.drainBatch.open {
+                handler.drainBatch = (true, first)
+                handler.flushes.beginBatch()
+                first = handler
+            }
+            handler.handle(routed.event)
+        }
+        while let handler = first {
+            first = handler.drainBatch.next
+            handler.drainBatch = (false, nil)
+            if handler.flushes.endBatch() { handler.flush() }
+        }
+    }
+
     private func handle(_ event: CallEvent) {
         switch event {
         case .item(let callID, let payload, let size):
@@ -148,6 +176,11 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
             if let ending = self.calls.overflowed(callID, limit: limit) { self.write(ending) }
         case .completed(let callID, let result):
             if let ending = self.calls.completed(callID, result: result) { self.write(ending) }
+        case .answered(let callID, let response):
+            self.responseScratch.clear()
+            response.encode(into: &self.responseScratch)
+            if let ending = self.calls.completed(callID, result: .success(self.responseScratch)) { self.write(ending) }
+            if self.responseScratch.capacity > Self.outboxCapacityKept { self.responseScratch = ByteBuffer() }
         }
     }
 
@@ -155,9 +188,9 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         Self.stopWork(self.calls.endAll())
         self.deadlines?.removeAll()
         self.context = nil
-        // Their closures hold this handler: dropping them breaks the cycle, so a closed connection is freed (a
-        // call still finishing keeps the inbox, and with it the handler, until it posts).
-        self.inbox = nil
+        // They hold this handler: dropping them breaks the cycle, so a closed connection is freed (a call still
+        // finishing keeps the endpoint, and with it the handler, until it posts).
+        self.endpoint = nil
         self.deadlines = nil
         self.helloDeadline?.cancel()
         self.helloDeadline = nil
@@ -282,14 +315,14 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
                 self.end(Frame(callID: callID, status: CallStateMachine.status(for: error)), frame, started)
             }
         case .task(let handler, let isStreaming):
-            guard let inbox = self.inbox else { return }
+            guard let endpoint = self.endpoint else { return }
             let sink: RPCStreamSink
             if isStreaming {
                 let limit = self.shared.limits.maxBufferedBytesPerStream
                 sink = RPCStreamSink(
                     limit: limit,
-                    deliver: { payload, size in inbox.post(.item(callID: callID, payload: payload, size: size)) },
-                    overflow: { inbox.post(.overflow(callID: callID, limit: limit)) }
+                    deliver: { payload, size in endpoint.post(.item(callID: callID, payload: payload, size: size)) },
+                    overflow: { endpoint.post(.overflow(callID: callID, limit: limit)) }
                 )
             } else {
                 sink = .none
@@ -304,7 +337,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
                     } catch {
                         result = .failure(error)
                     }
-                    inbox.post(.completed(callID: callID, result: result))
+                    endpoint.post(.completed(callID: callID, result: result))
                 },
                 to: callID
             )
@@ -318,10 +351,10 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         context: RPCContext,
         started: NIODeadline
     ) {
-        guard let inbox = self.inbox else { return }
+        guard let endpoint = self.endpoint else { return }
         let callID = frame.callID
         self.register(frame, sink: .none, started: started)
-        let onCancel = handler(frame.payload, context, CallResponder(inbox: inbox, callID: callID))
+        let onCancel = handler(frame.payload, context, CallResponder(connection: endpoint, callID: callID))
         // Every ending of a call goes through the loop, so it is still open; should it not be, cancel at once.
         if let onCancel, !self.calls.attach(onCancel: onCancel, to: callID) { onCancel() }
     }
@@ -448,3 +481,43 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
 
 @available(*, unavailable)
 extension ServerConnectionHandler: Sendable {}
+
+/// A call's event with the connection it belongs to, as the loop's shared inbox carries it.
+struct RoutedCallEvent: Sendable {
+    let connection: ConnectionEndpoint
+    let event: ServerConnectionHandler.CallEvent
+}
+
+/// One server connection as its calls see it from any thread: the loop's inbox to post to, and the handler the
+/// posts are for (reachable on the loop only).
+final class ConnectionEndpoint: Sendable {
+    let inbox: LoopInbox<RoutedCallEvent>
+    let handler: NIOLoopBound<ServerConnectionHandler>
+
+    init(inbox: LoopInbox<RoutedCallEvent>, handler: NIOLoopBound<ServerConnectionHandler>) {
+        self.inbox = inbox
+        self.handler = handler
+    }
+
+    /// Posts an event of one of the connection's calls to its loop, from any thread.
+    func post(_ event: ServerConnectionHandler.CallEvent) {
+        self.inbox.post(RoutedCallEvent(connection: self, event: event))
+    }
+}
+
+/// The server's inboxes, one per event loop, each shared by the connections on that loop: a burst of answers
+/// for many connections (a group commit's) costs the loop one task and one wake-up, not one per connection.
+final class ServerLoopInboxes: Sendable {
+    private let inboxes = Mutex<[ObjectIdentifier: LoopInbox<RoutedCallEvent>]>([:])
+
+    /// The inbox of `loop`, made on first use and kept for the server's lifetime.
+    func inbox(for loop: any EventLoop) -> LoopInbox<RoutedCallEvent> {
+        self.inboxes.withLock { inboxes in
+            let id = ObjectIdentifier(loop)
+            if let inbox = inboxes[id] { return inbox }
+            let inbox = LoopInbox<RoutedCallEvent>(loop: loop) { ServerConnectionHandler.drain($0) }
+            inboxes[id] = inbox
+            return inbox
+        }
+    }
+}

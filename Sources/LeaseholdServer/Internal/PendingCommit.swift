@@ -16,12 +16,33 @@ final class PendingCommit: Sendable {
 
     private enum State {
         /// The first waiter is held apart: most batches have exactly one reply waiting on them (the call that
-        /// submitted it), and it then costs no array.
-        case inFlight(first: DurableReply?, more: [DurableReply])
+        /// submitted it), and it then costs no array. `service` is the submitter until the store has answered.
+        case inFlight(first: DurableReply?, more: [DurableReply], service: LockService?)
         case finished(Result<Void, LeaseholdError>)
     }
 
-    private let state = Mutex(State.inFlight(first: nil, more: []))
+    /// The batch's mutations, whose events are published once durable.
+    let mutations: [Mutation]
+    private let state: Mutex<State>
+
+    /// A commit of `mutations`, submitted by `service`. The commit holds the service only until the store has
+    /// answered (``stored(_:)``): the service holds its newest commit, and must not be kept alive by it.
+    init(_ mutations: [Mutation], submittedBy service: LockService) {
+        self.mutations = mutations
+        self.state = Mutex(.inFlight(first: nil, more: [], service: service))
+    }
+
+    /// The store's completion for the batch: passed to the store as it is, so that a batch costs no closure of its
+    /// own. Hands the result to the service that submitted it (``LockService/committed(_:_:)``).
+    func stored(_ result: Result<Void, any Error>) {
+        var service: LockService?
+        self.state.withLock { state in
+            guard case .inFlight(let first, let more, let submitter) = state else { return }
+            service = submitter
+            state = .inFlight(first: first, more: more, service: nil)
+        }
+        service?.committed(self, result)
+    }
 
     /// Queues `waiter` until the commit finishes.
     /// - Returns: `nil` when queued; the commit's result when it has finished already, for the caller to answer
@@ -29,14 +50,14 @@ final class PendingCommit: Sendable {
     func wait(_ waiter: DurableReply) -> Result<Void, LeaseholdError>? {
         self.state.withLock { state in
             switch state {
-            case .inFlight(.none, let more):
-                state = .inFlight(first: waiter, more: more)
+            case .inFlight(.none, let more, let service):
+                state = .inFlight(first: waiter, more: more, service: service)
                 return nil
-            case .inFlight(let first, var more):
+            case .inFlight(let first, var more, let service):
                 // Keeps the array uniquely referenced while it grows.
-                state = .inFlight(first: first, more: [])
+                state = .inFlight(first: first, more: [], service: service)
                 more.append(waiter)
-                state = .inFlight(first: first, more: more)
+                state = .inFlight(first: first, more: more, service: service)
                 return nil
             case .finished(let result):
                 return result
@@ -59,7 +80,7 @@ final class PendingCommit: Sendable {
         var first: DurableReply?
         var more: [DurableReply] = []
         self.state.withLock { state in
-            guard case .inFlight(let queued, let rest) = state else {
+            guard case .inFlight(let queued, let rest, _) = state else {
                 preconditionFailure("a commit finished twice")
             }
             first = queued

@@ -1,5 +1,6 @@
 internal import Dispatch
 internal import Foundation
+internal import LeaseholdConcurrency
 internal import LeaseholdCore
 internal import LeaseholdSQLite
 internal import Logging
@@ -214,7 +215,7 @@ final class StoreWriter: Sendable {
         // Barriers only: every earlier batch completed in an earlier group, so they are durable already.
         guard batches.contains(where: { !$0.isEmpty }) else {
             self.state.withLock { $0.statistics.batches += batches.count }
-            for work in group { work.completion(.success(())) }
+            Self.complete(group) { _ in .success(()) }
             return false
         }
         let started = ContinuousClock.now
@@ -227,7 +228,7 @@ final class StoreWriter: Sendable {
                 $0.statistics.batches += batches.count
                 $0.statistics.commits.record(took: took, batches: carried)
             }
-            for work in group { work.completion(.success(())) }
+            Self.complete(group) { _ in .success(()) }
             return self.checkRetention(database)
         } catch {
             // Barriers in the group succeed: they only wait for the batches before them to finish, and whether a
@@ -244,10 +245,19 @@ final class StoreWriter: Sendable {
                 "group commit failed and was rolled back",
                 metadata: ["batches": "\(failed)", "error": "\(error)"]
             )
-            for (mutations, work) in zip(batches, group) {
-                work.completion(mutations.isEmpty ? .success(()) : .failure(error))
-            }
+            Self.complete(group) { index in batches[index].isEmpty ? .success(()) : .failure(error) }
             return false
+        }
+    }
+
+    /// Runs a group's completions in order, as one ``WakeupBatch``: the answers they post to event loops wake each
+    /// loop once, after the last completion, instead of once per answer.
+    /// - Parameters:
+    ///   - group: The group's work items.
+    ///   - result: The result of the item at an offset from the group's start.
+    private static func complete(_ group: ArraySlice<Work>, _ result: (Int) -> Result<Void, any Error>) {
+        WakeupBatch.run {
+            for (offset, work) in group.enumerated() { work.completion(result(offset)) }
         }
     }
 

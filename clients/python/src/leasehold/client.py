@@ -371,7 +371,8 @@ class Client:
             NotFound: the key is not held.
         """
         request = pb.ForceReleaseRequest(key=key_to_wire(key), reason=text_to_wire(reason))
-        response = await self._call(SERVICE + "ForceRelease", request, pb.ForceReleaseResponse)
+        # Sent once: a second try after a lost answer could release the next holder, granted meanwhile.
+        response = await self._call(SERVICE + "ForceRelease", request, pb.ForceReleaseResponse, retry=False)
         return ForceReleased(
             released=LockInfo._from_wire(response.released) if response.HasField("released") else None,
             revision=response.revision,
@@ -388,13 +389,14 @@ class Client:
 
     # MARK: internals
 
-    async def _call(self, method: str, request: Message, response_type: type[M]) -> M:
-        """A call that needs no session, sent again once on a new connection if the connection was lost."""
+    async def _call(self, method: str, request: Message, response_type: type[M], *, retry: bool = True) -> M:
+        """A call that needs no session; with ``retry`` (for calls that change nothing: the queries) sent again once
+        on a new connection if the connection was lost."""
         connection = await self._connection(wait=True)
         try:
             return await connection.unary(method, request, response_type, timeout=self.call_timeout)
         except errors.LeaseholdError as error:
-            if not is_connectivity(error):
+            if not retry or not is_connectivity(error):
                 raise
             await self._discard(connection)
         connection = await self._connection(wait=True)
