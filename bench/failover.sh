@@ -16,7 +16,7 @@
 # Prints a markdown summary (p50 / p99 / max) and saves it, with every measurement, in
 # bench/results/<date>-failover-<commit>/. Throughput on PostgreSQL is bench/run.sh's (SYNC_MODES="full postgres").
 #
-#   bench/failover.sh                  # release builds, then 10 + 5 failovers (about 3 minutes on 2 cores)
+#   bench/failover.sh                  # release builds, then 10 + 5 failovers (about a minute on 2 cores)
 #   BUILD=0 KILLS=3 CLI_KILLS=1 bench/failover.sh
 #
 # Settings (environment): KILLS (10), CLI_KILLS (5), LEASE (3s, --leader-lease), PROBE_TTL (10s), TIMEOUT (20: the
