@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs Leasehold's standard benchmark set (issue 6) and prints one markdown table.
 #
-# For each --sync mode (full, then normal) and each workload, it starts a fresh `leasehold serve` on a temporary
+# For each workload and each --sync mode in turn (full, then normal), it starts a fresh `leasehold serve` on a temporary
 # data file and a free loopback port, runs `leasehold-bench` against it with --server-pid (so that the server's CPU
 # and memory are read from /proc), and stops it. The mode `postgres` runs the same workloads against the active node
 # of two nodes on PostgreSQL (issue 15): one throwaway cluster for the run (bench/lib/postgres.sh: initdb + pg_ctl in
