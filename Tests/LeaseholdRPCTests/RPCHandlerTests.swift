@@ -39,9 +39,11 @@ struct RPCHandlerTests {
     @Test("a closed connection's handler is freed, with a deadline and a call left open")
     func handlerFreedAfterClose() async throws {
         let handler = WeakReference()
+        let loop: NIOAsyncTestingEventLoop
         do {
             let service = TestService()
             let channel = try await self.makeChannel(service: service)
+            loop = channel.testingEventLoop
             try await channel.testingEventLoop.executeInContext {
                 handler.object = try channel.pipeline.syncOperations.handler(type: ServerConnectionHandler.self)
             }
@@ -52,9 +54,13 @@ struct RPCHandlerTests {
             #expect(handler.object != nil)
             _ = try? await channel.finish()
         }
-        // The Hang call's task keeps the handler (through the inbox it posts to) until it has seen its cancellation
-        // and posted; then nothing may hold it.
-        let freed = await eventually(timeout: .seconds(10)) { handler.object == nil }
+        // The Hang call's task keeps the handler (through the loop's inbox it posts to) until it has seen its
+        // cancellation and posted, and the loop has run that post; then nothing may hold it. A testing loop runs
+        // only when told to, so the wait runs it.
+        let freed = await eventually(timeout: .seconds(10)) {
+            await loop.run()
+            return handler.object == nil
+        }
         #expect(freed, "the handler outlived its connection")
     }
 
