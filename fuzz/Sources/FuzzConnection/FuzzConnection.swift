@@ -21,15 +21,18 @@ struct FuzzService: RPCService {
     }
 }
 
-/// The server pipeline of one connection, as the listener builds it, behind an embedded channel.
-let server: RPCServer = {
+/// A server for one input, whose connection pipeline is built as the listener builds it, behind an embedded
+/// channel. One per input: a server keeps one inbox per event loop it has served for its lifetime (a fixed set in a
+/// real server), and each input brings a new embedded loop; a shared server would grow by one inbox per input, and
+/// libFuzzer would run its leak check after every one.
+func makeServer() -> RPCServer {
     var configuration = RPCServer.Configuration(host: "127.0.0.1", port: 0)
     configuration.limits.maxFrameBytes = 64 << 10
     configuration.limits.maxConcurrentCallsPerConnection = 8
     var logger = Logger(label: "fuzz")
     logger.logLevel = .critical
     return RPCServer(configuration: configuration, services: [FuzzService()], logger: logger)
-}()
+}
 
 /// libFuzzer's entry point: the input is what a client sends, cut into reads at the positions its first byte names;
 /// time moves between reads so that deadlines fire. The server must neither crash nor leave the channel in a state
@@ -40,6 +43,7 @@ public func fuzzConnection(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     let bytes = UnsafeBufferPointer(start: data + 1, count: size - 1)
     let chunk = max(1, Int(data[0] & 0x3F) * 4)
     let channel = EmbeddedChannel()
+    let server = makeServer()
     do {
         try server.installConnectionHandlers(on: channel)
         try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
