@@ -117,6 +117,38 @@ struct CallStateMachineTests {
         #expect(machine.openCalls == 0)
     }
 
+    @Test("a call decoded with the server's method names is routed by the decoder's index, not its name again")
+    func routedByIndex() throws {
+        let names = [LeaseholdMethod.hello.name] + Self.methods.keys.sorted()
+        var machine = CallStateMachine(
+            methods: Self.methods,
+            methodNames: names,
+            authenticator: .anonymous,
+            hello: {
+                HelloResponse(serverVersion: "t", serverID: "t", maxFrameBytes: 1, principal: $0.name, roles: [])
+            },
+            maxConcurrentCalls: 10
+        )
+        #expect(Self.reply(machine.receive(Self.hello()))?.status?.code == .ok)
+        var encoded = ByteBuffer()
+        Self.call(2, TestService.hang.name).encode(into: &encoded)
+        let decoded = try Frame(decoding: encoded, knownMethods: names)
+        #expect(decoded.knownMethodIndex == names.firstIndex(of: TestService.hang.name))
+        guard case .start(let method, _, _) = machine.receive(decoded) else {
+            Issue.record("the decoded call did not start")
+            return
+        }
+        #expect(method.name == TestService.hang.name)
+        // The index alone decides (the name is not looked up again): a frame that carries only the index starts.
+        var indexOnly = Self.call(3, "")
+        indexOnly.knownMethodIndex = names.firstIndex(of: TestService.hang.name)
+        guard case .start(let byIndex, _, _) = machine.receive(indexOnly) else {
+            Issue.record("the call carrying only an index did not start")
+            return
+        }
+        #expect(byIndex.name == TestService.hang.name)
+    }
+
     @Test("the per-connection call limit refuses the call past it with RESOURCE_EXHAUSTED")
     func callLimit() throws {
         var machine = try Self.ready(maxConcurrentCalls: 2)

@@ -67,6 +67,9 @@ struct CallStateMachine {
     /// The transport stopped reading because the peer does not read its answers; read again once writable.
     private var readPending = false
     private let methods: [String: RPCMethod]
+    /// `methods` by the place of their names in the frame decoder's `knownMethods`: a decoded call finds its method
+    /// by ``Frame/knownMethodIndex``, which the decoder found while reading the name, instead of hashing it again.
+    private let methodsByIndex: [RPCMethod?]
     private let authenticator: Authenticator
     private let hello: @Sendable (Principal) -> HelloResponse
     private let callRefusal: (@Sendable () -> Status?)?
@@ -75,6 +78,7 @@ struct CallStateMachine {
 
     /// - Parameters:
     ///   - methods: The methods served, by full name.
+    ///   - methodNames: The frame decoder's `knownMethods`, in its order (``Frame/knownMethodIndex`` numbers them).
     ///   - authenticator: Maps a `Hello` token to a principal.
     ///   - hello: The `Hello` answer for a principal.
     ///   - callRefusal: Asked at every call, `Hello` included: a status to refuse it with (a standby's, or a node's
@@ -83,6 +87,7 @@ struct CallStateMachine {
     ///   - maxClientNameBytes: The longest `Hello.client_name`; longer is refused with `INVALID_ARGUMENT`.
     init(
         methods: [String: RPCMethod],
+        methodNames: [String] = [],
         authenticator: Authenticator,
         hello: @escaping @Sendable (Principal) -> HelloResponse,
         callRefusal: (@Sendable () -> Status?)? = nil,
@@ -90,6 +95,7 @@ struct CallStateMachine {
         maxClientNameBytes: Int = 256
     ) {
         self.methods = methods
+        self.methodsByIndex = methodNames.map { methods[$0] }
         self.authenticator = authenticator
         self.hello = hello
         self.callRefusal = callRefusal
@@ -121,7 +127,7 @@ struct CallStateMachine {
         guard let principal = self.principal else {
             return .reply(Frame(callID: callID, status: Status(code: .unauthenticated, message: "call Hello first")))
         }
-        guard let method = self.methods[frame.method] else {
+        guard let method = self.method(of: frame) else {
             let message =
                 frame.method.isEmpty ? "first frame of a call has no method" : "unknown method \(frame.method)"
             return .reply(Frame(callID: callID, status: Status(code: .unimplemented, message: message)))
@@ -138,6 +144,16 @@ struct CallStateMachine {
             )
         }
         return .start(method: method, frame: frame, principal: principal)
+    }
+
+    /// The method a call's first frame names: by its decoder's index when it has one, else by name.
+    private func method(of frame: Frame) -> RPCMethod? {
+        if let index = frame.knownMethodIndex, index < self.methodsByIndex.count,
+            let method = self.methodsByIndex[index]
+        {
+            return method
+        }
+        return self.methods[frame.method]
     }
 
     /// Answers `Hello`: checks the protocol version and the token, and opens the gate on success.

@@ -101,6 +101,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         self.logger[metadataKey: "connection"] = "\(connectionID.rawValue)"
         self.calls = CallStateMachine(
             methods: shared.methods,
+            methodNames: shared.methodNames,
             authenticator: shared.authenticator,
             hello: shared.hello,
             callRefusal: shared.callRefusal,
