@@ -80,12 +80,7 @@ struct Contended: AsyncParsableCommand {
         )
 
         let window = Window(warmup: options.warmup.duration, duration: options.duration.duration)
-        let (results, usage) = await runClients(
-            count: options.clients,
-            window: window,
-            serverPID: options.serverPID,
-            storePID: options.storePID
-        ) { index in
+        let (results, usage) = await runClients(options, window: window) { index in
             let session = sessions[index]
             let connection = session.connection
             let keyIndex = index % keys

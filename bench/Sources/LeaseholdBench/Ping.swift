@@ -44,12 +44,7 @@ struct Ping: AsyncParsableCommand {
         Watchdog.arm(after: options.warmup.duration + options.duration.duration + .seconds(60), what: "ping")
 
         let window = Window(warmup: options.warmup.duration, duration: options.duration.duration)
-        let (results, usage) = await runClients(
-            count: options.clients,
-            window: window,
-            serverPID: options.serverPID,
-            storePID: options.storePID
-        ) { index in
+        let (results, usage) = await runClients(options, window: window) { index in
             let session = sessions[index]
             let request = KeepAliveRequest(sessionID: session.id)
             return await ClosedLoopClient.run(on: session.connection.eventLoop, window: window, ClientResult()) {

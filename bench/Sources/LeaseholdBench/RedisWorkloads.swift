@@ -124,12 +124,7 @@ struct RedisUncontended: AsyncParsableCommand {
         )
 
         let window = Window(warmup: options.warmup.duration, duration: options.duration.duration)
-        let (results, usage) = await runClients(
-            count: options.clients,
-            window: window,
-            serverPID: options.serverPID,
-            storePID: options.storePID
-        ) { index in
+        let (results, usage) = await runClients(options, window: window) { index in
             let connection = connections[index % connectionCount]
             let key = "bench:uncontended:\(index)"
             return await ClosedLoopClient.run(on: connection.eventLoop, window: window, ClientResult()) {
@@ -266,12 +261,7 @@ struct RedisContended: AsyncParsableCommand {
         Watchdog.arm(after: options.warmup.duration + options.duration.duration + .seconds(60), what: "redis-contended")
 
         let window = Window(warmup: options.warmup.duration, duration: options.duration.duration)
-        let (results, usage) = await runClients(
-            count: options.clients,
-            window: window,
-            serverPID: options.serverPID,
-            storePID: options.storePID
-        ) { index in
+        let (results, usage) = await runClients(options, window: window) { index in
             let connection = connections[index % connectionCount]
             let keyIndex = index % keys
             let key = "bench:contended:\(keyIndex)"

@@ -45,12 +45,7 @@ struct Uncontended: AsyncParsableCommand {
         Watchdog.arm(after: options.warmup.duration + options.duration.duration + .seconds(60), what: "uncontended")
 
         let window = Window(warmup: options.warmup.duration, duration: options.duration.duration)
-        let (results, usage) = await runClients(
-            count: options.clients,
-            window: window,
-            serverPID: options.serverPID,
-            storePID: options.storePID
-        ) { index in
+        let (results, usage) = await runClients(options, window: window) { index in
             let session = sessions[index]
             let key = "bench/uncontended/\(index)"
             let connection = session.connection
