@@ -130,7 +130,7 @@ let targets: [Target] = [
     .target(
         name: "LeaseholdPostgres",
         dependencies: [
-            "LeaseholdCore", "LeaseholdStore", logging, nioCore, nioPosix,
+            "LeaseholdConcurrency", "LeaseholdCore", "LeaseholdStore", logging, nioCore, nioPosix,
             .product(name: "PostgresNIO", package: "postgres-nio"),
         ],
         swiftSettings: swiftSettings

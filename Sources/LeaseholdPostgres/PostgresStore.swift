@@ -1,5 +1,6 @@
 internal import Dispatch
 internal import Foundation
+internal import LeaseholdConcurrency
 public import LeaseholdCore
 public import LeaseholdStore
 public import Logging
@@ -26,8 +27,11 @@ internal import Synchronization
 /// takes `leader` `FOR KEY SHARE` where `epoch` is this store's epoch: once another node has taken over (a newer
 /// epoch), nothing of this store is ever written again, and each such commit fails.
 ///
-/// Completions run on the store's own serial queue, in submission order. The store's connections run on an event
-/// loop of their own, so that the synchronous ``load()`` may block any other thread, an event loop included.
+/// The writer task runs on the event loop of the store's connections (``EventLoopTaskExecutor``), and so do the
+/// completions, in submission order: a commit wakes that loop to write and the client's loop to answer, and no
+/// thread in between. A group with a barrier (an empty batch) completes on a queue of its own instead, since a
+/// barrier's completion may block: the lock service reloads its state there with ``load()``, which needs the loop.
+/// The store's loop is its own, so that ``load()`` may block any other thread, an event loop included.
 public final class PostgresStore: Store {
     /// How to reach the database and how to maintain it.
     public struct Configuration: Sendable {
@@ -124,7 +128,8 @@ public final class PostgresStore: Store {
             throw error
         }
         let store = PostgresStore(configuration: configuration, writer: writer, reader: reader, logger: logger)
-        store.exited.withLock { $0 = Task { await store.runWriter() } }
+        let executor = EventLoopTaskExecutor(writer.eventLoop)
+        store.exited.withLock { $0 = Task(executorPreference: executor) { await store.runWriter() } }
         logger.debug("store opened", metadata: ["epoch": "\(configuration.epoch)"])
         return store
     }
@@ -304,8 +309,7 @@ public final class PostgresStore: Store {
                     await self.commit(group)
                 case .enforceRetention(let completion):
                     index += 1
-                    let result = await Self.result { try await self.pruneAll() }
-                    self.completions.async { completion(result) }
+                    completion(await Self.result { try await self.pruneAll() })
                 }
             }
             if !closing, self.pruneIsDue() {
@@ -324,7 +328,7 @@ public final class PostgresStore: Store {
     private func commit(_ group: [([Mutation], Completion)]) async {
         let batches = group.map(\.0)
         guard batches.contains(where: { !$0.isEmpty }) else {
-            self.completions.async { for (_, completion) in group { completion(.success(())) } }
+            await self.complete(group, .success(()))
             return
         }
         let started = ContinuousClock.now
@@ -336,16 +340,32 @@ public final class PostgresStore: Store {
             state.commits.record(took: took, batches: carried)
             if case .success(let inserted) = result { state.eventsSincePrune += inserted }
         }
-        switch result {
-        case .success:
-            self.completions.async { for (_, completion) in group { completion(.success(())) } }
-        case .failure(let error):
+        if case .failure(let error) = result {
             self.logger.info(
                 "group commit failed; nothing of it was written",
                 metadata: ["batches": "\(group.count)", "error": "\(error)"]
             )
+        }
+        await self.complete(group, result.map { _ in () })
+    }
+
+    /// Runs a group's completions in order, as one ``WakeupBatch`` (as the SQLite store's writer does): the answers
+    /// they post to event loops wake each loop once, after the last one. A batch with no mutations wrote nothing that
+    /// could fail, and succeeds.
+    ///
+    /// They run here, on the store's loop, unless the group holds a barrier, whose completion may block: then on the
+    /// completion queue, and the writer waits for them, so that the next group's completions still come after.
+    private func complete(_ group: [([Mutation], Completion)], _ result: Result<Void, any Error>) async {
+        let run: @Sendable () -> Void = {
+            WakeupBatch.run {
+                for (mutations, completion) in group { completion(mutations.isEmpty ? .success(()) : result) }
+            }
+        }
+        guard group.contains(where: { $0.0.isEmpty }) else { return run() }
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
             self.completions.async {
-                for (mutations, completion) in group { completion(mutations.isEmpty ? .success(()) : .failure(error)) }
+                run()
+                continuation.resume()
             }
         }
     }

@@ -13,7 +13,8 @@ public protocol Store: AnyObject, Sendable {
     /// Batches that are queued while a commit is in progress are committed together in one transaction and
     /// one sync (group commit). `completion` runs once the batch is durable, or with the error that stopped it,
     /// on the store's own thread, in submission order. An empty batch is a barrier: it completes once every
-    /// earlier batch is durable.
+    /// earlier batch is durable. A barrier's completion may block (and may call ``load()``); any other must not,
+    /// since a store may run it on the event loop that its own I/O needs.
     /// - Parameters:
     ///   - mutations: The changes, in the order the lock table produced them.
     ///   - completion: Called exactly once.

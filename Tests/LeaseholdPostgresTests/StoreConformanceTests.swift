@@ -145,6 +145,46 @@ struct StoreConformanceTests {
         #expect(page.events.map(\.key) == ["a", "a"])
     }
 
+    @Test(
+        "a barrier's completion may block and reload the state, as the lock service's recovery does",
+        arguments: StoreKind.allCases
+    )
+    func barrierCompletionMayLoad(kind: StoreKind) async throws {
+        let fixture = try await StoreFixture.make(kind)
+        defer { fixture.remove() }
+        let store = try await fixture.open()
+        defer { store.close() }
+        let loaded = Mutex<Result<PersistedState, any Error>?>(nil)
+        let order = Mutex<[String]>([])
+        // A batch, a barrier that calls the blocking load() in its completion, and a batch after it: the
+        // barrier's completion must not hold up the store's own I/O (load needs it), nor run out of order.
+        let finished = await withCheckedContinuation { (done: CheckedContinuation<Bool, Never>) in
+            let once = Mutex<CheckedContinuation<Bool, Never>?>(done)
+            store.submit([.openSession(session(1)), event(1, .acquired, "a", session: 1)]) { _ in
+                order.withLock { $0.append("first") }
+            }
+            store.submit([]) { _ in
+                let result = Result { try store.load() }
+                loaded.withLock { $0 = result }
+                order.withLock { $0.append("barrier") }
+            }
+            store.submit([event(2, .released, "a", session: 1)]) { _ in
+                order.withLock { $0.append("second") }
+                once.withLock { $0.take() }?.resume(returning: true)
+            }
+            Task {
+                try? await Task.sleep(for: .seconds(20))
+                once.withLock { $0.take() }?.resume(returning: false)
+            }
+        }
+        #expect(finished, "the batch after the barrier did not complete within 20 s")
+        #expect(order.withLock { $0 } == ["first", "barrier", "second"])
+        // At least everything before the barrier is durable (the batch after it may be too, in the same group).
+        let state = try #require(try loaded.withLock { $0 }?.get())
+        #expect(state.revision >= 1)
+        #expect(state.sessions.map(\.id) == [SessionID(1)])
+    }
+
     @Test("a session id at or below the highest one is refused", arguments: StoreKind.allCases)
     func sessionCounterGuard(kind: StoreKind) async throws {
         let fixture = try await StoreFixture.make(kind)
